@@ -1,0 +1,68 @@
+/*
+ * hub — channels by name: each keeps its subscribers and a bounded history,
+ * assigns ids when a message is published and fans it out. Loop thread only;
+ * other threads reach it through the server's post.
+ */
+#ifndef SG_CORE_HUB_H
+#define SG_CORE_HUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "streamgate.h"
+
+typedef struct sg_hub sg_hub;
+typedef struct sg_channel sg_channel;
+
+typedef struct sg_hub_limits {
+	size_t history_count; /* messages kept per channel */
+	size_t history_bytes; /* payload bytes kept per channel */
+} sg_hub_limits;
+
+/* One publish; every pointer borrowed. id NULL: the hub assigns one. */
+typedef struct sg_publish_req {
+	const char *channel;
+	const char *event;
+	const char *id;
+	const void *data;
+	size_t len;
+} sg_publish_req;
+
+typedef struct sg_publish_result {
+	char id[24];
+	size_t subscribers;
+} sg_publish_result;
+
+typedef struct sg_channel_info {
+	size_t subscribers;
+	size_t history_count, history_bytes;
+	uint64_t first_id, last_id; /* 0 when none */
+} sg_channel_info;
+
+#define SG_CHANNEL_NAME_MAX 128
+#define SG_EID_STALE (-100) /* publish: id not above the channel's last */
+
+/* Caller frees with sg_hub_free. */
+sg_hub *sg_hub_new(const sg_hub_limits *lim);
+/* Frees every channel and its history; subscribers must be gone. */
+void sg_hub_free(sg_hub *h);
+
+/* Nonzero when name is 1..128 of [A-Za-z0-9_.:-]. */
+int sg_channel_name_valid(const char *name);
+/* Parses a decimal message id; SG_EINVAL for anything else. */
+int sg_id_parse(const char *text, uint64_t *out);
+
+/* Stores and fans out one message. SG_EID_STALE when req->id is not above
+ * the channel's last id; SG_EINVAL for a malformed id. */
+int sg_hub_publish(sg_hub *h, const sg_publish_req *req, sg_publish_result *res);
+/* Subscribes s to channel, first queueing the history after last_id (NULL:
+ * none). SG_EINVAL for a malformed last_id. */
+int sg_hub_subscribe(sg_hub *h, sg_stream *s, const char *channel, const char *last_id);
+/* Lets s subscribe later (sg_stream_subscribe) and unsubscribes it from
+ * everything when it detaches. */
+void sg_hub_attach(sg_hub *h, sg_stream *s);
+/* SG_ENOTFOUND when the channel does not exist. */
+int sg_hub_channel_info(sg_hub *h, const char *channel, sg_channel_info *out);
+size_t sg_hub_channel_count(const sg_hub *h);
+
+#endif

@@ -1,0 +1,116 @@
+/*
+ * json — message envelopes in and out, through jansson.
+ */
+#include "json.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "message.h"
+#include "streamgate.h"
+
+static int dump_into(sg_buf *out, json_t *v)
+{
+	size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (!n || sg_buf_reserve(out, n + 1))
+		return SG_ENOMEM;
+	json_dumpb(v, out->data + out->len, n, JSON_COMPACT | JSON_ENCODE_ANY);
+	out->len += n;
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+int sg_json_quote(sg_buf *out, const char *s, size_t len)
+{
+	json_t *v = json_stringn(s, len);
+	if (!v)
+		return SG_EINVAL;
+	int rc = dump_into(out, v);
+	json_decref(v);
+	return rc;
+}
+
+int sg_json_envelope(sg_buf *out, const sg_msg *m)
+{
+	json_t *o = json_object();
+	json_t *data = json_stringn(m->data, m->len);
+	if (!o || !data) {
+		json_decref(o);
+		json_decref(data);
+		return SG_EINVAL;
+	}
+	json_object_set_new(o, "channel", json_string(m->channel));
+	json_object_set_new(o, "id", m->id ? json_string(m->id) : json_null());
+	json_object_set_new(o, "event", m->event ? json_string(m->event) : json_null());
+	json_object_set_new(o, "data", data);
+	int rc = dump_into(out, o);
+	json_decref(o);
+	return rc;
+}
+
+static char *text_of(json_t *v, size_t *len)
+{
+	if (json_is_string(v)) {
+		*len = json_string_length(v);
+		char *s = malloc(*len + 1);
+		if (s) {
+			memcpy(s, json_string_value(v), *len);
+			s[*len] = '\0';
+		}
+		return s;
+	}
+	char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	*len = s ? strlen(s) : 0;
+	return s;
+}
+
+int sg_json_parse_publish(const char *body, size_t len, sg_json_publish *out, char *err,
+			  size_t errlen)
+{
+	json_error_t je;
+	memset(out, 0, sizeof(*out));
+	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	if (!root) {
+		snprintf(err, errlen, "invalid JSON at line %d column %d: %s", je.line, je.column,
+			 je.text);
+		return SG_EINVAL;
+	}
+	int rc = SG_EINVAL;
+	json_t *event = json_object_get(root, "event");
+	json_t *data = json_object_get(root, "data");
+	json_t *id = json_object_get(root, "id");
+	if (!json_is_object(root))
+		snprintf(err, errlen, "the envelope must be a JSON object");
+	else if (!data)
+		snprintf(err, errlen, "the envelope has no \"data\" member");
+	else if (event && !json_is_null(event) && !json_is_string(event))
+		snprintf(err, errlen, "\"event\" must be a string");
+	else if (id && !json_is_null(id) && !json_is_string(id) && !json_is_integer(id))
+		snprintf(err, errlen, "\"id\" must be a string or an integer");
+	else {
+		rc = 0;
+		out->data = text_of(data, &out->len);
+		if (json_is_string(event))
+			out->event = strdup(json_string_value(event));
+		if (id && !json_is_null(id)) {
+			size_t n;
+			out->id = text_of(id, &n);
+		}
+		if (!out->data) {
+			sg_json_publish_free(out);
+			rc = SG_ENOMEM;
+		}
+	}
+	json_decref(root);
+	return rc;
+}
+
+void sg_json_publish_free(sg_json_publish *p)
+{
+	free(p->event);
+	free(p->data);
+	free(p->id);
+	memset(p, 0, sizeof(*p));
+}

@@ -1,0 +1,516 @@
+/*
+ * stream — per-request state machine, bounded frame queue and hooks.
+ *
+ * Everything here runs on the loop thread except sg_stream_chunk/event/
+ * close and ref/unref, which hop to the loop through sg_loop.post when
+ * called from elsewhere. Must not block and must not touch sockets.
+ */
+#include "stream.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "message.h"
+
+typedef struct hook {
+	union {
+		sg_hook_fn hook;
+		sg_filter_fn filter;
+	} fn;
+	void *ud;
+} hook;
+
+typedef struct hook_list {
+	hook *v;
+	size_t n;
+} hook_list;
+
+enum { HOOK_AFTER_OPEN, HOOK_BEFORE_CHUNK, HOOK_AFTER_CHUNK, HOOK_BEFORE_CLOSE, HOOK_AFTER_CLOSE, HOOK_KINDS };
+
+struct sg_stream {
+	atomic_int refs;
+	atomic_int state;
+	const sg_transport *transport;
+	sg_loop *loop;
+	const sg_stream_sink *sink;
+	void *conn; /* NULL once detached */
+	sg_stream_limits limits;
+	sg_stream_counters *counters;
+
+	sg_frame **ring; /* queue: count frames from head, ring_cap slots */
+	size_t ring_cap, head, count, bytes;
+
+	hook_list hooks[HOOK_KINDS];
+	int in_before_close;
+	void *user;
+
+	void *hub;
+	sg_unsubscribe_fn unsubscribe;
+	sg_subscription *subs;
+	size_t nsubs;
+};
+
+struct sg_chunk {
+	const char *data;
+	size_t len;
+	char *owned; /* set when a filter replaced the data */
+	const char *event;
+};
+
+static atomic_long live_streams;
+
+sg_stream *sg__stream_new(const sg_transport *t, sg_loop *loop, const sg_stream_sink *sink,
+			  void *conn, const sg_stream_limits *lim, sg_stream_counters *ctr)
+{
+	sg_stream *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	atomic_init(&s->refs, 1);
+	atomic_init(&s->state, SG_STREAM_NEW);
+	s->transport = t;
+	s->loop = loop;
+	s->sink = sink;
+	s->conn = conn;
+	s->limits = *lim;
+	s->counters = ctr;
+	atomic_fetch_add(&live_streams, 1);
+	return s;
+}
+
+static void queue_clear(sg_stream *s)
+{
+	while (s->count)
+		sg__stream_pop(s);
+	free(s->ring);
+	s->ring = NULL;
+	s->ring_cap = 0;
+}
+
+sg_stream *sg_stream_ref(sg_stream *s)
+{
+	atomic_fetch_add(&s->refs, 1);
+	return s;
+}
+
+void sg_stream_unref(sg_stream *s)
+{
+	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	queue_clear(s);
+	for (int k = 0; k < HOOK_KINDS; k++)
+		free(s->hooks[k].v);
+	free(s->subs);
+	free(s);
+	atomic_fetch_sub(&live_streams, 1);
+}
+
+long sg_stream_live(void)
+{
+	return atomic_load(&live_streams);
+}
+
+sg_stream_state sg__stream_state(const sg_stream *s)
+{
+	return (sg_stream_state)atomic_load(&s->state);
+}
+
+int sg_stream_is_closed(const sg_stream *s)
+{
+	return sg__stream_state(s) >= SG_STREAM_CLOSING;
+}
+
+const sg_transport *sg__stream_transport_of(const sg_stream *s)
+{
+	return s->transport;
+}
+
+const char *sg_stream_transport(const sg_stream *s)
+{
+	return s->transport->name;
+}
+
+void *sg__stream_conn(const sg_stream *s)
+{
+	return s->conn;
+}
+
+void sg_stream_set_user(sg_stream *s, void *ud)
+{
+	s->user = ud;
+}
+
+void *sg_stream_user(const sg_stream *s)
+{
+	return s->user;
+}
+
+/* ---- hooks ------------------------------------------------------------ */
+
+static int hook_add(sg_stream *s, int kind, hook h)
+{
+	if (!s || !h.fn.hook)
+		return SG_EINVAL;
+	hook_list *l = &s->hooks[kind];
+	hook *v = realloc(l->v, (l->n + 1) * sizeof(*v));
+	if (!v)
+		return SG_ENOMEM;
+	v[l->n++] = h;
+	l->v = v;
+	return 0;
+}
+
+static void hooks_run(sg_stream *s, int kind)
+{
+	hook_list *l = &s->hooks[kind];
+	for (size_t i = 0; i < l->n; i++)
+		l->v[i].fn.hook(s, l->v[i].ud);
+}
+
+int sg_stream_after_open(sg_stream *s, sg_hook_fn fn, void *ud)
+{
+	return hook_add(s, HOOK_AFTER_OPEN, (hook){.fn.hook = fn, .ud = ud});
+}
+
+int sg_stream_before_chunk(sg_stream *s, sg_filter_fn fn, void *ud)
+{
+	return hook_add(s, HOOK_BEFORE_CHUNK, (hook){.fn.filter = fn, .ud = ud});
+}
+
+int sg_stream_after_chunk(sg_stream *s, sg_hook_fn fn, void *ud)
+{
+	return hook_add(s, HOOK_AFTER_CHUNK, (hook){.fn.hook = fn, .ud = ud});
+}
+
+int sg_stream_before_close(sg_stream *s, sg_hook_fn fn, void *ud)
+{
+	return hook_add(s, HOOK_BEFORE_CLOSE, (hook){.fn.hook = fn, .ud = ud});
+}
+
+int sg_stream_after_close(sg_stream *s, sg_hook_fn fn, void *ud)
+{
+	return hook_add(s, HOOK_AFTER_CLOSE, (hook){.fn.hook = fn, .ud = ud});
+}
+
+/* ---- chunk filters ---------------------------------------------------- */
+
+const void *sg_chunk_data(const sg_chunk *c, size_t *len)
+{
+	if (len)
+		*len = c->len;
+	return c->data;
+}
+
+const char *sg_chunk_event(const sg_chunk *c)
+{
+	return c->event;
+}
+
+int sg_chunk_set_data(sg_chunk *c, const void *data, size_t len)
+{
+	char *p = malloc(len + 1);
+	if (!p)
+		return SG_ENOMEM;
+	memcpy(p, data, len);
+	p[len] = '\0';
+	free(c->owned);
+	c->owned = p;
+	c->data = p;
+	c->len = len;
+	return 0;
+}
+
+/* ---- queue ------------------------------------------------------------ */
+
+size_t sg__stream_queued(const sg_stream *s)
+{
+	return s->count;
+}
+
+size_t sg__stream_queued_bytes(const sg_stream *s)
+{
+	return s->bytes;
+}
+
+sg_frame *sg__stream_peek(const sg_stream *s, size_t i)
+{
+	return i < s->count ? s->ring[(s->head + i) % s->ring_cap] : NULL;
+}
+
+void sg__stream_pop(sg_stream *s)
+{
+	if (!s->count)
+		return;
+	sg_frame *f = s->ring[s->head];
+	s->head = (s->head + 1) % s->ring_cap;
+	s->count--;
+	s->bytes -= f->len;
+	sg_frame_unref(f);
+}
+
+static int ring_grow(sg_stream *s)
+{
+	size_t cap = s->ring_cap ? s->ring_cap * 2 : 8;
+	sg_frame **r = malloc(cap * sizeof(*r));
+	if (!r)
+		return SG_ENOMEM;
+	for (size_t i = 0; i < s->count; i++)
+		r[i] = s->ring[(s->head + i) % s->ring_cap];
+	free(s->ring);
+	s->ring = r;
+	s->ring_cap = cap;
+	s->head = 0;
+	return 0;
+}
+
+/* Applies the slow-consumer policy; nonzero when the frame must not be
+ * queued (the client was cut). */
+static int make_room(sg_stream *s, size_t need)
+{
+	if (s->bytes + need <= s->limits.queue_bytes || s->count == 0)
+		return 0;
+	if (s->limits.policy == SG_SLOW_DISCONNECT) {
+		atomic_fetch_add(&s->counters->slow_disconnects, 1);
+		atomic_store(&s->state, SG_STREAM_CLOSING);
+		if (s->conn)
+			s->sink->end(s->conn, 1, "slow consumer");
+		return 1;
+	}
+	while (s->count && s->bytes + need > s->limits.queue_bytes) {
+		sg__stream_pop(s);
+		atomic_fetch_add(&s->counters->frames_dropped, 1);
+	}
+	return 0;
+}
+
+int sg__stream_push(sg_stream *s, sg_frame *f)
+{
+	if (!s->conn)
+		return SG_ECLOSED;
+	if (make_room(s, f->len))
+		return SG_ECLOSED;
+	if (s->count == s->ring_cap && ring_grow(s))
+		return SG_ENOMEM;
+	s->ring[(s->head + s->count) % s->ring_cap] = sg_frame_ref(f);
+	s->count++;
+	s->bytes += f->len;
+	if (s->count == 1)
+		s->sink->want_write(s->conn);
+	return 0;
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+static int can_send(const sg_stream *s)
+{
+	sg_stream_state st = sg__stream_state(s);
+	return s->conn && (st <= SG_STREAM_OPEN || (st == SG_STREAM_CLOSING && s->in_before_close));
+}
+
+/* Runs the before_chunk chain; nonzero when a filter dropped the chunk. */
+static int filters_run(sg_stream *s, sg_chunk *c)
+{
+	hook_list *l = &s->hooks[HOOK_BEFORE_CHUNK];
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].fn.filter(s, c, l->v[i].ud))
+			return 1;
+	return 0;
+}
+
+/* Renders m through the filters into a frame of this stream's own. */
+static int deliver_filtered(sg_stream *s, sg_msg *m)
+{
+	sg_chunk c = {.data = m->data, .len = m->len, .event = m->event};
+	int rc = 0;
+	if (!filters_run(s, &c)) {
+		sg_msg *own = m;
+		if (c.owned)
+			own = sg_msg_new(m->channel, m->seq, m->id, m->event, c.data, c.len,
+					 m->time_ms);
+		sg_frame *f = own ? s->transport->render(own) : NULL;
+		rc = f ? sg__stream_push(s, f) : SG_ENOMEM;
+		sg_frame_unref(f);
+		if (own != m)
+			sg_msg_unref(own);
+	}
+	free(c.owned);
+	return rc;
+}
+
+int sg__stream_deliver(sg_stream *s, sg_msg *m)
+{
+	if (!can_send(s))
+		return SG_ECLOSED;
+	int rc;
+	if (s->hooks[HOOK_BEFORE_CHUNK].n) {
+		rc = deliver_filtered(s, m);
+	} else {
+		sg_frame *f = sg_msg_frame(m, s->transport);
+		rc = f ? sg__stream_push(s, f) : SG_ENOMEM;
+	}
+	if (rc == 0)
+		hooks_run(s, HOOK_AFTER_CHUNK);
+	return rc;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A chunk waiting to cross to the loop thread; owns m and a stream ref. */
+typedef struct chunk_task {
+	sg_stream *s;
+	sg_msg *m;
+} chunk_task;
+
+static void chunk_on_loop(void *arg)
+{
+	chunk_task *t = arg;
+	sg__stream_deliver(t->s, t->m);
+	sg_msg_unref(t->m);
+	sg_stream_unref(t->s);
+	free(t);
+}
+
+int sg_stream_event(sg_stream *s, const char *event, const char *id, const void *data, size_t len)
+{
+	if (!s || (!data && len))
+		return SG_EINVAL;
+	int on_loop = s->loop->on_loop(s->loop);
+	if (!on_loop && sg_stream_is_closed(s))
+		return SG_ECLOSED;
+	if (on_loop && !can_send(s))
+		return SG_ECLOSED;
+	sg_msg *m = sg_msg_new("", 0, id, event, data, len, now_ms());
+	if (!m)
+		return SG_ENOMEM;
+	if (on_loop) {
+		int rc = sg__stream_deliver(s, m);
+		sg_msg_unref(m);
+		return rc;
+	}
+	chunk_task *t = malloc(sizeof(*t));
+	if (!t) {
+		sg_msg_unref(m);
+		return SG_ENOMEM;
+	}
+	t->s = sg_stream_ref(s);
+	t->m = m;
+	int rc = s->loop->post(s->loop, chunk_on_loop, t);
+	if (rc) {
+		sg_msg_unref(m);
+		sg_stream_unref(s);
+		free(t);
+	}
+	return rc;
+}
+
+int sg_stream_chunk(sg_stream *s, const void *data, size_t len)
+{
+	return sg_stream_event(s, NULL, NULL, data, len);
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+void sg__stream_opened(sg_stream *s)
+{
+	int expected = SG_STREAM_NEW;
+	if (atomic_compare_exchange_strong(&s->state, &expected, SG_STREAM_OPEN))
+		hooks_run(s, HOOK_AFTER_OPEN);
+}
+
+static void close_on_loop(void *arg)
+{
+	sg_stream *s = arg;
+	int st = atomic_load(&s->state);
+	if (st < SG_STREAM_CLOSING && s->conn) {
+		atomic_store(&s->state, SG_STREAM_CLOSING);
+		s->in_before_close = 1;
+		hooks_run(s, HOOK_BEFORE_CLOSE);
+		s->in_before_close = 0;
+		if (s->conn)
+			s->sink->end(s->conn, 0, NULL);
+	}
+	sg_stream_unref(s);
+}
+
+int sg_stream_close(sg_stream *s)
+{
+	if (!s)
+		return SG_EINVAL;
+	if (sg_stream_is_closed(s))
+		return 0;
+	sg_stream_ref(s);
+	if (s->loop->on_loop(s->loop)) {
+		close_on_loop(s);
+		return 0;
+	}
+	int rc = s->loop->post(s->loop, close_on_loop, s);
+	if (rc)
+		sg_stream_unref(s);
+	return rc;
+}
+
+void sg__stream_detach(sg_stream *s, int errored)
+{
+	if (!s->conn)
+		return;
+	s->conn = NULL;
+	atomic_store(&s->state, errored ? SG_STREAM_ERRORED : SG_STREAM_CLOSED);
+	if (s->unsubscribe)
+		s->unsubscribe(s->hub, s);
+	queue_clear(s);
+	hooks_run(s, HOOK_AFTER_CLOSE);
+	sg_stream_unref(s);
+}
+
+/* ---- subscriptions ---------------------------------------------------- */
+
+void sg__stream_set_hub(sg_stream *s, void *hub, sg_unsubscribe_fn unsubscribe)
+{
+	s->hub = hub;
+	s->unsubscribe = unsubscribe;
+}
+
+void *sg__stream_hub(const sg_stream *s)
+{
+	return s->hub;
+}
+
+int sg__stream_add_sub(sg_stream *s, struct sg_channel *c, size_t index)
+{
+	sg_subscription *v = realloc(s->subs, (s->nsubs + 1) * sizeof(*v));
+	if (!v)
+		return SG_ENOMEM;
+	v[s->nsubs++] = (sg_subscription){.channel = c, .index = index};
+	s->subs = v;
+	return 0;
+}
+
+sg_subscription *sg__stream_find_sub(sg_stream *s, const struct sg_channel *c)
+{
+	for (size_t i = 0; i < s->nsubs; i++)
+		if (s->subs[i].channel == c)
+			return &s->subs[i];
+	return NULL;
+}
+
+void sg__stream_remove_sub(sg_stream *s, const struct sg_channel *c)
+{
+	sg_subscription *sub = sg__stream_find_sub(s, c);
+	if (sub)
+		*sub = s->subs[--s->nsubs];
+}
+
+size_t sg__stream_nsubs(const sg_stream *s)
+{
+	return s->nsubs;
+}
+
+sg_subscription *sg__stream_sub_at(sg_stream *s, size_t i)
+{
+	return i < s->nsubs ? &s->subs[i] : NULL;
+}

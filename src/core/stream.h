@@ -1,0 +1,103 @@
+/*
+ * stream — the object bound to one request: its state machine, its bounded
+ * queue of shared frames, its lifecycle hooks and its subscriptions. The
+ * public half of its API is in streamgate.h; this header is what the
+ * server and the hub use. Never touches a socket: the server drains the
+ * queue through the sink it installed.
+ */
+#ifndef SG_CORE_STREAM_H
+#define SG_CORE_STREAM_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+#include "loop.h"
+#include "streamgate.h"
+#include "transport.h"
+
+struct sg_msg;
+struct sg_channel;
+
+typedef enum sg_stream_state {
+	SG_STREAM_NEW,	   /* created; handler running, headers not sent */
+	SG_STREAM_OPEN,	   /* headers sent, after_open ran */
+	SG_STREAM_CLOSING, /* close asked; queue draining */
+	SG_STREAM_CLOSED,  /* ended cleanly; after_close ran */
+	SG_STREAM_ERRORED, /* client vanished or was cut; after_close ran */
+} sg_stream_state;
+
+typedef enum sg_slow_policy {
+	SG_SLOW_DROP_OLDEST, /* drop queued frames, oldest first, and count */
+	SG_SLOW_DISCONNECT,  /* cut the client with a reason */
+} sg_slow_policy;
+
+/* What the server installs to be told about the stream (loop thread). */
+typedef struct sg_stream_sink {
+	/* The queue became non-empty. */
+	void (*want_write)(void *conn);
+	/* End the response: after the queue drains (abort == 0), or now
+	 * (abort != 0, reason says why: a WS close reason). */
+	void (*end)(void *conn, int abort, const char *reason);
+} sg_stream_sink;
+
+typedef struct sg_stream_limits {
+	size_t queue_bytes;
+	sg_slow_policy policy;
+} sg_stream_limits;
+
+/* Counters the server reads into its metrics. */
+typedef struct sg_stream_counters {
+	atomic_ulong frames_dropped;
+	atomic_ulong slow_disconnects;
+} sg_stream_counters;
+
+/* A new stream with one ref (the server's). loop, sink, counters are
+ * borrowed and must outlive it. */
+sg_stream *sg__stream_new(const sg_transport *t, sg_loop *loop, const sg_stream_sink *sink,
+			  void *conn, const sg_stream_limits *lim, sg_stream_counters *ctr);
+/* Headers are out: runs after_open hooks. */
+void sg__stream_opened(sg_stream *s);
+/* The connection is gone (errored != 0: the client vanished or was cut).
+ * Runs after_close once, drops subscriptions and the queue, and releases
+ * the server's ref. */
+void sg__stream_detach(sg_stream *s, int errored);
+
+/* Queue access for the server's writer (loop thread). */
+size_t sg__stream_queued(const sg_stream *s);
+size_t sg__stream_queued_bytes(const sg_stream *s);
+/* The i-th queued frame, borrowed. */
+sg_frame *sg__stream_peek(const sg_stream *s, size_t i);
+/* Removes the oldest frame and unrefs it. */
+void sg__stream_pop(sg_stream *s);
+/* Puts an already rendered frame in the queue (takes a ref). */
+int sg__stream_push(sg_stream *s, sg_frame *f);
+
+/* Delivers a published message (loop thread): runs filters, queues the
+ * transport's frame (shared when there are no filters), after_chunk. */
+int sg__stream_deliver(sg_stream *s, struct sg_msg *m);
+
+sg_stream_state sg__stream_state(const sg_stream *s);
+const sg_transport *sg__stream_transport_of(const sg_stream *s);
+void *sg__stream_conn(const sg_stream *s);
+
+/* Subscriptions, kept by the stream for the hub (loop thread). */
+typedef struct sg_subscription {
+	struct sg_channel *channel;
+	size_t index; /* position in the channel's subscriber array */
+} sg_subscription;
+int sg__stream_add_sub(sg_stream *s, struct sg_channel *c, size_t index);
+sg_subscription *sg__stream_find_sub(sg_stream *s, const struct sg_channel *c);
+void sg__stream_remove_sub(sg_stream *s, const struct sg_channel *c);
+size_t sg__stream_nsubs(const sg_stream *s);
+sg_subscription *sg__stream_sub_at(sg_stream *s, size_t i);
+/* Who drops the stream's subscriptions when it detaches. */
+typedef void (*sg_unsubscribe_fn)(void *hub, sg_stream *s);
+void sg__stream_set_hub(sg_stream *s, void *hub, sg_unsubscribe_fn unsubscribe);
+void *sg__stream_hub(const sg_stream *s);
+
+/* Live stream count, for leak checks in tests. */
+long sg_stream_live(void);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * chunked — the default transport: a plain HTTP response body that never
+ * ends, one message per line ("data\n"). What `curl -N` shows.
+ */
+#include "core/message.h"
+#include "core/transport.h"
+
+static int chunked_accepts(const sg_negotiation *n)
+{
+	(void)n;
+	return 1; /* the fallback: registered last */
+}
+
+static sg_frame *chunked_render(const sg_msg *m)
+{
+	sg_frame *f = sg_frame_new(m->len + 1);
+	if (!f)
+		return NULL;
+	unsigned char *p = sg_frame_data(f);
+	for (size_t i = 0; i < m->len; i++)
+		p[i] = (unsigned char)m->data[i];
+	p[m->len] = '\n';
+	return f;
+}
+
+static int no_prelude(sg_buf *out)
+{
+	(void)out;
+	return 0;
+}
+
+const sg_transport sg_transport_chunked = {
+	.name = "chunked",
+	.slot = 0,
+	.wire = SG_WIRE_HTTP_STREAM,
+	.content_type = "text/plain; charset=utf-8",
+	.accepts = chunked_accepts,
+	.render = chunked_render,
+	.prelude = no_prelude,
+};

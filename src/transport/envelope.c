@@ -1,0 +1,23 @@
+/*
+ * envelope — JSON envelope frames for ndjson and long-poll.
+ */
+#include "envelope.h"
+
+#include "core/json.h"
+#include "core/message.h"
+
+sg_frame *sg_envelope_frame(const sg_msg *m, const char *tail)
+{
+	sg_buf b = SG_BUF_INIT;
+	sg_frame *f = NULL;
+	if (sg_json_envelope(&b, m) == 0 && sg_buf_puts(&b, tail) == 0)
+		f = sg_frame_copy(b.data, b.len);
+	sg_buf_free(&b);
+	return f;
+}
+
+int sg_envelope_no_prelude(sg_buf *out)
+{
+	(void)out;
+	return 0;
+}

@@ -1,0 +1,17 @@
+/*
+ * envelope — the JSON envelope frame shared by the ndjson and long-poll
+ * transports, which differ only in what separates envelopes.
+ */
+#ifndef SG_TRANSPORT_ENVELOPE_H
+#define SG_TRANSPORT_ENVELOPE_H
+
+#include "core/buf.h"
+#include "core/frame.h"
+
+struct sg_msg;
+
+/* {"channel","id","event","data"} followed by `tail` (may be ""). One ref. */
+sg_frame *sg_envelope_frame(const struct sg_msg *m, const char *tail);
+int sg_envelope_no_prelude(sg_buf *out);
+
+#endif

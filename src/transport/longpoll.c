@@ -1,0 +1,32 @@
+/*
+ * longpoll — one response per request: a JSON array of the envelopes that
+ * are ready (waiting until at least one is, or the poll times out with []).
+ * The client carries its cursor: it asks again with ?last_event_id= set to
+ * the last id it got (also sent back as the Last-Event-ID header).
+ */
+#include "core/transport.h"
+#include "envelope.h"
+
+static int longpoll_accepts(const sg_negotiation *n)
+{
+	(void)n;
+	return 0;
+}
+
+static sg_frame *longpoll_render(const struct sg_msg *m)
+{
+	return sg_envelope_frame(m, "");
+}
+
+const sg_transport sg_transport_longpoll = {
+	.name = "longpoll",
+	.slot = 4,
+	.wire = SG_WIRE_HTTP_ONESHOT,
+	.content_type = "application/json",
+	.accepts = longpoll_accepts,
+	.render = longpoll_render,
+	.prelude = sg_envelope_no_prelude,
+	.batch_open = "[",
+	.batch_sep = ",",
+	.batch_close = "]",
+};
