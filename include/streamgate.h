@@ -119,6 +119,10 @@ int sg_stream_event(sg_stream *s, const char *event, const char *id, const void 
 /* Runs before_close hooks, flushes what is queued and ends the response.
  * Safe from any thread; closing twice is a no-op. */
 int sg_stream_close(sg_stream *s);
+/* Refuses the request from inside its handler, before anything was sent:
+ * the client gets `status` and a JSON body {"error","detail"} (a WebSocket
+ * client: close code 1008 with the error as reason). Loop thread. */
+int sg_stream_fail(sg_stream *s, int status, const char *error, const char *detail);
 /* Subscribes the stream to a channel (loop thread). */
 int sg_stream_subscribe(sg_stream *s, const char *channel);
 

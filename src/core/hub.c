@@ -255,6 +255,7 @@ int sg_hub_subscribe(sg_hub *h, sg_stream *s, const char *channel, const char *l
 		return SG_ENOMEM;
 	c->subs[c->nsubs++] = s;
 	sg_hub_attach(h, s);
+	sg__stream_set_last_seq(s, last_id ? after : c->last_seq);
 	if (last_id)
 		for (size_t i = 0; i < c->hcount; i++)
 			if (history_at(c, i)->seq > after)

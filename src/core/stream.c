@@ -7,6 +7,7 @@
  */
 #include "stream.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -44,6 +45,11 @@ struct sg_stream {
 	hook_list hooks[HOOK_KINDS];
 	int in_before_close;
 	void *user;
+
+	int fail_status;
+	char fail_error[32];
+	char fail_detail[160];
+	uint64_t last_seq;
 
 	void *hub;
 	sg_unsubscribe_fn unsubscribe;
@@ -348,9 +354,42 @@ int sg__stream_deliver(sg_stream *s, sg_msg *m)
 		sg_frame *f = sg_msg_frame(m, s->transport);
 		rc = f ? sg__stream_push(s, f) : SG_ENOMEM;
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		if (m->seq)
+			s->last_seq = m->seq;
 		hooks_run(s, HOOK_AFTER_CHUNK);
+	}
 	return rc;
+}
+
+uint64_t sg__stream_last_seq(const sg_stream *s)
+{
+	return s->last_seq;
+}
+
+void sg__stream_set_last_seq(sg_stream *s, uint64_t seq)
+{
+	s->last_seq = seq;
+}
+
+int sg_stream_fail(sg_stream *s, int status, const char *error, const char *detail)
+{
+	if (!s || status < 400 || status > 599 || !error)
+		return SG_EINVAL;
+	if (sg__stream_state(s) != SG_STREAM_NEW)
+		return SG_ECLOSED;
+	s->fail_status = status;
+	snprintf(s->fail_error, sizeof(s->fail_error), "%s", error);
+	snprintf(s->fail_detail, sizeof(s->fail_detail), "%s", detail ? detail : "");
+	atomic_store(&s->state, SG_STREAM_CLOSING);
+	return 0;
+}
+
+int sg__stream_failure(const sg_stream *s, const char **error, const char **detail)
+{
+	*error = s->fail_error;
+	*detail = s->fail_detail;
+	return s->fail_status;
 }
 
 static int64_t now_ms(void)

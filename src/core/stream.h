@@ -79,6 +79,12 @@ int sg__stream_push(sg_stream *s, sg_frame *f);
 int sg__stream_deliver(sg_stream *s, struct sg_msg *m);
 
 sg_stream_state sg__stream_state(const sg_stream *s);
+/* The id of the last channel message queued, 0 when none. */
+uint64_t sg__stream_last_seq(const sg_stream *s);
+void sg__stream_set_last_seq(sg_stream *s, uint64_t seq);
+/* The status set by sg_stream_fail (0 when none) and its error and detail
+ * (borrowed). */
+int sg__stream_failure(const sg_stream *s, const char **error, const char **detail);
 const sg_transport *sg__stream_transport_of(const sg_stream *s);
 void *sg__stream_conn(const sg_stream *s);
 

@@ -1,0 +1,69 @@
+/*
+ * health — /healthz for load balancers and container checks, and /metrics
+ * in Prometheus' text format.
+ */
+#include <string.h>
+
+#include "core/frame.h"
+#include "core/message.h"
+#include "server/server.h"
+
+static int health_match(const sg_server *srv, const char *path)
+{
+	(void)srv;
+	return strcmp(path, "/healthz") == 0;
+}
+
+static void health_get(sg_server *srv, const sg_request *req, sg_response *r)
+{
+	(void)srv;
+	(void)req;
+	sg_buf_puts(&r->body, "{\"status\":\"ok\"}");
+}
+
+const sg_endpoint sg_endpoint_health = {
+	.name = "health",
+	.match = health_match,
+	.methods = SG_M_GET,
+	.allow = "GET",
+	.get = health_get,
+};
+
+static int metrics_match(const sg_server *srv, const char *path)
+{
+	(void)srv;
+	return strcmp(path, "/metrics") == 0;
+}
+
+static void metrics_get(sg_server *srv, const sg_request *req, sg_response *r)
+{
+	(void)req;
+	r->content_type = "text/plain; version=0.0.4";
+	sg_buf_printf(&r->body,
+		      "# TYPE streamgate_connections gauge\n"
+		      "streamgate_connections %zu\n"
+		      "# TYPE streamgate_channels gauge\n"
+		      "streamgate_channels %zu\n"
+		      "# TYPE streamgate_messages_published_total counter\n"
+		      "streamgate_messages_published_total %lu\n"
+		      "# TYPE streamgate_frames_dropped_total counter\n"
+		      "streamgate_frames_dropped_total %lu\n"
+		      "# TYPE streamgate_slow_disconnects_total counter\n"
+		      "streamgate_slow_disconnects_total %lu\n"
+		      "# TYPE streamgate_messages_live gauge\n"
+		      "streamgate_messages_live %ld\n"
+		      "# TYPE streamgate_frames_live gauge\n"
+		      "streamgate_frames_live %ld\n",
+		      srv->connections, sg_hub_channel_count(srv->hub),
+		      atomic_load(&srv->published), atomic_load(&srv->counters.frames_dropped),
+		      atomic_load(&srv->counters.slow_disconnects), sg_msg_live(),
+		      sg_frame_live());
+}
+
+const sg_endpoint sg_endpoint_metrics = {
+	.name = "metrics",
+	.match = metrics_match,
+	.methods = SG_M_GET,
+	.allow = "GET",
+	.get = metrics_get,
+};

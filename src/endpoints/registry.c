@@ -1,0 +1,20 @@
+/*
+ * registry — the built-in endpoints in the order a path is tried. Static
+ * files come last: they answer only for files that exist.
+ */
+#include "server/server.h"
+
+static const sg_endpoint *const builtin[] = {
+	&sg_endpoint_health,
+	&sg_endpoint_metrics,
+	&sg_endpoint_channels,
+	&sg_endpoint_static,
+};
+
+const sg_endpoint *sg__endpoint_for(const sg_server *srv, const char *path)
+{
+	for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
+		if (builtin[i]->match(srv, path))
+			return builtin[i];
+	return NULL;
+}

@@ -1,0 +1,251 @@
+/*
+ * config — the settings table and its three sources: a JSON file
+ * (jansson), STREAMGATE_* environment variables and flags.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { KEY_TEXT, KEY_SIZE, KEY_POLICY } key_kind;
+
+typedef struct key_spec {
+	const char *name;
+	key_kind kind;
+	size_t offset, size; /* TEXT: buffer size */
+	size_t min, max;     /* SIZE bounds */
+	const char *def;
+	const char *help;
+} key_spec;
+
+#define TEXT(f, d, h) {#f, KEY_TEXT, offsetof(sg_config, f), sizeof(((sg_config *)0)->f), 0, 0, d, h}
+#define SIZE(f, lo, hi, d, h) {#f, KEY_SIZE, offsetof(sg_config, f), 0, lo, hi, d, h}
+
+static const key_spec keys[] = {
+	TEXT(listen, "127.0.0.1:8080", "address and port to listen on (port 0: any free port)"),
+	TEXT(www, "www", "directory of static files served at /"),
+	SIZE(max_body_bytes, 1, 1 << 30, "1048576", "largest POST body (413 above)"),
+	SIZE(max_header_bytes, 1024, 65535, "8192", "largest request header block"),
+	SIZE(max_connections, 16, 1000000, "20000", "connections served at once"),
+	SIZE(max_ws_message_bytes, 16, 1 << 30, "65536", "largest WebSocket message from a client"),
+	SIZE(queue_bytes, 1024, (size_t)1 << 34, "1048576", "bytes queued per client before the slow-client policy applies"),
+	{"slow_policy", KEY_POLICY, offsetof(sg_config, slow_policy), 0, 0, 0, "drop_oldest",
+	 "drop_oldest or disconnect: what happens to a client whose queue is full"},
+	SIZE(history_count, 0, 10000000, "1000", "messages kept per channel for resume"),
+	SIZE(history_bytes, 0, (size_t)1 << 34, "4194304", "payload bytes kept per channel"),
+	SIZE(longpoll_timeout_ms, 100, 3600000, "30000", "how long a long-poll waits before answering []"),
+	SIZE(shutdown_grace_ms, 0, 60000, "2000", "how long shutdown waits for clients to drain"),
+	SIZE(log_level, 0, 4, "1", "0 quiet, 1 errors, 2 warnings, 3 notices, 4 info"),
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* "max-body-bytes" and "MAX_BODY_BYTES" both name max_body_bytes. */
+static const key_spec *key_find(const char *name)
+{
+	char norm[64];
+	size_t n = strlen(name);
+	if (n >= sizeof(norm))
+		return NULL;
+	for (size_t i = 0; i <= n; i++)
+		norm[i] = name[i] == '-' ? '_' : (char)tolower((unsigned char)name[i]);
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, norm) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+int sg__config_has_key(const char *key)
+{
+	return key_find(key) != NULL;
+}
+
+static int key_set(sg_config *cfg, const key_spec *k, const char *v, char *err, size_t errlen)
+{
+	char *field = (char *)cfg + k->offset;
+	if (k->kind == KEY_TEXT) {
+		if (strlen(v) >= k->size) {
+			snprintf(err, errlen, "%s: value longer than %zu bytes", k->name, k->size - 1);
+			return SG_EINVAL;
+		}
+		strcpy(field, v);
+		return 0;
+	}
+	if (k->kind == KEY_POLICY) {
+		if (strcmp(v, "drop_oldest") == 0)
+			*(int *)field = SG_SLOW_DROP_OLDEST;
+		else if (strcmp(v, "disconnect") == 0)
+			*(int *)field = SG_SLOW_DISCONNECT;
+		else {
+			snprintf(err, errlen, "%s: expected drop_oldest or disconnect, got \"%s\"",
+				 k->name, v);
+			return SG_EINVAL;
+		}
+		return 0;
+	}
+	errno = 0;
+	char *end;
+	unsigned long long n = strtoull(v, &end, 10);
+	if (!*v || *end || errno || v[0] == '-' || n < k->min || n > k->max) {
+		snprintf(err, errlen, "%s: expected a whole number from %zu to %zu, got \"%s\"",
+			 k->name, k->min, k->max, v);
+		return SG_EINVAL;
+	}
+	*(size_t *)field = (size_t)n;
+	return 0;
+}
+
+sg_config *sg_config_new(void)
+{
+	sg_config *cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return NULL;
+	char err[256];
+	for (size_t i = 0; i < NKEYS; i++)
+		if (key_set(cfg, &keys[i], keys[i].def, err, sizeof(err)))
+			abort(); /* a default that does not parse is a programmer error */
+	return cfg;
+}
+
+void sg_config_free(sg_config *cfg)
+{
+	free(cfg);
+}
+
+int sg_config_set(sg_config *cfg, const char *key, const char *value, char *err, size_t errlen)
+{
+	const key_spec *k = key_find(key);
+	if (!k) {
+		snprintf(err, errlen, "unknown key \"%s\"", key);
+		return SG_ENOTFOUND;
+	}
+	return key_set(cfg, k, value, err, errlen);
+}
+
+/* The line of the first `"key"` in text: jansson keeps no positions for
+ * object members, so the file is searched for the key's spelling. */
+static int line_of_key(const char *text, const char *key)
+{
+	char quoted[80];
+	snprintf(quoted, sizeof(quoted), "\"%s\"", key);
+	const char *hit = strstr(text, quoted);
+	int line = 1;
+	for (const char *p = text; hit && p < hit; p++)
+		line += *p == '\n';
+	return line;
+}
+
+static int value_text(json_t *v, char *out, size_t outlen)
+{
+	if (json_is_string(v))
+		return snprintf(out, outlen, "%s", json_string_value(v)) >= (int)outlen;
+	if (json_is_integer(v))
+		return snprintf(out, outlen, "%lld", (long long)json_integer_value(v)) >= (int)outlen;
+	return 1;
+}
+
+static char *read_file(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	sg_buf b = SG_BUF_INIT;
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (sg_buf_append(&b, chunk, n)) {
+			sg_buf_free(&b);
+			b.data = NULL;
+			break;
+		}
+	fclose(f);
+	if (!b.data && !err[0])
+		snprintf(err, errlen, "%s: empty or unreadable", path);
+	return b.data;
+}
+
+int sg_config_load_file(sg_config *cfg, const char *path, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	char *text = read_file(path, err, errlen);
+	if (!text)
+		return SG_EIO;
+	json_error_t je;
+	json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+	int rc = 0;
+	if (!root) {
+		snprintf(err, errlen, "%s:%d: invalid JSON: %s", path, je.line, je.text);
+		rc = SG_EINVAL;
+	} else if (!json_is_object(root)) {
+		snprintf(err, errlen, "%s:1: the config must be a JSON object", path);
+		rc = SG_EINVAL;
+	} else {
+		const char *key;
+		json_t *v;
+		json_object_foreach(root, key, v)
+		{
+			char val[600], why[300];
+			const key_spec *k = key_find(key);
+			if (!k || strchr(key, '-'))
+				snprintf(why, sizeof(why), "unknown key \"%s\"", key);
+			else if (value_text(v, val, sizeof(val)))
+				snprintf(why, sizeof(why), "%s: expected a string or a number", key);
+			else if (key_set(cfg, k, val, why, sizeof(why)) == 0)
+				continue;
+			snprintf(err, errlen, "%s:%d: %s", path, line_of_key(text, key), why);
+			rc = SG_EINVAL;
+			break;
+		}
+	}
+	json_decref(root);
+	free(text);
+	return rc;
+}
+
+int sg_config_load_env(sg_config *cfg, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		char var[80], why[300];
+		int n = snprintf(var, sizeof(var), "STREAMGATE_%s", keys[i].name);
+		for (int j = 11; j < n; j++)
+			var[j] = (char)toupper((unsigned char)var[j]);
+		const char *v = getenv(var);
+		if (v && key_set(cfg, &keys[i], v, why, sizeof(why))) {
+			snprintf(err, errlen, "%s: %s", var, why);
+			return SG_EINVAL;
+		}
+	}
+	return 0;
+}
+
+int sg__config_listen_split(const sg_config *cfg, char *host, size_t hostlen, int *port)
+{
+	const char *colon = strrchr(cfg->listen, ':');
+	if (!colon || (size_t)(colon - cfg->listen) >= hostlen)
+		return SG_EINVAL;
+	char *end;
+	long p = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || p < 0 || p > 65535)
+		return SG_EINVAL;
+	memcpy(host, cfg->listen, (size_t)(colon - cfg->listen));
+	host[colon - cfg->listen] = '\0';
+	*port = (int)p;
+	return 0;
+}
+
+void sg__config_usage(void *file)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		char flag[64];
+		size_t n = strlen(keys[i].name);
+		for (size_t j = 0; j <= n; j++)
+			flag[j] = keys[i].name[j] == '_' ? '-' : keys[i].name[j];
+		fprintf(file, "  --%-22s %s (default: %s)\n", flag, keys[i].help, keys[i].def);
+	}
+}

@@ -1,0 +1,38 @@
+/*
+ * config — every setting of the gateway, its default, its limits and its
+ * text form, in one table that drives the JSON file, STREAMGATE_* variables,
+ * command-line flags and the README's list of keys.
+ */
+#ifndef SG_SERVER_CONFIG_H
+#define SG_SERVER_CONFIG_H
+
+#include <stddef.h>
+
+#include "core/stream.h"
+#include "streamgate.h"
+
+struct sg_config {
+	char listen[128];
+	char www[512];
+	size_t max_body_bytes;
+	size_t max_header_bytes;
+	size_t max_connections;
+	size_t max_ws_message_bytes;
+	size_t queue_bytes;
+	int slow_policy; /* sg_slow_policy */
+	size_t history_count;
+	size_t history_bytes;
+	size_t longpoll_timeout_ms;
+	size_t shutdown_grace_ms;
+	size_t log_level;
+};
+
+/* Writes the host part of cfg->listen into host (hostlen bytes) and its
+ * port into *port. SG_EINVAL when malformed. */
+int sg__config_listen_split(const sg_config *cfg, char *host, size_t hostlen, int *port);
+/* Prints one line per key ("  --key VALUE  help (default: x)") to f. */
+void sg__config_usage(void *file);
+/* Nonzero when key (with '-' or '_') names a setting. */
+int sg__config_has_key(const char *key);
+
+#endif

@@ -1,0 +1,213 @@
+/*
+ * conn — drains a stream's queue onto its connection when libwebsockets
+ * says the socket is writeable: one write per callback, re-armed while
+ * frames remain. HTTP bodies coalesce several queued frames into one chunk;
+ * a lone frame is written in place, its chunk header put in its headroom.
+ */
+#include "conn.h"
+
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "respond.h"
+
+_Static_assert(LWS_PRE + 12 <= SG_FRAME_HEADROOM, "frame headroom too small for lws");
+
+static void conn_want_write(void *p)
+{
+	sg_conn *c = p;
+	lws_callback_on_writable(c->wsi);
+}
+
+static void conn_end(void *p, int abort, const char *reason)
+{
+	sg_conn *c = p;
+	if (!abort) {
+		c->ending = 1;
+		lws_callback_on_writable(c->wsi);
+		return;
+	}
+	c->aborting = 1;
+	snprintf(c->reason, sizeof(c->reason), "%s", reason ? reason : "");
+	if (c->is_ws)
+		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+				 (unsigned char *)c->reason, strlen(c->reason));
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+static const sg_stream_sink conn_sink = {
+	.want_write = conn_want_write,
+	.end = conn_end,
+};
+
+sg_stream *sg__conn_stream_new(sg_conn *c, const sg_transport *t)
+{
+	sg_server *srv = c->srv;
+	sg_stream *s =
+		sg__stream_new(t, &srv->loop, &conn_sink, c, &srv->stream_limits, &srv->counters);
+	if (!s)
+		return NULL;
+	c->stream = s;
+	c->listed = 1;
+	c->prev = NULL;
+	c->next = srv->conns;
+	if (srv->conns)
+		srv->conns->prev = c;
+	srv->conns = c;
+	srv->connections++;
+	sg_hub_attach(srv->hub, s);
+	return s;
+}
+
+void sg__conn_release(sg_conn *c, int errored)
+{
+	sg_server *srv = c->srv;
+	if (c->listed) {
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			srv->conns = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		srv->connections--;
+	}
+	sg_stream *s = c->stream;
+	sg_buf_free(&c->body);
+	sg_buf_free(&c->wsmsg);
+	if (c->has_req)
+		sg__request_clear(&c->req);
+	/* ready for the next request on a kept-alive connection */
+	*c = (sg_conn){.wsi = c->wsi, .srv = srv, .is_ws = c->is_ws};
+	if (s)
+		sg__stream_detach(s, errored);
+}
+
+/* How many queued frames go in the next write, and their total size. */
+static size_t batch_size(const sg_stream *s, size_t cap, size_t *total)
+{
+	size_t n = sg__stream_queued(s), take = 0;
+	*total = 0;
+	while (take < n) {
+		size_t len = sg__stream_peek(s, take)->len;
+		if (take && *total + len > cap)
+			break;
+		*total += len;
+		take++;
+	}
+	return take;
+}
+
+static int write_final_chunk(sg_conn *c)
+{
+	unsigned char buf[LWS_PRE + 8];
+	memcpy(buf + LWS_PRE, "0\r\n\r\n", 5);
+	if (lws_write(c->wsi, buf + LWS_PRE, 5, LWS_WRITE_HTTP_FINAL) != 5)
+		return -1;
+	struct lws *wsi = c->wsi;
+	sg__conn_release(c, 0);
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* One HTTP chunk holding as many queued frames as fit in scratch. */
+static int write_chunk(sg_conn *c)
+{
+	sg_server *srv = c->srv;
+	sg_stream *s = c->stream;
+	size_t total, take = batch_size(s, srv->scratch_cap - 16, &total);
+	char hdr[20];
+	int hl = snprintf(hdr, sizeof(hdr), "%zx\r\n", total);
+	unsigned char *start;
+	if (take == 1) {
+		sg_frame *f = sg__stream_peek(s, 0);
+		start = sg_frame_data(f) - hl;
+		memcpy(start, hdr, (size_t)hl);
+		memcpy(sg_frame_data(f) + f->len, "\r\n", 2);
+	} else {
+		start = srv->scratch + LWS_PRE;
+		unsigned char *p = start;
+		memcpy(p, hdr, (size_t)hl);
+		p += hl;
+		for (size_t i = 0; i < take; i++) {
+			sg_frame *f = sg__stream_peek(s, i);
+			memcpy(p, sg_frame_data(f), f->len);
+			p += f->len;
+		}
+		memcpy(p, "\r\n", 2);
+	}
+	size_t len = (size_t)hl + total + 2;
+	if (lws_write(c->wsi, start, len, LWS_WRITE_HTTP) != (int)len)
+		return -1;
+	while (take--)
+		sg__stream_pop(s);
+	if (sg__stream_queued(s) || c->ending)
+		lws_callback_on_writable(c->wsi);
+	return 0;
+}
+
+/* Long-poll: one answer with every queued frame as a batch. */
+static int write_batch(sg_conn *c)
+{
+	sg_stream *s = c->stream;
+	const sg_transport *t = sg__stream_transport_of(s);
+	sg_response r;
+	sg__response_init(&r);
+	r.content_type = t->content_type;
+	snprintf(r.last_event_id, sizeof(r.last_event_id), "%llu",
+		 (unsigned long long)sg__stream_last_seq(s));
+	sg_buf_puts(&r.body, t->batch_open);
+	for (size_t i = 0; sg__stream_queued(s); i++) {
+		sg_frame *f = sg__stream_peek(s, 0);
+		if (i)
+			sg_buf_puts(&r.body, t->batch_sep);
+		sg_buf_append(&r.body, sg_frame_data(f), f->len);
+		sg__stream_pop(s);
+	}
+	sg_buf_puts(&r.body, t->batch_close);
+	struct lws *wsi = c->wsi;
+	sg__conn_release(c, 0);
+	int rc = sg__respond(wsi, &r);
+	sg__response_free(&r);
+	return rc;
+}
+
+int sg__conn_write_stream(sg_conn *c)
+{
+	if (!c->stream)
+		return 0;
+	if (c->aborting)
+		return -1;
+	const sg_transport *t = sg__stream_transport_of(c->stream);
+	if (t->wire == SG_WIRE_HTTP_ONESHOT) {
+		if (sg__stream_queued(c->stream) || c->ending || c->timed_out)
+			return write_batch(c);
+		return 0;
+	}
+	if (sg__stream_queued(c->stream))
+		return write_chunk(c);
+	return c->ending ? write_final_chunk(c) : 0;
+}
+
+int sg__conn_write_ws(sg_conn *c)
+{
+	sg_stream *s = c->stream;
+	if (!s || c->aborting)
+		return -1;
+	if (sg__stream_queued(s)) {
+		sg_frame *f = sg__stream_peek(s, 0);
+		if (lws_write(c->wsi, sg_frame_data(f), f->len, LWS_WRITE_TEXT) != (int)f->len)
+			return -1;
+		sg__stream_pop(s);
+		if (sg__stream_queued(s) || c->ending)
+			lws_callback_on_writable(c->wsi);
+		return 0;
+	}
+	if (!c->ending)
+		return 0;
+	const char *why = c->srv->shutting_down ? "server shutting down" : "stream closed";
+	lws_close_reason(c->wsi,
+			 c->srv->shutting_down ? LWS_CLOSE_STATUS_GOINGAWAY : LWS_CLOSE_STATUS_NORMAL,
+			 (unsigned char *)why, strlen(why));
+	sg__conn_release(c, 0);
+	return -1;
+}

@@ -1,0 +1,370 @@
+/*
+ * server — the libwebsockets context, its one service loop, the task queue
+ * that lets other threads reach the loop, and clean shutdown. Requests are
+ * dispatched to http.c and websocket.c.
+ */
+#include "server.h"
+
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "http.h"
+#include "websocket.h"
+
+#define SCRATCH_BYTES (64 * 1024)
+
+/* ---- the loop as core sees it ----------------------------------------- */
+
+static int loop_post(sg_loop *loop, sg_task_fn fn, void *arg)
+{
+	sg_server *srv = (sg_server *)loop;
+	sg_task *t = malloc(sizeof(*t));
+	if (!t)
+		return SG_ENOMEM;
+	*t = (sg_task){.fn = fn, .arg = arg};
+	pthread_mutex_lock(&srv->tasks_lock);
+	int closed = srv->tasks_closed;
+	if (!closed) {
+		if (srv->tasks_tail)
+			srv->tasks_tail->next = t;
+		else
+			srv->tasks_head = t;
+		srv->tasks_tail = t;
+	}
+	pthread_mutex_unlock(&srv->tasks_lock);
+	if (closed) {
+		free(t);
+		return SG_ECLOSED;
+	}
+	lws_cancel_service(srv->ctx);
+	return 0;
+}
+
+static int loop_on_loop(const sg_loop *loop)
+{
+	const sg_server *srv = (const sg_server *)loop;
+	return pthread_equal(pthread_self(), srv->loop_thread);
+}
+
+void sg__server_run_tasks(sg_server *srv)
+{
+	pthread_mutex_lock(&srv->tasks_lock);
+	sg_task *t = srv->tasks_head;
+	srv->tasks_head = srv->tasks_tail = NULL;
+	pthread_mutex_unlock(&srv->tasks_lock);
+	while (t) {
+		sg_task *next = t->next;
+		t->fn(t->arg);
+		free(t);
+		t = next;
+	}
+}
+
+/* ---- libwebsockets callback ------------------------------------------- */
+
+static int sg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+		       size_t len)
+{
+	sg_server *srv = lws_context_user(lws_get_context(wsi));
+	sg_conn *c = user;
+	switch (reason) {
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		sg__server_run_tasks(srv);
+		return 0;
+	case LWS_CALLBACK_HTTP:
+		c->wsi = wsi;
+		c->srv = srv;
+		return sg__http_request(c);
+	case LWS_CALLBACK_HTTP_BODY:
+		return sg__http_body(c, in, len);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		return sg__http_body_done(c);
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return sg__conn_write_stream(c);
+	case LWS_CALLBACK_TIMER:
+		c->timed_out = 1;
+		lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		if (c && c->srv)
+			sg__conn_release(c, 1);
+		break;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return sg__ws_filter(srv, wsi);
+	case LWS_CALLBACK_ESTABLISHED:
+		c->wsi = wsi;
+		c->srv = srv;
+		c->is_ws = 1;
+		return sg__ws_established(c);
+	case LWS_CALLBACK_RECEIVE:
+		return sg__ws_receive(c, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return sg__conn_write_ws(c);
+	case LWS_CALLBACK_CLOSED:
+		if (c && c->srv)
+			sg__conn_release(c, 1);
+		return 0;
+	default:
+		break;
+	}
+	return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+	{"streamgate", sg_callback, sizeof(sg_conn), 4096, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+static int log_mask(size_t level)
+{
+	static const int masks[] = {0, LLL_ERR, LLL_ERR | LLL_WARN,
+				    LLL_ERR | LLL_WARN | LLL_NOTICE,
+				    LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO};
+	return masks[level < 4 ? level : 4];
+}
+
+static int make_preludes(sg_server *srv)
+{
+	static const sg_transport *const all[] = {&sg_transport_chunked, &sg_transport_sse,
+						  &sg_transport_ws, &sg_transport_longpoll,
+						  &sg_transport_ndjson};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		sg_buf b = SG_BUF_INIT;
+		if (all[i]->prelude(&b)) {
+			sg_buf_free(&b);
+			return SG_ENOMEM;
+		}
+		if (b.len && !(srv->preludes[all[i]->slot] = sg_frame_copy(b.data, b.len))) {
+			sg_buf_free(&b);
+			return SG_ENOMEM;
+		}
+		sg_buf_free(&b);
+	}
+	return 0;
+}
+
+static int context_create(sg_server *srv, char *err, size_t errlen)
+{
+	char host[128];
+	int port;
+	if (sg__config_listen_split(&srv->cfg, host, sizeof(host), &port)) {
+		snprintf(err, errlen, "listen: expected HOST:PORT, got \"%s\"", srv->cfg.listen);
+		return SG_EINVAL;
+	}
+	lws_set_log_level(log_mask(srv->cfg.log_level), NULL);
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof(info));
+	info.port = port;
+	info.iface = strcmp(host, "0.0.0.0") == 0 || !host[0] ? NULL : host;
+	info.protocols = protocols;
+	info.user = srv;
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.max_http_header_data = (unsigned short)srv->cfg.max_header_bytes;
+	info.fd_limit_per_thread = (unsigned)srv->cfg.max_connections + 16;
+	info.timeout_secs = 10;
+	srv->ctx = lws_create_context(&info);
+	if (!srv->ctx) {
+		snprintf(err, errlen, "cannot listen on %s", srv->cfg.listen);
+		return SG_EIO;
+	}
+	struct lws_vhost *vh = lws_get_vhost_by_name(srv->ctx, "default");
+	srv->port = vh ? lws_get_vhost_listen_port(vh) : port;
+	return 0;
+}
+
+sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
+{
+	sg_server *srv = calloc(1, sizeof(*srv));
+	if (!srv) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	srv->loop.post = loop_post;
+	srv->loop.on_loop = loop_on_loop;
+	srv->cfg = *cfg;
+	srv->loop_thread = pthread_self();
+	pthread_mutex_init(&srv->tasks_lock, NULL);
+	srv->stream_limits.queue_bytes = cfg->queue_bytes;
+	srv->stream_limits.policy = (sg_slow_policy)cfg->slow_policy;
+	sg_hub_limits hl = {.history_count = cfg->history_count,
+			    .history_bytes = cfg->history_bytes};
+	srv->hub = sg_hub_new(&hl);
+	srv->broker = srv->hub ? sg_broker_memory_new(srv->hub) : NULL;
+	srv->scratch_cap = SCRATCH_BYTES;
+	srv->scratch = malloc(LWS_PRE + SCRATCH_BYTES + 32);
+	if (!srv->broker || !srv->scratch || make_preludes(srv)) {
+		snprintf(err, errlen, "out of memory");
+		sg_server_free(srv);
+		return NULL;
+	}
+	if (context_create(srv, err, errlen)) {
+		sg_server_free(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+static void shutdown_tick(lws_sorted_usec_list_t *sul)
+{
+	(void)sul; /* only wakes the loop so run() can check its deadline */
+}
+
+static void shutdown_begin(sg_server *srv)
+{
+	srv->shutting_down = 1;
+	srv->shutdown_deadline_us = lws_now_usecs() + (long long)srv->cfg.shutdown_grace_ms * 1000;
+	for (sg_conn *c = srv->conns, *next; c; c = next) {
+		next = c->next;
+		sg_stream_close(c->stream);
+	}
+}
+
+int sg_server_run(sg_server *srv)
+{
+	lws_sorted_usec_list_t tick;
+	memset(&tick, 0, sizeof(tick));
+	srv->loop_thread = pthread_self();
+	while (lws_service(srv->ctx, 0) >= 0) {
+		if (atomic_load(&srv->stop_asked) && !srv->shutting_down)
+			shutdown_begin(srv);
+		if (srv->shutting_down) {
+			if (!srv->conns || lws_now_usecs() >= srv->shutdown_deadline_us)
+				break;
+			lws_sul_schedule(srv->ctx, 0, &tick, shutdown_tick, 50 * LWS_US_PER_MS);
+		}
+	}
+	lws_sul_cancel(&tick);
+	return 0;
+}
+
+void sg_server_stop(sg_server *srv)
+{
+	atomic_store(&srv->stop_asked, 1);
+	lws_cancel_service(srv->ctx);
+}
+
+int sg_server_port(const sg_server *srv)
+{
+	return srv->port;
+}
+
+void sg_server_free(sg_server *srv)
+{
+	if (!srv)
+		return;
+	if (srv->ctx)
+		lws_context_destroy(srv->ctx); /* closes every connection */
+	pthread_mutex_lock(&srv->tasks_lock);
+	srv->tasks_closed = 1;
+	pthread_mutex_unlock(&srv->tasks_lock);
+	sg__server_run_tasks(srv);
+	if (srv->broker)
+		srv->broker->ops->free(srv->broker);
+	sg_hub_free(srv->hub);
+	while (srv->routes) {
+		sg_route *r = srv->routes;
+		srv->routes = r->next;
+		free(r->path);
+		free(r);
+	}
+	for (int i = 0; i < SG_RENDER_SLOTS; i++)
+		sg_frame_unref(srv->preludes[i]);
+	free(srv->scratch);
+	pthread_mutex_destroy(&srv->tasks_lock);
+	free(srv);
+}
+
+int sg_server_route(sg_server *srv, const char *path, sg_handler_fn fn, void *ud)
+{
+	if (!srv || !path || path[0] != '/' || !fn)
+		return SG_EINVAL;
+	sg_route *r = calloc(1, sizeof(*r));
+	if (!r || !(r->path = strdup(path))) {
+		free(r);
+		return SG_ENOMEM;
+	}
+	size_t n = strlen(path);
+	r->prefix = path[n - 1] == '/';
+	r->fn = fn;
+	r->ud = ud;
+	sg_route **tail = &srv->routes;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = r;
+	return 0;
+}
+
+/* ---- publishing from any thread --------------------------------------- */
+
+typedef struct publish_task {
+	sg_server *srv;
+	char *event;
+	size_t len;
+	char channel[SG_CHANNEL_NAME_MAX + 1];
+	char data[];
+} publish_task;
+
+static void publish_on_loop(void *arg)
+{
+	publish_task *t = arg;
+	sg_publish_req req = {.channel = t->channel, .event = t->event, .data = t->data,
+			      .len = t->len};
+	if (sg_broker_publish(t->srv->broker, &req, NULL) == 0)
+		atomic_fetch_add(&t->srv->published, 1);
+	free(t->event);
+	free(t);
+}
+
+int sg_server_publish(sg_server *srv, const char *channel, const char *event, const void *data,
+		      size_t len)
+{
+	if (!srv || !channel || !sg_channel_name_valid(channel) || (!data && len))
+		return SG_EINVAL;
+	publish_task *t = malloc(sizeof(*t) + len + 1);
+	if (!t)
+		return SG_ENOMEM;
+	t->srv = srv;
+	t->len = len;
+	strcpy(t->channel, channel);
+	if (len)
+		memcpy(t->data, data, len);
+	t->data[len] = '\0';
+	t->event = event ? strdup(event) : NULL;
+	if (srv->loop.on_loop(&srv->loop)) {
+		publish_on_loop(t);
+		return 0;
+	}
+	int rc = srv->loop.post(&srv->loop, publish_on_loop, t);
+	if (rc) {
+		free(t->event);
+		free(t);
+	}
+	return rc;
+}
+
+const char *sg_strerror(int err)
+{
+	switch (err) {
+	case SG_OK:
+		return "ok";
+	case SG_EINVAL:
+		return "invalid argument";
+	case SG_ENOMEM:
+		return "out of memory";
+	case SG_ECLOSED:
+		return "stream closed";
+	case SG_ENOTFOUND:
+		return "not found";
+	case SG_ETOOBIG:
+		return "over a configured limit";
+	case SG_EIO:
+		return "input/output error";
+	default:
+		return "unknown error";
+	}
+}

@@ -1,0 +1,108 @@
+/*
+ * server — private view of the server object shared by the server/ files
+ * and the built-in endpoints. Only the server .c files include libwebsockets.
+ */
+#ifndef SG_SERVER_SERVER_H
+#define SG_SERVER_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "config.h"
+#include "core/broker.h"
+#include "core/buf.h"
+#include "core/hub.h"
+#include "core/loop.h"
+#include "core/message.h"
+#include "core/stream.h"
+#include "streamgate.h"
+
+struct lws_context;
+struct sg_conn;
+
+/* A complete (non-streaming) answer an endpoint gives. Owns body. */
+typedef struct sg_response {
+	int status;
+	const char *content_type; /* static */
+	sg_buf body;
+	const char *allow;    /* Allow header for 405, static */
+	char file[1024];      /* when set, serve this file instead of body */
+	char last_event_id[24];
+} sg_response;
+
+#define SG_M_GET 1u
+#define SG_M_POST 2u
+#define SG_M_HEAD 4u
+
+/* A built-in endpoint: what a path does, by method. Static tables. */
+typedef struct sg_endpoint {
+	const char *name;
+	int (*match)(const sg_server *srv, const char *path);
+	unsigned methods;
+	const char *allow;
+	/* GET that streams (any transport); NULL when get answers at once. */
+	sg_handler_fn stream;
+	/* GET (and HEAD) answered at once. */
+	void (*get)(sg_server *srv, const sg_request *req, sg_response *resp);
+	/* POST with the whole body (borrowed). */
+	void (*post)(sg_server *srv, const sg_request *req, const char *body, size_t len,
+		     sg_response *resp);
+} sg_endpoint;
+
+extern const sg_endpoint sg_endpoint_channels;
+extern const sg_endpoint sg_endpoint_health;
+extern const sg_endpoint sg_endpoint_metrics;
+extern const sg_endpoint sg_endpoint_static;
+
+/* A user route registered with sg_server_route. Owns path. */
+typedef struct sg_route {
+	char *path;
+	int prefix;
+	sg_handler_fn fn;
+	void *ud;
+	struct sg_route *next;
+} sg_route;
+
+typedef struct sg_task {
+	sg_task_fn fn;
+	void *arg;
+	struct sg_task *next;
+} sg_task;
+
+struct sg_server {
+	sg_loop loop; /* first: the core's view of our loop */
+	sg_config cfg;
+	struct lws_context *ctx;
+	int port;
+	pthread_t loop_thread;
+
+	sg_hub *hub;
+	sg_broker *broker;
+	sg_route *routes;
+	sg_stream_limits stream_limits;
+	sg_stream_counters counters;
+	atomic_ulong published;
+	size_t connections;
+
+	pthread_mutex_t tasks_lock;
+	sg_task *tasks_head, *tasks_tail;
+	int tasks_closed;
+
+	atomic_int stop_asked;
+	int shutting_down;
+	long long shutdown_deadline_us;
+	struct sg_conn *conns; /* streaming connections */
+
+	unsigned char *scratch; /* write coalescing buffer, LWS_PRE headroom */
+	size_t scratch_cap;
+	sg_frame *preludes[SG_RENDER_SLOTS];
+};
+
+/* Runs posted tasks (loop thread). */
+void sg__server_run_tasks(sg_server *srv);
+/* Writes a JSON error response {"error","detail"} into resp. */
+void sg__response_error(sg_response *resp, int status, const char *error, const char *detail);
+/* The built-in endpoint owning path, or NULL (404). */
+const sg_endpoint *sg__endpoint_for(const sg_server *srv, const char *path);
+
+#endif

@@ -1,0 +1,141 @@
+// Every error a client can cause: exact status, exact error code, JSON body
+// {"error","detail"} with Content-Type application/json.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { publish, request, startServer } from './lib/server.mjs';
+import { wsClient } from './lib/clients.mjs';
+
+const MAX_BODY = 1024;
+
+// Asserts an error answer; returns its detail.
+function expectError(res, status, code) {
+  assert.equal(res.status, status, `status; body: ${res.text}`);
+  assert.equal(res.headers['content-type'], 'application/json');
+  const body = JSON.parse(res.text);
+  assert.deepStrictEqual(Object.keys(body), ['error', 'detail']);
+  assert.equal(body.error, code);
+  assert.equal(typeof body.detail, 'string');
+  assert.ok(body.detail.length > 0, 'detail is not empty');
+  return body.detail;
+}
+
+describe('errors', { timeout: 60000 }, () => {
+  let server;
+  const get = (path, headers = {}) => request(server.url, { path, headers });
+  const post = (path, body, headers = {}, opts = {}) =>
+    request(server.url, { method: 'POST', path, body, headers, ...opts });
+  const postJson = (name, text) => post(`/channels/${name}`, text, { 'Content-Type': 'application/json' });
+
+  before(async () => {
+    server = await startServer({ args: ['--max-body-bytes', String(MAX_BODY)] });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it('413 body_too_large past max_body_bytes, 200 at the limit', async () => {
+    const ok = await post('/channels/size', 'a'.repeat(MAX_BODY));
+    assert.equal(ok.status, 200);
+    assert.deepStrictEqual(JSON.parse(ok.text), { channel: 'size', id: '1', subscribers: 0 });
+    expectError(await post('/channels/size', 'a'.repeat(MAX_BODY + 1)), 413, 'body_too_large');
+    const json = JSON.stringify({ data: 'b'.repeat(MAX_BODY) });
+    expectError(await postJson('size', json), 413, 'body_too_large');
+  });
+
+  it('411 length_required for a chunked request body', async () => {
+    expectError(await post('/channels/chunky', 'hello', {}, { chunked: true }), 411, 'length_required');
+  });
+
+  it('400 bad_json for malformed JSON, with line and column', async () => {
+    const detail = expectError(await postJson('j', '{"data": "x"'), 400, 'bad_json');
+    assert.ok(detail.includes('line 1 column'), `detail names line 1 column: ${detail}`);
+    const detail2 = expectError(await postJson('j', '{"data": x}'), 400, 'bad_json');
+    assert.ok(detail2.includes('line 1 column'), `detail names line 1 column: ${detail2}`);
+  });
+
+  it('400 bad_json for an envelope without data or with wrong types', async () => {
+    for (const body of ['{"event":"e"}', '{}', '[1,2]', '"text"', '{"data":"x","event":5}',
+      '{"data":"x","event":["a"]}', '{"data":"x","id":{"n":1}}']) {
+      expectError(await postJson('j', body), 400, 'bad_json');
+    }
+    // nothing was published by the refused envelopes
+    assert.deepStrictEqual(await publish(server.url, 'j', 'first'), { channel: 'j', id: '1', subscribers: 0 });
+  });
+
+  it('400 bad_encoding for a body that is not UTF-8', async () => {
+    const bad = [Buffer.from([0x66, 0xff, 0xfe, 0x67]), Buffer.from([0xc3]), Buffer.from([0xed, 0xa0, 0x80])];
+    for (const body of bad) {
+      expectError(await post('/channels/enc', body, { 'Content-Type': 'text/plain' }), 400, 'bad_encoding');
+    }
+  });
+
+  it('400 bad_channel for names outside [A-Za-z0-9_.:-]{1,128}', async () => {
+    const ok = 'A'.repeat(64) + 'z9_.:-' + 'b'.repeat(58); // 128 chars
+    assert.deepStrictEqual(await publish(server.url, ok, 'x'), { channel: ok, id: '1', subscribers: 0 });
+    for (const name of ['a'.repeat(129), 'bad%20name', 'bad!name', 'caf%C3%A9', 'a%2Fb']) {
+      expectError(await get(`/channels/${name}`), 400, 'bad_channel');
+      expectError(await post(`/channels/${name}`, 'x'), 400, 'bad_channel');
+    }
+  });
+
+  it('400 bad_transport for an unknown ?transport=', async () => {
+    expectError(await get('/channels/t?transport=pigeon'), 400, 'bad_transport');
+    expectError(await get('/channels/t?transport=websockets'), 400, 'bad_transport');
+  });
+
+  it('400 bad_last_event_id for malformed ids', async () => {
+    for (const id of ['abc', '-1', '1'.repeat(25), '1.5', '0x10']) {
+      expectError(await get(`/channels/le?last_event_id=${id}`), 400, 'bad_last_event_id');
+      expectError(await get(`/channels/le?transport=longpoll&last_event_id=${id}`), 400, 'bad_last_event_id');
+    }
+    expectError(await get('/channels/le', { Accept: 'text/event-stream', 'Last-Event-ID': 'abc' }),
+      400, 'bad_last_event_id');
+  });
+
+  it('409 stale_id for a publish id not greater than the last', async () => {
+    const env = (data, id) => JSON.stringify({ data, id });
+    const ok = await postJson('ids', env('a', '5'));
+    assert.equal(ok.status, 200);
+    assert.deepStrictEqual(JSON.parse(ok.text), { channel: 'ids', id: '5', subscribers: 0 });
+    expectError(await postJson('ids', env('b', '5')), 409, 'stale_id');
+    expectError(await postJson('ids', env('c', '3')), 409, 'stale_id');
+    const next = await postJson('ids', env('d', '6'));
+    assert.deepStrictEqual(JSON.parse(next.text), { channel: 'ids', id: '6', subscribers: 0 });
+    assert.deepStrictEqual(await publish(server.url, 'ids', 'e'), { channel: 'ids', id: '7', subscribers: 0 });
+  });
+
+  it('404 not_found for unknown paths', async () => {
+    for (const path of ['/nope', '/no/such/file.html', '/channelsx/a', '/healthz/extra']) {
+      expectError(await get(path), 404, 'not_found');
+    }
+  });
+
+  it('405 method_not_allowed with the exact Allow header', async () => {
+    const cases = [
+      ['PUT', '/channels/x', 'GET, POST'],
+      ['DELETE', '/channels/x', 'GET, POST'],
+      ['PATCH', '/channels/x', 'GET, POST'],
+      ['POST', '/healthz', 'GET'],
+      ['DELETE', '/healthz', 'GET'],
+      ['POST', '/metrics', 'GET'],
+    ];
+    for (const [method, path, allow] of cases) {
+      const res = await request(server.url, { method, path, body: method === 'DELETE' ? undefined : 'x' });
+      expectError(res, 405, 'method_not_allowed');
+      assert.equal(res.headers.allow, allow, `Allow for ${method} ${path}`);
+    }
+  });
+
+  it('WebSocket text frame that is not UTF-8: close 1007', async () => {
+    const ws = await wsClient(`ws://127.0.0.1:${server.port}/channels/wsbad`);
+    ws.ws.send(Buffer.from([0x68, 0xff, 0x69]), { binary: false });
+    const closed = await ws.waitClosed();
+    assert.equal(closed.code, 1007);
+  });
+
+  it('the server still answers after all of the above', async () => {
+    const res = await get('/healthz');
+    assert.equal(res.status, 200);
+    assert.deepStrictEqual(JSON.parse(res.text), { status: 'ok' });
+  });
+});

@@ -1,0 +1,190 @@
+// Real subscribers: curl children, npm ws, npm eventsource, a long-poll
+// loop and raw sockets that stop reading. Each records what it received so a
+// test can compare whole sequences; each wait is bounded.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import WebSocket from 'ws';
+import { EventSource } from 'eventsource';
+import { exited, request, waitFor, withTimeout } from './server.mjs';
+
+// Starts `curl -sS -N -D /dev/stderr ... url`. stderr therefore starts with
+// the response headers, which tells a test the response has begun.
+// maxTimeS bounds curl's own life. Returns an object with stdout() (Buffer),
+// headers() (parsed once complete, or null), done (Promise of
+// {code, signal, stdout, stderr}) and kill().
+export function curl(url, { args = [], maxTimeS = 60 } = {}) {
+  const argv = ['-sS', '-N', '--max-time', String(maxTimeS), '-D', '/dev/stderr', ...args, url];
+  const proc = spawn('curl', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = [];
+  let outLen = 0;
+  let err = '';
+  proc.stdout.on('data', (d) => { out.push(d); outLen += d.length; });
+  proc.stderr.setEncoding('latin1').on('data', (d) => (err += d));
+  const stdout = () => Buffer.concat(out, outLen);
+  const done = exited(proc).then(async ({ code, signal }) => {
+    await Promise.all([streamEnd(proc.stdout), streamEnd(proc.stderr)]);
+    return { code, signal, stdout: stdout(), stderr: err };
+  });
+  return {
+    proc,
+    stdout,
+    stdoutLength: () => outLen,
+    stderr: () => err,
+    done,
+    // Status and lower-cased headers once the header block is complete.
+    headers() {
+      const end = err.indexOf('\r\n\r\n');
+      return end < 0 ? null : parseHead(err.slice(0, end));
+    },
+    async waitHeaders(timeoutMs = 10000) {
+      return waitFor(() => this.headers(), { timeoutMs, what: `response headers for curl ${url}` });
+    },
+    async waitBytes(n, timeoutMs = 30000) {
+      await waitFor(() => outLen >= n, { timeoutMs, what: `${n} bytes from curl ${url} (have ${outLen})` });
+      return stdout();
+    },
+    kill() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      return done;
+    },
+  };
+}
+
+function streamEnd(stream) {
+  if (stream.readableEnded || stream.destroyed) return Promise.resolve();
+  return new Promise((resolve) => { stream.once('close', resolve); stream.once('end', resolve); });
+}
+
+// "HTTP/1.1 200 OK\r\nA: b..." → {status, headers} (names lower-cased).
+export function parseHead(head) {
+  const lines = head.split('\r\n');
+  const status = Number(lines[0].split(' ')[1]);
+  const headers = {};
+  for (const line of lines.slice(1)) {
+    const i = line.indexOf(':');
+    headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  return { status, headers };
+}
+
+// A ws client recording every message. Resolves once open.
+// messages: [{data: string, binary: bool}]; closed: Promise of {code, reason}.
+export async function wsClient(url, { timeoutMs = 10000, headers } = {}) {
+  const ws = new WebSocket(url, { headers });
+  const messages = [];
+  ws.on('message', (data, binary) => messages.push({ data: binary ? data : data.toString('utf8'), binary }));
+  const closed = new Promise((resolve) => {
+    ws.once('close', (code, reason) => resolve({ code, reason: reason.toString('utf8') }));
+  });
+  ws.on('error', () => {}); // the close event carries what the test checks
+  await withTimeout(new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('unexpected-response', (_, res) => reject(new Error(`ws upgrade refused: ${res.statusCode}`)));
+    ws.once('error', reject);
+  }), timeoutMs, `ws open ${url}`);
+  return {
+    ws,
+    messages,
+    closed,
+    payloads: () => messages.map((m) => m.data),
+    async waitCount(n, ms = 30000) {
+      await waitFor(() => messages.length >= n, { timeoutMs: ms, what: `${n} ws messages (have ${messages.length})` });
+      return messages;
+    },
+    // The close the server sends (or the connection's end), bounded.
+    waitClosed: (ms = 30000) => withTimeout(closed, ms, 'ws close from the server'),
+    async close() {
+      if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(1000);
+      return withTimeout(closed, 10000, 'ws close');
+    },
+  };
+}
+
+// An npm EventSource recording {type, data, lastEventId} for the default
+// 'message' event and each name in eventNames. Resolves once open.
+export async function eventSource(url, { eventNames = [], timeoutMs = 10000, headers } = {}) {
+  const fetchWithHeaders = headers
+    ? (u, init) => fetch(u, { ...init, headers: { ...init.headers, ...headers } })
+    : undefined;
+  const es = new EventSource(url, fetchWithHeaders ? { fetch: fetchWithHeaders } : undefined);
+  const events = [];
+  const errors = [];
+  const record = (e) => events.push({ type: e.type, data: e.data, lastEventId: e.lastEventId });
+  for (const name of ['message', ...eventNames]) es.addEventListener(name, record);
+  es.addEventListener('error', (e) => errors.push(e.message ?? 'error'));
+  await withTimeout(new Promise((resolve) => es.addEventListener('open', resolve, { once: true })),
+    timeoutMs, `EventSource open ${url}`);
+  return {
+    es,
+    events,
+    errors,
+    async waitCount(n, ms = 30000) {
+      await waitFor(() => events.length >= n, { timeoutMs: ms, what: `${n} SSE events (have ${events.length})` });
+      return events;
+    },
+    close: () => es.close(),
+  };
+}
+
+// Long-poll loop: GET ?transport=longpoll&last_event_id=CURSOR until `want`
+// messages arrived or maxPolls is reached. Each response is checked (200,
+// JSON, Last-Event-ID = last id in the body or the cursor for []).
+// Returns {messages, polls}; started() resolves once the first poll is sent.
+export function longPoll(base, channel, { from = '0', want, maxPolls = 2000, timeoutMs = 60000 } = {}) {
+  const messages = [];
+  let started;
+  const startedP = new Promise((resolve) => (started = resolve));
+  const run = async () => {
+    let cursor = from;
+    let polls = 0;
+    const deadline = Date.now() + timeoutMs;
+    while (messages.length < want) {
+      assert.ok(polls < maxPolls, `long-poll: ${maxPolls} polls without ${want} messages`);
+      assert.ok(Date.now() < deadline, `long-poll: ${timeoutMs} ms without ${want} messages`);
+      polls++;
+      const p = request(base, {
+        path: `/channels/${channel}?transport=longpoll&last_event_id=${cursor}`,
+        timeoutMs: 30000,
+      });
+      started();
+      const res = await p;
+      assert.equal(res.status, 200, `long-poll answer: ${res.text}`);
+      assert.equal(res.headers['content-type'], 'application/json');
+      assert.equal(res.headers['content-length'], String(res.body.length));
+      const batch = JSON.parse(res.text);
+      assert.ok(Array.isArray(batch), 'long-poll body is an array');
+      const expectCursor = batch.length ? batch[batch.length - 1].id : cursor;
+      assert.equal(res.headers['last-event-id'], expectCursor, 'long-poll Last-Event-ID');
+      messages.push(...batch);
+      cursor = res.headers['last-event-id'];
+    }
+    return { messages, polls };
+  };
+  const done = run();
+  done.catch(() => {}); // reported when the test awaits done
+  return { messages, started: startedP, done };
+}
+
+// A raw TCP client that sends one request and then stops reading.
+// Resolves with {socket, closed} once the request is written; closed
+// resolves when the server closes the connection.
+export async function stalledGet(port, path, extraHeaders = '') {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  await withTimeout(new Promise((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  }), 10000, `connect 127.0.0.1:${port}`);
+  socket.on('error', () => {});
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${extraHeaders}\r\n`);
+  socket.pause();
+  return { socket, closed };
+}
+
+// Splits a chunked HTTP body already de-chunked by curl into lines.
+export function ndjsonLines(buf) {
+  const text = buf.toString('utf8');
+  assert.ok(text.endsWith('\n'), 'ndjson ends with a newline');
+  return text.slice(0, -1).split('\n');
+}

@@ -1,0 +1,66 @@
+// Test messages and what each transport must render for them, written from
+// the specification (not from the server's code).
+
+// The i-th test message (i from 1): {body, data, event}. body is what is
+// POSTed (a string is sent as text, an object as a JSON envelope); data and
+// event are what subscribers must get. Every message is distinct.
+export function sample(i) {
+  switch (i % 10) {
+    case 1: // JSON envelope, event name, multi-line data
+      return { body: { data: `line a ${i}\nline b ${i}`, event: 'multi' }, data: `line a ${i}\nline b ${i}`, event: 'multi' };
+    case 3: // multi-line text body
+      return { body: `line a ${i}\nline b ${i}\nline c`, data: `line a ${i}\nline b ${i}\nline c`, event: null };
+    case 4: // JSON envelope whose data is not a string: its compact JSON text
+      return { body: { data: [i, 'x', true, null, { k: 'v' }], event: 'tick' }, data: `[${i},"x",true,null,{"k":"v"}]`, event: 'tick' };
+    case 5: // unicode
+      return { body: `héllo ✓ ${i} — 日本語 🎉`, data: `héllo ✓ ${i} — 日本語 🎉`, event: null };
+    case 6: // JSON envelope without event, data with quotes and backslashes
+      return { body: { data: `env "q" \\ ${i}` }, data: `env "q" \\ ${i}`, event: null };
+    case 7: // quotes and backslashes in a text body
+      return { body: `say "hi" \\ back\\slash ${i} \\n not a newline`, data: `say "hi" \\ back\\slash ${i} \\n not a newline`, event: null };
+    case 8: // text body that looks like JSON but is not sent as JSON
+      return { body: `{"data":"not an envelope","n":${i}}`, data: `{"data":"not an envelope","n":${i}}`, event: null };
+    case 9: // JSON envelope with event and unicode/quote data
+      return { body: { data: `évènement "${i}" ✓`, event: 'tick' }, data: `évènement "${i}" ✓`, event: 'tick' };
+    default:
+      return { body: `msg ${i}`, data: `msg ${i}`, event: null };
+  }
+}
+
+// Messages first..last as an array of {id, data, event}.
+export function samples(first, last) {
+  const out = [];
+  for (let i = first; i <= last; i++) out.push({ id: String(i), ...sample(i) });
+  return out;
+}
+
+export const EVENT_NAMES = ['multi', 'tick'];
+
+// chunked transport: each message's data followed by "\n".
+export function chunkedText(msgs) {
+  return msgs.map((m) => `${m.data}\n`).join('');
+}
+
+// One SSE frame: id, optional event, one data line per line, blank line.
+export function sseFrame(m) {
+  const ev = m.event === null ? '' : `event: ${m.event}\n`;
+  return `id: ${m.id}\n${ev}${m.data.split('\n').map((l) => `data: ${l}\n`).join('')}\n`;
+}
+
+export const SSE_PRELUDE = ': ok\n\n';
+
+export function sseText(msgs) {
+  return SSE_PRELUDE + msgs.map(sseFrame).join('');
+}
+
+// What an EventSource client reports for each message.
+export function sseEvents(msgs) {
+  return msgs.map((m) => ({ type: m.event ?? 'message', data: m.data, lastEventId: m.id }));
+}
+
+// The JSON envelope of ndjson and long-poll, keys in the specified order.
+export function envelope(channel, m) {
+  return { channel, id: m.id, event: m.event, data: m.data };
+}
+
+export const ENVELOPE_KEYS = ['channel', 'id', 'event', 'data'];

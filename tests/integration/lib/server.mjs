@@ -1,0 +1,206 @@
+// Starts the real streamgate binary on a loopback port and talks HTTP to it.
+// Every wait here is bounded: a helper that cannot finish rejects with a
+// message that says what it was waiting for.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const BIN = process.env.STREAMGATE_BIN || '/work/main/build/streamgate';
+export const WWW = process.env.STREAMGATE_WWW || '/work/main/www';
+
+const READY = /^streamgate listening on http:\/\/127\.0\.0\.1:(\d+)$/;
+
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// Resolves p, or rejects after ms with "timed out: what".
+export function withTimeout(p, ms, what) {
+  let timer;
+  const limit = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
+}
+
+// Polls fn() until it returns a truthy value (returned) or the deadline passes.
+export async function waitFor(fn, { timeoutMs = 10000, intervalMs = 20, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    last = await fn();
+    if (last) return last;
+    await sleep(intervalMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+// Resolves with {code, signal} when proc exits (at once if it already has).
+export function exited(proc) {
+  if (proc.exitCode !== null || proc.signalCode !== null)
+    return Promise.resolve({ code: proc.exitCode, signal: proc.signalCode });
+  return new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+// Runs the binary to completion (for --help, --version, bad configs).
+export async function runBinary(args, { env = {}, timeoutMs = 10000 } = {}) {
+  const proc = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+  proc.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+  try {
+    const { code, signal } = await withTimeout(exited(proc), timeoutMs, `${BIN} ${args.join(' ')}`);
+    await new Promise((resolve) => setImmediate(resolve));
+    return { code, signal, stdout, stderr };
+  } finally {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  }
+}
+
+// Starts streamgate. args: extra flags. listen: replaces the --listen flag
+// (null: no --listen flag at all, e.g. to test STREAMGATE_LISTEN).
+// Returns {port, url, proc, pid, stderr(), stop()}.
+export async function startServer({ args = [], env = {}, www = WWW, listen = '127.0.0.1:0', timeoutMs = 10000 } = {}) {
+  const argv = [...(listen === null ? [] : ['--listen', listen]), '--www', www, ...args];
+  const proc = spawn(BIN, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+  const ready = new Promise((resolve, reject) => {
+    proc.once('error', reject);
+    proc.once('exit', (code, signal) =>
+      reject(new Error(`streamgate exited before ready (code ${code}, signal ${signal}); stderr:\n${stderr}`)));
+    proc.stdout.setEncoding('utf8').on('data', (d) => {
+      stdout += d;
+      for (const line of stdout.split('\n').slice(0, -1)) {
+        const m = READY.exec(line);
+        if (m) resolve(Number(m[1]));
+      }
+    });
+  });
+  let port;
+  try {
+    port = await withTimeout(ready, timeoutMs, `ready line from ${BIN} ${argv.join(' ')}`);
+  } catch (err) {
+    proc.kill('SIGKILL');
+    throw err;
+  }
+  const server = {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    proc,
+    pid: proc.pid,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    // SIGTERM (or signal), wait for the exit, assert a clean exit 0.
+    async stop({ signal = 'SIGTERM', timeoutMs: stopMs = 10000 } = {}) {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      let result;
+      try {
+        result = await withTimeout(exited(proc), stopMs, `streamgate exit after ${signal}`);
+      } catch (err) {
+        proc.kill('SIGKILL');
+        await exited(proc);
+        throw err;
+      }
+      assert.deepEqual(result, { code: 0, signal: null }, `streamgate exit status; stderr:\n${stderr}`);
+    },
+  };
+  return server;
+}
+
+// One HTTP request on a fresh connection. body: string or Buffer; with
+// chunked: true the body is sent with Transfer-Encoding: chunked and no
+// Content-Length. Resolves {status, headers, body (Buffer), text}.
+export function request(base, { method = 'GET', path: p = '/', headers = {}, body, chunked = false, timeoutMs = 10000 } = {}) {
+  // the path is sent as written (no dot-segment normalisation), so that a
+  // test can send /../x
+  const { hostname, port } = new URL(base);
+  return withTimeout(new Promise((resolve, reject) => {
+    const req = http.request({ host: hostname, port, path: p, method, headers, agent: false }, (res) => {
+      const parts = [];
+      res.on('data', (d) => parts.push(d));
+      res.on('error', reject);
+      res.on('end', () => {
+        const buf = Buffer.concat(parts);
+        resolve({ status: res.statusCode, headers: res.headers, body: buf, text: buf.toString('utf8') });
+      });
+    });
+    req.on('error', reject);
+    if (body !== undefined) {
+      if (chunked) {
+        req.setHeader('Transfer-Encoding', 'chunked');
+        req.write(body);
+      } else {
+        const buf = Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
+        req.setHeader('Content-Length', buf.length);
+        req.write(buf);
+      }
+    }
+    req.end();
+  }), timeoutMs, `${method} ${p}`);
+}
+
+// Publishes one message; body is a string (text) or an object (JSON envelope).
+// Asserts the 200 answer's channel and returns its parsed JSON.
+export async function publish(base, channel, body) {
+  const json = typeof body !== 'string';
+  const res = await request(base, {
+    method: 'POST',
+    path: `/channels/${channel}`,
+    headers: { 'Content-Type': json ? 'application/json' : 'text/plain; charset=utf-8' },
+    body: json ? JSON.stringify(body) : body,
+  });
+  assert.equal(res.status, 200, `publish to ${channel}: ${res.text}`);
+  assert.equal(res.headers['content-type'], 'application/json');
+  const answer = JSON.parse(res.text);
+  assert.deepEqual(Object.keys(answer), ['channel', 'id', 'subscribers']);
+  assert.equal(answer.channel, channel);
+  return answer;
+}
+
+// Parses GET /metrics into {name: number} (unlabelled samples only).
+export async function metrics(base) {
+  const res = await request(base, { path: '/metrics' });
+  assert.equal(res.status, 200);
+  const out = {};
+  for (const line of res.text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*) ([0-9.eE+-]+)$/.exec(line);
+    if (m) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+// Waits until streamgate_connections equals n exactly.
+export async function waitForConnections(base, n, timeoutMs = 10000) {
+  return waitFor(async () => (await metrics(base)).streamgate_connections === n, {
+    timeoutMs, what: `streamgate_connections == ${n}`,
+  });
+}
+
+// A fresh temporary directory, removed by the returned cleanup().
+export function tempDir(prefix = 'streamgate-test-') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+// VmRSS of pid in bytes, from /proc/PID/status.
+export function rssBytes(pid) {
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  assert.ok(m, `VmRSS in /proc/${pid}/status`);
+  return Number(m[1]) * 1024;
+}
+
+// A loopback port that was free a moment ago.
+export async function freePort() {
+  const srv = net.createServer();
+  await new Promise((resolve, reject) => srv.listen(0, '127.0.0.1', resolve).once('error', reject));
+  const { port } = srv.address();
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
