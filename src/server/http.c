@@ -101,7 +101,7 @@ static int stream_start(sg_conn *c, sg_handler_fn fn, void *ud)
 		if (write_stream_headers(c, t))
 			return -1;
 		c->headers_out = 1;
-		lws_http_mark_sse(c->wsi);
+		lws_http_headers_detach(c->wsi); /* ~5 KB a connection */
 	} else {
 		lws_set_timer_usecs(c->wsi, (lws_usec_t)c->srv->cfg.longpoll_timeout_ms * 1000);
 	}
