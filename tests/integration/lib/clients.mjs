@@ -8,13 +8,14 @@ import WebSocket from 'ws';
 import { EventSource } from 'eventsource';
 import { exited, request, waitFor, withTimeout } from './server.mjs';
 
-// Starts `curl -sS -N -D /dev/stderr ... url`. stderr therefore starts with
-// the response headers, which tells a test the response has begun.
+// Starts `curl -sS -N -v ... url`. The verbose trace on stderr shows the
+// response headers ("< " lines) as soon as they arrive, which tells a test
+// the response has begun (a header dump file is only flushed at exit).
 // maxTimeS bounds curl's own life. Returns an object with stdout() (Buffer),
 // headers() (parsed once complete, or null), done (Promise of
 // {code, signal, stdout, stderr}) and kill().
 export function curl(url, { args = [], maxTimeS = 60 } = {}) {
-  const argv = ['-sS', '-N', '--max-time', String(maxTimeS), '-D', '/dev/stderr', ...args, url];
+  const argv = ['-sS', '-N', '-v', '--max-time', String(maxTimeS), ...args, url];
   const proc = spawn('curl', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   const out = [];
   let outLen = 0;
@@ -34,8 +35,13 @@ export function curl(url, { args = [], maxTimeS = 60 } = {}) {
     done,
     // Status and lower-cased headers once the header block is complete.
     headers() {
-      const end = err.indexOf('\r\n\r\n');
-      return end < 0 ? null : parseHead(err.slice(0, end));
+      const lines = [];
+      for (const line of err.split('\n')) {
+        if (!line.startsWith('< ')) continue;
+        if (line === '< \r') return parseHead(lines.join('\r\n'));
+        lines.push(line.slice(2).replace(/\r$/, ''));
+      }
+      return null;
     },
     async waitHeaders(timeoutMs = 10000) {
       return waitFor(() => this.headers(), { timeoutMs, what: `response headers for curl ${url}` });
