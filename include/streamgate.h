@@ -28,6 +28,7 @@ enum sg_error {
 	SG_ENOTFOUND = -4, /* no such channel, route or key */
 	SG_ETOOBIG = -5,   /* over a configured limit */
 	SG_EIO = -6,	   /* socket or file error */
+	SG_EBADID = -7,	   /* a malformed message id */
 };
 
 /* Returns a static English description of an SG_E* code. */
@@ -123,8 +124,24 @@ int sg_stream_close(sg_stream *s);
  * the client gets `status` and a JSON body {"error","detail"} (a WebSocket
  * client: close code 1008 with the error as reason). Loop thread. */
 int sg_stream_fail(sg_stream *s, int status, const char *error, const char *detail);
-/* Subscribes the stream to a channel (loop thread). */
-int sg_stream_subscribe(sg_stream *s, const char *channel);
+/* Subscribes the stream to a channel (loop thread). With last_event_id
+ * (NULL: none) the history after that id is queued first, then live
+ * messages follow with no gap. SG_EINVAL for a bad channel name,
+ * SG_EBADID for a malformed id. */
+int sg_stream_subscribe(sg_stream *s, const char *channel, const char *last_event_id);
+
+/* Timers owned by the stream, run on the loop thread: once after `ms`, or
+ * every `ms` until the stream closes. Cancelled when the stream closes.
+ * Loop thread. */
+typedef void (*sg_timer_fn)(sg_stream *s, void *ud);
+int sg_stream_after(sg_stream *s, unsigned ms, sg_timer_fn fn, void *ud);
+int sg_stream_every(sg_stream *s, unsigned ms, sg_timer_fn fn, void *ud);
+
+/* Called on the loop thread for each whole message a WebSocket client
+ * sends (data borrowed, NUL-terminated, len bytes). Other transports have
+ * no client messages. Loop thread. */
+typedef void (*sg_message_fn)(sg_stream *s, const char *data, size_t len, void *ud);
+int sg_stream_on_message(sg_stream *s, sg_message_fn fn, void *ud);
 
 /* Takes a reference so the handle outlives the request (for other threads);
  * each ref needs one sg_stream_unref. Both are thread-safe. */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "examples/examples.h"
 #include "server/config.h"
 #include "streamgate.h"
 
@@ -90,6 +91,12 @@ int main(int argc, char **argv)
 	sg_server *srv = sg_server_new(cfg, err, sizeof(err));
 	if (!srv) {
 		fprintf(stderr, "streamgate: %s\n", err);
+		sg_config_free(cfg);
+		return 1;
+	}
+	if (cfg->examples && sg_examples_register(srv)) {
+		fprintf(stderr, "streamgate: cannot register the examples\n");
+		sg_server_free(srv);
 		sg_config_free(cfg);
 		return 1;
 	}

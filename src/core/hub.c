@@ -237,7 +237,7 @@ int sg_hub_subscribe(sg_hub *h, sg_stream *s, const char *channel, const char *l
 	if (!sg_channel_name_valid(channel))
 		return SG_EINVAL;
 	if (last_id && sg_id_parse(last_id, &after))
-		return SG_EINVAL;
+		return SG_EBADID;
 	sg_channel *c = channel_get(h, channel);
 	if (!c)
 		return SG_ENOMEM;
@@ -268,10 +268,10 @@ void sg_hub_attach(sg_hub *h, sg_stream *s)
 	sg__stream_set_hub(s, h, unsubscribe_all);
 }
 
-int sg_stream_subscribe(sg_stream *s, const char *channel)
+int sg_stream_subscribe(sg_stream *s, const char *channel, const char *last_event_id)
 {
 	sg_hub *h = sg__stream_hub(s);
-	return h ? sg_hub_subscribe(h, s, channel, NULL) : SG_EINVAL;
+	return h ? sg_hub_subscribe(h, s, channel, last_event_id) : SG_EINVAL;
 }
 
 int sg_hub_channel_info(sg_hub *h, const char *channel, sg_channel_info *out)

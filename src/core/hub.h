@@ -56,7 +56,7 @@ int sg_id_parse(const char *text, uint64_t *out);
  * the channel's last id; SG_EINVAL for a malformed id. */
 int sg_hub_publish(sg_hub *h, const sg_publish_req *req, sg_publish_result *res);
 /* Subscribes s to channel, first queueing the history after last_id (NULL:
- * none). SG_EINVAL for a malformed last_id. */
+ * none). SG_EINVAL for a bad name, SG_EBADID for a malformed last_id. */
 int sg_hub_subscribe(sg_hub *h, sg_stream *s, const char *channel, const char *last_id);
 /* Lets s subscribe later (sg_stream_subscribe) and unsubscribes it from
  * everything when it detaches. */

@@ -6,7 +6,10 @@
 #ifndef SG_CORE_LOOP_H
 #define SG_CORE_LOOP_H
 
+#include <stdint.h>
+
 typedef void (*sg_task_fn)(void *arg);
+typedef struct sg_timer sg_timer; /* the loop's own, opaque to core */
 
 typedef struct sg_loop {
 	/* Runs fn(arg) soon on the loop thread; any thread. Returns 0, or
@@ -14,6 +17,11 @@ typedef struct sg_loop {
 	int (*post)(struct sg_loop *loop, sg_task_fn fn, void *arg);
 	/* Nonzero when called on the loop thread. */
 	int (*on_loop)(const struct sg_loop *loop);
+	/* Runs fn(arg) once after ms on the loop thread; the timer frees
+	 * itself after it fired. Loop thread. NULL when out of memory. */
+	sg_timer *(*timer_start)(struct sg_loop *loop, uint64_t ms, sg_task_fn fn, void *arg);
+	/* Cancels and frees a timer that has not fired yet. Loop thread. */
+	void (*timer_cancel)(struct sg_loop *loop, sg_timer *t);
 } sg_loop;
 
 #endif

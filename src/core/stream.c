@@ -55,7 +55,21 @@ struct sg_stream {
 	sg_unsubscribe_fn unsubscribe;
 	sg_subscription *subs;
 	size_t nsubs;
+
+	struct stream_timer *timers; /* armed timers, a list */
+	sg_message_fn on_message;
+	void *on_message_ud;
 };
+
+/* A timer of the stream's; owns nothing but the loop's timer handle. */
+typedef struct stream_timer {
+	sg_stream *s;
+	sg_timer_fn fn;
+	void *ud;
+	unsigned period_ms; /* 0: once */
+	sg_timer *t;
+	struct stream_timer *next;
+} stream_timer;
 
 struct sg_chunk {
 	const char *data;
@@ -493,11 +507,22 @@ int sg_stream_close(sg_stream *s)
 	return rc;
 }
 
+static void timers_cancel_all(sg_stream *s)
+{
+	while (s->timers) {
+		stream_timer *t = s->timers;
+		s->timers = t->next;
+		s->loop->timer_cancel(s->loop, t->t);
+		free(t);
+	}
+}
+
 void sg__stream_detach(sg_stream *s, int errored)
 {
 	if (!s->conn)
 		return;
 	s->conn = NULL;
+	timers_cancel_all(s);
 	atomic_store(&s->state, errored ? SG_STREAM_ERRORED : SG_STREAM_CLOSED);
 	if (s->unsubscribe)
 		s->unsubscribe(s->hub, s);
@@ -552,4 +577,82 @@ size_t sg__stream_nsubs(const sg_stream *s)
 sg_subscription *sg__stream_sub_at(sg_stream *s, size_t i)
 {
 	return i < s->nsubs ? &s->subs[i] : NULL;
+}
+
+/* ---- timers and client messages ---------------------------------------- */
+
+static void timer_unlink(sg_stream *s, stream_timer *t)
+{
+	for (stream_timer **p = &s->timers; *p; p = &(*p)->next)
+		if (*p == t) {
+			*p = t->next;
+			return;
+		}
+}
+
+static void timer_fired(void *arg)
+{
+	stream_timer *t = arg;
+	sg_stream *s = t->s;
+	t->t = NULL;
+	sg_stream_ref(s);
+	t->fn(s, t->ud);
+	/* the callback may have closed the stream, which freed every timer */
+	int still_armed = 0;
+	for (stream_timer *x = s->timers; x; x = x->next)
+		still_armed |= x == t;
+	if (still_armed) {
+		if (t->period_ms && can_send(s) &&
+		    (t->t = s->loop->timer_start(s->loop, t->period_ms, timer_fired, t))) {
+			sg_stream_unref(s);
+			return;
+		}
+		timer_unlink(s, t);
+		free(t);
+	}
+	sg_stream_unref(s);
+}
+
+static int timer_add(sg_stream *s, unsigned ms, unsigned period, sg_timer_fn fn, void *ud)
+{
+	if (!s || !fn)
+		return SG_EINVAL;
+	if (!s->conn)
+		return SG_ECLOSED;
+	stream_timer *t = calloc(1, sizeof(*t));
+	if (!t)
+		return SG_ENOMEM;
+	*t = (stream_timer){.s = s, .fn = fn, .ud = ud, .period_ms = period, .next = s->timers};
+	t->t = s->loop->timer_start(s->loop, ms, timer_fired, t);
+	if (!t->t) {
+		free(t);
+		return SG_ENOMEM;
+	}
+	s->timers = t;
+	return 0;
+}
+
+int sg_stream_after(sg_stream *s, unsigned ms, sg_timer_fn fn, void *ud)
+{
+	return timer_add(s, ms, 0, fn, ud);
+}
+
+int sg_stream_every(sg_stream *s, unsigned ms, sg_timer_fn fn, void *ud)
+{
+	return timer_add(s, ms, ms ? ms : 1, fn, ud);
+}
+
+int sg_stream_on_message(sg_stream *s, sg_message_fn fn, void *ud)
+{
+	if (!s)
+		return SG_EINVAL;
+	s->on_message = fn;
+	s->on_message_ud = ud;
+	return 0;
+}
+
+void sg__stream_input(sg_stream *s, const char *data, size_t len)
+{
+	if (s->on_message && s->conn)
+		s->on_message(s, data, len, s->on_message_ud);
 }

@@ -103,6 +103,9 @@ typedef void (*sg_unsubscribe_fn)(void *hub, sg_stream *s);
 void sg__stream_set_hub(sg_stream *s, void *hub, sg_unsubscribe_fn unsubscribe);
 void *sg__stream_hub(const sg_stream *s);
 
+/* A whole message from the client (WebSocket): to the on_message hook. */
+void sg__stream_input(sg_stream *s, const char *data, size_t len);
+
 /* Live stream count, for leak checks in tests. */
 long sg_stream_live(void);
 

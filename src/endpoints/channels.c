@@ -27,7 +27,7 @@ static const char *channel_of(const sg_request *req)
 
 static void channels_subscribe(sg_stream *s, const sg_request *req, void *ud)
 {
-	sg_server *srv = ud;
+	(void)ud;
 	const char *name = channel_of(req);
 	if (!sg_channel_name_valid(name)) {
 		sg_stream_fail(s, 400, "bad_channel", BAD_CHANNEL);
@@ -36,8 +36,8 @@ static void channels_subscribe(sg_stream *s, const sg_request *req, void *ud)
 	const char *last = sg_request_query(req, "last_event_id");
 	if (!last)
 		last = sg_request_header(req, "last-event-id");
-	int rc = sg_hub_subscribe(srv->hub, s, name, last);
-	if (rc == SG_EINVAL)
+	int rc = sg_stream_subscribe(s, name, last);
+	if (rc == SG_EBADID)
 		sg_stream_fail(s, 400, "bad_last_event_id",
 			       "last_event_id must be a message id: a decimal number");
 	else if (rc)

@@ -40,6 +40,7 @@ static const key_spec keys[] = {
 	SIZE(longpoll_timeout_ms, 100, 3600000, "30000", "how long a long-poll waits before answering []"),
 	SIZE(shutdown_grace_ms, 0, 60000, "2000", "how long shutdown waits for clients to drain"),
 	SIZE(log_level, 0, 4, "1", "0 quiet, 1 errors, 2 warnings, 3 notices, 4 info"),
+	SIZE(examples, 0, 1, "1", "1 serves the example endpoints under /examples/, 0 does not"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -143,6 +144,8 @@ static int value_text(json_t *v, char *out, size_t outlen)
 {
 	if (json_is_string(v))
 		return snprintf(out, outlen, "%s", json_string_value(v)) >= (int)outlen;
+	if (json_is_boolean(v))
+		return snprintf(out, outlen, "%d", json_is_true(v)) >= (int)outlen;
 	if (json_is_integer(v))
 		return snprintf(out, outlen, "%lld", (long long)json_integer_value(v)) >= (int)outlen;
 	return 1;
@@ -195,7 +198,7 @@ int sg_config_load_file(sg_config *cfg, const char *path, char *err, size_t errl
 			if (!k || strchr(key, '-'))
 				snprintf(why, sizeof(why), "unknown key \"%s\"", key);
 			else if (value_text(v, val, sizeof(val)))
-				snprintf(why, sizeof(why), "%s: expected a string or a number", key);
+				snprintf(why, sizeof(why), "%s: expected a string, a number or a boolean", key);
 			else if (key_set(cfg, k, val, why, sizeof(why)) == 0)
 				continue;
 			snprintf(err, errlen, "%s:%d: %s", path, line_of_key(text, key), why);

@@ -25,6 +25,7 @@ struct sg_config {
 	size_t longpoll_timeout_ms;
 	size_t shutdown_grace_ms;
 	size_t log_level;
+	size_t examples;
 };
 
 /* Writes the host part of cfg->listen into host (hostlen bytes) and its

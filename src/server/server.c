@@ -48,6 +48,43 @@ static int loop_on_loop(const sg_loop *loop)
 	return pthread_equal(pthread_self(), srv->loop_thread);
 }
 
+/* A loop timer: lws' sorted list entry first, so the callback finds it. */
+struct sg_timer {
+	lws_sorted_usec_list_t sul;
+	sg_task_fn fn;
+	void *arg;
+};
+
+static void timer_fire(lws_sorted_usec_list_t *sul)
+{
+	sg_timer *t = lws_container_of(sul, sg_timer, sul);
+	sg_task_fn fn = t->fn;
+	void *arg = t->arg;
+	free(t);
+	fn(arg);
+}
+
+static sg_timer *loop_timer_start(sg_loop *loop, uint64_t ms, sg_task_fn fn, void *arg)
+{
+	sg_server *srv = (sg_server *)loop;
+	sg_timer *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->fn = fn;
+	t->arg = arg;
+	lws_sul_schedule(srv->ctx, 0, &t->sul, timer_fire, (lws_usec_t)ms * LWS_US_PER_MS);
+	return t;
+}
+
+static void loop_timer_cancel(sg_loop *loop, sg_timer *t)
+{
+	(void)loop;
+	if (!t)
+		return;
+	lws_sul_cancel(&t->sul);
+	free(t);
+}
+
 void sg__server_run_tasks(sg_server *srv)
 {
 	pthread_mutex_lock(&srv->tasks_lock);
@@ -186,6 +223,8 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 	}
 	srv->loop.post = loop_post;
 	srv->loop.on_loop = loop_on_loop;
+	srv->loop.timer_start = loop_timer_start;
+	srv->loop.timer_cancel = loop_timer_cancel;
 	srv->cfg = *cfg;
 	srv->loop_thread = pthread_self();
 	pthread_mutex_init(&srv->tasks_lock, NULL);
@@ -364,6 +403,8 @@ const char *sg_strerror(int err)
 		return "over a configured limit";
 	case SG_EIO:
 		return "input/output error";
+	case SG_EBADID:
+		return "malformed message id";
 	default:
 		return "unknown error";
 	}

@@ -64,7 +64,7 @@ int sg__ws_receive(sg_conn *c, const void *in, size_t len)
 		return -1;
 	if (!lws_is_final_fragment(c->wsi))
 		return 0;
-	/* client messages have no consumer yet: they are read and dropped */
+	sg__stream_input(c->stream, c->wsmsg.data ? c->wsmsg.data : "", c->wsmsg.len);
 	sg_buf_reset(&c->wsmsg);
 	return 0;
 }

@@ -153,15 +153,15 @@ static void test_free_twice(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_init_is_empty),
-		cmocka_unit_test(test_append_and_puts),
-		cmocka_unit_test(test_append_nothing_terminates),
-		cmocka_unit_test(test_binary_bytes),
-		cmocka_unit_test(test_growth_doubles),
-		cmocka_unit_test(test_printf),
-		cmocka_unit_test(test_printf_grows),
-		cmocka_unit_test(test_reset_keeps_memory),
-		cmocka_unit_test(test_free_twice),
+	    cmocka_unit_test(test_init_is_empty),
+	    cmocka_unit_test(test_append_and_puts),
+	    cmocka_unit_test(test_append_nothing_terminates),
+	    cmocka_unit_test(test_binary_bytes),
+	    cmocka_unit_test(test_growth_doubles),
+	    cmocka_unit_test(test_printf),
+	    cmocka_unit_test(test_printf_grows),
+	    cmocka_unit_test(test_reset_keeps_memory),
+	    cmocka_unit_test(test_free_twice),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,7 +17,7 @@
 
 /* Renders the envelope of one message into a fresh buffer. */
 static void assert_envelope(const char *channel, const char *id, const char *event,
-			    const char *data, size_t len, const char *want)
+                            const char *data, size_t len, const char *want)
 {
 	sg_msg *m = sg_msg_new(channel, 1, id, event, data, len, 0);
 	sg_buf b = SG_BUF_INIT;
@@ -33,11 +33,11 @@ static void test_envelope_key_order_and_nulls(void **state)
 	(void)state;
 	long base = sg_msg_live();
 	assert_envelope("news", "1", NULL, "hello", 5,
-			"{\"channel\":\"news\",\"id\":\"1\",\"event\":null,\"data\":\"hello\"}");
+	                "{\"channel\":\"news\",\"id\":\"1\",\"event\":null,\"data\":\"hello\"}");
 	assert_envelope("news", NULL, "ev", "hello", 5,
-			"{\"channel\":\"news\",\"id\":null,\"event\":\"ev\",\"data\":\"hello\"}");
+	                "{\"channel\":\"news\",\"id\":null,\"event\":\"ev\",\"data\":\"hello\"}");
 	assert_envelope("a:b", "42", "e", "", 0,
-			"{\"channel\":\"a:b\",\"id\":\"42\",\"event\":\"e\",\"data\":\"\"}");
+	                "{\"channel\":\"a:b\",\"id\":\"42\",\"event\":\"e\",\"data\":\"\"}");
 	assert_int_equal(sg_msg_live(), base);
 }
 
@@ -46,13 +46,13 @@ static void test_envelope_escaping(void **state)
 	(void)state;
 	const char data[] = "say \"hi\"\nnext\t\\ \xc3\xa9 \xf0\x9f\x98\x80 \x01 </";
 	assert_envelope("c", "1", "quo\"te", data, sizeof(data) - 1,
-			"{\"channel\":\"c\",\"id\":\"1\",\"event\":\"quo\\\"te\","
-			"\"data\":\"say \\\"hi\\\"\\nnext\\t\\\\ \xc3\xa9 \xf0\x9f\x98\x80 "
-			"\\u0001 </\"}");
+	                "{\"channel\":\"c\",\"id\":\"1\",\"event\":\"quo\\\"te\","
+	                "\"data\":\"say \\\"hi\\\"\\nnext\\t\\\\ \xc3\xa9 \xf0\x9f\x98\x80 "
+	                "\\u0001 </\"}");
 	/* CR and an embedded NUL byte in the data */
 	assert_envelope("c", "2", NULL, "a\r\nb\0c", 6,
-			"{\"channel\":\"c\",\"id\":\"2\",\"event\":null,"
-			"\"data\":\"a\\r\\nb\\u0000c\"}");
+	                "{\"channel\":\"c\",\"id\":\"2\",\"event\":null,"
+	                "\"data\":\"a\\r\\nb\\u0000c\"}");
 }
 
 static void test_envelope_appends(void **state)
@@ -64,7 +64,7 @@ static void test_envelope_appends(void **state)
 	assert_int_equal(sg_json_envelope(&b, m), 0);
 	assert_int_equal(sg_buf_puts(&b, "]"), 0);
 	assert_string_equal(b.data,
-			    "[{\"channel\":\"c\",\"id\":\"1\",\"event\":null,\"data\":\"x\"}]");
+	                    "[{\"channel\":\"c\",\"id\":\"1\",\"event\":null,\"data\":\"x\"}]");
 	sg_buf_free(&b);
 	sg_msg_unref(m);
 }
@@ -211,7 +211,7 @@ static void parse_fails(const char *body, const char *why)
 	sg_json_publish p;
 	char err[160] = "";
 	assert_int_equal(sg_json_parse_publish(body, strlen(body), &p, err, sizeof(err)),
-			 SG_EINVAL);
+	                 SG_EINVAL);
 	assert_string_equal(err, why);
 	assert_null(p.data);
 	assert_null(p.event);
@@ -222,18 +222,19 @@ static void parse_fails(const char *body, const char *why)
 static void test_parse_invalid_json(void **state)
 {
 	(void)state;
-	parse_fails("{", "invalid JSON at line 1 column 1: string or '}' expected near end of file");
-	parse_fails("{\"data\": }",
-		    "invalid JSON at line 1 column 10: unexpected token near '}'");
+	parse_fails("{",
+	            "invalid JSON at line 1 column 1: string or '}' expected near end of file");
+	parse_fails("{\"data\": }", "invalid JSON at line 1 column 10: unexpected token near '}'");
 	parse_fails("", "invalid JSON at line 1 column 0: '[' or '{' expected near end of file");
 	parse_fails("{\"data\":\"x\"} junk",
-		    "invalid JSON at line 1 column 17: end of file expected near 'junk'");
+	            "invalid JSON at line 1 column 17: end of file expected near 'junk'");
 	parse_fails("\n\n  {\"data\" 1}",
-		    "invalid JSON at line 3 column 11: ':' expected near '1'");
+	            "invalid JSON at line 3 column 11: ':' expected near '1'");
 	parse_fails("{\"data\":1,\"data\":2}",
-		    "invalid JSON at line 1 column 16: duplicate object key near '\"data\"'");
+	            "invalid JSON at line 1 column 16: duplicate object key near '\"data\"'");
 	/* a bare string is not even accepted as a JSON text here */
-	parse_fails("\"abc\"", "invalid JSON at line 1 column 5: '[' or '{' expected near '\"abc\"'");
+	parse_fails("\"abc\"",
+	            "invalid JSON at line 1 column 5: '[' or '{' expected near '\"abc\"'");
 }
 
 static void test_parse_wrong_shape(void **state)
@@ -276,19 +277,19 @@ static void test_publish_free_twice(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_envelope_key_order_and_nulls),
-		cmocka_unit_test(test_envelope_escaping),
-		cmocka_unit_test(test_envelope_appends),
-		cmocka_unit_test(test_envelope_rejects_invalid_utf8),
-		cmocka_unit_test(test_quote),
-		cmocka_unit_test(test_parse_text_data),
-		cmocka_unit_test(test_parse_non_string_data),
-		cmocka_unit_test(test_parse_event_and_id),
-		cmocka_unit_test(test_parse_respects_len),
-		cmocka_unit_test(test_parse_invalid_json),
-		cmocka_unit_test(test_parse_wrong_shape),
-		cmocka_unit_test(test_parse_err_truncated),
-		cmocka_unit_test(test_publish_free_twice),
+	    cmocka_unit_test(test_envelope_key_order_and_nulls),
+	    cmocka_unit_test(test_envelope_escaping),
+	    cmocka_unit_test(test_envelope_appends),
+	    cmocka_unit_test(test_envelope_rejects_invalid_utf8),
+	    cmocka_unit_test(test_quote),
+	    cmocka_unit_test(test_parse_text_data),
+	    cmocka_unit_test(test_parse_non_string_data),
+	    cmocka_unit_test(test_parse_event_and_id),
+	    cmocka_unit_test(test_parse_respects_len),
+	    cmocka_unit_test(test_parse_invalid_json),
+	    cmocka_unit_test(test_parse_wrong_shape),
+	    cmocka_unit_test(test_parse_err_truncated),
+	    cmocka_unit_test(test_publish_free_twice),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

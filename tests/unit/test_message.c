@@ -16,8 +16,8 @@
 #include "core/transport.h"
 
 static const sg_transport *const all_transports[] = {
-	&sg_transport_chunked, &sg_transport_sse,    &sg_transport_ws,
-	&sg_transport_ndjson,  &sg_transport_longpoll,
+    &sg_transport_chunked, &sg_transport_sse,      &sg_transport_ws,
+    &sg_transport_ndjson,  &sg_transport_longpoll,
 };
 #define NTRANSPORTS (sizeof(all_transports) / sizeof(all_transports[0]))
 
@@ -152,10 +152,11 @@ static void test_frame_rendered_once_per_transport(void **state)
 	assert_frame_bytes(sg_msg_frame(m, &sg_transport_chunked), "hello\n");
 	assert_frame_bytes(sg_msg_frame(m, &sg_transport_sse), "id: 1\ndata: hello\n\n");
 	assert_frame_bytes(sg_msg_frame(m, &sg_transport_ws), "hello");
-	assert_frame_bytes(sg_msg_frame(m, &sg_transport_ndjson),
-			   "{\"channel\":\"news\",\"id\":\"1\",\"event\":null,\"data\":\"hello\"}\n");
+	assert_frame_bytes(
+	    sg_msg_frame(m, &sg_transport_ndjson),
+	    "{\"channel\":\"news\",\"id\":\"1\",\"event\":null,\"data\":\"hello\"}\n");
 	assert_frame_bytes(sg_msg_frame(m, &sg_transport_longpoll),
-			   "{\"channel\":\"news\",\"id\":\"1\",\"event\":null,\"data\":\"hello\"}");
+	                   "{\"channel\":\"news\",\"id\":\"1\",\"event\":null,\"data\":\"hello\"}");
 	sg_msg_unref(m);
 	assert_int_equal(sg_msg_live(), msgs);
 	assert_int_equal(sg_frame_live(), frames);
@@ -196,14 +197,14 @@ static void test_render_failure_is_null(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_frame_layout),
-		cmocka_unit_test(test_frame_copy_and_refs),
-		cmocka_unit_test(test_msg_copies_fields),
-		cmocka_unit_test(test_msg_null_fields),
-		cmocka_unit_test(test_msg_refcount),
-		cmocka_unit_test(test_frame_rendered_once_per_transport),
-		cmocka_unit_test(test_frame_outlives_message),
-		cmocka_unit_test(test_render_failure_is_null),
+	    cmocka_unit_test(test_frame_layout),
+	    cmocka_unit_test(test_frame_copy_and_refs),
+	    cmocka_unit_test(test_msg_copies_fields),
+	    cmocka_unit_test(test_msg_null_fields),
+	    cmocka_unit_test(test_msg_refcount),
+	    cmocka_unit_test(test_frame_rendered_once_per_transport),
+	    cmocka_unit_test(test_frame_outlives_message),
+	    cmocka_unit_test(test_render_failure_is_null),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,7 +54,7 @@ static int env_teardown(void **state)
 
 /* A stream with the server's one ref. */
 static sg_stream *stream_new(env *e, const sg_transport *t, size_t queue_bytes,
-			     sg_slow_policy policy)
+                             sg_slow_policy policy)
 {
 	sg_stream_limits lim = {.queue_bytes = queue_bytes, .policy = policy};
 	sg_stream *s = sg__stream_new(t, &e->loop.base, fake_sink(), &e->conn, &lim, &e->ctr);
@@ -167,7 +167,8 @@ static void test_state_machine(void **state)
 {
 	env *e = *state;
 	hook_log log = {0};
-	sg_stream *s = sg_stream_ref(stream_new(e, &sg_transport_chunked, 1024, SG_SLOW_DROP_OLDEST));
+	sg_stream *s =
+	    sg_stream_ref(stream_new(e, &sg_transport_chunked, 1024, SG_SLOW_DROP_OLDEST));
 	assert_int_equal(sg_stream_after_open(s, on_open1, &log), 0);
 	assert_int_equal(sg_stream_after_close(s, on_after_close, &log), 0);
 
@@ -241,7 +242,8 @@ static void test_hook_order(void **state)
 {
 	env *e = *state;
 	hook_log log = {0};
-	sg_stream *s = sg_stream_ref(stream_new(e, &sg_transport_chunked, 1024, SG_SLOW_DROP_OLDEST));
+	sg_stream *s =
+	    sg_stream_ref(stream_new(e, &sg_transport_chunked, 1024, SG_SLOW_DROP_OLDEST));
 	/* registered out of lifecycle order on purpose */
 	assert_int_equal(sg_stream_after_close(s, on_after_close, &log), 0);
 	assert_int_equal(sg_stream_before_close(s, on_before_close, &log), 0);
@@ -255,7 +257,8 @@ static void test_hook_order(void **state)
 	assert_int_equal(sg_stream_close(s), 0);
 	sg__stream_detach(s, 0);
 	sg__stream_detach(s, 0);
-	assert_string_equal(log.text, "open1,open2,before:one,after,bclose,before:bye,after,aclose");
+	assert_string_equal(log.text,
+	                    "open1,open2,before:one,after,bclose,before:bye,after,aclose");
 	assert_int_equal(log.after_close, 1);
 	sg_stream_unref(s);
 }
@@ -775,6 +778,109 @@ static void test_post_refused(void **state)
 	sg__stream_detach(s, 1);
 }
 
+/* ---- refusing a request ---------------------------------------------- */
+
+static void test_fail_in_handler(void **state)
+{
+	env *e = *state;
+	hook_log log = {0};
+	const char *error = "x", *detail = "x";
+	sg_stream *s = stream_new(e, &sg_transport_sse, 1024, SG_SLOW_DROP_OLDEST);
+	assert_int_equal(sg_stream_before_close(s, on_before_close, &log), 0);
+	assert_int_equal(sg_stream_after_close(s, on_after_close, &log), 0);
+	assert_int_equal(sg__stream_failure(s, &error, &detail), 0);
+	assert_string_equal(error, "");
+	assert_string_equal(detail, "");
+	assert_int_equal(sg_stream_fail(s, 400, "bad_channel", "channel names are [A-Za-z0-9_.:-]"),
+	                 0);
+	assert_int_equal(sg__stream_state(s), SG_STREAM_CLOSING);
+	assert_int_equal(sg_stream_is_closed(s), 1);
+	assert_int_equal(sg__stream_failure(s, &error, &detail), 400);
+	assert_string_equal(error, "bad_channel");
+	assert_string_equal(detail, "channel names are [A-Za-z0-9_.:-]");
+	/* the server answers it: the sink is not told, no close hooks run */
+	assert_int_equal(e->conn.ends, 0);
+	assert_string_equal(log.text, "");
+	assert_int_equal(sg_stream_chunk(s, "x", 1), SG_ECLOSED);
+	assert_int_equal(sg_stream_close(s), 0);
+	assert_int_equal(e->conn.ends, 0);
+	/* a second refusal changes nothing */
+	assert_int_equal(sg_stream_fail(s, 503, "other", NULL), SG_ECLOSED);
+	assert_int_equal(sg__stream_failure(s, &error, &detail), 400);
+	assert_string_equal(error, "bad_channel");
+	sg__stream_detach(s, 0);
+	assert_string_equal(log.text, "aclose");
+}
+
+static void test_fail_arguments(void **state)
+{
+	env *e = *state;
+	const char *error, *detail;
+	sg_stream *s = stream_new(e, &sg_transport_ws, 1024, SG_SLOW_DROP_OLDEST);
+	assert_int_equal(sg_stream_fail(NULL, 400, "e", "d"), SG_EINVAL);
+	assert_int_equal(sg_stream_fail(s, 399, "e", "d"), SG_EINVAL);
+	assert_int_equal(sg_stream_fail(s, 600, "e", "d"), SG_EINVAL);
+	assert_int_equal(sg_stream_fail(s, 200, "e", "d"), SG_EINVAL);
+	assert_int_equal(sg_stream_fail(s, 400, NULL, "d"), SG_EINVAL);
+	assert_int_equal(sg__stream_state(s), SG_STREAM_NEW);
+	assert_int_equal(sg__stream_failure(s, &error, &detail), 0);
+	/* NULL detail is an empty one; long texts are cut to their buffers */
+	char long_error[64], long_detail[256];
+	memset(long_error, 'e', sizeof(long_error) - 1);
+	long_error[sizeof(long_error) - 1] = '\0';
+	memset(long_detail, 'd', sizeof(long_detail) - 1);
+	long_detail[sizeof(long_detail) - 1] = '\0';
+	assert_int_equal(sg_stream_fail(s, 599, long_error, NULL), 0);
+	assert_int_equal(sg__stream_failure(s, &error, &detail), 599);
+	assert_int_equal(strlen(error), 31);
+	assert_string_equal(detail, "");
+	sg__stream_detach(s, 0);
+
+	s = stream_new(e, &sg_transport_ws, 1024, SG_SLOW_DROP_OLDEST);
+	assert_int_equal(sg_stream_fail(s, 404, "not_found", long_detail), 0);
+	assert_int_equal(sg__stream_failure(s, &error, &detail), 404);
+	assert_int_equal(strlen(detail), 159);
+	sg__stream_detach(s, 0);
+
+	/* too late once the headers are out, or once closing */
+	s = stream_new(e, &sg_transport_ws, 1024, SG_SLOW_DROP_OLDEST);
+	sg__stream_opened(s);
+	assert_int_equal(sg_stream_fail(s, 400, "e", "d"), SG_ECLOSED);
+	assert_int_equal(sg__stream_state(s), SG_STREAM_OPEN);
+	assert_int_equal(sg__stream_failure(s, &error, &detail), 0);
+	assert_int_equal(sg_stream_close(s), 0);
+	assert_int_equal(sg_stream_fail(s, 400, "e", "d"), SG_ECLOSED);
+	sg__stream_detach(s, 0);
+}
+
+/* ---- the stream's cursor ---------------------------------------------- */
+
+static void test_last_seq(void **state)
+{
+	env *e = *state;
+	sg_stream *s = stream_new(e, &sg_transport_sse, 1024, SG_SLOW_DROP_OLDEST);
+	sg__stream_opened(s);
+	assert_int_equal(sg__stream_last_seq(s), 0);
+	sg__stream_set_last_seq(s, 41);
+	assert_int_equal(sg__stream_last_seq(s), 41);
+	sg_msg *m = sg_msg_new("c", 42, "42", NULL, "x", 1, 0);
+	assert_int_equal(sg__stream_deliver(s, m), 0);
+	sg_msg_unref(m);
+	assert_int_equal(sg__stream_last_seq(s), 42);
+	/* the stream's own chunks carry no channel position */
+	assert_int_equal(sg_stream_chunk(s, "own", 3), 0);
+	assert_int_equal(sg__stream_last_seq(s), 42);
+	assert_int_equal(sg__stream_queued(s), 2);
+	assert_queued(s, 0, "id: 42\ndata: x\n\n");
+	/* a message that is not queued does not move the cursor */
+	assert_int_equal(sg_stream_close(s), 0);
+	m = sg_msg_new("c", 43, "43", NULL, "y", 1, 0);
+	assert_int_equal(sg__stream_deliver(s, m), SG_ECLOSED);
+	sg_msg_unref(m);
+	assert_int_equal(sg__stream_last_seq(s), 42);
+	sg__stream_detach(s, 0);
+}
+
 /* ---- lifetime --------------------------------------------------------- */
 
 static void test_refcounts(void **state)
@@ -800,32 +906,35 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, env_setup, env_teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_new_stream),
-		T(test_state_machine),
-		T(test_detach_errored),
-		T(test_close_before_open),
-		T(test_hook_order),
-		T(test_before_close_may_chunk),
-		T(test_chunk_on_loop),
-		T(test_chunk_in_new_state),
-		T(test_bad_arguments),
-		T(test_filter_uppercases),
-		T(test_filter_chain_and_event),
-		T(test_filter_drops),
-		T(test_want_write_on_empty_to_nonempty),
-		T(test_queue_wraps_and_grows),
-		T(test_push_takes_ref),
-		T(test_drop_oldest_counts),
-		T(test_drop_oldest_mixed_sizes),
-		T(test_oversized_frame_goes_alone),
-		T(test_slow_disconnect),
-		T(test_chunk_from_thread),
-		T(test_chunks_from_many_threads),
-		T(test_close_from_thread),
-		T(test_posted_chunk_after_close),
-		T(test_posted_chunk_after_detach),
-		T(test_post_refused),
-		T(test_refcounts),
+	    T(test_new_stream),
+	    T(test_state_machine),
+	    T(test_detach_errored),
+	    T(test_close_before_open),
+	    T(test_hook_order),
+	    T(test_before_close_may_chunk),
+	    T(test_chunk_on_loop),
+	    T(test_chunk_in_new_state),
+	    T(test_bad_arguments),
+	    T(test_filter_uppercases),
+	    T(test_filter_chain_and_event),
+	    T(test_filter_drops),
+	    T(test_want_write_on_empty_to_nonempty),
+	    T(test_queue_wraps_and_grows),
+	    T(test_push_takes_ref),
+	    T(test_drop_oldest_counts),
+	    T(test_drop_oldest_mixed_sizes),
+	    T(test_oversized_frame_goes_alone),
+	    T(test_slow_disconnect),
+	    T(test_chunk_from_thread),
+	    T(test_chunks_from_many_threads),
+	    T(test_close_from_thread),
+	    T(test_posted_chunk_after_close),
+	    T(test_posted_chunk_after_detach),
+	    T(test_post_refused),
+	    T(test_fail_in_handler),
+	    T(test_fail_arguments),
+	    T(test_last_seq),
+	    T(test_refcounts),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

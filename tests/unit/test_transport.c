@@ -17,7 +17,7 @@
 
 /* Renders one message through t and compares the frame with want (wlen). */
 static void assert_render(const sg_transport *t, const char *id, const char *event,
-			  const char *data, size_t len, const char *want, size_t wlen)
+                          const char *data, size_t len, const char *want, size_t wlen)
 {
 	long msgs = sg_msg_live(), frames = sg_frame_live();
 	sg_msg *m = sg_msg_new("news", 1, id, event, data, len, 0);
@@ -39,7 +39,7 @@ static void test_tables(void **state)
 {
 	(void)state;
 	const sg_transport *all[] = {&sg_transport_chunked, &sg_transport_sse, &sg_transport_ws,
-				     &sg_transport_ndjson, &sg_transport_longpoll};
+	                             &sg_transport_ndjson, &sg_transport_longpoll};
 	const char *names[] = {"chunked", "sse", "ws", "ndjson", "longpoll"};
 	int slots_seen = 0;
 	for (size_t i = 0; i < 5; i++) {
@@ -74,7 +74,7 @@ static void test_preludes(void **state)
 	assert_int_equal(b.len, 6);
 	assert_string_equal(b.data, ": ok\n\n");
 	const sg_transport *silent[] = {&sg_transport_chunked, &sg_transport_ws,
-					&sg_transport_ndjson, &sg_transport_longpoll};
+	                                &sg_transport_ndjson, &sg_transport_longpoll};
 	for (size_t i = 0; i < 4; i++) {
 		sg_buf_reset(&b);
 		assert_int_equal(silent[i]->prelude(&b), 0);
@@ -90,7 +90,7 @@ static void test_batch_markers(void **state)
 	assert_string_equal(sg_transport_longpoll.batch_sep, ",");
 	assert_string_equal(sg_transport_longpoll.batch_close, "]");
 	const sg_transport *streaming[] = {&sg_transport_chunked, &sg_transport_sse,
-					   &sg_transport_ws, &sg_transport_ndjson};
+	                                   &sg_transport_ws, &sg_transport_ndjson};
 	for (size_t i = 0; i < 4; i++) {
 		assert_null(streaming[i]->batch_open);
 		assert_null(streaming[i]->batch_sep);
@@ -193,7 +193,7 @@ static void negotiate_ok(const char *forced, const char *accept, int upgrade, co
 }
 
 static void negotiate_fails(const char *forced, const char *accept, int upgrade,
-			    const char *want_why)
+                            const char *want_why)
 {
 	sg_negotiation n = {.forced = forced, .accept = accept, .ws_upgrade = upgrade};
 	const sg_transport *t = &sg_transport_chunked;
@@ -231,11 +231,11 @@ static void test_negotiate_errors(void **state)
 {
 	(void)state;
 	negotiate_fails("carrier-pigeon", NULL, 0,
-			"unknown transport; use one of: chunked, sse, ws, longpoll, ndjson");
+	                "unknown transport; use one of: chunked, sse, ws, longpoll, ndjson");
 	negotiate_fails("SSE", NULL, 0,
-			"unknown transport; use one of: chunked, sse, ws, longpoll, ndjson");
+	                "unknown transport; use one of: chunked, sse, ws, longpoll, ndjson");
 	negotiate_fails("ws", "text/event-stream", 0,
-			"transport=ws needs a WebSocket upgrade request");
+	                "transport=ws needs a WebSocket upgrade request");
 	negotiate_fails("sse", NULL, 1, "a WebSocket upgrade can only use transport=ws");
 	negotiate_fails("longpoll", NULL, 1, "a WebSocket upgrade can only use transport=ws");
 }
@@ -243,19 +243,19 @@ static void test_negotiate_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tables),
-		cmocka_unit_test(test_preludes),
-		cmocka_unit_test(test_batch_markers),
-		cmocka_unit_test(test_chunked_bytes),
-		cmocka_unit_test(test_sse_fields),
-		cmocka_unit_test(test_sse_line_endings),
-		cmocka_unit_test(test_ws_payload),
-		cmocka_unit_test(test_ndjson_bytes),
-		cmocka_unit_test(test_longpoll_bytes),
-		cmocka_unit_test(test_json_render_refuses_binary),
-		cmocka_unit_test(test_negotiate_by_request),
-		cmocka_unit_test(test_negotiate_forced),
-		cmocka_unit_test(test_negotiate_errors),
+	    cmocka_unit_test(test_tables),
+	    cmocka_unit_test(test_preludes),
+	    cmocka_unit_test(test_batch_markers),
+	    cmocka_unit_test(test_chunked_bytes),
+	    cmocka_unit_test(test_sse_fields),
+	    cmocka_unit_test(test_sse_line_endings),
+	    cmocka_unit_test(test_ws_payload),
+	    cmocka_unit_test(test_ndjson_bytes),
+	    cmocka_unit_test(test_longpoll_bytes),
+	    cmocka_unit_test(test_json_render_refuses_binary),
+	    cmocka_unit_test(test_negotiate_by_request),
+	    cmocka_unit_test(test_negotiate_forced),
+	    cmocka_unit_test(test_negotiate_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,14 +28,14 @@ static void test_empty_and_ascii(void **state)
 static void test_two_three_four_byte(void **state)
 {
 	(void)state;
-	assert_int_equal(VALID("\xc2\x80"), 1);		/* U+0080, lowest 2-byte */
-	assert_int_equal(VALID("\xc3\xa9"), 1);		/* é */
-	assert_int_equal(VALID("\xdf\xbf"), 1);		/* U+07FF */
-	assert_int_equal(VALID("\xe0\xa0\x80"), 1);	/* U+0800, lowest 3-byte */
-	assert_int_equal(VALID("\xe2\x82\xac"), 1);	/* € */
-	assert_int_equal(VALID("\xed\x9f\xbf"), 1);	/* U+D7FF, just below surrogates */
-	assert_int_equal(VALID("\xee\x80\x80"), 1);	/* U+E000, just above */
-	assert_int_equal(VALID("\xef\xbf\xbf"), 1);	/* U+FFFF */
+	assert_int_equal(VALID("\xc2\x80"), 1);         /* U+0080, lowest 2-byte */
+	assert_int_equal(VALID("\xc3\xa9"), 1);         /* é */
+	assert_int_equal(VALID("\xdf\xbf"), 1);         /* U+07FF */
+	assert_int_equal(VALID("\xe0\xa0\x80"), 1);     /* U+0800, lowest 3-byte */
+	assert_int_equal(VALID("\xe2\x82\xac"), 1);     /* € */
+	assert_int_equal(VALID("\xed\x9f\xbf"), 1);     /* U+D7FF, just below surrogates */
+	assert_int_equal(VALID("\xee\x80\x80"), 1);     /* U+E000, just above */
+	assert_int_equal(VALID("\xef\xbf\xbf"), 1);     /* U+FFFF */
 	assert_int_equal(VALID("\xf0\x90\x80\x80"), 1); /* U+10000, lowest 4-byte */
 	assert_int_equal(VALID("\xf0\x9f\x98\x80"), 1); /* 😀 */
 	assert_int_equal(VALID("\xf4\x8f\xbf\xbf"), 1); /* U+10FFFF, the last */
@@ -45,11 +45,11 @@ static void test_two_three_four_byte(void **state)
 static void test_overlong(void **state)
 {
 	(void)state;
-	assert_int_equal(VALID("\xc0\x80"), 0);		/* NUL in two bytes */
-	assert_int_equal(VALID("\xc0\xaf"), 0);		/* '/' in two bytes */
-	assert_int_equal(VALID("\xc1\xbf"), 0);		/* U+007F in two bytes */
-	assert_int_equal(VALID("\xe0\x80\xaf"), 0);	/* '/' in three bytes */
-	assert_int_equal(VALID("\xe0\x9f\xbf"), 0);	/* U+07FF in three bytes */
+	assert_int_equal(VALID("\xc0\x80"), 0);         /* NUL in two bytes */
+	assert_int_equal(VALID("\xc0\xaf"), 0);         /* '/' in two bytes */
+	assert_int_equal(VALID("\xc1\xbf"), 0);         /* U+007F in two bytes */
+	assert_int_equal(VALID("\xe0\x80\xaf"), 0);     /* '/' in three bytes */
+	assert_int_equal(VALID("\xe0\x9f\xbf"), 0);     /* U+07FF in three bytes */
 	assert_int_equal(VALID("\xf0\x80\x80\xaf"), 0); /* '/' in four bytes */
 	assert_int_equal(VALID("\xf0\x8f\xbf\xbf"), 0); /* U+FFFF in four bytes */
 }
@@ -117,10 +117,10 @@ static void test_lone_continuation(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty_and_ascii),	   cmocka_unit_test(test_two_three_four_byte),
-		cmocka_unit_test(test_overlong),	   cmocka_unit_test(test_surrogates),
-		cmocka_unit_test(test_above_max),	   cmocka_unit_test(test_truncated_at_end),
-		cmocka_unit_test(test_truncated_inside), cmocka_unit_test(test_lone_continuation),
+	    cmocka_unit_test(test_empty_and_ascii),  cmocka_unit_test(test_two_three_four_byte),
+	    cmocka_unit_test(test_overlong),         cmocka_unit_test(test_surrogates),
+	    cmocka_unit_test(test_above_max),        cmocka_unit_test(test_truncated_at_end),
+	    cmocka_unit_test(test_truncated_inside), cmocka_unit_test(test_lone_continuation),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
