@@ -255,6 +255,7 @@ static void shutdown_tick(lws_sorted_usec_list_t *sul)
 
 static void shutdown_begin(sg_server *srv)
 {
+	sg__server_run_tasks(srv); /* chunks posted before the stop come first */
 	srv->shutting_down = 1;
 	srv->shutdown_deadline_us = lws_now_usecs() + (long long)srv->cfg.shutdown_grace_ms * 1000;
 	for (sg_conn *c = srv->conns, *next; c; c = next) {

@@ -422,8 +422,10 @@ static void test_bad_last_id(void **state)
 	const char *bad[] = {"abc", "-1",   "99999999999999999999999", "",  "1.0", " 1", "1 ",
 	                     "+1",  "0x10", "18446744073709551616",    "1a"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(sg_hub_subscribe(e->hub, e->subs[s], "c", bad[i]), SG_EINVAL);
-		assert_int_equal(sg_hub_subscribe(e->hub, e->subs[s], "new", bad[i]), SG_EINVAL);
+		assert_int_equal(sg_hub_subscribe(e->hub, e->subs[s], "c", bad[i]), SG_EBADID);
+		assert_int_equal(sg_hub_subscribe(e->hub, e->subs[s], "new", bad[i]), SG_EBADID);
+		/* a bad name is reported before a bad id */
+		assert_int_equal(sg_hub_subscribe(e->hub, e->subs[s], "a/b", bad[i]), SG_EINVAL);
 	}
 	assert_int_equal(sg__stream_nsubs(e->subs[s]), 0);
 	assert_int_equal(sg__stream_queued(e->subs[s]), 0);
@@ -637,14 +639,17 @@ static void test_stream_subscribe_needs_hub(void **state)
 {
 	env *e = *state;
 	size_t s = stream_add(e, &sg_transport_ws, 1 << 20, SG_SLOW_DROP_OLDEST);
-	assert_int_equal(sg_stream_subscribe(e->subs[s], "c"), SG_EINVAL);
+	assert_int_equal(sg_stream_subscribe(e->subs[s], "c", NULL), SG_EINVAL);
+	assert_int_equal(sg_hub_channel_count(e->hub), 0);
 	sg_hub_attach(e->hub, e->subs[s]);
 	assert_ptr_equal(sg__stream_hub(e->subs[s]), e->hub);
-	assert_int_equal(sg_stream_subscribe(e->subs[s], "c"), 0);
-	assert_int_equal(sg_stream_subscribe(e->subs[s], "d"), 0);
-	assert_int_equal(sg_stream_subscribe(e->subs[s], "not/valid"), SG_EINVAL);
+	assert_int_equal(sg_stream_subscribe(e->subs[s], "c", NULL), 0);
+	assert_int_equal(sg_stream_subscribe(e->subs[s], "d", NULL), 0);
+	assert_int_equal(sg_stream_subscribe(e->subs[s], "not/valid", NULL), SG_EINVAL);
+	assert_int_equal(sg_stream_subscribe(e->subs[s], "e", "x1"), SG_EBADID);
 	assert_int_equal(info(e, "c").subscribers, 1);
 	assert_int_equal(info(e, "d").subscribers, 1);
+	assert_int_equal(sg_hub_channel_count(e->hub), 2);
 	assert_int_equal(publish(e, "d", NULL, NULL, "via-d", NULL), 0);
 	assert_queued(e, s, 0, "via-d");
 	sub_detach(e, s, 0);
@@ -654,6 +659,22 @@ static void test_stream_subscribe_needs_hub(void **state)
 	size_t t = stream_add(e, &sg_transport_ws, 1 << 20, SG_SLOW_DROP_OLDEST);
 	sg_hub_attach(e->hub, e->subs[t]);
 	sub_detach(e, t, 0);
+}
+
+static void test_stream_subscribe_replays(void **state)
+{
+	env *e = *state;
+	publish_n(e, "c", 1, 4);
+	size_t s = stream_add(e, &sg_transport_sse, 1 << 20, SG_SLOW_DROP_OLDEST);
+	sg_hub_attach(e->hub, e->subs[s]);
+	assert_int_equal(sg_stream_subscribe(e->subs[s], "c", "2"), 0);
+	assert_int_equal(sg__stream_queued(e->subs[s]), 2);
+	assert_queued(e, s, 0, "id: 3\ndata: m3\n\n");
+	assert_queued(e, s, 1, "id: 4\ndata: m4\n\n");
+	/* then live messages, with no gap and no repeat */
+	publish_n(e, "c", 5, 5);
+	assert_int_equal(sg__stream_queued(e->subs[s]), 3);
+	assert_queued(e, s, 2, "id: 5\ndata: m5\n\n");
 }
 
 static void test_slow_subscriber_cut_during_fanout(void **state)
@@ -757,6 +778,7 @@ int main(void)
 	    T(test_detach_leaves_every_channel),
 	    T(test_subscribe_twice),
 	    T(test_stream_subscribe_needs_hub),
+	    T(test_stream_subscribe_replays),
 	    T(test_slow_subscriber_cut_during_fanout),
 	    T(test_subscribe_sets_cursor),
 	    T(test_memory_broker),

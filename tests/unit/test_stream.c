@@ -881,6 +881,208 @@ static void test_last_seq(void **state)
 	sg__stream_detach(s, 0);
 }
 
+/* ---- timers and client messages -------------------------------------- */
+
+typedef struct tick_log {
+	int calls;
+	int close_at;  /* close the stream on this call (0: never) */
+	int detach_at; /* detach it, as a server reacting at once would */
+	int chunk_rc;
+} tick_log;
+
+static void on_tick(sg_stream *s, void *ud)
+{
+	tick_log *t = ud;
+	t->calls++;
+	char d[16];
+	int n = snprintf(d, sizeof(d), "tick %d", t->calls);
+	t->chunk_rc = sg_stream_chunk(s, d, (size_t)n);
+	if (t->calls == t->close_at)
+		sg_stream_close(s);
+	if (t->calls == t->detach_at)
+		sg__stream_detach(s, 1);
+}
+
+static void test_timer_once(void **state)
+{
+	env *e = *state;
+	tick_log tick = {0};
+	sg_stream *s = stream_new(e, &sg_transport_chunked, 1024, SG_SLOW_DROP_OLDEST);
+	sg__stream_opened(s);
+	assert_int_equal(sg_stream_after(s, 250, on_tick, &tick), 0);
+	assert_int_equal(e->loop.ntimers, 1);
+	assert_int_equal(e->loop.timers[0]->ms, 250);
+	assert_int_equal(tick.calls, 0);
+	fake_loop_fire(&e->loop, 0);
+	assert_int_equal(tick.calls, 1);
+	assert_int_equal(tick.chunk_rc, 0);
+	assert_queued(s, 0, "tick 1\n");
+	assert_int_equal(e->loop.ntimers, 0); /* once means once */
+	assert_int_equal(e->loop.timers_started, 1);
+	sg__stream_detach(s, 0);
+	assert_int_equal(e->loop.timers_cancelled, 0);
+}
+
+static void test_timer_every(void **state)
+{
+	env *e = *state;
+	tick_log tick = {0};
+	sg_stream *s = stream_new(e, &sg_transport_chunked, 1024, SG_SLOW_DROP_OLDEST);
+	sg__stream_opened(s);
+	assert_int_equal(sg_stream_every(s, 50, on_tick, &tick), 0);
+	for (int i = 1; i <= 3; i++) {
+		assert_int_equal(e->loop.ntimers, 1);
+		assert_int_equal(e->loop.timers[0]->ms, 50);
+		fake_loop_fire(&e->loop, 0);
+		assert_int_equal(tick.calls, i);
+	}
+	assert_int_equal(e->loop.timers_started, 4);
+	assert_int_equal(sg__stream_queued(s), 3);
+	assert_queued(s, 2, "tick 3\n");
+	/* the stream going away cancels the armed repetition */
+	sg__stream_detach(s, 0);
+	assert_int_equal(e->loop.ntimers, 0);
+	assert_int_equal(e->loop.timers_cancelled, 1);
+	assert_int_equal(tick.calls, 3);
+}
+
+static void test_timer_every_zero_ms(void **state)
+{
+	env *e = *state;
+	tick_log tick = {0};
+	sg_stream *s = stream_new(e, &sg_transport_ws, 1024, SG_SLOW_DROP_OLDEST);
+	assert_int_equal(sg_stream_every(s, 0, on_tick, &tick), 0);
+	assert_int_equal(e->loop.timers[0]->ms, 0);
+	fake_loop_fire(&e->loop, 0);
+	/* repeats every millisecond rather than spinning */
+	assert_int_equal(e->loop.ntimers, 1);
+	assert_int_equal(e->loop.timers[0]->ms, 1);
+	sg__stream_detach(s, 0);
+	assert_int_equal(e->loop.ntimers, 0);
+}
+
+static void test_timer_stops_when_closed(void **state)
+{
+	env *e = *state;
+	tick_log tick = {.close_at = 2};
+	sg_stream *s = stream_new(e, &sg_transport_chunked, 1024, SG_SLOW_DROP_OLDEST);
+	sg__stream_opened(s);
+	assert_int_equal(sg_stream_every(s, 10, on_tick, &tick), 0);
+	fake_loop_fire(&e->loop, 0);
+	fake_loop_fire(&e->loop, 0);
+	assert_int_equal(tick.calls, 2);
+	assert_int_equal(sg__stream_state(s), SG_STREAM_CLOSING);
+	assert_int_equal(e->conn.ends, 1);
+	assert_int_equal(e->loop.ntimers, 0); /* not re-armed after the close */
+	assert_int_equal(sg__stream_queued(s), 2);
+	sg__stream_detach(s, 0);
+	assert_int_equal(e->loop.timers_cancelled, 0);
+}
+
+static void test_timer_detach_inside_callback(void **state)
+{
+	env *e = *state;
+	tick_log tick = {.detach_at = 1};
+	sg_stream *s = stream_new(e, &sg_transport_chunked, 1024, SG_SLOW_DROP_OLDEST);
+	sg__stream_opened(s);
+	assert_int_equal(sg_stream_every(s, 10, on_tick, &tick), 0);
+	assert_int_equal(sg_stream_after(s, 99, on_tick, &tick), 0);
+	/* the firing timer keeps the stream alive through its callback */
+	fake_loop_fire(&e->loop, 0);
+	assert_int_equal(tick.calls, 1);
+	assert_int_equal(e->loop.ntimers, 0);
+	assert_int_equal(e->loop.timers_cancelled, 1); /* the other one */
+	assert_int_equal(sg_stream_live(), e->streams);
+}
+
+static void test_timers_cancelled_on_detach(void **state)
+{
+	env *e = *state;
+	tick_log tick = {0};
+	sg_stream *s = stream_new(e, &sg_transport_chunked, 1024, SG_SLOW_DROP_OLDEST);
+	assert_int_equal(sg_stream_after(s, 10, on_tick, &tick), 0);
+	assert_int_equal(sg_stream_every(s, 20, on_tick, &tick), 0);
+	assert_int_equal(sg_stream_after(s, 30, on_tick, &tick), 0);
+	assert_int_equal(e->loop.ntimers, 3);
+	sg__stream_detach(s, 1);
+	assert_int_equal(e->loop.ntimers, 0);
+	assert_int_equal(e->loop.timers_cancelled, 3);
+	assert_int_equal(tick.calls, 0);
+}
+
+static void test_timer_errors(void **state)
+{
+	env *e = *state;
+	tick_log tick = {0};
+	sg_stream *s =
+	    sg_stream_ref(stream_new(e, &sg_transport_chunked, 1024, SG_SLOW_DROP_OLDEST));
+	assert_int_equal(sg_stream_after(NULL, 1, on_tick, &tick), SG_EINVAL);
+	assert_int_equal(sg_stream_after(s, 1, NULL, &tick), SG_EINVAL);
+	assert_int_equal(sg_stream_every(s, 1, NULL, &tick), SG_EINVAL);
+	e->loop.timer_fail = 1;
+	assert_int_equal(sg_stream_after(s, 1, on_tick, &tick), SG_ENOMEM);
+	assert_int_equal(sg_stream_every(s, 1, on_tick, &tick), SG_ENOMEM);
+	e->loop.timer_fail = 0;
+	assert_int_equal(e->loop.ntimers, 0);
+	sg__stream_detach(s, 0);
+	assert_int_equal(sg_stream_after(s, 1, on_tick, &tick), SG_ECLOSED);
+	assert_int_equal(sg_stream_every(s, 1, on_tick, &tick), SG_ECLOSED);
+	assert_int_equal(e->loop.timers_started, 0);
+	sg_stream_unref(s);
+}
+
+typedef struct input_log {
+	int calls;
+	char last[32];
+	size_t len;
+	sg_stream *s;
+} input_log;
+
+static void on_input(sg_stream *s, const char *data, size_t len, void *ud)
+{
+	input_log *l = ud;
+	l->calls++;
+	l->s = s;
+	l->len = len;
+	snprintf(l->last, sizeof(l->last), "%s", data);
+}
+
+static void test_on_message(void **state)
+{
+	env *e = *state;
+	input_log in = {0};
+	sg_stream *s = sg_stream_ref(stream_new(e, &sg_transport_ws, 1024, SG_SLOW_DROP_OLDEST));
+	sg__stream_opened(s);
+	sg__stream_input(s, "ignored", 7); /* nobody listens yet */
+	assert_int_equal(sg_stream_on_message(NULL, on_input, &in), SG_EINVAL);
+	assert_int_equal(sg_stream_on_message(s, on_input, &in), 0);
+	sg__stream_input(s, "hello", 5);
+	assert_int_equal(in.calls, 1);
+	assert_ptr_equal(in.s, s);
+	assert_int_equal(in.len, 5);
+	assert_string_equal(in.last, "hello");
+	sg__stream_input(s, "", 0);
+	assert_int_equal(in.calls, 2);
+	assert_int_equal(in.len, 0);
+	assert_string_equal(in.last, "");
+	sg__stream_detach(s, 0);
+	sg__stream_input(s, "late", 4);
+	assert_int_equal(in.calls, 2);
+	sg_stream_unref(s);
+}
+
+static void test_on_message_removed(void **state)
+{
+	env *e = *state;
+	input_log in = {0};
+	sg_stream *s = stream_new(e, &sg_transport_ws, 1024, SG_SLOW_DROP_OLDEST);
+	assert_int_equal(sg_stream_on_message(s, on_input, &in), 0);
+	assert_int_equal(sg_stream_on_message(s, NULL, NULL), 0);
+	sg__stream_input(s, "x", 1);
+	assert_int_equal(in.calls, 0);
+	sg__stream_detach(s, 0);
+}
+
 /* ---- lifetime --------------------------------------------------------- */
 
 static void test_refcounts(void **state)
@@ -934,6 +1136,15 @@ int main(void)
 	    T(test_fail_in_handler),
 	    T(test_fail_arguments),
 	    T(test_last_seq),
+	    T(test_timer_once),
+	    T(test_timer_every),
+	    T(test_timer_every_zero_ms),
+	    T(test_timer_stops_when_closed),
+	    T(test_timer_detach_inside_callback),
+	    T(test_timers_cancelled_on_detach),
+	    T(test_timer_errors),
+	    T(test_on_message),
+	    T(test_on_message_removed),
 	    T(test_refcounts),
 	};
 #undef T

@@ -1,0 +1,43 @@
+/*
+ * streamgate/server.h — the server: create, route, run, stop, publish. Thread-safety per function.
+ * Part of the public API; include <streamgate.h> for all of it.
+ */
+#ifndef STREAMGATE_SERVER_H
+#define STREAMGATE_SERVER_H
+
+#include "streamgate/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Called on the loop thread for each request routed to the handler. The
+ * stream is borrowed: it stays valid until its after_close hooks ran. */
+typedef void (*sg_handler_fn)(sg_stream *s, const sg_request *req, void *ud);
+
+/* Creates a server from cfg (copied; cfg may be freed after). Binds the
+ * listening socket. Returns NULL and a reason in err on failure. */
+sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen);
+/* Frees srv after sg_server_run() returned; NULL is a no-op. */
+void sg_server_free(sg_server *srv);
+/* Routes requests whose path equals `path` (or, if it ends in '/', starts
+ * with it) to fn. Loop thread or before run. The built-in routes
+ * (/channels/, /healthz, static files) are tried after user routes. */
+int sg_server_route(sg_server *srv, const char *path, sg_handler_fn fn, void *ud);
+/* Serves until sg_server_stop(); returns 0 after a clean shutdown. */
+int sg_server_run(sg_server *srv);
+/* Asks the server to close every stream and return from run. Safe from any
+ * thread and from a signal handler. */
+void sg_server_stop(sg_server *srv);
+/* The TCP port the server listens on (useful with port 0). */
+int sg_server_port(const sg_server *srv);
+
+/* Publishes one message to a channel. Safe from any thread; the id is
+ * assigned on the loop thread. event may be NULL. data is copied. */
+int sg_server_publish(sg_server *srv, const char *channel, const char *event, const void *data,
+		      size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

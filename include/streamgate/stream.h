@@ -1,0 +1,81 @@
+/*
+ * streamgate/stream.h — the per-request stream: lifecycle hooks, chunk/close from any thread, timers.
+ * Part of the public API; include <streamgate.h> for all of it.
+ */
+#ifndef STREAMGATE_STREAM_H
+#define STREAMGATE_STREAM_H
+
+#include "streamgate/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One chunk as seen by before_chunk filters. A filter may replace data
+ * (sg_chunk_set_data copies) or return nonzero to drop the chunk. */
+typedef struct sg_chunk sg_chunk;
+const void *sg_chunk_data(const sg_chunk *c, size_t *len);
+const char *sg_chunk_event(const sg_chunk *c);
+int sg_chunk_set_data(sg_chunk *c, const void *data, size_t len);
+
+typedef void (*sg_hook_fn)(sg_stream *s, void *ud);
+typedef int (*sg_filter_fn)(sg_stream *s, sg_chunk *c, void *ud);
+
+/* Hooks, called on the loop thread in the order they were added. Register
+ * them in the handler (or any time on the loop thread). */
+int sg_stream_after_open(sg_stream *s, sg_hook_fn fn, void *ud);
+int sg_stream_before_chunk(sg_stream *s, sg_filter_fn fn, void *ud);
+int sg_stream_after_chunk(sg_stream *s, sg_hook_fn fn, void *ud);
+int sg_stream_before_close(sg_stream *s, sg_hook_fn fn, void *ud);
+/* Called exactly once per stream, also when the client vanished. */
+int sg_stream_after_close(sg_stream *s, sg_hook_fn fn, void *ud);
+
+/* Sends bytes to the client, rendered by the stream's transport. Safe from
+ * any thread while the caller holds a reference; SG_ECLOSED once closing. */
+int sg_stream_chunk(sg_stream *s, const void *data, size_t len);
+/* Like sg_stream_chunk with an event name (SSE `event:`) and id; either may
+ * be NULL. */
+int sg_stream_event(sg_stream *s, const char *event, const char *id, const void *data, size_t len);
+/* Runs before_close hooks, flushes what is queued and ends the response.
+ * Safe from any thread; closing twice is a no-op. */
+int sg_stream_close(sg_stream *s);
+/* Refuses the request from inside its handler, before anything was sent:
+ * the client gets `status` and a JSON body {"error","detail"} (a WebSocket
+ * client: close code 1008 with the error as reason). Loop thread. */
+int sg_stream_fail(sg_stream *s, int status, const char *error, const char *detail);
+/* Subscribes the stream to a channel (loop thread). With last_event_id
+ * (NULL: none) the history after that id is queued first, then live
+ * messages follow with no gap. SG_EINVAL for a bad channel name,
+ * SG_EBADID for a malformed id. */
+int sg_stream_subscribe(sg_stream *s, const char *channel, const char *last_event_id);
+
+/* Timers owned by the stream, run on the loop thread: once after `ms`, or
+ * every `ms` until the stream closes. Cancelled when the stream closes.
+ * Loop thread. */
+typedef void (*sg_timer_fn)(sg_stream *s, void *ud);
+int sg_stream_after(sg_stream *s, unsigned ms, sg_timer_fn fn, void *ud);
+int sg_stream_every(sg_stream *s, unsigned ms, sg_timer_fn fn, void *ud);
+
+/* Called on the loop thread for each whole message a WebSocket client
+ * sends (data borrowed, NUL-terminated, len bytes). Other transports have
+ * no client messages. Loop thread. */
+typedef void (*sg_message_fn)(sg_stream *s, const char *data, size_t len, void *ud);
+int sg_stream_on_message(sg_stream *s, sg_message_fn fn, void *ud);
+
+/* Takes a reference so the handle outlives the request (for other threads);
+ * each ref needs one sg_stream_unref. Both are thread-safe. */
+sg_stream *sg_stream_ref(sg_stream *s);
+void sg_stream_unref(sg_stream *s);
+
+/* Per-stream user data (loop thread or with a ref). Borrowed. */
+void sg_stream_set_user(sg_stream *s, void *ud);
+void *sg_stream_user(const sg_stream *s);
+/* The transport's name: "chunked", "sse", "ws", "longpoll" or "ndjson". */
+const char *sg_stream_transport(const sg_stream *s);
+/* Nonzero once the stream is closing or closed. Thread-safe. */
+int sg_stream_is_closed(const sg_stream *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

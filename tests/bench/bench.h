@@ -1,0 +1,196 @@
+/*
+ * bench — shared declarations of sg-loadgen, the load generator that
+ * measures streamgate and its peers (nchan, Pushpin) on loopback.
+ * It is a measuring tool, not part of the product: it never links the
+ * gateway's code and never talks to anything but 127.0.0.1.
+ */
+#ifndef BENCH_H
+#define BENCH_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define BENCH_PAYLOAD_BYTES 64
+#define BENCH_MAX_THREADS 8
+#define BENCH_HDR_LINE 160 /* longer header lines are truncated: we read few */
+#define BENCH_TOKEN_MAX 48 /* "seq=NNNNNNNN t=NNNNNNNNNNNNNNNNNNN" + slack */
+
+typedef enum { BENCH_SSE, BENCH_CHUNKED, BENCH_WS, BENCH_LONGPOLL } bench_transport;
+typedef enum { BENCH_STREAMGATE, BENCH_NCHAN, BENCH_PUSHPIN } bench_target;
+
+/* Everything the command line sets; read-only once the run starts. */
+typedef struct bench_opts {
+	bench_target target;
+	bench_transport transport;
+	int port;        /* subscribers connect here */
+	int pub_port;    /* publishes go here (Pushpin: its control port) */
+	int subs;        /* subscribers to open */
+	int channels;    /* subscriber i listens to channel i % channels */
+	int messages;    /* published round-robin over the channels */
+	double rate;     /* publishes per second */
+	int ramp_rate;   /* connections opened per second */
+	int max_inflight;/* handshakes in flight at once */
+	int threads;     /* subscriber threads, each with its own epoll */
+	int pub_conns;   /* keep-alive publishing connections */
+	double settle_s; /* wait after the ramp before publishing */
+	double drain_s;  /* wait for stragglers after the last publish */
+	double max_s;    /* hard cap on the whole run */
+	pid_t server_pid;/* sampled with its descendants from /proc; 0: none */
+	const char *prefix; /* channel name prefix */
+	int kv;          /* print key=value lines for scripts */
+} bench_opts;
+
+/* ---- hist.c: latency histogram, 1 us to ~16 s, ~1.5 % resolution ---- */
+#define BENCH_HIST_SUB 64
+#define BENCH_HIST_EXP 25
+typedef struct bench_hist {
+	uint64_t count;
+	uint64_t max_us;
+	uint64_t sum_us;
+	uint64_t bucket[BENCH_HIST_EXP * BENCH_HIST_SUB];
+} bench_hist;
+
+void bench_hist_add(bench_hist *h, uint64_t us);
+void bench_hist_merge(bench_hist *into, const bench_hist *from);
+/* The value at quantile q (0..1), in microseconds; 0 when empty. */
+uint64_t bench_hist_quantile(const bench_hist *h, double q);
+
+/* ---- proto.c: request building and incremental response parsing ---- */
+
+/* Incremental parser of one HTTP/1.1 response head and body framing. */
+typedef struct bench_http {
+	uint8_t state;      /* BENCH_HS_* */
+	uint8_t chunked;
+	uint8_t conn_close;
+	uint8_t ck_state;   /* chunk decoder state */
+	uint16_t status;
+	uint16_t line_len;
+	int64_t content_len;/* -1: none given */
+	uint64_t left;      /* bytes left in this chunk or body */
+	uint64_t cursor;    /* Last-Event-ID header, 0 when absent */
+	char line[BENCH_HDR_LINE];
+} bench_http;
+
+enum { BENCH_HS_HEAD, BENCH_HS_BODY, BENCH_HS_DONE, BENCH_HS_ERROR };
+
+/* Finds "seq=N t=T" tokens in a byte stream cut anywhere. */
+typedef struct bench_scan {
+	uint8_t len;
+	char buf[BENCH_TOKEN_MAX];
+} bench_scan;
+
+/* Incremental parser of server-to-client WebSocket frames (unmasked). */
+typedef struct bench_ws {
+	uint8_t hlen;       /* header bytes gathered */
+	uint8_t need;       /* header bytes needed */
+	uint8_t opcode;     /* of the frame in progress */
+	uint8_t closed;
+	uint8_t hdr[14];
+	uint64_t left;      /* payload bytes left in the frame */
+} bench_ws;
+
+/* Called with each message token found: sequence number and send time. */
+typedef void (*bench_token_fn)(void *ud, uint64_t seq, uint64_t sent_ns);
+
+void bench_http_reset(bench_http *p);
+/* Feeds bytes; body bytes (de-chunked) go to body_fn. Returns bytes used
+ * (less than len when the response ended before them), or -1 on a
+ * malformed response. */
+typedef void (*bench_body_fn)(void *ud, const char *data, size_t len);
+ssize_t bench_http_feed(bench_http *p, const char *data, size_t len, bench_body_fn body_fn,
+			void *ud);
+
+void bench_scan_feed(bench_scan *s, const char *data, size_t len, bench_token_fn fn, void *ud);
+
+/* Feeds raw bytes after a 101; payload bytes of data frames go to the
+ * scanner. Pings are answered through pong_fn (which must mask). */
+typedef void (*bench_pong_fn)(void *ud, const char *payload, size_t len);
+void bench_ws_feed(bench_ws *w, bench_scan *s, const char *data, size_t len,
+		   bench_token_fn fn, bench_pong_fn pong_fn, void *ud);
+
+/* Writes the payload of message seq sent at sent_ns into out[64]. */
+void bench_payload(char out[BENCH_PAYLOAD_BYTES], uint64_t seq, uint64_t sent_ns);
+
+/* Request texts; each returns its length, or -1 when cap is too small. */
+int bench_sub_request(char *out, size_t cap, const bench_opts *o, const char *channel,
+		      uint64_t cursor, int have_cursor);
+int bench_pub_request(char *out, size_t cap, const bench_opts *o, const char *channel,
+		      const char payload[BENCH_PAYLOAD_BYTES]);
+void bench_base64(const unsigned char *in, size_t len, char *out);
+
+/* ---- procstat.c: the server's CPU and memory, from /proc ---- */
+typedef struct bench_proc {
+	int ok;
+	int procs;          /* the server process and its descendants */
+	uint64_t rss_kib;   /* VmRSS summed */
+	uint64_t cpu_ticks; /* utime + stime summed */
+} bench_proc;
+
+void bench_proc_sample(pid_t pid, bench_proc *out);
+double bench_ticks_per_second(void);
+
+/* ---- conn.c: subscriber connections, one epoll loop per thread ---- */
+enum { BENCH_PHASE_RAMP, BENCH_PHASE_RUN, BENCH_PHASE_STOP };
+
+/* Counters a thread publishes for the main thread to watch. */
+typedef struct bench_live {
+	_Atomic uint64_t established;
+	_Atomic uint64_t failed;
+	_Atomic uint64_t attempted;
+	_Atomic uint64_t delivered;
+	_Atomic uint64_t last_delivery_ns;
+	_Atomic int ramp_done;
+} bench_live;
+
+/* What a thread reports once it has stopped. */
+typedef struct bench_result {
+	uint64_t established;
+	uint64_t failed;       /* never got a 200/101 */
+	uint64_t dropped;      /* established, then cut by the server */
+	uint64_t reconnects;   /* long-poll reconnections */
+	uint64_t delivered;    /* unique deliveries */
+	uint64_t duplicated;
+	uint64_t stray;        /* a message of another channel */
+	uint64_t expected;
+	bench_hist hist;
+} bench_result;
+
+typedef struct bench_worker bench_worker;
+
+/* Creates the worker for subscribers [first, first + count); caller frees
+ * with bench_worker_free after bench_worker_join. */
+bench_worker *bench_worker_new(const bench_opts *o, int index, int first, int count,
+			       _Atomic int *phase);
+int bench_worker_start(bench_worker *w);
+void bench_worker_join(bench_worker *w);
+bench_live *bench_worker_live(bench_worker *w);
+/* Fills res; published[c] is how many messages channel c got. */
+void bench_worker_result(bench_worker *w, const uint64_t *published, bench_result *res);
+void bench_worker_free(bench_worker *w);
+
+/* ---- publish.c: paced publishing over keep-alive connections ---- */
+typedef struct bench_pub_result {
+	uint64_t sent;
+	uint64_t ok;
+	uint64_t failed;
+	uint64_t late;         /* sent over 50 ms after its schedule */
+	uint64_t first_ns;
+	uint64_t last_ns;      /* when the last answer came */
+	bench_hist answer;     /* publish round trip */
+} bench_pub_result;
+
+/* Publishes o->messages at o->rate; published[c] counts successes per
+ * channel. watch() is called every few ms with the current time. */
+typedef void (*bench_watch_fn)(void *ud, uint64_t now_ns);
+int bench_publish(const bench_opts *o, uint64_t *published, bench_pub_result *res,
+		  bench_watch_fn watch, void *ud);
+
+/* ---- small helpers shared by the files ---- */
+uint64_t bench_now_ns(void);
+void bench_channel_name(char *out, size_t cap, const bench_opts *o, int index);
+int bench_connect_loopback(int port); /* non-blocking; -1 on error */
+void bench_close_reset(int fd);      /* close with RST: no TIME_WAIT */
+
+#endif
