@@ -15,7 +15,7 @@
 #define BENCH_PAYLOAD_BYTES 64
 #define BENCH_MAX_THREADS 8
 #define BENCH_HDR_LINE 160 /* longer header lines are truncated: we read few */
-#define BENCH_TOKEN_MAX 48 /* "seq=NNNNNNNN t=NNNNNNNNNNNNNNNNNNN" + slack */
+#define BENCH_WS_CTL 125 /* largest control frame payload */
 
 typedef enum { BENCH_SSE, BENCH_CHUNKED, BENCH_WS, BENCH_LONGPOLL } bench_transport;
 typedef enum { BENCH_STREAMGATE, BENCH_NCHAN, BENCH_PUSHPIN } bench_target;
@@ -77,8 +77,10 @@ enum { BENCH_HS_HEAD, BENCH_HS_BODY, BENCH_HS_DONE, BENCH_HS_ERROR };
 
 /* Finds "seq=N t=T" tokens in a byte stream cut anywhere. */
 typedef struct bench_scan {
-	uint8_t len;
-	char buf[BENCH_TOKEN_MAX];
+	uint8_t phase;  /* 0 literal "seq=", 1 seq digits, 2 literal " t=", 3 t digits */
+	uint8_t pos;    /* within the literal, or digits seen */
+	uint64_t seq;
+	uint64_t t;
 } bench_scan;
 
 /* Incremental parser of server-to-client WebSocket frames (unmasked). */
@@ -86,9 +88,12 @@ typedef struct bench_ws {
 	uint8_t hlen;       /* header bytes gathered */
 	uint8_t need;       /* header bytes needed */
 	uint8_t opcode;     /* of the frame in progress */
-	uint8_t closed;
+	uint8_t in_payload;
+	uint8_t closed;     /* a close frame came, or a frame was malformed */
+	uint8_t ctl_len;
 	uint8_t hdr[14];
 	uint64_t left;      /* payload bytes left in the frame */
+	char ctl[BENCH_WS_CTL]; /* ping payload, echoed in the pong */
 } bench_ws;
 
 /* Called with each message token found: sequence number and send time. */
@@ -115,7 +120,7 @@ void bench_payload(char out[BENCH_PAYLOAD_BYTES], uint64_t seq, uint64_t sent_ns
 
 /* Request texts; each returns its length, or -1 when cap is too small. */
 int bench_sub_request(char *out, size_t cap, const bench_opts *o, const char *channel,
-		      uint64_t cursor, int have_cursor);
+		      uint64_t cursor, const unsigned char ws_key[16]);
 int bench_pub_request(char *out, size_t cap, const bench_opts *o, const char *channel,
 		      const char payload[BENCH_PAYLOAD_BYTES]);
 void bench_base64(const unsigned char *in, size_t len, char *out);

@@ -2,8 +2,9 @@
  * test_stream — one stream without a server: its state machine, the order
  * and count of its hooks, before_chunk filters, the bounded queue under both
  * slow-consumer policies, when the sink is told to write or end, chunks and
- * closes arriving from other threads through loop.post, and refcounts. The
- * loop and sink are the fakes from fake_loop.h.
+ * closes arriving from other threads through loop.post, sg_stream_fail, the
+ * channel cursor, timers, client messages and refcounts. The loop and sink
+ * are the fakes from fake_loop.h.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -622,6 +623,26 @@ static void test_slow_disconnect(void **state)
 	sg_stream_unref(s);
 }
 
+static void test_slow_disconnect_at_bound(void **state)
+{
+	env *e = *state;
+	sg_stream *s = stream_new(e, &sg_transport_chunked, 10, SG_SLOW_DISCONNECT);
+	sg__stream_opened(s);
+	/* filling the queue exactly to the bound is not slow yet */
+	assert_int_equal(sg_stream_chunk(s, "msg0", 4), 0);
+	assert_int_equal(sg_stream_chunk(s, "msg1", 4), 0);
+	assert_int_equal(sg__stream_queued_bytes(s), 10);
+	assert_int_equal(e->conn.ends, 0);
+	assert_int_equal(atomic_load(&e->ctr.slow_disconnects), 0);
+	/* one byte more is */
+	assert_int_equal(sg_stream_chunk(s, NULL, 0), SG_ECLOSED);
+	assert_int_equal(e->conn.ends, 1);
+	assert_int_equal(e->conn.end_abort, 1);
+	assert_int_equal(atomic_load(&e->ctr.slow_disconnects), 1);
+	assert_int_equal(sg__stream_queued_bytes(s), 10);
+	sg__stream_detach(s, 1);
+}
+
 /* ---- other threads ---------------------------------------------------- */
 
 typedef struct thread_job {
@@ -1127,6 +1148,7 @@ int main(void)
 	    T(test_drop_oldest_mixed_sizes),
 	    T(test_oversized_frame_goes_alone),
 	    T(test_slow_disconnect),
+	    T(test_slow_disconnect_at_bound),
 	    T(test_chunk_from_thread),
 	    T(test_chunks_from_many_threads),
 	    T(test_close_from_thread),

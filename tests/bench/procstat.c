@@ -1,0 +1,127 @@
+/*
+ * procstat — the server's CPU time and resident memory, read from /proc.
+ * A server may be several processes (nginx's master and workers,
+ * Pushpin's runner and its services), so a sample sums the given process
+ * and all its descendants. Reads only; never signals anything.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define MAX_PROCS 65536
+
+typedef struct proc_row {
+	pid_t pid;
+	pid_t ppid;
+	uint64_t ticks;
+	int in;
+} proc_row;
+
+/* Reads ppid and utime+stime of one process; -1 if it is gone. */
+static int read_stat(pid_t pid, proc_row *row)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+	if (!p)
+		return -1;
+	/* after ")": state ppid pgrp session tty tpgid flags minflt cminflt
+	 * majflt cmajflt utime stime */
+	int ppid;
+	unsigned long long ut, st;
+	if (sscanf(p + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ppid, &ut,
+		   &st) != 3)
+		return -1;
+	row->pid = pid;
+	row->ppid = ppid;
+	row->ticks = ut + st;
+	return 0;
+}
+
+static uint64_t read_rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	uint64_t kib = 0;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmRSS:", 6)) {
+			kib = strtoull(line + 6, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return kib;
+}
+
+/* Marks the descendants of rows already marked; bounded by the row count. */
+static void mark_descendants(proc_row *rows, size_t n)
+{
+	for (size_t pass = 0; pass < n; pass++) {
+		int changed = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (rows[i].in)
+				continue;
+			for (size_t j = 0; j < n; j++)
+				if (rows[j].in && rows[j].pid == rows[i].ppid) {
+					rows[i].in = 1;
+					changed = 1;
+					break;
+				}
+		}
+		if (!changed)
+			return;
+	}
+}
+
+void bench_proc_sample(pid_t pid, bench_proc *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (pid <= 0)
+		return;
+	DIR *d = opendir("/proc");
+	if (!d)
+		return;
+	proc_row *rows = calloc(MAX_PROCS, sizeof(*rows));
+	size_t n = 0;
+	struct dirent *e;
+	while (rows && n < MAX_PROCS && (e = readdir(d))) {
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		if (read_stat((pid_t)atoi(e->d_name), &rows[n]) == 0) {
+			rows[n].in = rows[n].pid == pid;
+			n++;
+		}
+	}
+	closedir(d);
+	if (!rows)
+		return;
+	mark_descendants(rows, n);
+	for (size_t i = 0; i < n; i++) {
+		if (!rows[i].in)
+			continue;
+		out->ok = 1;
+		out->procs++;
+		out->cpu_ticks += rows[i].ticks;
+		out->rss_kib += read_rss_kib(rows[i].pid);
+	}
+	free(rows);
+}
+
+double bench_ticks_per_second(void)
+{
+	long t = sysconf(_SC_CLK_TCK);
+	return t > 0 ? (double)t : 100.0;
+}
