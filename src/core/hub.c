@@ -97,6 +97,11 @@ int sg_channel_name_valid(const char *name)
 	return n > 0;
 }
 
+int sg_event_name_valid(const char *event)
+{
+	return !event || (*event && !strpbrk(event, "\r\n"));
+}
+
 int sg_id_parse(const char *text, uint64_t *out)
 {
 	if (!text || !*text || strlen(text) > 20)
@@ -186,18 +191,17 @@ static int64_t wall_ms(void)
 
 int sg_hub_publish(sg_hub *h, const sg_publish_req *req, sg_publish_result *res)
 {
-	if (!sg_channel_name_valid(req->channel))
+	uint64_t seq = 0;
+	if (!sg_channel_name_valid(req->channel) || !sg_event_name_valid(req->event) ||
+	    (req->id && sg_id_parse(req->id, &seq)))
 		return SG_EINVAL;
 	sg_channel *c = channel_get(h, req->channel);
 	if (!c)
 		return SG_ENOMEM;
-	uint64_t seq = c->last_seq + 1;
-	if (req->id) {
-		if (sg_id_parse(req->id, &seq))
-			return SG_EINVAL;
-		if (seq <= c->last_seq)
-			return SG_EID_STALE;
-	}
+	if (!req->id)
+		seq = c->last_seq + 1;
+	if (seq <= c->last_seq || seq == UINT64_MAX)
+		return SG_EID_STALE;
 	char id[24];
 	snprintf(id, sizeof(id), "%llu", (unsigned long long)seq);
 	sg_msg *m = sg_msg_new(c->name, seq, id, req->event, req->data, req->len, wall_ms());
@@ -238,6 +242,8 @@ int sg_hub_subscribe(sg_hub *h, sg_stream *s, const char *channel, const char *l
 		return SG_EINVAL;
 	if (last_id && sg_id_parse(last_id, &after))
 		return SG_EBADID;
+	if (!sg__stream_conn(s))
+		return SG_ECLOSED; /* detached: it would never be removed again */
 	sg_channel *c = channel_get(h, channel);
 	if (!c)
 		return SG_ENOMEM;

@@ -49,6 +49,9 @@ void sg_hub_free(sg_hub *h);
 
 /* Nonzero when name is 1..128 of [A-Za-z0-9_.:-]. */
 int sg_channel_name_valid(const char *name);
+/* Nonzero when event is NULL or a non-empty line (no CR or LF), as SSE
+ * needs. */
+int sg_event_name_valid(const char *event);
 /* Parses a decimal message id; SG_EINVAL for anything else. */
 int sg_id_parse(const char *text, uint64_t *out);
 

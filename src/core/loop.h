@@ -20,7 +20,8 @@ typedef struct sg_loop {
 	/* Runs fn(arg) once after ms on the loop thread; the timer frees
 	 * itself after it fired. Loop thread. NULL when out of memory. */
 	sg_timer *(*timer_start)(struct sg_loop *loop, uint64_t ms, sg_task_fn fn, void *arg);
-	/* Cancels and frees a timer that has not fired yet. Loop thread. */
+	/* Cancels and frees a timer that has not fired yet; NULL is a no-op.
+	 * Loop thread. */
 	void (*timer_cancel)(struct sg_loop *loop, sg_timer *t);
 } sg_loop;
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hub.h"
 #include "message.h"
 
 typedef struct hook {
@@ -337,11 +338,12 @@ static int filters_run(sg_stream *s, sg_chunk *c)
 	return 0;
 }
 
-/* Renders m through the filters into a frame of this stream's own. */
+/* Renders m through the filters into a frame of this stream's own.
+ * Returns 1 when a filter dropped it. */
 static int deliver_filtered(sg_stream *s, sg_msg *m)
 {
 	sg_chunk c = {.data = m->data, .len = m->len, .event = m->event};
-	int rc = 0;
+	int rc = 1;
 	if (!filters_run(s, &c)) {
 		sg_msg *own = m;
 		if (c.owned)
@@ -368,6 +370,8 @@ int sg__stream_deliver(sg_stream *s, sg_msg *m)
 		sg_frame *f = sg_msg_frame(m, s->transport);
 		rc = f ? sg__stream_push(s, f) : SG_ENOMEM;
 	}
+	if (rc == 1)
+		return 0; /* dropped by a filter: nothing was queued */
 	if (rc == 0) {
 		if (m->seq)
 			s->last_seq = m->seq;
@@ -430,7 +434,7 @@ static void chunk_on_loop(void *arg)
 
 int sg_stream_event(sg_stream *s, const char *event, const char *id, const void *data, size_t len)
 {
-	if (!s || (!data && len))
+	if (!s || (!data && len) || !sg_event_name_valid(event) || !sg_event_name_valid(id))
 		return SG_EINVAL;
 	int on_loop = s->loop->on_loop(s->loop);
 	if (!on_loop && sg_stream_is_closed(s))
@@ -475,6 +479,8 @@ void sg__stream_opened(sg_stream *s)
 		hooks_run(s, HOOK_AFTER_OPEN);
 }
 
+static void timers_cancel_all(sg_stream *s);
+
 static void close_on_loop(void *arg)
 {
 	sg_stream *s = arg;
@@ -484,6 +490,7 @@ static void close_on_loop(void *arg)
 		s->in_before_close = 1;
 		hooks_run(s, HOOK_BEFORE_CLOSE);
 		s->in_before_close = 0;
+		timers_cancel_all(s);
 		if (s->conn)
 			s->sink->end(s->conn, 0, NULL);
 	}

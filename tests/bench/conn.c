@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -169,13 +170,14 @@ static void sub_close(bench_worker *w, bench_sub *s)
 /* The connection ended or broke: a failure before the answer, a drop after. */
 static void sub_lost(bench_worker *w, bench_sub *s)
 {
-	if (s->state == SUB_CONNECTING || s->state == SUB_HEAD) {
-		w->inflight--;
-		if (!s->established)
+	if (!s->established) {
+		if (s->state == SUB_CONNECTING || s->state == SUB_HEAD) {
+			w->inflight--;
 			atomic_fetch_add_explicit(&w->live.failed, 1, memory_order_relaxed);
-	}
-	if (s->established && atomic_load(w->phase) != BENCH_PHASE_STOP)
+		}
+	} else if (atomic_load(w->phase) != BENCH_PHASE_STOP) {
 		w->dropped++;
+	}
 	sub_close(w, s);
 }
 
