@@ -59,6 +59,15 @@ static void history_evict_oldest(sg_channel *c)
 	sg_msg_unref(m);
 }
 
+/* Drops messages older than history_age_ms (0: no age bound). */
+static void history_evict_expired(const sg_hub *h, sg_channel *c, int64_t now_ms)
+{
+	if (!h->lim.history_age_ms)
+		return;
+	while (c->hcount && now_ms - history_at(c, 0)->time_ms > (int64_t)h->lim.history_age_ms)
+		history_evict_oldest(c);
+}
+
 static void channel_free(sg_channel *c)
 {
 	while (c->hcount)
@@ -134,21 +143,26 @@ static sg_channel *channel_find(const sg_hub *h, const char *name)
 	return NULL;
 }
 
-static sg_channel *channel_get(sg_hub *h, const char *name)
+/* The channel named name, made when new: 0, SG_ETOOBIG past max_channels,
+ * or SG_ENOMEM. */
+static int channel_get(sg_hub *h, const char *name, sg_channel **out)
 {
-	sg_channel *c = channel_find(h, name);
+	sg_channel *c = *out = channel_find(h, name);
 	if (c)
-		return c;
+		return 0;
+	if (h->lim.max_channels && h->nchannels >= h->lim.max_channels)
+		return SG_ETOOBIG;
 	c = calloc(1, sizeof(*c));
 	if (!c || !(c->name = strdup(name))) {
 		free(c);
-		return NULL;
+		return SG_ENOMEM;
 	}
 	size_t b = name_hash(name) % h->nbuckets;
 	c->next = h->buckets[b];
 	h->buckets[b] = c;
 	h->nchannels++;
-	return c;
+	*out = c;
+	return 0;
 }
 
 size_t sg_hub_channel_count(const sg_hub *h)
@@ -179,6 +193,7 @@ static int history_append(sg_hub *h, sg_channel *c, sg_msg *m)
 	while (c->hcount > h->lim.history_count ||
 	       (c->hcount > 1 && c->hbytes > h->lim.history_bytes))
 		history_evict_oldest(c);
+	history_evict_expired(h, c, m->time_ms);
 	return 0;
 }
 
@@ -195,9 +210,10 @@ int sg_hub_publish(sg_hub *h, const sg_publish_req *req, sg_publish_result *res)
 	if (!sg_channel_name_valid(req->channel) || !sg_event_name_valid(req->event) ||
 	    (req->id && sg_id_parse(req->id, &seq)))
 		return SG_EINVAL;
-	sg_channel *c = channel_get(h, req->channel);
-	if (!c)
-		return SG_ENOMEM;
+	sg_channel *c;
+	int rc = channel_get(h, req->channel, &c);
+	if (rc)
+		return rc;
 	if (!req->id)
 		seq = c->last_seq + 1;
 	if (seq <= c->last_seq || seq == UINT64_MAX)
@@ -208,7 +224,7 @@ int sg_hub_publish(sg_hub *h, const sg_publish_req *req, sg_publish_result *res)
 	if (!m)
 		return SG_ENOMEM;
 	c->last_seq = seq;
-	int rc = history_append(h, c, m);
+	rc = history_append(h, c, m);
 	/* a subscriber may be cut (slow consumer) and leave during fan-out */
 	for (size_t i = c->nsubs; i-- > 0;)
 		if (i < c->nsubs)
@@ -244,9 +260,10 @@ int sg_hub_subscribe(sg_hub *h, sg_stream *s, const char *channel, const char *l
 		return SG_EBADID;
 	if (!sg__stream_conn(s))
 		return SG_ECLOSED; /* detached: it would never be removed again */
-	sg_channel *c = channel_get(h, channel);
-	if (!c)
-		return SG_ENOMEM;
+	sg_channel *c;
+	int rc = channel_get(h, channel, &c);
+	if (rc)
+		return rc;
 	if (sg__stream_find_sub(s, c))
 		return 0;
 	if (c->nsubs == c->subs_cap) {
@@ -290,5 +307,52 @@ int sg_hub_channel_info(sg_hub *h, const char *channel, sg_channel_info *out)
 	out->history_bytes = c->hbytes;
 	out->first_id = c->hcount ? history_at(c, 0)->seq : 0;
 	out->last_id = c->last_seq;
+	return 0;
+}
+
+/* Unlinks c from its bucket chain and frees it. */
+static void channel_remove(sg_hub *h, sg_channel *c)
+{
+	for (sg_channel **p = &h->buckets[name_hash(c->name) % h->nbuckets]; *p; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			h->nchannels--;
+			channel_free(c);
+			return;
+		}
+}
+
+size_t sg_hub_sweep(sg_hub *h, int64_t now_ms)
+{
+	size_t reclaimed = 0;
+	for (size_t b = 0; b < h->nbuckets; b++)
+		for (sg_channel *c = h->buckets[b], *next; c; c = next) {
+			next = c->next;
+			history_evict_expired(h, c, now_ms);
+			if (c->nsubs == 0 && c->hcount == 0) {
+				channel_remove(h, c);
+				reclaimed++;
+			}
+		}
+	return reclaimed;
+}
+
+int sg_hub_delete(sg_hub *h, const char *channel, size_t *subscribers)
+{
+	sg_channel *c = channel_find(h, channel);
+	if (!c)
+		return SG_ENOTFOUND;
+	*subscribers = c->nsubs;
+	/* unsubscribe everyone first: closing must not touch the freed channel */
+	sg_stream **subs = c->subs;
+	size_t n = c->nsubs;
+	c->subs = NULL;
+	c->nsubs = c->subs_cap = 0;
+	for (size_t i = 0; i < n; i++)
+		sg__stream_remove_sub(subs[i], c);
+	channel_remove(h, c);
+	for (size_t i = 0; i < n; i++)
+		sg_stream_close(subs[i]);
+	free(subs);
 	return 0;
 }

@@ -17,6 +17,8 @@ typedef struct sg_channel sg_channel;
 typedef struct sg_hub_limits {
 	size_t history_count; /* messages kept per channel */
 	size_t history_bytes; /* payload bytes kept per channel */
+	uint64_t history_age_ms; /* oldest message kept, 0: no bound */
+	size_t max_channels;	 /* channels at once (0: no bound); more: SG_ETOOBIG */
 } sg_hub_limits;
 
 /* One publish; every pointer borrowed. id NULL: the hub assigns one. */
@@ -56,7 +58,8 @@ int sg_event_name_valid(const char *event);
 int sg_id_parse(const char *text, uint64_t *out);
 
 /* Stores and fans out one message. SG_EID_STALE when req->id is not above
- * the channel's last id; SG_EINVAL for a malformed id. */
+ * the channel's last id; SG_EINVAL for a malformed id, name or event;
+ * SG_ETOOBIG when a new channel would pass max_channels. */
 int sg_hub_publish(sg_hub *h, const sg_publish_req *req, sg_publish_result *res);
 /* Subscribes s to channel, first queueing the history after last_id (NULL:
  * none). SG_EINVAL for a bad name, SG_EBADID for a malformed last_id. */
@@ -67,5 +70,11 @@ void sg_hub_attach(sg_hub *h, sg_stream *s);
 /* SG_ENOTFOUND when the channel does not exist. */
 int sg_hub_channel_info(sg_hub *h, const char *channel, sg_channel_info *out);
 size_t sg_hub_channel_count(const sg_hub *h);
+/* Evicts expired history and frees channels that have neither subscribers
+ * nor history. Returns how many channels were freed. */
+size_t sg_hub_sweep(sg_hub *h, int64_t now_ms);
+/* Deletes a channel: its subscribers are unsubscribed and their streams
+ * closed cleanly, its history dropped. SG_ENOTFOUND when unknown. */
+int sg_hub_delete(sg_hub *h, const char *channel, size_t *subscribers);
 
 #endif

@@ -27,6 +27,11 @@ typedef struct sg_negotiation {
 	int ws_upgrade;	    /* the request asks for a WebSocket upgrade */
 } sg_negotiation;
 
+/* Settings a transport may render into its prelude. */
+typedef struct sg_transport_opts {
+	unsigned sse_retry_ms; /* 0: no retry: line */
+} sg_transport_opts;
+
 typedef struct sg_transport {
 	const char *name;
 	int slot; /* index of this transport's frame in a message's cache */
@@ -37,7 +42,10 @@ typedef struct sg_transport {
 	/* The frame for one message, one ref (caller unrefs), or NULL. */
 	sg_frame *(*render)(const struct sg_msg *m);
 	/* Bytes sent once after the headers (may append nothing). */
-	int (*prelude)(sg_buf *out);
+	int (*prelude)(sg_buf *out, const struct sg_transport_opts *o);
+	/* Bytes that keep an idle stream alive, or NULL (WebSocket pings are
+	 * the server's). */
+	const char *heartbeat;
 	/* ONESHOT only: what opens, separates and closes a batch of frames. */
 	const char *batch_open, *batch_sep, *batch_close;
 } sg_transport;
@@ -55,6 +63,8 @@ const sg_transport *sg_transport_find(const char *name);
  * with a reason in *why (static string) for an unknown or impossible
  * choice. */
 int sg_transport_negotiate(const sg_negotiation *n, const sg_transport **out, const char **why);
+/* A prelude of no bytes, for transports that need none. */
+int sg_transport_no_prelude(sg_buf *out, const sg_transport_opts *o);
 /* Comma-separated names, for error messages. */
 const char *sg_transport_names(void);
 

@@ -40,6 +40,8 @@ static void channels_subscribe(sg_stream *s, const sg_request *req, void *ud)
 	if (rc == SG_EBADID)
 		sg_stream_fail(s, 400, "bad_last_event_id",
 			       "last_event_id must be a message id: a decimal number");
+	else if (rc == SG_ETOOBIG)
+		sg_stream_fail(s, 503, "too_many_channels", "the server holds max_channels");
 	else if (rc)
 		sg_stream_fail(s, 503, "out_of_memory", "cannot subscribe");
 }
@@ -89,6 +91,8 @@ static void channels_publish(sg_server *srv, const sg_request *req, const char *
 				   "id must be greater than the channel's last id");
 	else if (rc == SG_EINVAL)
 		sg__response_error(r, 400, "bad_id", "id must be a decimal number");
+	else if (rc == SG_ETOOBIG)
+		sg__response_error(r, 503, "too_many_channels", "the server holds max_channels");
 	else if (rc)
 		sg__response_error(r, 503, "out_of_memory", "cannot publish");
 	else {
@@ -98,11 +102,74 @@ static void channels_publish(sg_server *srv, const sg_request *req, const char *
 	sg_json_publish_free(&env);
 }
 
+static void channels_delete(sg_server *srv, const sg_request *req, sg_response *r)
+{
+	const char *name = channel_of(req);
+	size_t subscribers;
+	if (!sg_channel_name_valid(name)) {
+		sg__response_error(r, 400, "bad_channel", BAD_CHANNEL);
+		return;
+	}
+	if (sg_hub_delete(srv->hub, name, &subscribers)) {
+		sg__response_error(r, 404, "no_such_channel", "the channel does not exist");
+		return;
+	}
+	sg_buf_puts(&r->body, "{\"channel\":");
+	sg_json_quote(&r->body, name, strlen(name));
+	sg_buf_printf(&r->body, ",\"deleted\":true,\"subscribers\":%zu}", subscribers);
+}
+
 const sg_endpoint sg_endpoint_channels = {
 	.name = "channels",
 	.match = channels_match,
-	.methods = SG_M_GET | SG_M_POST,
-	.allow = "GET, POST",
+	.methods = SG_M_GET | SG_M_POST | SG_M_DELETE,
+	.allow = "GET, POST, DELETE",
 	.stream = channels_subscribe,
 	.post = channels_publish,
+	.del = channels_delete,
+};
+
+/* /channels/NAME/info */
+static int info_match(const sg_server *srv, const char *path)
+{
+	size_t n = strlen(path);
+	return channels_match(srv, path) && n > strlen(PREFIX) + 5 &&
+	       strcmp(path + n - 5, "/info") == 0;
+}
+
+static void info_get(sg_server *srv, const sg_request *req, sg_response *r)
+{
+	const char *path = channel_of(req);
+	char name[SG_CHANNEL_NAME_MAX + 1];
+	size_t n = strlen(path) - 5;
+	sg_channel_info ci;
+	if (n > SG_CHANNEL_NAME_MAX) {
+		sg__response_error(r, 400, "bad_channel", BAD_CHANNEL);
+		return;
+	}
+	memcpy(name, path, n);
+	name[n] = '\0';
+	if (!sg_channel_name_valid(name)) {
+		sg__response_error(r, 400, "bad_channel", BAD_CHANNEL);
+		return;
+	}
+	if (sg_hub_channel_info(srv->hub, name, &ci)) {
+		sg__response_error(r, 404, "no_such_channel", "the channel does not exist");
+		return;
+	}
+	sg_buf_puts(&r->body, "{\"channel\":");
+	sg_json_quote(&r->body, name, n);
+	sg_buf_printf(&r->body,
+		      ",\"subscribers\":%zu,\"history\":{\"count\":%zu,\"bytes\":%zu,"
+		      "\"first_id\":\"%llu\",\"last_id\":\"%llu\"}}",
+		      ci.subscribers, ci.history_count, ci.history_bytes,
+		      (unsigned long long)ci.first_id, (unsigned long long)ci.last_id);
+}
+
+const sg_endpoint sg_endpoint_channel_info = {
+	.name = "channel_info",
+	.match = info_match,
+	.methods = SG_M_GET,
+	.allow = "GET",
+	.get = info_get,
 };

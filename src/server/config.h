@@ -22,6 +22,10 @@ struct sg_config {
 	int slow_policy; /* sg_slow_policy */
 	size_t history_count;
 	size_t history_bytes;
+	size_t history_age_ms;
+	size_t max_channels;
+	size_t heartbeat_ms;
+	size_t sse_retry_ms;
 	size_t longpoll_timeout_ms;
 	size_t shutdown_grace_ms;
 	size_t log_level;

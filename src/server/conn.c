@@ -138,6 +138,7 @@ static int write_chunk(sg_conn *c)
 	size_t len = (size_t)hl + total + 2;
 	if (lws_write(c->wsi, start, len, LWS_WRITE_HTTP) != (int)len)
 		return -1;
+	c->active = 1;
 	while (take--)
 		sg__stream_pop(s);
 	if (sg__stream_queued(s) || c->ending)
@@ -171,6 +172,22 @@ static int write_batch(sg_conn *c)
 	return rc;
 }
 
+void sg__conn_heartbeat(sg_conn *c)
+{
+	sg_stream *s = c->stream;
+	if (c->active || !s || sg__stream_state(s) != SG_STREAM_OPEN) {
+		c->active = 0;
+		return;
+	}
+	const sg_transport *t = sg__stream_transport_of(s);
+	if (c->is_ws) {
+		c->ping_due = 1;
+		lws_callback_on_writable(c->wsi);
+	} else if (c->srv->heartbeats[t->slot] && !sg__stream_queued(s)) {
+		sg__stream_push(s, c->srv->heartbeats[t->slot]);
+	}
+}
+
 int sg__conn_write_stream(sg_conn *c)
 {
 	if (!c->stream)
@@ -193,7 +210,17 @@ int sg__conn_write_ws(sg_conn *c)
 	sg_stream *s = c->stream;
 	if (!s || c->aborting)
 		return -1;
+	if (c->ping_due) {
+		unsigned char ping[LWS_PRE];
+		c->ping_due = 0;
+		if (lws_write(c->wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+			return -1;
+		if (sg__stream_queued(s) || c->ending)
+			lws_callback_on_writable(c->wsi);
+		return 0;
+	}
 	if (sg__stream_queued(s)) {
+		c->active = 1;
 		sg_frame *f = sg__stream_peek(s, 0);
 		if (lws_write(c->wsi, sg_frame_data(f), f->len, LWS_WRITE_TEXT) != (int)f->len)
 			return -1;

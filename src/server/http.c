@@ -39,7 +39,10 @@ int sg__stream_handler_for(sg_server *srv, const char *path, sg_handler_fn *fn, 
 
 static unsigned method_bit(const char *m)
 {
-	return strcmp(m, "GET") == 0 ? SG_M_GET : strcmp(m, "POST") == 0 ? SG_M_POST : 0;
+	return strcmp(m, "GET") == 0	  ? SG_M_GET
+	       : strcmp(m, "POST") == 0	  ? SG_M_POST
+	       : strcmp(m, "DELETE") == 0 ? SG_M_DELETE
+					  : 0;
 }
 
 int sg__open_stream(sg_conn *c, sg_handler_fn fn, void *ud, const char **error,
@@ -183,11 +186,14 @@ int sg__http_request(sg_conn *c)
 		c->ep = ep;
 		return post_start(c);
 	}
-	if (ep->stream)
+	if (m == SG_M_GET && ep->stream)
 		return stream_start(c, ep->stream, c->srv);
 	sg_response resp;
 	sg__response_init(&resp);
-	ep->get(c->srv, &c->req, &resp);
+	if (m == SG_M_DELETE)
+		ep->del(c->srv, &c->req, &resp);
+	else
+		ep->get(c->srv, &c->req, &resp);
 	return answer(c, &resp);
 }
 

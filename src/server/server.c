@@ -8,6 +8,7 @@
 #include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "conn.h"
 #include "http.h"
@@ -167,12 +168,17 @@ static int log_mask(size_t level)
 
 static int make_preludes(sg_server *srv)
 {
+	sg_transport_opts opts = {.sse_retry_ms = (unsigned)srv->cfg.sse_retry_ms};
 	static const sg_transport *const all[] = {&sg_transport_chunked, &sg_transport_sse,
 						  &sg_transport_ws, &sg_transport_longpoll,
 						  &sg_transport_ndjson};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		sg_buf b = SG_BUF_INIT;
-		if (all[i]->prelude(&b)) {
+		if (all[i]->heartbeat &&
+		    !(srv->heartbeats[all[i]->slot] =
+			      sg_frame_copy(all[i]->heartbeat, strlen(all[i]->heartbeat))))
+			return SG_ENOMEM;
+		if (all[i]->prelude(&b, &opts)) {
 			sg_buf_free(&b);
 			return SG_ENOMEM;
 		}
@@ -231,7 +237,9 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 	srv->stream_limits.queue_bytes = cfg->queue_bytes;
 	srv->stream_limits.policy = (sg_slow_policy)cfg->slow_policy;
 	sg_hub_limits hl = {.history_count = cfg->history_count,
-			    .history_bytes = cfg->history_bytes};
+			    .history_bytes = cfg->history_bytes,
+			    .history_age_ms = cfg->history_age_ms,
+			    .max_channels = cfg->max_channels};
 	srv->hub = sg_hub_new(&hl);
 	srv->broker = srv->hub ? sg_broker_memory_new(srv->hub) : NULL;
 	srv->scratch_cap = SCRATCH_BYTES;
@@ -246,6 +254,29 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	return srv;
+}
+
+/* Once a second: expire history, reclaim idle channels, and give streams
+ * that wrote nothing since the last heartbeat one. */
+struct sg_housekeeping {
+	lws_sorted_usec_list_t sul;
+	sg_server *srv;
+};
+
+static void housekeeping(lws_sorted_usec_list_t *sul)
+{
+	sg_server *srv = lws_container_of(sul, struct sg_housekeeping, sul)->srv;
+	long long now = lws_now_usecs();
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	sg_hub_sweep(srv->hub, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	if (srv->cfg.heartbeat_ms &&
+	    now - srv->last_heartbeat_us >= (long long)srv->cfg.heartbeat_ms * 1000) {
+		srv->last_heartbeat_us = now;
+		for (sg_conn *c = srv->conns; c; c = c->next)
+			sg__conn_heartbeat(c);
+	}
+	lws_sul_schedule(srv->ctx, 0, sul, housekeeping, LWS_US_PER_SEC);
 }
 
 static void shutdown_tick(lws_sorted_usec_list_t *sul)
@@ -269,6 +300,10 @@ int sg_server_run(sg_server *srv)
 	lws_sorted_usec_list_t tick;
 	memset(&tick, 0, sizeof(tick));
 	srv->loop_thread = pthread_self();
+	srv->last_heartbeat_us = lws_now_usecs();
+	struct sg_housekeeping hk = {.srv = srv};
+	srv->housekeeping = &hk;
+	lws_sul_schedule(srv->ctx, 0, &hk.sul, housekeeping, LWS_US_PER_SEC);
 	while (lws_service(srv->ctx, 0) >= 0) {
 		if (atomic_load(&srv->stop_asked) && !srv->shutting_down)
 			shutdown_begin(srv);
@@ -279,6 +314,8 @@ int sg_server_run(sg_server *srv)
 		}
 	}
 	lws_sul_cancel(&tick);
+	lws_sul_cancel(&hk.sul);
+	srv->housekeeping = NULL;
 	return 0;
 }
 
@@ -312,8 +349,10 @@ void sg_server_free(sg_server *srv)
 		free(r->path);
 		free(r);
 	}
-	for (int i = 0; i < SG_RENDER_SLOTS; i++)
+	for (int i = 0; i < SG_RENDER_SLOTS; i++) {
 		sg_frame_unref(srv->preludes[i]);
+		sg_frame_unref(srv->heartbeats[i]);
+	}
 	free(srv->scratch);
 	pthread_mutex_destroy(&srv->tasks_lock);
 	free(srv);

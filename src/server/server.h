@@ -32,7 +32,7 @@ typedef struct sg_response {
 
 #define SG_M_GET 1u
 #define SG_M_POST 2u
-#define SG_M_HEAD 4u
+#define SG_M_DELETE 4u
 
 /* A built-in endpoint: what a path does, by method. Static tables. */
 typedef struct sg_endpoint {
@@ -42,14 +42,17 @@ typedef struct sg_endpoint {
 	const char *allow;
 	/* GET that streams (any transport); NULL when get answers at once. */
 	sg_handler_fn stream;
-	/* GET (and HEAD) answered at once. */
+	/* GET answered at once. */
 	void (*get)(sg_server *srv, const sg_request *req, sg_response *resp);
 	/* POST with the whole body (borrowed). */
 	void (*post)(sg_server *srv, const sg_request *req, const char *body, size_t len,
 		     sg_response *resp);
+	/* DELETE. */
+	void (*del)(sg_server *srv, const sg_request *req, sg_response *resp);
 } sg_endpoint;
 
 extern const sg_endpoint sg_endpoint_channels;
+extern const sg_endpoint sg_endpoint_channel_info;
 extern const sg_endpoint sg_endpoint_health;
 extern const sg_endpoint sg_endpoint_metrics;
 extern const sg_endpoint sg_endpoint_static;
@@ -96,6 +99,9 @@ struct sg_server {
 	unsigned char *scratch; /* write coalescing buffer, LWS_PRE headroom */
 	size_t scratch_cap;
 	sg_frame *preludes[SG_RENDER_SLOTS];
+	sg_frame *heartbeats[SG_RENDER_SLOTS];
+	struct sg_housekeeping *housekeeping; /* the once-a-second timer */
+	long long last_heartbeat_us;
 };
 
 /* Runs posted tasks (loop thread). */

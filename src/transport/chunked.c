@@ -23,12 +23,6 @@ static sg_frame *chunked_render(const sg_msg *m)
 	return f;
 }
 
-static int no_prelude(sg_buf *out)
-{
-	(void)out;
-	return 0;
-}
-
 const sg_transport sg_transport_chunked = {
 	.name = "chunked",
 	.slot = 0,
@@ -36,5 +30,6 @@ const sg_transport sg_transport_chunked = {
 	.content_type = "text/plain; charset=utf-8",
 	.accepts = chunked_accepts,
 	.render = chunked_render,
-	.prelude = no_prelude,
+	.heartbeat = "\n",
+	.prelude = sg_transport_no_prelude,
 };

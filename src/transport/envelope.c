@@ -15,9 +15,3 @@ sg_frame *sg_envelope_frame(const sg_msg *m, const char *tail)
 	sg_buf_free(&b);
 	return f;
 }
-
-int sg_envelope_no_prelude(sg_buf *out)
-{
-	(void)out;
-	return 0;
-}

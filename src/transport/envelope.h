@@ -7,11 +7,11 @@
 
 #include "core/buf.h"
 #include "core/frame.h"
+#include "core/transport.h"
 
 struct sg_msg;
 
 /* {"channel","id","event","data"} followed by `tail` (may be ""). One ref. */
 sg_frame *sg_envelope_frame(const struct sg_msg *m, const char *tail);
-int sg_envelope_no_prelude(sg_buf *out);
 
 #endif

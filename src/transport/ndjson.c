@@ -23,5 +23,6 @@ const sg_transport sg_transport_ndjson = {
 	.content_type = "application/x-ndjson",
 	.accepts = ndjson_accepts,
 	.render = ndjson_render,
-	.prelude = sg_envelope_no_prelude,
+	.heartbeat = "\n",
+	.prelude = sg_transport_no_prelude,
 };

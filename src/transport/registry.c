@@ -22,6 +22,13 @@ const sg_transport *sg_transport_find(const char *name)
 	return NULL;
 }
 
+int sg_transport_no_prelude(sg_buf *out, const sg_transport_opts *o)
+{
+	(void)out;
+	(void)o;
+	return 0;
+}
+
 const char *sg_transport_names(void)
 {
 	return "chunked, sse, ws, longpoll, ndjson";

@@ -45,8 +45,10 @@ static sg_frame *sse_render(const sg_msg *m)
 	return f;
 }
 
-static int sse_prelude(sg_buf *out)
+static int sse_prelude(sg_buf *out, const sg_transport_opts *o)
 {
+	if (o->sse_retry_ms && sg_buf_printf(out, "retry: %u\n\n", o->sse_retry_ms))
+		return -1;
 	/* a comment line flushes proxies and tells the client it is open */
 	return sg_buf_puts(out, ": ok\n\n");
 }
@@ -59,4 +61,5 @@ const sg_transport sg_transport_sse = {
 	.accepts = sse_accepts,
 	.render = sse_render,
 	.prelude = sse_prelude,
+	.heartbeat = ":\n\n",
 };

@@ -16,12 +16,6 @@ static sg_frame *ws_render(const sg_msg *m)
 	return sg_frame_copy(m->data, m->len);
 }
 
-static int no_prelude(sg_buf *out)
-{
-	(void)out;
-	return 0;
-}
-
 const sg_transport sg_transport_ws = {
 	.name = "ws",
 	.slot = 2,
@@ -29,5 +23,5 @@ const sg_transport sg_transport_ws = {
 	.content_type = NULL,
 	.accepts = ws_accepts,
 	.render = ws_render,
-	.prelude = no_prelude,
+	.prelude = sg_transport_no_prelude,
 };

@@ -70,17 +70,31 @@ static void test_preludes(void **state)
 {
 	(void)state;
 	sg_buf b = SG_BUF_INIT;
-	assert_int_equal(sg_transport_sse.prelude(&b), 0);
+	sg_transport_opts none = {0}, retry = {.sse_retry_ms = 2500};
+	assert_int_equal(sg_transport_sse.prelude(&b, &none), 0);
 	assert_int_equal(b.len, 6);
 	assert_string_equal(b.data, ": ok\n\n");
+	sg_buf_reset(&b);
+	assert_int_equal(sg_transport_sse.prelude(&b, &retry), 0);
+	assert_string_equal(b.data, "retry: 2500\n\n: ok\n\n");
 	const sg_transport *silent[] = {&sg_transport_chunked, &sg_transport_ws,
 	                                &sg_transport_ndjson, &sg_transport_longpoll};
 	for (size_t i = 0; i < 4; i++) {
 		sg_buf_reset(&b);
-		assert_int_equal(silent[i]->prelude(&b), 0);
+		assert_int_equal(silent[i]->prelude(&b, &retry), 0);
 		assert_int_equal(b.len, 0);
 	}
 	sg_buf_free(&b);
+}
+
+static void test_heartbeats(void **state)
+{
+	(void)state;
+	assert_string_equal(sg_transport_sse.heartbeat, ":\n\n");
+	assert_string_equal(sg_transport_chunked.heartbeat, "\n");
+	assert_string_equal(sg_transport_ndjson.heartbeat, "\n");
+	assert_null(sg_transport_ws.heartbeat);
+	assert_null(sg_transport_longpoll.heartbeat);
 }
 
 static void test_batch_markers(void **state)
@@ -245,6 +259,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_tables),
 	    cmocka_unit_test(test_preludes),
+	    cmocka_unit_test(test_heartbeats),
 	    cmocka_unit_test(test_batch_markers),
 	    cmocka_unit_test(test_chunked_bytes),
 	    cmocka_unit_test(test_sse_fields),
