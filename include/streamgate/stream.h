@@ -43,10 +43,13 @@ int sg_stream_close(sg_stream *s);
  * the client gets `status` and a JSON body {"error","detail"} (a WebSocket
  * client: close code 1008 with the error as reason). Loop thread. */
 int sg_stream_fail(sg_stream *s, int status, const char *error, const char *detail);
-/* Subscribes the stream to a channel (loop thread). With last_event_id
- * (NULL: none) the history after that id is queued first, then live
- * messages follow with no gap. SG_EINVAL for a bad channel name,
- * SG_EBADID for a malformed id. */
+/* Subscribes the stream to a channel, or to several: "a,b,c" (at most 16).
+ * With last_event_id (NULL: none) the history after that id is queued
+ * first, merged in id order, then live messages follow with no gap and no
+ * duplicate; where the history cannot vouch for everything after that id a
+ * "gap" control message comes first. SG_EINVAL for a bad channel name,
+ * SG_EBADID for a malformed id, SG_ETOOBIG past 16 channels or
+ * max_channels. Loop thread. */
 int sg_stream_subscribe(sg_stream *s, const char *channel, const char *last_event_id);
 
 /* Timers owned by the stream, run on the loop thread: once after `ms`, or

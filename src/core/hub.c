@@ -5,7 +5,6 @@
  */
 #include "hub.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +15,9 @@
 
 struct sg_channel {
 	char *name;
-	uint64_t last_seq;
+	sg_id last;  /* newest message published here, zero when none */
+	sg_id floor; /* resuming from before this can have missed messages */
+	int evicted; /* the history has lost a message */
 	sg_stream **subs;
 	size_t nsubs, subs_cap;
 	sg_msg **hist; /* ring: hcount messages from hhead, hcap slots */
@@ -28,7 +29,21 @@ struct sg_hub {
 	sg_channel **buckets;
 	size_t nbuckets, nchannels;
 	sg_hub_limits lim;
+	sg_id start; /* the first id this hub could have given */
+	sg_id last;  /* the last id it gave */
 };
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t hub_now(const sg_hub *h)
+{
+	return h->lim.clock_ms ? h->lim.clock_ms() : wall_ms();
+}
 
 sg_hub *sg_hub_new(const sg_hub_limits *lim)
 {
@@ -42,6 +57,7 @@ sg_hub *sg_hub_new(const sg_hub_limits *lim)
 		return NULL;
 	}
 	h->lim = *lim;
+	h->start = h->last = (sg_id){(uint64_t)hub_now(h), 0};
 	return h;
 }
 
@@ -53,6 +69,8 @@ static sg_msg *history_at(const sg_channel *c, size_t i)
 static void history_evict_oldest(sg_channel *c)
 {
 	sg_msg *m = c->hist[c->hhead];
+	c->floor = m->pos;
+	c->evicted = 1;
 	c->hhead = (c->hhead + 1) % c->hcap;
 	c->hcount--;
 	c->hbytes -= m->len;
@@ -111,22 +129,6 @@ int sg_event_name_valid(const char *event)
 	return !event || (*event && !strpbrk(event, "\r\n"));
 }
 
-int sg_id_parse(const char *text, uint64_t *out)
-{
-	if (!text || !*text || strlen(text) > 20)
-		return SG_EINVAL;
-	for (const char *p = text; *p; p++)
-		if (*p < '0' || *p > '9')
-			return SG_EINVAL;
-	errno = 0;
-	char *end;
-	unsigned long long v = strtoull(text, &end, 10);
-	if (errno || *end)
-		return SG_EINVAL;
-	*out = v;
-	return 0;
-}
-
 static size_t name_hash(const char *s)
 {
 	size_t h = 5381;
@@ -157,6 +159,7 @@ static int channel_get(sg_hub *h, const char *name, sg_channel **out)
 		free(c);
 		return SG_ENOMEM;
 	}
+	c->floor = h->last; /* what came before was not recorded here */
 	size_t b = name_hash(name) % h->nbuckets;
 	c->next = h->buckets[b];
 	h->buckets[b] = c;
@@ -197,33 +200,35 @@ static int history_append(sg_hub *h, sg_channel *c, sg_msg *m)
 	return 0;
 }
 
-static int64_t wall_ms(void)
+/* The id for a publish: the next one, or the publisher's own when it is
+ * after the last and not more than a minute ahead of the clock. */
+static int publish_id(sg_hub *h, const char *want, int64_t now, sg_id *out)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (!want) {
+		*out = sg_id_next(h->last, (uint64_t)now);
+		return 0;
+	}
+	if (sg_id_parse(want, out) || out->ms > (uint64_t)now + 60000)
+		return SG_EINVAL;
+	return sg_id_cmp(*out, h->last) > 0 ? 0 : SG_EID_STALE;
 }
 
 int sg_hub_publish(sg_hub *h, const sg_publish_req *req, sg_publish_result *res)
 {
-	uint64_t seq = 0;
-	if (!sg_channel_name_valid(req->channel) || !sg_event_name_valid(req->event) ||
-	    (req->id && sg_id_parse(req->id, &seq)))
+	int64_t now = hub_now(h);
+	sg_id pos;
+	if (!sg_channel_name_valid(req->channel) || !sg_event_name_valid(req->event))
 		return SG_EINVAL;
+	int rc = publish_id(h, req->id, now, &pos);
 	sg_channel *c;
-	int rc = channel_get(h, req->channel, &c);
-	if (rc)
+	if (rc || (rc = channel_get(h, req->channel, &c)))
 		return rc;
-	if (!req->id)
-		seq = c->last_seq + 1;
-	if (seq <= c->last_seq || seq == UINT64_MAX)
-		return SG_EID_STALE;
-	char id[24];
-	snprintf(id, sizeof(id), "%llu", (unsigned long long)seq);
-	sg_msg *m = sg_msg_new(c->name, seq, id, req->event, req->data, req->len, wall_ms());
+	char id[SG_ID_TEXT_MAX];
+	sg_id_format(pos, id);
+	sg_msg *m = sg_msg_new(c->name, pos, id, req->event, req->data, req->len, now);
 	if (!m)
 		return SG_ENOMEM;
-	c->last_seq = seq;
+	h->last = c->last = pos;
 	rc = history_append(h, c, m);
 	/* a subscriber may be cut (slow consumer) and leave during fan-out */
 	for (size_t i = c->nsubs; i-- > 0;)
@@ -237,35 +242,97 @@ int sg_hub_publish(sg_hub *h, const sg_publish_req *req, sg_publish_result *res)
 	return rc;
 }
 
+/* Removes s from c's subscribers; the last one moved keeps its index. */
+static void subscription_drop(sg_stream *s, sg_channel *c)
+{
+	size_t i = sg__stream_find_sub(s, c)->index;
+	sg__stream_remove_sub(s, c);
+	c->subs[i] = c->subs[--c->nsubs];
+	if (i < c->nsubs)
+		sg__stream_find_sub(c->subs[i], c)->index = i;
+}
+
 static void unsubscribe_all(void *hub, sg_stream *s)
 {
 	(void)hub;
-	while (sg__stream_nsubs(s)) {
-		sg_subscription *sub = sg__stream_sub_at(s, 0);
-		sg_channel *c = sub->channel;
-		size_t i = sub->index;
-		sg__stream_remove_sub(s, c);
-		c->subs[i] = c->subs[--c->nsubs];
-		if (i < c->nsubs)
-			sg__stream_find_sub(c->subs[i], c)->index = i;
+	while (sg__stream_nsubs(s))
+		subscription_drop(s, sg__stream_sub_at(s, 0)->channel);
+}
+
+int sg_hub_unsubscribe(sg_hub *h, sg_stream *s, const char *channel)
+{
+	sg_channel *c = channel_find(h, channel);
+	if (!c || !sg__stream_find_sub(s, c))
+		return SG_ENOTFOUND;
+	subscription_drop(s, c);
+	return 0;
+}
+
+/* Why resuming c from `after` may have lost messages, or NULL if it did
+ * not: the history holds everything after it. */
+static const char *resume_gap(const sg_hub *h, const sg_channel *c, sg_id after)
+{
+	if (sg_id_is_zero(after)) /* "everything you have": only evictions count */
+		return c->evicted ? "evicted" : NULL;
+	if (sg_id_cmp(after, h->last) > 0)
+		return "unknown";
+	if (sg_id_cmp(after, c->floor) >= 0)
+		return NULL;
+	return sg_id_cmp(after, h->start) < 0 ? "restarted" : "evicted";
+}
+
+/* Tells s that resuming c from last_id has a gap, before the replay. */
+static void signal_gap(sg_stream *s, const sg_channel *c, const char *last_id, const char *why)
+{
+	char first[SG_ID_TEXT_MAX] = "";
+	if (c->hcount)
+		sg_id_format(history_at(c, 0)->pos, first);
+	sg_buf json = SG_BUF_INIT, note = SG_BUF_INIT;
+	sg_buf_puts(&json, "{\"type\":\"gap\",\"channel\":\"");
+	sg_buf_puts(&json, c->name); /* names need no JSON escaping */
+	sg_buf_printf(&json, "\",\"last_event_id\":\"%s\",\"first_id\":", last_id);
+	sg_buf_printf(&json, c->hcount ? "\"%s\"" : "%snull", first);
+	sg_buf_printf(&json, ",\"reason\":\"%s\"}", why);
+	sg_buf_printf(&note, "%s; reason=%s; first_id=%s", c->name, why, c->hcount ? first : "none");
+	if (json.data && note.data)
+		sg__stream_control(s, "gap", json.data, note.data);
+	sg_buf_free(&json);
+	sg_buf_free(&note);
+}
+
+/* Queues the history of every channel after `after` (a channel with a gap:
+ * all of it), merged in id order so the client's last id stays a true
+ * position in all of them. */
+static void replay(const sg_hub *h, sg_stream *s, sg_channel **cs, size_t n, const char *last_id)
+{
+	sg_id after;
+	sg_id_parse(last_id, &after);
+	size_t next[SG_SUBSCRIBE_MAX];
+	for (size_t k = 0; k < n; k++) {
+		const char *why = resume_gap(h, cs[k], after);
+		if (why)
+			signal_gap(s, cs[k], last_id, why);
+		next[k] = 0;
+		while (!why && next[k] < cs[k]->hcount &&
+		       sg_id_cmp(history_at(cs[k], next[k])->pos, after) <= 0)
+			next[k]++;
+	}
+	for (;;) {
+		size_t best = n;
+		for (size_t k = 0; k < n; k++)
+			if (next[k] < cs[k]->hcount &&
+			    (best == n || sg_id_cmp(history_at(cs[k], next[k])->pos,
+						    history_at(cs[best], next[best])->pos) < 0))
+				best = k;
+		if (best == n)
+			return;
+		sg__stream_deliver(s, history_at(cs[best], next[best]++));
 	}
 }
 
-int sg_hub_subscribe(sg_hub *h, sg_stream *s, const char *channel, const char *last_id)
+/* Adds s to c's subscribers (not yet subscribed). */
+static int subscription_add(sg_stream *s, sg_channel *c)
 {
-	uint64_t after = 0;
-	if (!sg_channel_name_valid(channel))
-		return SG_EINVAL;
-	if (last_id && sg_id_parse(last_id, &after))
-		return SG_EBADID;
-	if (!sg__stream_conn(s))
-		return SG_ECLOSED; /* detached: it would never be removed again */
-	sg_channel *c;
-	int rc = channel_get(h, channel, &c);
-	if (rc)
-		return rc;
-	if (sg__stream_find_sub(s, c))
-		return 0;
 	if (c->nsubs == c->subs_cap) {
 		size_t cap = c->subs_cap ? c->subs_cap * 2 : 4;
 		sg_stream **v = realloc(c->subs, cap * sizeof(*v));
@@ -277,13 +344,42 @@ int sg_hub_subscribe(sg_hub *h, sg_stream *s, const char *channel, const char *l
 	if (sg__stream_add_sub(s, c, c->nsubs))
 		return SG_ENOMEM;
 	c->subs[c->nsubs++] = s;
-	sg_hub_attach(h, s);
-	sg__stream_set_last_seq(s, last_id ? after : c->last_seq);
-	if (last_id)
-		for (size_t i = 0; i < c->hcount; i++)
-			if (history_at(c, i)->seq > after)
-				sg__stream_deliver(s, history_at(c, i));
 	return 0;
+}
+
+int sg_hub_subscribe_many(sg_hub *h, sg_stream *s, const char *const *names, size_t n,
+			  const char *last_id)
+{
+	sg_id after;
+	sg_channel *cs[SG_SUBSCRIBE_MAX];
+	size_t fresh = 0;
+	if (n > SG_SUBSCRIBE_MAX)
+		return SG_ETOOBIG;
+	for (size_t k = 0; k < n; k++)
+		if (!sg_channel_name_valid(names[k]))
+			return SG_EINVAL;
+	if (last_id && sg_id_parse(last_id, &after))
+		return SG_EBADID;
+	if (!sg__stream_conn(s))
+		return SG_ECLOSED; /* detached: it would never be removed again */
+	for (size_t k = 0; k < n; k++) {
+		sg_channel *c;
+		int rc = channel_get(h, names[k], &c);
+		if (!rc && !sg__stream_find_sub(s, c) && !(rc = subscription_add(s, c)))
+			cs[fresh++] = c;
+		if (rc)
+			return rc;
+	}
+	sg_hub_attach(h, s);
+	sg__stream_set_last(s, last_id ? after : h->last);
+	if (last_id)
+		replay(h, s, cs, fresh, last_id);
+	return 0;
+}
+
+int sg_hub_subscribe(sg_hub *h, sg_stream *s, const char *channel, const char *last_id)
+{
+	return sg_hub_subscribe_many(h, s, &channel, 1, last_id);
 }
 
 void sg_hub_attach(sg_hub *h, sg_stream *s)
@@ -291,10 +387,26 @@ void sg_hub_attach(sg_hub *h, sg_stream *s)
 	sg__stream_set_hub(s, h, unsubscribe_all);
 }
 
-int sg_stream_subscribe(sg_stream *s, const char *channel, const char *last_event_id)
+int sg_stream_subscribe(sg_stream *s, const char *channels, const char *last_event_id)
 {
 	sg_hub *h = sg__stream_hub(s);
-	return h ? sg_hub_subscribe(h, s, channel, last_event_id) : SG_EINVAL;
+	char list[SG_SUBSCRIBE_MAX * (SG_CHANNEL_NAME_MAX + 1)];
+	const char *names[SG_SUBSCRIBE_MAX];
+	size_t n = 0;
+	if (!h || !channels)
+		return SG_EINVAL;
+	if (strlen(channels) >= sizeof(list))
+		return SG_ETOOBIG;
+	strcpy(list, channels);
+	for (char *save, *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		if (n == SG_SUBSCRIBE_MAX)
+			return SG_ETOOBIG;
+		names[n++] = p;
+	}
+	if (n == 0 || channels[0] == ',' || strstr(channels, ",,") ||
+	    channels[strlen(channels) - 1] == ',')
+		return SG_EINVAL;
+	return sg_hub_subscribe_many(h, s, names, n, last_event_id);
 }
 
 int sg_hub_channel_info(sg_hub *h, const char *channel, sg_channel_info *out)
@@ -305,8 +417,8 @@ int sg_hub_channel_info(sg_hub *h, const char *channel, sg_channel_info *out)
 	out->subscribers = c->nsubs;
 	out->history_count = c->hcount;
 	out->history_bytes = c->hbytes;
-	out->first_id = c->hcount ? history_at(c, 0)->seq : 0;
-	out->last_id = c->last_seq;
+	out->first_id = c->hcount ? history_at(c, 0)->pos : (sg_id){0, 0};
+	out->last_id = c->last;
 	return 0;
 }
 

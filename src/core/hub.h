@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "id.h"
 #include "streamgate.h"
 
 typedef struct sg_hub sg_hub;
@@ -19,6 +20,7 @@ typedef struct sg_hub_limits {
 	size_t history_bytes; /* payload bytes kept per channel */
 	uint64_t history_age_ms; /* oldest message kept, 0: no bound */
 	size_t max_channels;	 /* channels at once (0: no bound); more: SG_ETOOBIG */
+	int64_t (*clock_ms)(void); /* wall clock in ms; NULL: the real one */
 } sg_hub_limits;
 
 /* One publish; every pointer borrowed. id NULL: the hub assigns one. */
@@ -31,17 +33,18 @@ typedef struct sg_publish_req {
 } sg_publish_req;
 
 typedef struct sg_publish_result {
-	char id[24];
+	char id[SG_ID_TEXT_MAX];
 	size_t subscribers;
 } sg_publish_result;
 
 typedef struct sg_channel_info {
 	size_t subscribers;
 	size_t history_count, history_bytes;
-	uint64_t first_id, last_id; /* 0 when none */
+	sg_id first_id, last_id; /* zero when none */
 } sg_channel_info;
 
 #define SG_CHANNEL_NAME_MAX 128
+#define SG_SUBSCRIBE_MAX 16 /* channels in one subscribe call */
 #define SG_EID_STALE (-100) /* publish: id not above the channel's last */
 
 /* Caller frees with sg_hub_free. */
@@ -54,19 +57,27 @@ int sg_channel_name_valid(const char *name);
 /* Nonzero when event is NULL or a non-empty line (no CR or LF), as SSE
  * needs. */
 int sg_event_name_valid(const char *event);
-/* Parses a decimal message id; SG_EINVAL for anything else. */
-int sg_id_parse(const char *text, uint64_t *out);
 
 /* Stores and fans out one message. SG_EID_STALE when req->id is not above
- * the channel's last id; SG_EINVAL for a malformed id, name or event;
+ * the hub's last id; SG_EINVAL for a malformed id (or one over a minute
+ * ahead of the clock), name or event;
  * SG_ETOOBIG when a new channel would pass max_channels. */
 int sg_hub_publish(sg_hub *h, const sg_publish_req *req, sg_publish_result *res);
 /* Subscribes s to channel, first queueing the history after last_id (NULL:
- * none). SG_EINVAL for a bad name, SG_EBADID for a malformed last_id. */
+ * none). When the history cannot vouch for everything after last_id (it
+ * was evicted, the id predates this process, or is unknown) a "gap"
+ * control message goes first and the whole history follows. SG_EINVAL for
+ * a bad name, SG_EBADID for a malformed last_id. */
 int sg_hub_subscribe(sg_hub *h, sg_stream *s, const char *channel, const char *last_id);
 /* Lets s subscribe later (sg_stream_subscribe) and unsubscribes it from
  * everything when it detaches. */
 void sg_hub_attach(sg_hub *h, sg_stream *s);
+/* The same for several channels at once (at most SG_SUBSCRIBE_MAX): their
+ * histories are replayed merged in id order. */
+int sg_hub_subscribe_many(sg_hub *h, sg_stream *s, const char *const *names, size_t n,
+			  const char *last_id);
+/* SG_ENOTFOUND when s is not subscribed to channel. */
+int sg_hub_unsubscribe(sg_hub *h, sg_stream *s, const char *channel);
 /* SG_ENOTFOUND when the channel does not exist. */
 int sg_hub_channel_info(sg_hub *h, const char *channel, sg_channel_info *out);
 size_t sg_hub_channel_count(const sg_hub *h);

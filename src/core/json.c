@@ -107,6 +107,66 @@ int sg_json_parse_publish(const char *body, size_t len, sg_json_publish *out, ch
 	return rc;
 }
 
+static char *member_string(json_t *o, const char *key, int *bad)
+{
+	json_t *v = json_object_get(o, key);
+	if (!v || json_is_null(v))
+		return NULL;
+	if (!json_is_string(v)) {
+		*bad = 1;
+		return NULL;
+	}
+	return strdup(json_string_value(v));
+}
+
+int sg_json_parse_command(const char *text, size_t len, sg_json_command *out, char *err,
+			  size_t errlen)
+{
+	json_error_t je;
+	memset(out, 0, sizeof(*out));
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (!root) {
+		snprintf(err, errlen, "invalid JSON at line %d column %d: %s", je.line, je.column,
+			 je.text);
+		return SG_EINVAL;
+	}
+	int bad = 0;
+	if (!json_is_object(root)) {
+		snprintf(err, errlen, "a command is a JSON object");
+		json_decref(root);
+		return SG_EINVAL;
+	}
+	out->type = member_string(root, "type", &bad);
+	out->channel = member_string(root, "channel", &bad);
+	out->last_event_id = member_string(root, "last_event_id", &bad);
+	out->event = member_string(root, "event", &bad);
+	json_t *data = json_object_get(root, "data");
+	if (data)
+		out->data = text_of(data, &out->len);
+	json_t *ref = json_object_get(root, "ref");
+	if (ref)
+		out->ref = json_dumps(ref, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(root);
+	if (bad || !out->type) {
+		snprintf(err, errlen, bad ? "type, channel, last_event_id and event must be strings"
+					  : "a command needs a \"type\"");
+		sg_json_command_free(out);
+		return SG_EINVAL;
+	}
+	return 0;
+}
+
+void sg_json_command_free(sg_json_command *c)
+{
+	free(c->type);
+	free(c->channel);
+	free(c->last_event_id);
+	free(c->event);
+	free(c->data);
+	free(c->ref);
+	memset(c, 0, sizeof(*c));
+}
+
 void sg_json_publish_free(sg_json_publish *p)
 {
 	free(p->event);

@@ -29,6 +29,21 @@ int sg_json_parse_publish(const char *body, size_t len, sg_json_publish *out, ch
 			  size_t errlen);
 void sg_json_publish_free(sg_json_publish *p);
 
+/* A WebSocket command {"type","channel","last_event_id","data","event",
+ * "ref"}. Caller frees with sg_json_command_free. */
+typedef struct sg_json_command {
+	char *type, *channel, *last_event_id, *event;
+	char *data; /* a non-string "data" is its JSON text; NULL when absent */
+	size_t len;
+	char *ref; /* the client's "ref" as JSON text, echoed in replies */
+} sg_json_command;
+
+/* Parses a command; SG_EINVAL with a reason in err when it is not a JSON
+ * object with a string "type" and string (or absent) other members. */
+int sg_json_parse_command(const char *text, size_t len, sg_json_command *out, char *err,
+			  size_t errlen);
+void sg_json_command_free(sg_json_command *c);
+
 /* Appends s as a JSON string literal (quotes included) to out. */
 int sg_json_quote(sg_buf *out, const char *s, size_t len);
 

@@ -15,14 +15,14 @@ static char *dup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-sg_msg *sg_msg_new(const char *channel, uint64_t seq, const char *id, const char *event,
+sg_msg *sg_msg_new(const char *channel, sg_id pos, const char *id, const char *event,
 		   const void *data, size_t len, int64_t time_ms)
 {
 	sg_msg *m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
 	atomic_init(&m->refs, 1);
-	m->seq = seq;
+	m->pos = pos;
 	m->time_ms = time_ms;
 	m->channel = strdup(channel ? channel : "");
 	m->id = dup_or_null(id);
@@ -64,11 +64,12 @@ void sg_msg_unref(sg_msg *m)
 	atomic_fetch_sub(&live_msgs, 1);
 }
 
-sg_frame *sg_msg_frame(sg_msg *m, const sg_transport *t)
+sg_frame *sg_msg_frame(sg_msg *m, const sg_transport *t, int tagged)
 {
-	if (!m->frames[t->slot])
-		m->frames[t->slot] = t->render(m);
-	return m->frames[t->slot];
+	int slot = t->slot * 2 + (tagged != 0);
+	if (!m->frames[slot])
+		m->frames[slot] = t->render(m, tagged);
+	return m->frames[slot];
 }
 
 long sg_msg_live(void)

@@ -11,15 +11,17 @@
 #include <stdint.h>
 
 #include "frame.h"
+#include "id.h"
 
-#define SG_RENDER_SLOTS 8
+/* two renderings per transport: plain and tagged with the channel */
+#define SG_RENDER_SLOTS 16
 
 struct sg_transport;
 
 /* Owns channel, event, data and the cached frames. */
 typedef struct sg_msg {
 	atomic_int refs;
-	uint64_t seq; /* position in its channel; 0 for a stream's own chunks */
+	sg_id pos;    /* hub position; zero for a stream's own chunks */
 	int64_t time_ms;
 	char *id;     /* id as the client sees it, or NULL */
 	char *channel;
@@ -30,14 +32,15 @@ typedef struct sg_msg {
 } sg_msg;
 
 /* A new message with copies of its fields, one ref. Caller unrefs. */
-sg_msg *sg_msg_new(const char *channel, uint64_t seq, const char *id, const char *event,
+sg_msg *sg_msg_new(const char *channel, sg_id pos, const char *id, const char *event,
 		   const void *data, size_t len, int64_t time_ms);
 sg_msg *sg_msg_ref(sg_msg *m);
 /* NULL is a no-op. */
 void sg_msg_unref(sg_msg *m);
-/* The frame for transport t, rendered on first use. Borrowed (the message
- * keeps it); NULL if rendering failed. Loop thread only. */
-sg_frame *sg_msg_frame(sg_msg *m, const struct sg_transport *t);
+/* The frame for transport t, plain or tagged with the channel, rendered on
+ * first use. Borrowed (the message keeps it); NULL if rendering failed.
+ * Loop thread only. */
+sg_frame *sg_msg_frame(sg_msg *m, const struct sg_transport *t, int tagged);
 /* Live message count, for leak checks in tests. */
 long sg_msg_live(void);
 

@@ -50,7 +50,9 @@ struct sg_stream {
 	int fail_status;
 	char fail_error[32];
 	char fail_detail[160];
-	uint64_t last_seq;
+	sg_id last;	  /* position of the last channel message queued */
+	int tagged;	  /* frames name their channel (JSON envelopes) */
+	sg_buf notes;	  /* control notes for response headers: "a; b" */
 
 	void *hub;
 	sg_unsubscribe_fn unsubscribe;
@@ -122,6 +124,7 @@ void sg_stream_unref(sg_stream *s)
 	for (int k = 0; k < HOOK_KINDS; k++)
 		free(s->hooks[k].v);
 	free(s->subs);
+	sg_buf_free(&s->notes);
 	free(s);
 	atomic_fetch_sub(&live_streams, 1);
 }
@@ -347,9 +350,9 @@ static int deliver_filtered(sg_stream *s, sg_msg *m)
 	if (!filters_run(s, &c)) {
 		sg_msg *own = m;
 		if (c.owned)
-			own = sg_msg_new(m->channel, m->seq, m->id, m->event, c.data, c.len,
+			own = sg_msg_new(m->channel, m->pos, m->id, m->event, c.data, c.len,
 					 m->time_ms);
-		sg_frame *f = own ? s->transport->render(own) : NULL;
+		sg_frame *f = own ? s->transport->render(own, s->tagged) : NULL;
 		rc = f ? sg__stream_push(s, f) : SG_ENOMEM;
 		sg_frame_unref(f);
 		if (own != m)
@@ -367,27 +370,59 @@ int sg__stream_deliver(sg_stream *s, sg_msg *m)
 	if (s->hooks[HOOK_BEFORE_CHUNK].n) {
 		rc = deliver_filtered(s, m);
 	} else {
-		sg_frame *f = sg_msg_frame(m, s->transport);
+		sg_frame *f = sg_msg_frame(m, s->transport, s->tagged);
 		rc = f ? sg__stream_push(s, f) : SG_ENOMEM;
 	}
 	if (rc == 1)
 		return 0; /* dropped by a filter: nothing was queued */
 	if (rc == 0) {
-		if (m->seq)
-			s->last_seq = m->seq;
+		if (!sg_id_is_zero(m->pos))
+			s->last = m->pos;
 		hooks_run(s, HOOK_AFTER_CHUNK);
 	}
 	return rc;
 }
 
-uint64_t sg__stream_last_seq(const sg_stream *s)
+sg_id sg__stream_last(const sg_stream *s)
 {
-	return s->last_seq;
+	return s->last;
 }
 
-void sg__stream_set_last_seq(sg_stream *s, uint64_t seq)
+void sg__stream_set_last(sg_stream *s, sg_id id)
 {
-	s->last_seq = seq;
+	if (sg_id_cmp(id, s->last) > 0)
+		s->last = id;
+}
+
+void sg__stream_set_tagged(sg_stream *s)
+{
+	s->tagged = 1;
+}
+
+int sg__stream_tagged(const sg_stream *s)
+{
+	return s->tagged;
+}
+
+int sg__stream_control(sg_stream *s, const char *kind, const char *json, const char *note)
+{
+	if (!s->conn)
+		return SG_ECLOSED;
+	if (note && sg__stream_state(s) == SG_STREAM_NEW) {
+		if ((s->notes.len && sg_buf_puts(&s->notes, ", ")) || sg_buf_puts(&s->notes, note))
+			return SG_ENOMEM;
+	}
+	sg_frame *f = s->transport->control(kind, json, s->tagged);
+	if (!f)
+		return 0;
+	int rc = sg__stream_push(s, f);
+	sg_frame_unref(f);
+	return rc;
+}
+
+const char *sg__stream_notes(const sg_stream *s)
+{
+	return s->notes.len ? s->notes.data : NULL;
 }
 
 int sg_stream_fail(sg_stream *s, int status, const char *error, const char *detail)
@@ -441,7 +476,7 @@ int sg_stream_event(sg_stream *s, const char *event, const char *id, const void 
 		return SG_ECLOSED;
 	if (on_loop && !can_send(s))
 		return SG_ECLOSED;
-	sg_msg *m = sg_msg_new("", 0, id, event, data, len, now_ms());
+	sg_msg *m = sg_msg_new("", (sg_id){0, 0}, id, event, data, len, now_ms());
 	if (!m)
 		return SG_ENOMEM;
 	if (on_loop) {

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "frame.h"
+#include "id.h"
 #include "loop.h"
 #include "streamgate.h"
 #include "transport.h"
@@ -79,9 +80,19 @@ int sg__stream_push(sg_stream *s, sg_frame *f);
 int sg__stream_deliver(sg_stream *s, struct sg_msg *m);
 
 sg_stream_state sg__stream_state(const sg_stream *s);
-/* The id of the last channel message queued, 0 when none. */
-uint64_t sg__stream_last_seq(const sg_stream *s);
-void sg__stream_set_last_seq(sg_stream *s, uint64_t seq);
+/* The position of the last channel message queued (the long-poll cursor);
+ * set_last only moves it forward. */
+sg_id sg__stream_last(const sg_stream *s);
+void sg__stream_set_last(sg_stream *s, sg_id id);
+/* From now on frames name their channel (several channels, or asked). */
+void sg__stream_set_tagged(sg_stream *s);
+int sg__stream_tagged(const sg_stream *s);
+/* Queues a control message (kind, JSON) if the transport can carry one;
+ * before the headers are out, note (may be NULL) is also kept for a
+ * response header. */
+int sg__stream_control(sg_stream *s, const char *kind, const char *json, const char *note);
+/* The notes kept for the header, "a, b", or NULL. */
+const char *sg__stream_notes(const sg_stream *s);
 /* The status set by sg_stream_fail (0 when none) and its error and detail
  * (borrowed). */
 int sg__stream_failure(const sg_stream *s, const char **error, const char **detail);

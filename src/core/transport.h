@@ -34,13 +34,18 @@ typedef struct sg_transport_opts {
 
 typedef struct sg_transport {
 	const char *name;
-	int slot; /* index of this transport's frame in a message's cache */
+	int slot; /* 0..7: where its frames sit in a message's cache */
 	sg_wire wire;
 	const char *content_type;
 	/* Nonzero when this transport suits the request without ?transport=. */
 	int (*accepts)(const sg_negotiation *n);
-	/* The frame for one message, one ref (caller unrefs), or NULL. */
-	sg_frame *(*render)(const struct sg_msg *m);
+	/* The frame for one message, one ref (caller unrefs), or NULL. Tagged:
+	 * the frame says the message's channel (a JSON envelope). */
+	sg_frame *(*render)(const struct sg_msg *m, int tagged);
+	/* A control message (kind "gap", "subscribed", "error", ...) whose JSON
+	 * is json, one ref; NULL when the transport cannot carry one in this
+	 * mode (then only a response header can say it). */
+	sg_frame *(*control)(const char *kind, const char *json, int tagged);
 	/* Bytes sent once after the headers (may append nothing). */
 	int (*prelude)(sg_buf *out, const struct sg_transport_opts *o);
 	/* Bytes that keep an idle stream alive, or NULL (WebSocket pings are

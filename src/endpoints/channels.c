@@ -1,18 +1,18 @@
 /*
- * channels — the built-in pub/sub endpoint: GET /channels/NAME subscribes
- * with any transport, POST /channels/NAME publishes. The subscribe side is
- * an ordinary stream handler, as an embedding program would write one.
+ * channels — the built-in pub/sub endpoint: GET /channels/NAME[,NAME...]
+ * subscribes with any transport, POST publishes, DELETE deletes, and
+ * /channels/NAME/info describes. The subscribe side is an ordinary stream
+ * handler on the public API, as an embedding program would write one.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/json.h"
 #include "core/utf8.h"
+#include "channels.h"
 #include "server/request.h"
-#include "server/server.h"
 
 #define PREFIX "/channels/"
-#define BAD_CHANNEL "channel names are 1 to 128 characters of A-Z a-z 0-9 _ . : -"
 
 static int channels_match(const sg_server *srv, const char *path)
 {
@@ -25,38 +25,75 @@ static const char *channel_of(const sg_request *req)
 	return sg_request_path(req) + strlen(PREFIX);
 }
 
+static int fail(sg_stream *s, const sg_client_error *e)
+{
+	sg_stream_fail(s, e->status, e->error, e->detail);
+	return -1;
+}
+
+int sg__channels_subscribe(sg_stream *s, const char *name, const char *last_id,
+			   sg_client_error *e)
+{
+	int rc = sg_stream_subscribe(s, name, last_id);
+	*e = (sg_client_error){0, NULL, NULL};
+	if (rc == SG_EINVAL)
+		*e = (sg_client_error){400, "bad_channel", SG_BAD_CHANNEL};
+	else if (rc == SG_EBADID)
+		*e = (sg_client_error){400, "bad_last_event_id",
+				       "last_event_id must be a message id: MS-SEQ, or 0"};
+	else if (rc == SG_ETOOBIG)
+		*e = (sg_client_error){400, "too_many_channels",
+				       "at most 16 channels a connection, and max_channels in all"};
+	else if (rc)
+		*e = (sg_client_error){503, "out_of_memory", "cannot subscribe"};
+	return rc;
+}
+
+/* GET /channels/a,b,c: every transport; several channels (or ?format=json)
+ * make every frame a JSON envelope naming its channel. */
 static void channels_subscribe(sg_stream *s, const sg_request *req, void *ud)
 {
-	(void)ud;
-	const char *name = channel_of(req);
-	if (!sg_channel_name_valid(name)) {
-		sg_stream_fail(s, 400, "bad_channel", BAD_CHANNEL);
-		return;
-	}
+	const char *list = channel_of(req);
+	const char *format = sg_request_query(req, "format");
 	const char *last = sg_request_query(req, "last_event_id");
+	sg_client_error e;
 	if (!last)
 		last = sg_request_header(req, "last-event-id");
-	int rc = sg_stream_subscribe(s, name, last);
-	if (rc == SG_EBADID)
-		sg_stream_fail(s, 400, "bad_last_event_id",
-			       "last_event_id must be a message id: a decimal number");
+	if (format && strcmp(format, "json") != 0 && strcmp(format, "plain") != 0) {
+		fail(s, &(sg_client_error){400, "bad_format", "format is json or plain"});
+		return;
+	}
+	if (strchr(list, ',') || (format && strcmp(format, "json") == 0))
+		sg__stream_set_tagged(s);
+	if (sg__channels_subscribe(s, list, last, &e))
+		fail(s, &e);
+	else
+		sg_stream_on_message(s, sg__channels_command, ud);
+}
+
+int sg__channels_publish(sg_server *srv, const sg_publish_req *p, sg_publish_result *res,
+			 sg_client_error *e)
+{
+	int rc = SG_EINVAL;
+	*e = (sg_client_error){0, NULL, NULL};
+	if (!sg_channel_name_valid(p->channel))
+		*e = (sg_client_error){400, "bad_channel", SG_BAD_CHANNEL};
+	else if (!sg_utf8_valid(p->data, p->len))
+		*e = (sg_client_error){400, "bad_encoding", "the message must be UTF-8 text"};
+	else if (!sg_event_name_valid(p->event))
+		*e = (sg_client_error){400, "bad_event", "event must be a non-empty line"};
+	else if ((rc = sg_broker_publish(srv->broker, p, res)) == SG_EID_STALE)
+		*e = (sg_client_error){409, "stale_id", "id must be after the last id given"};
+	else if (rc == SG_EINVAL)
+		*e = (sg_client_error){400, "bad_id",
+				       "id must be MS-SEQ and at most a minute ahead of the clock"};
 	else if (rc == SG_ETOOBIG)
-		sg_stream_fail(s, 503, "too_many_channels", "the server holds max_channels");
+		*e = (sg_client_error){503, "too_many_channels", "the server holds max_channels"};
 	else if (rc)
-		sg_stream_fail(s, 503, "out_of_memory", "cannot subscribe");
-}
-
-static int has_newline(const char *s)
-{
-	return s && strpbrk(s, "\r\n") != NULL;
-}
-
-static void publish_answer(sg_response *r, const char *channel, const sg_publish_result *res)
-{
-	r->status = 200;
-	sg_buf_puts(&r->body, "{\"channel\":");
-	sg_json_quote(&r->body, channel, strlen(channel));
-	sg_buf_printf(&r->body, ",\"id\":\"%s\",\"subscribers\":%zu}", res->id, res->subscribers);
+		*e = (sg_client_error){503, "out_of_memory", "cannot publish"};
+	else
+		atomic_fetch_add(&srv->published, 1);
+	return rc;
 }
 
 static void channels_publish(sg_server *srv, const sg_request *req, const char *body, size_t len,
@@ -65,11 +102,9 @@ static void channels_publish(sg_server *srv, const sg_request *req, const char *
 	const char *name = channel_of(req);
 	sg_publish_req p = {.channel = name, .data = body, .len = len};
 	sg_json_publish env = {0};
+	sg_publish_result res;
+	sg_client_error e;
 	char err[200];
-	if (!sg_channel_name_valid(name)) {
-		sg__response_error(r, 400, "bad_channel", BAD_CHANNEL);
-		return;
-	}
 	if (req->is_json) {
 		if (sg_json_parse_publish(body, len, &env, err, sizeof(err))) {
 			sg__response_error(r, 400, "bad_json", err);
@@ -80,24 +115,13 @@ static void channels_publish(sg_server *srv, const sg_request *req, const char *
 		p.data = env.data;
 		p.len = env.len;
 	}
-	sg_publish_result res;
-	int rc = SG_EINVAL;
-	if (!sg_utf8_valid(p.data, p.len))
-		sg__response_error(r, 400, "bad_encoding", "the message must be UTF-8 text");
-	else if (has_newline(p.event) || (p.event && !*p.event))
-		sg__response_error(r, 400, "bad_event", "event must be a non-empty line");
-	else if ((rc = sg_broker_publish(srv->broker, &p, &res)) == SG_EID_STALE)
-		sg__response_error(r, 409, "stale_id",
-				   "id must be greater than the channel's last id");
-	else if (rc == SG_EINVAL)
-		sg__response_error(r, 400, "bad_id", "id must be a decimal number");
-	else if (rc == SG_ETOOBIG)
-		sg__response_error(r, 503, "too_many_channels", "the server holds max_channels");
-	else if (rc)
-		sg__response_error(r, 503, "out_of_memory", "cannot publish");
-	else {
-		atomic_fetch_add(&srv->published, 1);
-		publish_answer(r, name, &res);
+	if (sg__channels_publish(srv, &p, &res, &e)) {
+		sg__response_error(r, e.status, e.error, e.detail);
+	} else {
+		sg_buf_puts(&r->body, "{\"channel\":");
+		sg_json_quote(&r->body, name, strlen(name));
+		sg_buf_printf(&r->body, ",\"id\":\"%s\",\"subscribers\":%zu}", res.id,
+			      res.subscribers);
 	}
 	sg_json_publish_free(&env);
 }
@@ -107,7 +131,7 @@ static void channels_delete(sg_server *srv, const sg_request *req, sg_response *
 	const char *name = channel_of(req);
 	size_t subscribers;
 	if (!sg_channel_name_valid(name)) {
-		sg__response_error(r, 400, "bad_channel", BAD_CHANNEL);
+		sg__response_error(r, 400, "bad_channel", SG_BAD_CHANNEL);
 		return;
 	}
 	if (sg_hub_delete(srv->hub, name, &subscribers)) {
@@ -137,6 +161,17 @@ static int info_match(const sg_server *srv, const char *path)
 	       strcmp(path + n - 5, "/info") == 0;
 }
 
+/* An id as a JSON value: "MS-SEQ", or null when zero. */
+static void id_json(sg_id id, char *out)
+{
+	char text[SG_ID_TEXT_MAX];
+	sg_id_format(id, text);
+	if (sg_id_is_zero(id))
+		strcpy(out, "null");
+	else
+		sprintf(out, "\"%s\"", text);
+}
+
 static void info_get(sg_server *srv, const sg_request *req, sg_response *r)
 {
 	const char *path = channel_of(req);
@@ -144,26 +179,28 @@ static void info_get(sg_server *srv, const sg_request *req, sg_response *r)
 	size_t n = strlen(path) - 5;
 	sg_channel_info ci;
 	if (n > SG_CHANNEL_NAME_MAX) {
-		sg__response_error(r, 400, "bad_channel", BAD_CHANNEL);
+		sg__response_error(r, 400, "bad_channel", SG_BAD_CHANNEL);
 		return;
 	}
 	memcpy(name, path, n);
 	name[n] = '\0';
 	if (!sg_channel_name_valid(name)) {
-		sg__response_error(r, 400, "bad_channel", BAD_CHANNEL);
+		sg__response_error(r, 400, "bad_channel", SG_BAD_CHANNEL);
 		return;
 	}
 	if (sg_hub_channel_info(srv->hub, name, &ci)) {
 		sg__response_error(r, 404, "no_such_channel", "the channel does not exist");
 		return;
 	}
+	char first[SG_ID_TEXT_MAX + 2], last[SG_ID_TEXT_MAX + 2];
+	id_json(ci.first_id, first);
+	id_json(ci.last_id, last);
 	sg_buf_puts(&r->body, "{\"channel\":");
 	sg_json_quote(&r->body, name, n);
 	sg_buf_printf(&r->body,
 		      ",\"subscribers\":%zu,\"history\":{\"count\":%zu,\"bytes\":%zu,"
-		      "\"first_id\":\"%llu\",\"last_id\":\"%llu\"}}",
-		      ci.subscribers, ci.history_count, ci.history_bytes,
-		      (unsigned long long)ci.first_id, (unsigned long long)ci.last_id);
+		      "\"first_id\":%s,\"last_id\":%s}}",
+		      ci.subscribers, ci.history_count, ci.history_bytes, first, last);
 }
 
 const sg_endpoint sg_endpoint_channel_info = {

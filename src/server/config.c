@@ -28,6 +28,7 @@ typedef struct key_spec {
 static const key_spec keys[] = {
 	TEXT(listen, "127.0.0.1:8080", "address and port to listen on (port 0: any free port)"),
 	TEXT(www, "www", "directory of static files served at /"),
+	TEXT(ws_publish, "*", "channels WebSocket clients may publish to: *, none (empty), or a comma list of names and prefixes ending in *"),
 	SIZE(max_body_bytes, 1, 1 << 30, "1048576", "largest POST body (413 above)"),
 	SIZE(max_header_bytes, 1024, 65535, "8192", "largest request header block"),
 	SIZE(max_connections, 16, 1000000, "20000", "connections served at once"),

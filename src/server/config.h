@@ -14,6 +14,7 @@
 struct sg_config {
 	char listen[128];
 	char www[512];
+	char ws_publish[512];
 	size_t max_body_bytes;
 	size_t max_header_bytes;
 	size_t max_connections;

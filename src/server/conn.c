@@ -154,8 +154,8 @@ static int write_batch(sg_conn *c)
 	sg_response r;
 	sg__response_init(&r);
 	r.content_type = t->content_type;
-	snprintf(r.last_event_id, sizeof(r.last_event_id), "%llu",
-		 (unsigned long long)sg__stream_last_seq(s));
+	sg_id_format(sg__stream_last(s), r.last_event_id);
+	r.gap = sg__stream_notes(s);
 	sg_buf_puts(&r.body, t->batch_open);
 	for (size_t i = 0; sg__stream_queued(s); i++) {
 		sg_frame *f = sg__stream_peek(s, 0);
@@ -166,8 +166,8 @@ static int write_batch(sg_conn *c)
 	}
 	sg_buf_puts(&r.body, t->batch_close);
 	struct lws *wsi = c->wsi;
+	int rc = sg__respond(wsi, &r); /* before release: r.gap is the stream's */
 	sg__conn_release(c, 0);
-	int rc = sg__respond(wsi, &r);
 	sg__response_free(&r);
 	return rc;
 }

@@ -70,15 +70,17 @@ int sg__open_stream(sg_conn *c, sg_handler_fn fn, void *ud, const char **error,
 
 static int write_stream_headers(sg_conn *c, const sg_transport *t)
 {
-	unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start,
-					  *end = buf + sizeof(buf);
+	unsigned char buf[LWS_PRE + 2048], *start = buf + LWS_PRE, *p = start,
+					   *end = buf + sizeof(buf);
 	struct lws *wsi = c->wsi;
 	static const char *const names[] = {"content-type:", "transfer-encoding:",
-					    "cache-control:", "x-accel-buffering:"};
-	const char *values[] = {t->content_type, "chunked", "no-cache", "no"};
+					    "cache-control:", "x-accel-buffering:",
+					    "x-streamgate-gap:"};
+	const char *gap = sg__stream_notes(c->stream);
+	const char *values[] = {t->content_type, "chunked", "no-cache", "no", gap};
 	if (lws_add_http_header_status(wsi, HTTP_STATUS_OK, &p, end))
 		return -1;
-	for (size_t i = 0; i < 4; i++)
+	for (size_t i = 0; i < (gap ? 5u : 4u); i++)
 		if (lws_add_http_header_by_name(wsi, (const unsigned char *)names[i],
 						(const unsigned char *)values[i],
 						(int)strlen(values[i]), &p, end))

@@ -61,6 +61,7 @@ int sg__respond(struct lws *wsi, const sg_response *resp)
 		  (resp->allow && add_header(wsi, "allow:", resp->allow, &p, end)) ||
 		  (resp->last_event_id[0] &&
 		   add_header(wsi, "last-event-id:", resp->last_event_id, &p, end)) ||
+		  (resp->gap && add_header(wsi, "x-streamgate-gap:", resp->gap, &p, end)) ||
 		  lws_finalize_http_header(wsi, &p, end);
 	if (!bad) {
 		if (body)

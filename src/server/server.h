@@ -27,7 +27,8 @@ typedef struct sg_response {
 	sg_buf body;
 	const char *allow;    /* Allow header for 405, static */
 	char file[1024];      /* when set, serve this file instead of body */
-	char last_event_id[24];
+	char last_event_id[SG_ID_TEXT_MAX];
+	const char *gap; /* X-Streamgate-Gap header, borrowed, or NULL */
 } sg_response;
 
 #define SG_M_GET 1u

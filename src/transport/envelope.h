@@ -1,6 +1,6 @@
 /*
- * envelope — the JSON envelope frame shared by the ndjson and long-poll
- * transports, which differ only in what separates envelopes.
+ * envelope — the JSON envelope frame shared by every transport that tags
+ * messages with their channel, and plain JSON control lines.
  */
 #ifndef SG_TRANSPORT_ENVELOPE_H
 #define SG_TRANSPORT_ENVELOPE_H
@@ -13,5 +13,7 @@ struct sg_msg;
 
 /* {"channel","id","event","data"} followed by `tail` (may be ""). One ref. */
 sg_frame *sg_envelope_frame(const struct sg_msg *m, const char *tail);
+/* json followed by tail, one ref. */
+sg_frame *sg_control_line(const char *json, const char *tail);
 
 #endif

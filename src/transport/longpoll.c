@@ -13,9 +13,18 @@ static int longpoll_accepts(const sg_negotiation *n)
 	return 0;
 }
 
-static sg_frame *longpoll_render(const struct sg_msg *m)
+static sg_frame *longpoll_render(const struct sg_msg *m, int tagged)
 {
+	(void)tagged; /* an envelope always names its channel */
 	return sg_envelope_frame(m, "");
+}
+
+static sg_frame *longpoll_control(const char *kind, const char *json, int tagged)
+{
+	(void)kind;
+	(void)json;
+	(void)tagged;
+	return NULL; /* the answer is an array of messages: headers carry the rest */
 }
 
 const sg_transport sg_transport_longpoll = {
@@ -25,6 +34,7 @@ const sg_transport sg_transport_longpoll = {
 	.content_type = "application/json",
 	.accepts = longpoll_accepts,
 	.render = longpoll_render,
+	.control = longpoll_control,
 	.prelude = sg_transport_no_prelude,
 	.batch_open = "[",
 	.batch_sep = ",",

@@ -11,9 +11,17 @@ static int ndjson_accepts(const sg_negotiation *n)
 	return 0;
 }
 
-static sg_frame *ndjson_render(const struct sg_msg *m)
+static sg_frame *ndjson_render(const struct sg_msg *m, int tagged)
 {
+	(void)tagged; /* an envelope always names its channel */
 	return sg_envelope_frame(m, "\n");
+}
+
+static sg_frame *ndjson_control(const char *kind, const char *json, int tagged)
+{
+	(void)kind;
+	(void)tagged;
+	return sg_control_line(json, "\n");
 }
 
 const sg_transport sg_transport_ndjson = {
@@ -23,6 +31,7 @@ const sg_transport sg_transport_ndjson = {
 	.content_type = "application/x-ndjson",
 	.accepts = ndjson_accepts,
 	.render = ndjson_render,
+	.control = ndjson_control,
 	.heartbeat = "\n",
 	.prelude = sg_transport_no_prelude,
 };

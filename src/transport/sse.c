@@ -2,9 +2,12 @@
  * sse — Server-Sent Events (text/event-stream), what a browser's
  * EventSource speaks. Multi-line data becomes several `data:` lines; CR,
  * LF and CRLF all end a line, as the SSE parser in browsers expects.
+ * Tagged: data is the message's JSON envelope. Control messages are
+ * events named sg.KIND.
  */
 #include <string.h>
 
+#include "core/json.h"
 #include "core/message.h"
 #include "core/transport.h"
 
@@ -30,7 +33,7 @@ static int sse_data_lines(sg_buf *b, const char *d, size_t len)
 	return 0;
 }
 
-static sg_frame *sse_render(const sg_msg *m)
+static sg_frame *sse_render(const sg_msg *m, int tagged)
 {
 	sg_buf b = SG_BUF_INIT;
 	int rc = 0;
@@ -38,9 +41,28 @@ static sg_frame *sse_render(const sg_msg *m)
 		rc |= sg_buf_printf(&b, "id: %s\n", m->id);
 	if (m->event)
 		rc |= sg_buf_printf(&b, "event: %s\n", m->event);
-	rc |= sse_data_lines(&b, m->data, m->len);
+	if (tagged) {
+		rc |= sg_buf_puts(&b, "data: ");
+		rc |= sg_json_envelope(&b, m);
+		rc |= sg_buf_puts(&b, "\n");
+	} else {
+		rc |= sse_data_lines(&b, m->data, m->len);
+	}
 	rc |= sg_buf_puts(&b, "\n");
 	sg_frame *f = rc ? NULL : sg_frame_copy(b.data, b.len);
+	sg_buf_free(&b);
+	return f;
+}
+
+/* "event: sg.KIND" with the JSON as data, and no id: a control event
+ * does not move the browser's Last-Event-ID. */
+static sg_frame *sse_control(const char *kind, const char *json, int tagged)
+{
+	(void)tagged;
+	sg_buf b = SG_BUF_INIT;
+	sg_frame *f = NULL;
+	if (sg_buf_printf(&b, "event: sg.%s\ndata: %s\n\n", kind, json) == 0)
+		f = sg_frame_copy(b.data, b.len);
 	sg_buf_free(&b);
 	return f;
 }
@@ -60,6 +82,7 @@ const sg_transport sg_transport_sse = {
 	.content_type = "text/event-stream",
 	.accepts = sse_accepts,
 	.render = sse_render,
+	.control = sse_control,
 	.prelude = sse_prelude,
 	.heartbeat = ":\n\n",
 };

@@ -1,0 +1,136 @@
+/*
+ * commands — what a WebSocket client of /channels/ may send: JSON
+ * {"type":"subscribe"|"unsubscribe"|"publish", ...}. Each gets one JSON
+ * reply on the same socket, an acknowledgement or an error, echoing the
+ * client's "ref". Publishing is allowed per the ws_publish setting.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "channels.h"
+#include "core/json.h"
+
+/* Sends {"type":TYPE,<fields>,"ref":REF} to s. fields may be "". */
+static void reply(sg_stream *s, const sg_json_command *cmd, const char *type, const char *fields)
+{
+	sg_buf b = SG_BUF_INIT;
+	sg_buf_printf(&b, "{\"type\":\"%s\"%s%s", type, *fields ? "," : "", fields);
+	if (cmd->ref)
+		sg_buf_printf(&b, ",\"ref\":%s", cmd->ref);
+	sg_buf_puts(&b, "}");
+	if (b.data)
+		sg__stream_control(s, type, b.data, NULL);
+	sg_buf_free(&b);
+}
+
+static void reply_error(sg_stream *s, const sg_json_command *cmd, const char *error,
+			const char *detail)
+{
+	sg_buf f = SG_BUF_INIT;
+	sg_buf_printf(&f, "\"error\":\"%s\",\"detail\":", error);
+	sg_json_quote(&f, detail, strlen(detail));
+	reply(s, cmd, "error", f.data ? f.data : "");
+	sg_buf_free(&f);
+}
+
+/* "channel":"NAME" — names are checked before and need no escaping. */
+static void channel_field(sg_buf *b, const char *name)
+{
+	sg_buf_printf(b, "\"channel\":\"%s\"", name);
+}
+
+/* Nonzero when ws_publish ("*", "", or a comma list of names and
+ * prefixes ending in '*') allows publishing to channel. */
+static int publish_allowed(const char *rule, const char *channel)
+{
+	char list[sizeof(((sg_config *)0)->ws_publish)];
+	snprintf(list, sizeof(list), "%s", rule);
+	for (char *save, *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		size_t n = strlen(p);
+		if (n && p[n - 1] == '*' ? strncmp(channel, p, n - 1) == 0 : strcmp(channel, p) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void do_subscribe(sg_stream *s, const sg_json_command *cmd)
+{
+	sg_client_error e;
+	if (sg__stream_nsubs(s) >= SG_CHANNELS_PER_STREAM) {
+		reply_error(s, cmd, "too_many_subscriptions", "at most 16 channels a connection");
+		return;
+	}
+	if (sg__stream_nsubs(s) >= 1)
+		sg__stream_set_tagged(s); /* several channels: say which */
+	if (sg__channels_subscribe(s, cmd->channel, cmd->last_event_id, &e)) {
+		reply_error(s, cmd, e.error, e.detail);
+		return;
+	}
+	sg_buf f = SG_BUF_INIT;
+	channel_field(&f, cmd->channel);
+	reply(s, cmd, "subscribed", f.data);
+	sg_buf_free(&f);
+}
+
+static void do_unsubscribe(sg_stream *s, sg_server *srv, const sg_json_command *cmd)
+{
+	if (sg_hub_unsubscribe(srv->hub, s, cmd->channel)) {
+		reply_error(s, cmd, "not_subscribed", "this socket is not subscribed to that channel");
+		return;
+	}
+	sg_buf f = SG_BUF_INIT;
+	channel_field(&f, cmd->channel);
+	reply(s, cmd, "unsubscribed", f.data);
+	sg_buf_free(&f);
+}
+
+static void do_publish(sg_stream *s, sg_server *srv, const sg_json_command *cmd)
+{
+	sg_publish_req p = {.channel = cmd->channel, .event = cmd->event, .data = cmd->data,
+			    .len = cmd->len};
+	sg_publish_result res;
+	sg_client_error e;
+	if (!cmd->data) {
+		reply_error(s, cmd, "bad_command", "publish needs \"data\"");
+		return;
+	}
+	if (!publish_allowed(srv->cfg.ws_publish, cmd->channel)) {
+		reply_error(s, cmd, "forbidden", "this server does not let WebSocket clients "
+						 "publish to that channel (ws_publish)");
+		return;
+	}
+	if (sg__channels_publish(srv, &p, &res, &e)) {
+		reply_error(s, cmd, e.error, e.detail);
+		return;
+	}
+	sg_buf f = SG_BUF_INIT;
+	channel_field(&f, cmd->channel);
+	sg_buf_printf(&f, ",\"id\":\"%s\",\"subscribers\":%zu", res.id, res.subscribers);
+	reply(s, cmd, "published", f.data);
+	sg_buf_free(&f);
+}
+
+void sg__channels_command(sg_stream *s, const char *data, size_t len, void *ud)
+{
+	sg_server *srv = ud;
+	sg_json_command cmd;
+	char err[200];
+	if (sg_json_parse_command(data, len, &cmd, err, sizeof(err))) {
+		sg_json_command cmd0 = {0};
+		reply_error(s, &cmd0, "bad_json", err);
+		return;
+	}
+	int known = strcmp(cmd.type, "subscribe") == 0 || strcmp(cmd.type, "unsubscribe") == 0 ||
+		    strcmp(cmd.type, "publish") == 0;
+	if (!known)
+		reply_error(s, &cmd, "unknown_type", "type is subscribe, unsubscribe or publish");
+	else if (!cmd.channel || !sg_channel_name_valid(cmd.channel))
+		reply_error(s, &cmd, "bad_channel", SG_BAD_CHANNEL);
+	else if (strcmp(cmd.type, "subscribe") == 0)
+		do_subscribe(s, &cmd);
+	else if (strcmp(cmd.type, "unsubscribe") == 0)
+		do_unsubscribe(s, srv, &cmd);
+	else
+		do_publish(s, srv, &cmd);
+	sg_json_command_free(&cmd);
+}
