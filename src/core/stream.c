@@ -1,11 +1,12 @@
 /*
- * stream — per-request state machine, bounded frame queue and hooks.
+ * stream — per-request state machine, bounded frame queue and sending.
+ * Hooks live in stream_hooks.c, timers and subscriptions in stream_timers.c.
  *
  * Everything here runs on the loop thread except sg_stream_chunk/event/
  * close and ref/unref, which hop to the loop through sg_loop.post when
  * called from elsewhere. Must not block and must not touch sockets.
  */
-#include "stream.h"
+#include "stream_private.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,72 +15,6 @@
 
 #include "hub.h"
 #include "message.h"
-
-typedef struct hook {
-	union {
-		sg_hook_fn hook;
-		sg_filter_fn filter;
-	} fn;
-	void *ud;
-} hook;
-
-typedef struct hook_list {
-	hook *v;
-	size_t n;
-} hook_list;
-
-enum { HOOK_AFTER_OPEN, HOOK_BEFORE_CHUNK, HOOK_AFTER_CHUNK, HOOK_BEFORE_CLOSE, HOOK_AFTER_CLOSE, HOOK_KINDS };
-
-struct sg_stream {
-	atomic_int refs;
-	atomic_int state;
-	const sg_transport *transport;
-	sg_loop *loop;
-	const sg_stream_sink *sink;
-	void *conn; /* NULL once detached */
-	sg_stream_limits limits;
-	sg_stream_counters *counters;
-
-	sg_frame **ring; /* queue: count frames from head, ring_cap slots */
-	size_t ring_cap, head, count, bytes;
-
-	hook_list hooks[HOOK_KINDS];
-	int in_before_close;
-	void *user;
-
-	int fail_status;
-	char fail_error[32];
-	char fail_detail[160];
-	sg_id last;	  /* position of the last channel message queued */
-	int tagged;	  /* frames name their channel (JSON envelopes) */
-	sg_buf notes;	  /* control notes for response headers: "a; b" */
-
-	void *hub;
-	sg_unsubscribe_fn unsubscribe;
-	sg_subscription *subs;
-	size_t nsubs;
-
-	struct stream_timer *timers; /* armed timers, a list */
-	sg_message_fn on_message;
-	void *on_message_ud;
-};
-
-/* A timer of the stream's; owns nothing but the loop's timer handle. */
-typedef struct stream_timer {
-	sg_stream *s;
-	sg_timer_fn fn;
-	void *ud;
-	unsigned period_ms; /* 0: once */
-	sg_timer *t;
-	struct stream_timer *next;
-} stream_timer;
-
-struct sg_chunk {
-	const char *data;
-	size_t len;
-	char *owned; /* set when a filter replaced the data */
-	const char *event;
-};
 
 static atomic_long live_streams;
 
@@ -169,81 +104,6 @@ void *sg_stream_user(const sg_stream *s)
 	return s->user;
 }
 
-/* ---- hooks ------------------------------------------------------------ */
-
-static int hook_add(sg_stream *s, int kind, hook h)
-{
-	if (!s || !h.fn.hook)
-		return SG_EINVAL;
-	hook_list *l = &s->hooks[kind];
-	hook *v = realloc(l->v, (l->n + 1) * sizeof(*v));
-	if (!v)
-		return SG_ENOMEM;
-	v[l->n++] = h;
-	l->v = v;
-	return 0;
-}
-
-static void hooks_run(sg_stream *s, int kind)
-{
-	hook_list *l = &s->hooks[kind];
-	for (size_t i = 0; i < l->n; i++)
-		l->v[i].fn.hook(s, l->v[i].ud);
-}
-
-int sg_stream_after_open(sg_stream *s, sg_hook_fn fn, void *ud)
-{
-	return hook_add(s, HOOK_AFTER_OPEN, (hook){.fn.hook = fn, .ud = ud});
-}
-
-int sg_stream_before_chunk(sg_stream *s, sg_filter_fn fn, void *ud)
-{
-	return hook_add(s, HOOK_BEFORE_CHUNK, (hook){.fn.filter = fn, .ud = ud});
-}
-
-int sg_stream_after_chunk(sg_stream *s, sg_hook_fn fn, void *ud)
-{
-	return hook_add(s, HOOK_AFTER_CHUNK, (hook){.fn.hook = fn, .ud = ud});
-}
-
-int sg_stream_before_close(sg_stream *s, sg_hook_fn fn, void *ud)
-{
-	return hook_add(s, HOOK_BEFORE_CLOSE, (hook){.fn.hook = fn, .ud = ud});
-}
-
-int sg_stream_after_close(sg_stream *s, sg_hook_fn fn, void *ud)
-{
-	return hook_add(s, HOOK_AFTER_CLOSE, (hook){.fn.hook = fn, .ud = ud});
-}
-
-/* ---- chunk filters ---------------------------------------------------- */
-
-const void *sg_chunk_data(const sg_chunk *c, size_t *len)
-{
-	if (len)
-		*len = c->len;
-	return c->data;
-}
-
-const char *sg_chunk_event(const sg_chunk *c)
-{
-	return c->event;
-}
-
-int sg_chunk_set_data(sg_chunk *c, const void *data, size_t len)
-{
-	char *p = malloc(len + 1);
-	if (!p)
-		return SG_ENOMEM;
-	memcpy(p, data, len);
-	p[len] = '\0';
-	free(c->owned);
-	c->owned = p;
-	c->data = p;
-	c->len = len;
-	return 0;
-}
-
 /* ---- queue ------------------------------------------------------------ */
 
 size_t sg__stream_queued(const sg_stream *s)
@@ -325,20 +185,10 @@ int sg__stream_push(sg_stream *s, sg_frame *f)
 
 /* ---- sending ---------------------------------------------------------- */
 
-static int can_send(const sg_stream *s)
+int sg__stream_can_send(const sg_stream *s)
 {
 	sg_stream_state st = sg__stream_state(s);
 	return s->conn && (st <= SG_STREAM_OPEN || (st == SG_STREAM_CLOSING && s->in_before_close));
-}
-
-/* Runs the before_chunk chain; nonzero when a filter dropped the chunk. */
-static int filters_run(sg_stream *s, sg_chunk *c)
-{
-	hook_list *l = &s->hooks[HOOK_BEFORE_CHUNK];
-	for (size_t i = 0; i < l->n; i++)
-		if (l->v[i].fn.filter(s, c, l->v[i].ud))
-			return 1;
-	return 0;
 }
 
 /* Renders m through the filters into a frame of this stream's own.
@@ -347,7 +197,7 @@ static int deliver_filtered(sg_stream *s, sg_msg *m)
 {
 	sg_chunk c = {.data = m->data, .len = m->len, .event = m->event};
 	int rc = 1;
-	if (!filters_run(s, &c)) {
+	if (!sg__stream_filters_run(s, &c)) {
 		sg_msg *own = m;
 		if (c.owned)
 			own = sg_msg_new(m->channel, m->pos, m->id, m->event, c.data, c.len,
@@ -364,7 +214,7 @@ static int deliver_filtered(sg_stream *s, sg_msg *m)
 
 int sg__stream_deliver(sg_stream *s, sg_msg *m)
 {
-	if (!can_send(s))
+	if (!sg__stream_can_send(s))
 		return SG_ECLOSED;
 	int rc;
 	if (s->hooks[HOOK_BEFORE_CHUNK].n) {
@@ -378,7 +228,7 @@ int sg__stream_deliver(sg_stream *s, sg_msg *m)
 	if (rc == 0) {
 		if (!sg_id_is_zero(m->pos))
 			s->last = m->pos;
-		hooks_run(s, HOOK_AFTER_CHUNK);
+		sg__stream_hooks_run(s, HOOK_AFTER_CHUNK);
 	}
 	return rc;
 }
@@ -474,7 +324,7 @@ int sg_stream_event(sg_stream *s, const char *event, const char *id, const void 
 	int on_loop = s->loop->on_loop(s->loop);
 	if (!on_loop && sg_stream_is_closed(s))
 		return SG_ECLOSED;
-	if (on_loop && !can_send(s))
+	if (on_loop && !sg__stream_can_send(s))
 		return SG_ECLOSED;
 	sg_msg *m = sg_msg_new("", (sg_id){0, 0}, id, event, data, len, now_ms());
 	if (!m)
@@ -511,10 +361,8 @@ void sg__stream_opened(sg_stream *s)
 {
 	int expected = SG_STREAM_NEW;
 	if (atomic_compare_exchange_strong(&s->state, &expected, SG_STREAM_OPEN))
-		hooks_run(s, HOOK_AFTER_OPEN);
+		sg__stream_hooks_run(s, HOOK_AFTER_OPEN);
 }
-
-static void timers_cancel_all(sg_stream *s);
 
 static void close_on_loop(void *arg)
 {
@@ -523,9 +371,9 @@ static void close_on_loop(void *arg)
 	if (st < SG_STREAM_CLOSING && s->conn) {
 		atomic_store(&s->state, SG_STREAM_CLOSING);
 		s->in_before_close = 1;
-		hooks_run(s, HOOK_BEFORE_CLOSE);
+		sg__stream_hooks_run(s, HOOK_BEFORE_CLOSE);
 		s->in_before_close = 0;
-		timers_cancel_all(s);
+		sg__stream_timers_cancel_all(s);
 		if (s->conn)
 			s->sink->end(s->conn, 0, NULL);
 	}
@@ -549,152 +397,17 @@ int sg_stream_close(sg_stream *s)
 	return rc;
 }
 
-static void timers_cancel_all(sg_stream *s)
-{
-	while (s->timers) {
-		stream_timer *t = s->timers;
-		s->timers = t->next;
-		s->loop->timer_cancel(s->loop, t->t);
-		free(t);
-	}
-}
-
 void sg__stream_detach(sg_stream *s, int errored)
 {
 	if (!s->conn)
 		return;
 	s->conn = NULL;
-	timers_cancel_all(s);
+	sg__stream_timers_cancel_all(s);
 	atomic_store(&s->state, errored ? SG_STREAM_ERRORED : SG_STREAM_CLOSED);
 	if (s->unsubscribe)
 		s->unsubscribe(s->hub, s);
 	queue_clear(s);
-	hooks_run(s, HOOK_AFTER_CLOSE);
+	sg__stream_hooks_run(s, HOOK_AFTER_CLOSE);
 	sg_stream_unref(s);
 }
 
-/* ---- subscriptions ---------------------------------------------------- */
-
-void sg__stream_set_hub(sg_stream *s, void *hub, sg_unsubscribe_fn unsubscribe)
-{
-	s->hub = hub;
-	s->unsubscribe = unsubscribe;
-}
-
-void *sg__stream_hub(const sg_stream *s)
-{
-	return s->hub;
-}
-
-int sg__stream_add_sub(sg_stream *s, struct sg_channel *c, size_t index)
-{
-	sg_subscription *v = realloc(s->subs, (s->nsubs + 1) * sizeof(*v));
-	if (!v)
-		return SG_ENOMEM;
-	v[s->nsubs++] = (sg_subscription){.channel = c, .index = index};
-	s->subs = v;
-	return 0;
-}
-
-sg_subscription *sg__stream_find_sub(sg_stream *s, const struct sg_channel *c)
-{
-	for (size_t i = 0; i < s->nsubs; i++)
-		if (s->subs[i].channel == c)
-			return &s->subs[i];
-	return NULL;
-}
-
-void sg__stream_remove_sub(sg_stream *s, const struct sg_channel *c)
-{
-	sg_subscription *sub = sg__stream_find_sub(s, c);
-	if (sub)
-		*sub = s->subs[--s->nsubs];
-}
-
-size_t sg__stream_nsubs(const sg_stream *s)
-{
-	return s->nsubs;
-}
-
-sg_subscription *sg__stream_sub_at(sg_stream *s, size_t i)
-{
-	return i < s->nsubs ? &s->subs[i] : NULL;
-}
-
-/* ---- timers and client messages ---------------------------------------- */
-
-static void timer_unlink(sg_stream *s, stream_timer *t)
-{
-	for (stream_timer **p = &s->timers; *p; p = &(*p)->next)
-		if (*p == t) {
-			*p = t->next;
-			return;
-		}
-}
-
-static void timer_fired(void *arg)
-{
-	stream_timer *t = arg;
-	sg_stream *s = t->s;
-	t->t = NULL;
-	sg_stream_ref(s);
-	t->fn(s, t->ud);
-	/* the callback may have closed the stream, which freed every timer */
-	int still_armed = 0;
-	for (stream_timer *x = s->timers; x; x = x->next)
-		still_armed |= x == t;
-	if (still_armed) {
-		if (t->period_ms && can_send(s) &&
-		    (t->t = s->loop->timer_start(s->loop, t->period_ms, timer_fired, t))) {
-			sg_stream_unref(s);
-			return;
-		}
-		timer_unlink(s, t);
-		free(t);
-	}
-	sg_stream_unref(s);
-}
-
-static int timer_add(sg_stream *s, unsigned ms, unsigned period, sg_timer_fn fn, void *ud)
-{
-	if (!s || !fn)
-		return SG_EINVAL;
-	if (!s->conn)
-		return SG_ECLOSED;
-	stream_timer *t = calloc(1, sizeof(*t));
-	if (!t)
-		return SG_ENOMEM;
-	*t = (stream_timer){.s = s, .fn = fn, .ud = ud, .period_ms = period, .next = s->timers};
-	t->t = s->loop->timer_start(s->loop, ms, timer_fired, t);
-	if (!t->t) {
-		free(t);
-		return SG_ENOMEM;
-	}
-	s->timers = t;
-	return 0;
-}
-
-int sg_stream_after(sg_stream *s, unsigned ms, sg_timer_fn fn, void *ud)
-{
-	return timer_add(s, ms, 0, fn, ud);
-}
-
-int sg_stream_every(sg_stream *s, unsigned ms, sg_timer_fn fn, void *ud)
-{
-	return timer_add(s, ms, ms ? ms : 1, fn, ud);
-}
-
-int sg_stream_on_message(sg_stream *s, sg_message_fn fn, void *ud)
-{
-	if (!s)
-		return SG_EINVAL;
-	s->on_message = fn;
-	s->on_message_ud = ud;
-	return 0;
-}
-
-void sg__stream_input(sg_stream *s, const char *data, size_t len)
-{
-	if (s->on_message && s->conn)
-		s->on_message(s, data, len, s->on_message_ud);
-}
