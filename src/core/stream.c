@@ -156,6 +156,8 @@ static int make_room(sg_stream *s, size_t need)
 	if (s->limits.policy == SG_SLOW_DISCONNECT) {
 		atomic_fetch_add(&s->counters->slow_disconnects, 1);
 		atomic_store(&s->state, SG_STREAM_CLOSING);
+		while (s->count) /* nothing more will be written: free it now */
+			sg__stream_pop(s);
 		if (s->conn)
 			s->sink->end(s->conn, 1, "slow consumer");
 		return 1;

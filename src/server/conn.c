@@ -9,6 +9,7 @@
 #include <libwebsockets.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include "respond.h"
 
@@ -30,9 +31,12 @@ static void conn_end(void *p, int abort, const char *reason)
 	}
 	c->aborting = 1;
 	snprintf(c->reason, sizeof(c->reason), "%s", reason ? reason : "");
-	if (c->is_ws)
-		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-				 (unsigned char *)c->reason, strlen(c->reason));
+	if (c->is_ws) {
+		/* the close frame goes out once the socket drains, or never */
+		lws_callback_on_writable(c->wsi);
+		lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
+		return;
+	}
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
@@ -60,9 +64,45 @@ sg_stream *sg__conn_stream_new(sg_conn *c, const sg_transport *t)
 	return s;
 }
 
+/*
+ * libwebsockets reads nothing from an HTTP connection while a response is
+ * in progress, yet keeps polling it for input: a client that hangs up (or
+ * sends more bytes) mid-stream makes the loop spin until a write fails. So
+ * streamed responses are also watched by an epoll set of ours, itself
+ * polled by lws; any sign of input there cuts the connection at once.
+ */
+void sg__conn_watch_hangup(sg_conn *c)
+{
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+	if (c->srv->hangup_fd >= 0 &&
+	    epoll_ctl(c->srv->hangup_fd, EPOLL_CTL_ADD, lws_get_socket_fd(c->wsi), &ev) == 0)
+		c->watched = 1;
+}
+
+static void unwatch_hangup(sg_conn *c)
+{
+	if (c->watched)
+		epoll_ctl(c->srv->hangup_fd, EPOLL_CTL_DEL, lws_get_socket_fd(c->wsi), NULL);
+	c->watched = 0;
+}
+
+void sg__conn_hangups(sg_server *srv)
+{
+	struct epoll_event evs[64];
+	int n;
+	while ((n = epoll_wait(srv->hangup_fd, evs, 64, 0)) > 0)
+		for (int i = 0; i < n; i++) {
+			sg_conn *c = evs[i].data.ptr;
+			unwatch_hangup(c);
+			c->aborting = 1;
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		}
+}
+
 void sg__conn_release(sg_conn *c, int errored)
 {
 	sg_server *srv = c->srv;
+	unwatch_hangup(c);
 	if (c->listed) {
 		if (c->prev)
 			c->prev->next = c->next;
@@ -208,8 +248,13 @@ int sg__conn_write_stream(sg_conn *c)
 int sg__conn_write_ws(sg_conn *c)
 {
 	sg_stream *s = c->stream;
-	if (!s || c->aborting)
+	if (!s)
 		return -1;
+	if (c->aborting) {
+		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+				 (unsigned char *)c->reason, strlen(c->reason));
+		return -1;
+	}
 	if (c->ping_due) {
 		unsigned char ping[LWS_PRE];
 		c->ping_due = 0;

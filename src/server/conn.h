@@ -22,7 +22,7 @@ typedef struct sg_conn {
 	sg_buf body;		     /* POST body so far */
 	sg_buf wsmsg;		     /* WebSocket message being reassembled */
 	unsigned has_req : 1, listed : 1, ending : 1, aborting : 1, timed_out : 1, released : 1,
-		is_ws : 1, headers_out : 1, active : 1, ping_due : 1;
+		is_ws : 1, headers_out : 1, active : 1, ping_due : 1, watched : 1;
 	char reason[64]; /* close reason when aborting */
 } sg_conn;
 
@@ -33,6 +33,10 @@ void sg__conn_release(sg_conn *c, int errored);
 /* Writes what the stream has queued (HTTP and WebSocket writeable). Returns
  * what the lws callback should return. */
 int sg__conn_write_stream(sg_conn *c);
+/* Watches a streamed HTTP response for the client hanging up. */
+void sg__conn_watch_hangup(sg_conn *c);
+/* Cuts every watched connection whose client hung up or sent input. */
+void sg__conn_hangups(sg_server *srv);
 /* Heartbeat tick: an open stream that wrote nothing since the last tick
  * gets its transport's heartbeat (a WebSocket: a ping). */
 void sg__conn_heartbeat(sg_conn *c);

@@ -111,6 +111,7 @@ static int stream_start(sg_conn *c, sg_handler_fn fn, void *ud)
 		lws_set_timer_usecs(c->wsi, (lws_usec_t)c->srv->cfg.longpoll_timeout_ms * 1000);
 	}
 	lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
+	sg__conn_watch_hangup(c);
 	sg__stream_opened(s);
 	if (sg__stream_queued(s))
 		lws_callback_on_writable(c->wsi);

@@ -7,6 +7,8 @@
 
 #include <libwebsockets.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -145,6 +147,12 @@ static int sg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		if (c && c->srv)
 			sg__conn_release(c, 1);
 		return 0;
+	case LWS_CALLBACK_RAW_RX_FILE: /* the only raw file is the hang-up set */
+		sg__conn_hangups(srv);
+		return 0;
+	case LWS_CALLBACK_RAW_ADOPT_FILE:
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		return 0;
 	default:
 		break;
 	}
@@ -217,6 +225,16 @@ static int context_create(sg_server *srv, char *err, size_t errlen)
 	}
 	struct lws_vhost *vh = lws_get_vhost_by_name(srv->ctx, "default");
 	srv->port = vh ? lws_get_vhost_listen_port(vh) : port;
+	/* lws owns the epoll fd from here and closes it with the context */
+	lws_sock_file_fd_type fd = {.filefd = epoll_create1(EPOLL_CLOEXEC)};
+	if (fd.filefd < 0 || !vh ||
+	    !lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fd, "streamgate", NULL)) {
+		if (fd.filefd >= 0)
+			close(fd.filefd);
+		snprintf(err, errlen, "cannot watch connections (epoll)");
+		return SG_EIO;
+	}
+	srv->hangup_fd = fd.filefd;
 	return 0;
 }
 
@@ -233,6 +251,7 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 	srv->loop.timer_cancel = loop_timer_cancel;
 	srv->cfg = *cfg;
 	srv->loop_thread = pthread_self();
+	srv->hangup_fd = -1;
 	pthread_mutex_init(&srv->tasks_lock, NULL);
 	srv->stream_limits.queue_bytes = cfg->queue_bytes;
 	srv->stream_limits.policy = (sg_slow_policy)cfg->slow_policy;

@@ -102,6 +102,7 @@ struct sg_server {
 	sg_frame *preludes[SG_RENDER_SLOTS];
 	sg_frame *heartbeats[SG_RENDER_SLOTS];
 	struct sg_housekeeping *housekeeping; /* the once-a-second timer */
+	int hangup_fd;			      /* epoll set, see conn.c; -1: none */
 	long long last_heartbeat_us;
 };
 

@@ -3,10 +3,10 @@
 // byte-exact.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { metrics, publish, startServer, waitForConnections } from './lib/server.mjs';
+import { metrics, publishEach, startServer, waitForConnections } from './lib/server.mjs';
 import { curl, eventSource, longPoll, ndjsonLines, wsClient } from './lib/clients.mjs';
 import {
-  chunkedText, envelope, ENVELOPE_KEYS, EVENT_NAMES, samples, sseEvents, sseText,
+  chunkedText, firstUnordered, envelope, ENVELOPE_KEYS, EVENT_NAMES, samples, sseEvents, sseText, withIds,
 } from './lib/messages.mjs';
 
 const COUNT = 1000;
@@ -46,14 +46,11 @@ test('every transport receives the same 1,000 messages exactly', { timeout: 1200
     }
     await waitForConnections(server.url, idle + 6);
 
-    const msgs = samples(1, COUNT);
-    for (const m of msgs) {
-      const answer = await publish(server.url, CHANNEL, m.body);
-      assert.equal(answer.id, m.id);
-      // the long-poll client is a subscriber only while a poll is waiting
-      assert.ok(answer.subscribers === 5 || answer.subscribers === 6,
-        `subscribers for message ${m.id}: ${answer.subscribers}`);
-    }
+    // the long-poll client is a subscriber only while a poll is waiting
+    const ids = await publishEach(server.url, CHANNEL, samples(1, COUNT), (n) => n === 5 || n === 6);
+    // every client must see the ids the publisher was given; that these are
+    // well-formed and increasing is asserted last, after every transport
+    const msgs = withIds(samples(1, COUNT), ids);
 
     const chunkedWant = Buffer.from(chunkedText(msgs), 'utf8');
     assert.equal((await chunked.waitBytes(chunkedWant.length)).toString('utf8'), chunkedWant.toString('utf8'));
@@ -86,6 +83,9 @@ test('every transport receives the same 1,000 messages exactly', { timeout: 1200
     assert.equal(m.streamgate_messages_published_total, COUNT);
     assert.equal(m.streamgate_frames_dropped_total, 0);
     assert.equal(m.streamgate_slow_disconnects_total, 0);
+
+    assert.equal(ids.length, COUNT);
+    assert.equal(firstUnordered(ids), -1, 'ids are MS-SEQ and strictly increasing');
   } finally {
     for (const c of clients) await c.close?.();
     for (const c of clients) if (c.kill) await c.kill();

@@ -2,7 +2,7 @@
 // {"error","detail"} with Content-Type application/json.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { publish, request, startServer } from './lib/server.mjs';
+import { metrics, publish, request, startServer } from './lib/server.mjs';
 import { wsClient } from './lib/clients.mjs';
 
 const MAX_BODY = 1024;
@@ -17,6 +17,14 @@ function expectError(res, status, code) {
   assert.equal(typeof body.detail, 'string');
   assert.ok(body.detail.length > 0, 'detail is not empty');
   return body.detail;
+}
+
+// A 200 publish answer, without its id (ids are checked in resume.test.mjs).
+function accepted(res) {
+  assert.equal(res.status, 200, `status; body: ${res.text}`);
+  const { id, ...rest } = JSON.parse(res.text);
+  assert.equal(typeof id, 'string');
+  return rest;
 }
 
 describe('errors', { timeout: 60000 }, () => {
@@ -35,8 +43,7 @@ describe('errors', { timeout: 60000 }, () => {
 
   it('413 body_too_large past max_body_bytes, 200 at the limit', async () => {
     const ok = await post('/channels/size', 'a'.repeat(MAX_BODY));
-    assert.equal(ok.status, 200);
-    assert.deepStrictEqual(JSON.parse(ok.text), { channel: 'size', id: '1', subscribers: 0 });
+    assert.deepStrictEqual(accepted(ok), { channel: 'size', subscribers: 0 });
     expectError(await post('/channels/size', 'a'.repeat(MAX_BODY + 1)), 413, 'body_too_large');
     const json = JSON.stringify({ data: 'b'.repeat(MAX_BODY) });
     expectError(await postJson('size', json), 413, 'body_too_large');
@@ -54,12 +61,13 @@ describe('errors', { timeout: 60000 }, () => {
   });
 
   it('400 bad_json for an envelope without data or with wrong types', async () => {
+    const before = (await metrics(server.url)).streamgate_messages_published_total;
     for (const body of ['{"event":"e"}', '{}', '[1,2]', '"text"', '{"data":"x","event":5}',
       '{"data":"x","event":["a"]}', '{"data":"x","id":{"n":1}}']) {
       expectError(await postJson('j', body), 400, 'bad_json');
     }
     // nothing was published by the refused envelopes
-    assert.deepStrictEqual(await publish(server.url, 'j', 'first'), { channel: 'j', id: '1', subscribers: 0 });
+    assert.equal((await metrics(server.url)).streamgate_messages_published_total, before);
   });
 
   it('400 bad_encoding for a body that is not UTF-8', async () => {
@@ -71,7 +79,7 @@ describe('errors', { timeout: 60000 }, () => {
 
   it('400 bad_channel for names outside [A-Za-z0-9_.:-]{1,128}', async () => {
     const ok = 'A'.repeat(64) + 'z9_.:-' + 'b'.repeat(58); // 128 chars
-    assert.deepStrictEqual(await publish(server.url, ok, 'x'), { channel: ok, id: '1', subscribers: 0 });
+    assert.deepStrictEqual(accepted(await post(`/channels/${ok}`, 'x')), { channel: ok, subscribers: 0 });
     for (const name of ['a'.repeat(129), 'bad%20name', 'bad!name', 'caf%C3%A9', 'a%2Fb']) {
       expectError(await get(`/channels/${name}`), 400, 'bad_channel');
       expectError(await post(`/channels/${name}`, 'x'), 400, 'bad_channel');
@@ -84,7 +92,7 @@ describe('errors', { timeout: 60000 }, () => {
   });
 
   it('400 bad_last_event_id for malformed ids', async () => {
-    for (const id of ['abc', '-1', '1'.repeat(25), '1.5', '0x10']) {
+    for (const id of ['abc', '-1', '1'.repeat(25), '1.5', '0x10', '5', '1-', '-1-2', '99999999999999999999999-0']) {
       expectError(await get(`/channels/le?last_event_id=${id}`), 400, 'bad_last_event_id');
       expectError(await get(`/channels/le?transport=longpoll&last_event_id=${id}`), 400, 'bad_last_event_id');
     }
@@ -92,16 +100,22 @@ describe('errors', { timeout: 60000 }, () => {
       400, 'bad_last_event_id');
   });
 
-  it('409 stale_id for a publish id not greater than the last', async () => {
+  it('a publisher\'s own id: 409 stale_id when not after the last, 400 bad_id when malformed', async () => {
     const env = (data, id) => JSON.stringify({ data, id });
-    const ok = await postJson('ids', env('a', '5'));
+    const ms = Date.now() + 5000; // ahead of the gateway's clock, within a minute
+    const ok = await postJson('ids', env('a', `${ms}-0`));
     assert.equal(ok.status, 200);
-    assert.deepStrictEqual(JSON.parse(ok.text), { channel: 'ids', id: '5', subscribers: 0 });
-    expectError(await postJson('ids', env('b', '5')), 409, 'stale_id');
-    expectError(await postJson('ids', env('c', '3')), 409, 'stale_id');
-    const next = await postJson('ids', env('d', '6'));
-    assert.deepStrictEqual(JSON.parse(next.text), { channel: 'ids', id: '6', subscribers: 0 });
-    assert.deepStrictEqual(await publish(server.url, 'ids', 'e'), { channel: 'ids', id: '7', subscribers: 0 });
+    assert.deepStrictEqual(JSON.parse(ok.text), { channel: 'ids', id: `${ms}-0`, subscribers: 0 });
+    expectError(await postJson('ids', env('b', `${ms}-0`)), 409, 'stale_id');
+    expectError(await postJson('ids', env('c', `${ms - 10000}-7`)), 409, 'stale_id');
+    expectError(await postJson('other', env('c', `${ms}-0`)), 409, 'stale_id'); // ids are hub-wide
+    const next = await postJson('ids', env('d', `${ms}-1`));
+    assert.deepStrictEqual(JSON.parse(next.text), { channel: 'ids', id: `${ms}-1`, subscribers: 0 });
+    // the gateway's own next id follows the publisher's
+    assert.deepStrictEqual(await publish(server.url, 'ids', 'e'), { channel: 'ids', id: `${ms}-2`, subscribers: 0 });
+    for (const bad of ['5', 'abc', '1-2-3', `${Date.now() + 120000}-0`]) {
+      expectError(await postJson('ids', env('f', bad)), 400, 'bad_id');
+    }
   });
 
   it('404 not_found for unknown paths', async () => {
@@ -112,9 +126,9 @@ describe('errors', { timeout: 60000 }, () => {
 
   it('405 method_not_allowed with the exact Allow header', async () => {
     const cases = [
-      ['PUT', '/channels/x', 'GET, POST'],
-      ['DELETE', '/channels/x', 'GET, POST'],
-      ['PATCH', '/channels/x', 'GET, POST'],
+      ['PUT', '/channels/x', 'GET, POST, DELETE'],
+      ['PATCH', '/channels/x', 'GET, POST, DELETE'],
+      ['POST', '/channels/x/info', 'GET'],
       ['POST', '/healthz', 'GET'],
       ['DELETE', '/healthz', 'GET'],
       ['POST', '/metrics', 'GET'],

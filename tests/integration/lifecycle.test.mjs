@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  freePort, metrics, publish, request, runBinary, startServer, tempDir, waitForConnections, WWW,
+  freePort, metrics, publish, publishEach, request, runBinary, startServer, tempDir, waitForConnections, WWW,
 } from './lib/server.mjs';
 import { curl, wsClient } from './lib/clients.mjs';
-import { chunkedText, samples, sseText } from './lib/messages.mjs';
+import { chunkedText, samples, sseText, withIds } from './lib/messages.mjs';
 
 describe('shutdown', { timeout: 60000 }, () => {
   for (const signal of ['SIGTERM', 'SIGINT']) {
@@ -22,8 +22,7 @@ describe('shutdown', { timeout: 60000 }, () => {
         ws = await wsClient(`ws://127.0.0.1:${server.port}/channels/bye`);
         await chunked.waitHeaders();
         await sse.waitHeaders();
-        const msgs = samples(1, 3);
-        for (const m of msgs) assert.equal((await publish(server.url, 'bye', m.body)).subscribers, 3);
+        const msgs = withIds(samples(1, 3), await publishEach(server.url, 'bye', samples(1, 3), 3));
         await chunked.waitBytes(Buffer.byteLength(chunkedText(msgs)));
         await sse.waitBytes(Buffer.byteLength(sseText(msgs)));
         await ws.waitCount(3);
@@ -149,11 +148,12 @@ describe('static files, health and metrics', { timeout: 60000 }, () => {
 
   it('/healthz and /metrics', async () => {
     const server = await startServer();
+    let c;
     try {
       const h = await request(server.url, { path: '/healthz' });
       assert.deepStrictEqual([h.status, h.headers['content-type'], JSON.parse(h.text)], [200, 'application/json', { status: 'ok' }]);
       const idle = (await metrics(server.url)).streamgate_connections;
-      const c = curl(`${server.url}/channels/m`, { maxTimeS: 30 });
+      c = curl(`${server.url}/channels/m`, { maxTimeS: 30 });
       await c.waitHeaders();
       await waitForConnections(server.url, idle + 1);
       await publish(server.url, 'm', 'one');
@@ -165,8 +165,29 @@ describe('static files, health and metrics', { timeout: 60000 }, () => {
       assert.deepStrictEqual(
         [m.streamgate_connections, m.streamgate_messages_published_total, m.streamgate_frames_dropped_total, m.streamgate_slow_disconnects_total],
         [idle + 1, 2, 0, 0]);
-      await c.kill();
+    } finally {
+      await c?.kill();
+      await server.stop();
+    }
+  });
+
+  it('subscribers that hang up are released without waiting for a publish', async () => {
+    const server = await startServer();
+    try {
+      const idle = (await metrics(server.url)).streamgate_connections;
+      const sub = `${server.url}/channels/gone`;
+      const chunked = curl(sub, { maxTimeS: 30 });
+      const sse = curl(sub, { args: ['-H', 'Accept: text/event-stream'], maxTimeS: 30 });
+      const ws = await wsClient(`ws://127.0.0.1:${server.port}/channels/gone`);
+      await chunked.waitHeaders();
+      await sse.waitHeaders();
+      await waitForConnections(server.url, idle + 3);
+      assert.equal((await ws.close()).code, 1000);
+      await waitForConnections(server.url, idle + 2);
+      await chunked.kill();
+      await sse.kill();
       await waitForConnections(server.url, idle);
+      assert.equal((await publish(server.url, 'gone', 'x')).subscribers, 0);
     } finally {
       await server.stop();
     }

@@ -1,10 +1,13 @@
 /*
- * fake_loop — the two seams core talks through, faked for unit tests: an
+ * fake_loop — the seams core talks through, faked for unit tests: an
  * sg_loop whose loop thread is the thread that called fake_loop_init(),
  * whose post() only queues the task (the test runs queued tasks by hand
  * with fake_loop_drain()) and whose timers only wait until the test fires
- * them (fake_loop_fire()); and an sg_stream_sink that counts want_write
- * calls and records end(abort, reason). No sockets, no clock, no real loop.
+ * them (fake_loop_fire()); an sg_stream_sink that counts want_write calls
+ * and records end(abort, reason); and a wall clock the test sets
+ * (fake_clock_ms, for sg_hub_limits.clock_ms). No sockets, no real clock,
+ * no real loop. Also the world the stream tests share (stream_env) and the
+ * hook recorders they register.
  */
 #ifndef SG_TEST_FAKE_LOOP_H
 #define SG_TEST_FAKE_LOOP_H
@@ -21,6 +24,7 @@
 #include <cmocka.h>
 
 #include "core/loop.h"
+#include "core/message.h"
 #include "core/stream.h"
 #include "streamgate.h"
 
@@ -217,6 +221,165 @@ static inline const char *frame_text(const sg_frame *f, char *out, size_t cap)
 	memcpy(out, f->mem + SG_FRAME_HEADROOM, n);
 	out[n] = '\0';
 	return out;
+}
+
+/* Every queued frame of s, in order, concatenated into out (cap bytes). */
+static inline const char *queue_text(const sg_stream *s, char *out, size_t cap)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sg__stream_queued(s); i++) {
+		const sg_frame *f = sg__stream_peek(s, i);
+		assert_true(n + f->len < cap);
+		memcpy(out + n, f->mem + SG_FRAME_HEADROOM, f->len);
+		n += f->len;
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* The i-th queued frame of s is exactly want. */
+static inline void assert_queued(const sg_stream *s, size_t i, const char *want)
+{
+	char text[1024];
+	sg_frame *f = sg__stream_peek(s, i);
+	assert_non_null(f);
+	assert_int_equal(f->len, strlen(want));
+	assert_string_equal(frame_text(f, text, sizeof(text)), want);
+}
+
+/* ---- the clock ---------------------------------------------------------- */
+
+/* The wall clock tests set; one per test program, loop thread only. */
+static inline int64_t *fake_clock_cell(void)
+{
+	static int64_t now_ms;
+	return &now_ms;
+}
+
+/* For sg_hub_limits.clock_ms. */
+static inline int64_t fake_clock_ms(void)
+{
+	return *fake_clock_cell();
+}
+
+static inline void fake_clock_set(int64_t ms)
+{
+	*fake_clock_cell() = ms;
+}
+
+/* ---- the stream tests' world -------------------------------------------- */
+
+/* Per-test world of the stream tests: the fakes and the live counts every
+ * test must return to. */
+typedef struct stream_env {
+	fake_loop loop;
+	fake_conn conn;
+	sg_stream_counters ctr;
+	long streams, msgs, frames;
+} stream_env;
+
+static inline int stream_env_setup(void **state)
+{
+	stream_env *e = calloc(1, sizeof(*e));
+	if (!e)
+		return -1;
+	fake_loop_init(&e->loop);
+	e->streams = sg_stream_live();
+	e->msgs = sg_msg_live();
+	e->frames = sg_frame_live();
+	*state = e;
+	return 0;
+}
+
+/* Every test must leave no task queued and nothing alive. */
+static inline int stream_env_teardown(void **state)
+{
+	stream_env *e = *state;
+	assert_int_equal(fake_loop_pending(&e->loop), 0);
+	assert_int_equal(sg_stream_live(), e->streams);
+	assert_int_equal(sg_msg_live(), e->msgs);
+	assert_int_equal(sg_frame_live(), e->frames);
+	fake_loop_destroy(&e->loop);
+	free(e);
+	return 0;
+}
+
+/* A stream on e's conn with the server's one ref. */
+static inline sg_stream *stream_new(stream_env *e, const sg_transport *t, size_t queue_bytes,
+                                    sg_slow_policy policy)
+{
+	sg_stream_limits lim = {.queue_bytes = queue_bytes, .policy = policy};
+	sg_stream *s = sg__stream_new(t, &e->loop.base, fake_sink(), &e->conn, &lim, &e->ctr);
+	assert_non_null(s);
+	return s;
+}
+
+/* ---- hook recorders ------------------------------------------------------ */
+
+/* What the hooks below saw, as "open1,before:x,after,...". */
+typedef struct hook_log {
+	char text[512];
+	int after_close;
+	int chunk_rc_in_before_close;
+	int chunk_rc_in_after_close;
+	int ran_on_loop;
+	const fake_loop *loop;
+} hook_log;
+
+static inline void log_add(hook_log *l, const char *what)
+{
+	size_t n = strlen(l->text);
+	snprintf(l->text + n, sizeof(l->text) - n, "%s%s", n ? "," : "", what);
+}
+
+static inline void on_open1(sg_stream *s, void *ud)
+{
+	(void)s;
+	log_add(ud, "open1");
+}
+
+static inline void on_open2(sg_stream *s, void *ud)
+{
+	(void)s;
+	log_add(ud, "open2");
+}
+
+/* Logs "before:DATA" and lets the chunk through. */
+static inline int on_before_chunk(sg_stream *s, sg_chunk *c, void *ud)
+{
+	(void)s;
+	size_t len;
+	const char *d = sg_chunk_data(c, &len);
+	char what[64];
+	snprintf(what, sizeof(what), "before:%.*s", (int)len, d);
+	log_add(ud, what);
+	return 0;
+}
+
+static inline void on_after_chunk(sg_stream *s, void *ud)
+{
+	(void)s;
+	log_add(ud, "after");
+}
+
+/* Logs "bclose" and tries to send "bye" (allowed here). */
+static inline void on_before_close(sg_stream *s, void *ud)
+{
+	hook_log *l = ud;
+	log_add(l, "bclose");
+	l->chunk_rc_in_before_close = sg_stream_chunk(s, "bye", 3);
+	if (l->loop)
+		l->ran_on_loop = fake_loop_on_loop(&l->loop->base);
+}
+
+/* Logs "aclose", counts, and tries to send "late" (refused here). */
+static inline void on_after_close(sg_stream *s, void *ud)
+{
+	hook_log *l = ud;
+	log_add(l, "aclose");
+	l->after_close++;
+	l->chunk_rc_in_after_close = sg_stream_chunk(s, "late", 4);
 }
 
 #endif

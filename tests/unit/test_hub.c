@@ -1,9 +1,11 @@
 /*
- * test_hub — channels without a server: id assignment, fan-out to streams of
- * every transport with one shared frame per transport, bounded history and
- * replay after a last id, explicit ids, channel names, unsubscription when a
- * stream detaches, and the memory broker in front of the hub. Streams talk
- * to the fake loop and sink from fake_loop.h.
+ * test_hub — channels without a server: hub-wide ids from the injected
+ * clock, fan-out to streams of every transport with one shared frame per
+ * transport, explicit ids, channel names, subscribing, unsubscribing and
+ * deleting, max_channels, unsubscription when a stream detaches, and the
+ * memory broker in front of the hub. History and age are in
+ * test_hub_history.c, resuming and gaps in test_hub_resume.c; the world is
+ * hub_env.h.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,126 +17,16 @@
 #include <cmocka.h>
 
 #include "core/broker.h"
-#include "core/hub.h"
-#include "core/message.h"
-#include "core/stream.h"
-#include "fake_loop.h"
-
-#define MAX_SUBS 8
-
-/* Per-test world: a hub, the fakes and up to MAX_SUBS subscriber streams. */
-typedef struct env {
-	fake_loop loop;
-	sg_hub *hub;
-	sg_stream *subs[MAX_SUBS];
-	int attached[MAX_SUBS];
-	fake_conn conns[MAX_SUBS];
-	size_t nsubs;
-	sg_stream_counters ctr;
-	long streams, msgs, frames;
-} env;
-
-static env *env_new(size_t history_count, size_t history_bytes)
-{
-	env *e = calloc(1, sizeof(*e));
-	assert_non_null(e);
-	fake_loop_init(&e->loop);
-	e->streams = sg_stream_live();
-	e->msgs = sg_msg_live();
-	e->frames = sg_frame_live();
-	sg_hub_limits lim = {.history_count = history_count, .history_bytes = history_bytes};
-	e->hub = sg_hub_new(&lim);
-	assert_non_null(e->hub);
-	return e;
-}
-
-static int env_setup(void **state)
-{
-	*state = env_new(16, 1 << 20);
-	return 0;
-}
-
-static void sub_detach(env *e, size_t i, int errored)
-{
-	assert_true(e->attached[i]);
-	e->attached[i] = 0;
-	sg__stream_detach(e->subs[i], errored);
-}
-
-/* Detaches what is left, frees the hub and checks nothing is alive. */
-static void env_free(env *e)
-{
-	for (size_t i = 0; i < e->nsubs; i++)
-		if (e->attached[i])
-			sub_detach(e, i, 0);
-	sg_hub_free(e->hub);
-	assert_int_equal(fake_loop_pending(&e->loop), 0);
-	assert_int_equal(sg_stream_live(), e->streams);
-	assert_int_equal(sg_msg_live(), e->msgs);
-	assert_int_equal(sg_frame_live(), e->frames);
-	fake_loop_destroy(&e->loop);
-	free(e);
-}
-
-static int env_teardown(void **state)
-{
-	env_free(*state);
-	return 0;
-}
-
-/* A new open stream (slot i in e) with the given queue policy. */
-static size_t stream_add(env *e, const sg_transport *t, size_t queue_bytes, sg_slow_policy p)
-{
-	assert_true(e->nsubs < MAX_SUBS);
-	size_t i = e->nsubs++;
-	sg_stream_limits lim = {.queue_bytes = queue_bytes, .policy = p};
-	e->subs[i] = sg__stream_new(t, &e->loop.base, fake_sink(), &e->conns[i], &lim, &e->ctr);
-	assert_non_null(e->subs[i]);
-	e->attached[i] = 1;
-	sg__stream_opened(e->subs[i]);
-	return i;
-}
-
-/* A new stream subscribed to channel; returns its slot. */
-static size_t sub_add(env *e, const sg_transport *t, const char *channel, const char *last_id)
-{
-	size_t i = stream_add(e, t, 1 << 20, SG_SLOW_DROP_OLDEST);
-	assert_int_equal(sg_hub_subscribe(e->hub, e->subs[i], channel, last_id), 0);
-	return i;
-}
-
-static int publish(env *e, const char *channel, const char *event, const char *id, const char *data,
-                   sg_publish_result *res)
-{
-	sg_publish_req req = {
-	    .channel = channel, .event = event, .id = id, .data = data, .len = strlen(data)};
-	return sg_hub_publish(e->hub, &req, res);
-}
-
-static void assert_queued(env *e, size_t sub, size_t i, const char *want)
-{
-	char text[256];
-	sg_frame *f = sg__stream_peek(e->subs[sub], i);
-	assert_non_null(f);
-	assert_int_equal(f->len, strlen(want));
-	assert_string_equal(frame_text(f, text, sizeof(text)), want);
-}
-
-static sg_channel_info info(env *e, const char *channel)
-{
-	sg_channel_info ci;
-	memset(&ci, 0xab, sizeof(ci));
-	assert_int_equal(sg_hub_channel_info(e->hub, channel, &ci), 0);
-	return ci;
-}
+#include "hub_env.h"
 
 /* ---- ids and fan-out -------------------------------------------------- */
 
-static void test_ids_per_channel(void **state)
+static void test_ids_hub_wide(void **state)
 {
 	env *e = *state;
 	sg_publish_result res;
-	const char *want[] = {"1", "2", "3"};
+	/* one counter for the whole hub, whatever the channel */
+	const char *want[] = {ID(1), ID(2), ID(3)};
 	for (int i = 0; i < 3; i++) {
 		memset(&res, 0xab, sizeof(res));
 		assert_int_equal(publish(e, "a", NULL, NULL, "x", &res), 0);
@@ -142,22 +34,37 @@ static void test_ids_per_channel(void **state)
 		assert_int_equal(res.subscribers, 0);
 	}
 	assert_int_equal(publish(e, "b", NULL, NULL, "y", &res), 0);
-	assert_string_equal(res.id, "1");
+	assert_string_equal(res.id, ID(4));
 	assert_int_equal(publish(e, "a", NULL, NULL, "z", &res), 0);
-	assert_string_equal(res.id, "4");
+	assert_string_equal(res.id, ID(5));
 	assert_int_equal(publish(e, "b", NULL, NULL, "w", &res), 0);
-	assert_string_equal(res.id, "2");
+	assert_string_equal(res.id, ID(6));
 	/* res is optional */
 	assert_int_equal(publish(e, "c", NULL, NULL, "v", NULL), 0);
 	assert_int_equal(sg_hub_channel_count(e->hub), 3);
 	sg_channel_info a = info(e, "a"), b = info(e, "b");
-	assert_int_equal(a.last_id, 4);
-	assert_int_equal(a.first_id, 1);
+	assert_id(a.last_id, ID(5));
+	assert_id(a.first_id, ID(1));
 	assert_int_equal(a.history_count, 4);
 	assert_int_equal(a.history_bytes, 4);
 	assert_int_equal(a.subscribers, 0);
-	assert_int_equal(b.last_id, 2);
+	assert_id(b.first_id, ID(4));
+	assert_id(b.last_id, ID(6));
 	assert_int_equal(b.history_count, 2);
+	assert_id(info(e, "c").last_id, ID(7));
+	/* a later millisecond starts its own counter */
+	fake_clock_set(T0 + 5);
+	assert_int_equal(publish(e, "a", NULL, NULL, "x", &res), 0);
+	assert_string_equal(res.id, "1005-0");
+	assert_int_equal(publish(e, "b", NULL, NULL, "x", &res), 0);
+	assert_string_equal(res.id, "1005-1");
+	/* a clock that went backwards never makes an id go backwards */
+	fake_clock_set(T0 - 10);
+	assert_int_equal(publish(e, "c", NULL, NULL, "x", &res), 0);
+	assert_string_equal(res.id, "1005-2");
+	fake_clock_set(T0 + 6);
+	assert_int_equal(publish(e, "c", NULL, NULL, "x", &res), 0);
+	assert_string_equal(res.id, "1006-0");
 	sg_channel_info none;
 	assert_int_equal(sg_hub_channel_info(e->hub, "missing", &none), SG_ENOTFOUND);
 }
@@ -173,13 +80,14 @@ static void test_fanout_to_transports(void **state)
 	assert_int_equal(info(e, "news").subscribers, 4);
 	sg_publish_result res;
 	assert_int_equal(publish(e, "news", "ev", NULL, "hello", &res), 0);
-	assert_string_equal(res.id, "1");
+	assert_string_equal(res.id, ID(1));
 	assert_int_equal(res.subscribers, 4);
-	assert_queued(e, c, 0, "hello\n");
-	assert_queued(e, s, 0, "id: 1\nevent: ev\ndata: hello\n\n");
-	assert_queued(e, w, 0, "hello");
-	assert_queued(e, n, 0,
-	              "{\"channel\":\"news\",\"id\":\"1\",\"event\":\"ev\",\"data\":\"hello\"}\n");
+	assert_frame(e, c, 0, "hello\n");
+	assert_frame(e, s, 0, "id: " ID(1) "\nevent: ev\ndata: hello\n\n");
+	assert_frame(e, w, 0, "hello");
+	assert_frame(
+	    e, n, 0,
+	    "{\"channel\":\"news\",\"id\":\"" ID(1) "\",\"event\":\"ev\",\"data\":\"hello\"}\n");
 	for (size_t i = 0; i < 4; i++) {
 		assert_int_equal(sg__stream_queued(e->subs[i]), 1);
 		assert_int_equal(e->conns[i].want_write, 1);
@@ -211,9 +119,9 @@ static void test_one_frame_per_transport(void **state)
 	assert_int_equal(atomic_load(&sse->refs), 3 + 1);
 	assert_int_equal(atomic_load(&ws->refs), 2 + 1);
 	assert_int_equal(atomic_load(&chunked->refs), 1 + 1);
-	assert_queued(e, 0, 0, "id: 1\ndata: payload\n\n");
-	assert_queued(e, 1, 0, "payload");
-	assert_queued(e, 3, 0, "payload\n");
+	assert_frame(e, 0, 0, "id: " ID(1) "\ndata: payload\n\n");
+	assert_frame(e, 1, 0, "payload");
+	assert_frame(e, 3, 0, "payload\n");
 	/* a second message: again one new frame per transport */
 	assert_int_equal(publish(e, "c", NULL, NULL, "again", NULL), 0);
 	assert_int_equal(sg_frame_live(), before + 6);
@@ -238,8 +146,8 @@ static void test_frames_without_history(void **state)
 	sg_channel_info ci = info(e, "c");
 	assert_int_equal(ci.history_count, 0);
 	assert_int_equal(ci.history_bytes, 0);
-	assert_int_equal(ci.first_id, 0);
-	assert_int_equal(ci.last_id, 1);
+	assert_id(ci.first_id, "0");
+	assert_id(ci.last_id, ID(1));
 	sg__stream_pop(e->subs[0]);
 	sg__stream_pop(e->subs[1]);
 	assert_int_equal(atomic_load(&sse->refs), 1);
@@ -273,191 +181,11 @@ static void test_filtered_subscriber_gets_own_frame(void **state)
 	long before = sg_frame_live();
 	assert_int_equal(publish(e, "c", "e", NULL, "quiet", NULL), 0);
 	assert_int_equal(sg_frame_live(), before + 2);
-	assert_queued(e, plain, 0, "id: 1\nevent: e\ndata: quiet\n\n");
-	assert_queued(e, loud, 0, "id: 1\nevent: e\ndata: QUIET\n\n");
+	assert_frame(e, plain, 0, "id: " ID(1) "\nevent: e\ndata: quiet\n\n");
+	assert_frame(e, loud, 0, "id: " ID(1) "\nevent: e\ndata: QUIET\n\n");
 	assert_ptr_equal(sg__stream_peek(e->subs[plain], 0), sg__stream_peek(e->subs[plain2], 0));
 	assert_true(sg__stream_peek(e->subs[loud], 0) != sg__stream_peek(e->subs[plain], 0));
 	assert_int_equal(sg_msg_live(), e->msgs + 1); /* only the history's copy */
-}
-
-/* ---- history ---------------------------------------------------------- */
-
-static void publish_n(env *e, const char *channel, int from, int to)
-{
-	char d[16];
-	for (int i = from; i <= to; i++) {
-		snprintf(d, sizeof(d), "m%d", i);
-		assert_int_equal(publish(e, channel, NULL, NULL, d, NULL), 0);
-	}
-}
-
-static void test_history_bound_by_count(void **state)
-{
-	env *e = env_new(3, 1 << 20);
-	publish_n(e, "c", 1, 2);
-	sg_channel_info ci = info(e, "c");
-	assert_int_equal(ci.history_count, 2);
-	assert_int_equal(ci.first_id, 1);
-	publish_n(e, "c", 3, 5);
-	ci = info(e, "c");
-	assert_int_equal(ci.history_count, 3);
-	assert_int_equal(ci.history_bytes, 6);
-	assert_int_equal(ci.first_id, 3);
-	assert_int_equal(ci.last_id, 5);
-	assert_int_equal(sg_msg_live(), e->msgs + 3);
-	/* well past the ring's first capacity, wrapping many times */
-	publish_n(e, "c", 6, 100);
-	ci = info(e, "c");
-	assert_int_equal(ci.history_count, 3);
-	assert_int_equal(ci.history_bytes, 3 + 3 + 4); /* m98 m99 m100 */
-	assert_int_equal(ci.first_id, 98);
-	assert_int_equal(ci.last_id, 100);
-	assert_int_equal(sg_msg_live(), e->msgs + 3);
-	size_t s = sub_add(e, &sg_transport_ws, "c", "0");
-	assert_int_equal(sg__stream_queued(e->subs[s]), 3);
-	assert_queued(e, s, 0, "m98");
-	assert_queued(e, s, 1, "m99");
-	assert_queued(e, s, 2, "m100");
-	env_free(e);
-	(void)state;
-}
-
-static void test_history_bound_by_bytes(void **state)
-{
-	env *e = env_new(100, 10);
-	assert_int_equal(publish(e, "c", NULL, NULL, "aaaa", NULL), 0);
-	assert_int_equal(publish(e, "c", NULL, NULL, "aaaa", NULL), 0);
-	sg_channel_info ci = info(e, "c");
-	assert_int_equal(ci.history_count, 2);
-	assert_int_equal(ci.history_bytes, 8);
-	assert_int_equal(publish(e, "c", NULL, NULL, "aaaa", NULL), 0); /* 12 > 10 */
-	ci = info(e, "c");
-	assert_int_equal(ci.history_count, 2);
-	assert_int_equal(ci.history_bytes, 8);
-	assert_int_equal(ci.first_id, 2);
-	assert_int_equal(publish(e, "c", NULL, NULL, "bbbbbbbbbb", NULL), 0); /* 18, 14, 10 */
-	ci = info(e, "c");
-	assert_int_equal(ci.history_count, 1);
-	assert_int_equal(ci.history_bytes, 10);
-	assert_int_equal(ci.first_id, 4);
-	assert_int_equal(ci.last_id, 4);
-	/* the newest message stays even when it alone is over the bound */
-	assert_int_equal(publish(e, "c", NULL, NULL, "ccccccccccc", NULL), 0);
-	ci = info(e, "c");
-	assert_int_equal(ci.history_count, 1);
-	assert_int_equal(ci.history_bytes, 11);
-	assert_int_equal(ci.first_id, 5);
-	assert_int_equal(publish(e, "c", NULL, NULL, "d", NULL), 0);
-	ci = info(e, "c");
-	assert_int_equal(ci.history_count, 1);
-	assert_int_equal(ci.history_bytes, 1);
-	assert_int_equal(ci.first_id, 6);
-	assert_int_equal(publish(e, "c", NULL, NULL, "", NULL), 0);
-	ci = info(e, "c");
-	assert_int_equal(ci.history_count, 2);
-	assert_int_equal(ci.history_bytes, 1);
-	assert_int_equal(ci.first_id, 6);
-	assert_int_equal(ci.last_id, 7);
-	assert_int_equal(sg_msg_live(), e->msgs + 2);
-	env_free(e);
-	(void)state;
-}
-
-static void test_replay_after_last_id(void **state)
-{
-	env *e = *state;
-	publish_n(e, "c", 1, 5);
-	size_t a = sub_add(e, &sg_transport_sse, "c", "2");
-	size_t b = sub_add(e, &sg_transport_sse, "c", "5");
-	size_t all = sub_add(e, &sg_transport_sse, "c", "0");
-	size_t none = sub_add(e, &sg_transport_sse, "c", NULL);
-	size_t future = sub_add(e, &sg_transport_sse, "c", "99");
-	assert_int_equal(sg__stream_queued(e->subs[a]), 3);
-	assert_queued(e, a, 0, "id: 3\ndata: m3\n\n");
-	assert_queued(e, a, 1, "id: 4\ndata: m4\n\n");
-	assert_queued(e, a, 2, "id: 5\ndata: m5\n\n");
-	assert_int_equal(sg__stream_queued(e->subs[b]), 0);
-	assert_int_equal(sg__stream_queued(e->subs[all]), 5);
-	assert_queued(e, all, 0, "id: 1\ndata: m1\n\n");
-	assert_queued(e, all, 4, "id: 5\ndata: m5\n\n");
-	assert_int_equal(sg__stream_queued(e->subs[none]), 0);
-	assert_int_equal(sg__stream_queued(e->subs[future]), 0);
-	/* replayed frames are the history's cached ones, not copies */
-	assert_ptr_equal(sg__stream_peek(e->subs[a], 0), sg__stream_peek(e->subs[all], 2));
-	assert_int_equal(e->conns[a].want_write, 1);
-	assert_int_equal(e->conns[b].want_write, 0);
-	/* and then live messages follow, once each */
-	assert_int_equal(publish(e, "c", NULL, NULL, "m6", NULL), 0);
-	assert_int_equal(sg__stream_queued(e->subs[a]), 4);
-	assert_queued(e, a, 3, "id: 6\ndata: m6\n\n");
-	assert_int_equal(sg__stream_queued(e->subs[b]), 1);
-	assert_int_equal(sg__stream_queued(e->subs[all]), 6);
-	assert_int_equal(sg__stream_queued(e->subs[none]), 1);
-	assert_int_equal(sg__stream_queued(e->subs[future]), 1);
-	assert_int_equal(info(e, "c").subscribers, 5);
-}
-
-static void test_replay_after_eviction(void **state)
-{
-	env *e = env_new(3, 1 << 20);
-	publish_n(e, "c", 1, 5);
-	/* ids 2 was evicted: what is left after 1 is 3, 4, 5 */
-	size_t s = sub_add(e, &sg_transport_chunked, "c", "1");
-	assert_int_equal(sg__stream_queued(e->subs[s]), 3);
-	assert_queued(e, s, 0, "m3\n");
-	assert_queued(e, s, 2, "m5\n");
-	/* subscribing to an empty new channel with a last id is fine */
-	size_t t = sub_add(e, &sg_transport_chunked, "fresh", "7");
-	assert_int_equal(sg__stream_queued(e->subs[t]), 0);
-	assert_int_equal(info(e, "fresh").last_id, 0);
-	env_free(e);
-	(void)state;
-}
-
-static void test_bad_last_id(void **state)
-{
-	env *e = *state;
-	publish_n(e, "c", 1, 3);
-	size_t s = stream_add(e, &sg_transport_sse, 1 << 20, SG_SLOW_DROP_OLDEST);
-	const char *bad[] = {"abc", "-1",   "99999999999999999999999", "",  "1.0", " 1", "1 ",
-	                     "+1",  "0x10", "18446744073709551616",    "1a"};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(sg_hub_subscribe(e->hub, e->subs[s], "c", bad[i]), SG_EBADID);
-		assert_int_equal(sg_hub_subscribe(e->hub, e->subs[s], "new", bad[i]), SG_EBADID);
-		/* a bad name is reported before a bad id */
-		assert_int_equal(sg_hub_subscribe(e->hub, e->subs[s], "a/b", bad[i]), SG_EINVAL);
-	}
-	assert_int_equal(sg__stream_nsubs(e->subs[s]), 0);
-	assert_int_equal(sg__stream_queued(e->subs[s]), 0);
-	assert_int_equal(info(e, "c").subscribers, 0);
-	/* a refused subscribe creates no channel */
-	assert_int_equal(sg_hub_channel_count(e->hub), 1);
-	assert_int_equal(sg_hub_subscribe(e->hub, e->subs[s], "c", "18446744073709551615"), 0);
-	assert_int_equal(sg__stream_queued(e->subs[s]), 0);
-	assert_int_equal(info(e, "c").subscribers, 1);
-}
-
-static void test_id_parse(void **state)
-{
-	(void)state;
-	uint64_t v = 7;
-	assert_int_equal(sg_id_parse("0", &v), 0);
-	assert_int_equal(v, 0);
-	assert_int_equal(sg_id_parse("42", &v), 0);
-	assert_int_equal(v, 42);
-	assert_int_equal(sg_id_parse("007", &v), 0);
-	assert_int_equal(v, 7);
-	assert_int_equal(sg_id_parse("18446744073709551615", &v), 0);
-	assert_true(v == UINT64_MAX);
-	v = 5;
-	const char *bad[] = {
-	    "abc", "-1",  "99999999999999999999999", "", "18446744073709551616", " 1", "1 ",
-	    "+1",  "1e3", "00000000000000000000001"};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(sg_id_parse(bad[i], &v), SG_EINVAL);
-		assert_int_equal(v, 5);
-	}
-	assert_int_equal(sg_id_parse(NULL, &v), SG_EINVAL);
 }
 
 /* ---- explicit ids and names ------------------------------------------ */
@@ -467,35 +195,50 @@ static void test_explicit_ids(void **state)
 	env *e = *state;
 	size_t s = sub_add(e, &sg_transport_sse, "c", NULL);
 	sg_publish_result res;
-	assert_int_equal(publish(e, "c", NULL, "10", "a", &res), 0);
-	assert_string_equal(res.id, "10");
+	assert_int_equal(publish(e, "c", NULL, ID(10), "a", &res), 0);
+	assert_string_equal(res.id, ID(10));
 	assert_int_equal(publish(e, "c", NULL, NULL, "b", &res), 0);
-	assert_string_equal(res.id, "11");
+	assert_string_equal(res.id, ID(11));
 	memset(&res, 0, sizeof(res));
-	assert_int_equal(publish(e, "c", NULL, "11", "equal", &res), SG_EID_STALE);
-	assert_int_equal(publish(e, "c", NULL, "5", "lower", &res), SG_EID_STALE);
+	/* an id must be after the hub's last one */
+	assert_int_equal(publish(e, "c", NULL, ID(11), "equal", &res), SG_EID_STALE);
+	assert_int_equal(publish(e, "c", NULL, ID(5), "lower", &res), SG_EID_STALE);
+	assert_int_equal(publish(e, "c", NULL, "999-99", "older ms", &res), SG_EID_STALE);
 	assert_int_equal(publish(e, "c", NULL, "0", "zero", &res), SG_EID_STALE);
 	assert_string_equal(res.id, "");
-	assert_int_equal(publish(e, "c", NULL, "abc", "bad", &res), SG_EINVAL);
-	assert_int_equal(publish(e, "c", NULL, "-12", "bad", &res), SG_EINVAL);
-	assert_int_equal(publish(e, "c", NULL, "", "bad", &res), SG_EINVAL);
+	/* and well formed */
+	const char *bad[] = {"abc", "-12", "", "12", "1000-", "-5", "1000-1-1", " 1000-20"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(publish(e, "c", NULL, bad[i], "bad", &res), SG_EINVAL);
+	/* and at most a minute ahead of the clock */
+	assert_int_equal(publish(e, "c", NULL, "61001-0", "too far", &res), SG_EINVAL);
+	assert_int_equal(publish(e, "c", NULL, "18446744073709551615-0", "far", &res), SG_EINVAL);
 	/* refused publishes left no trace */
 	sg_channel_info ci = info(e, "c");
-	assert_int_equal(ci.last_id, 11);
+	assert_id(ci.last_id, ID(11));
 	assert_int_equal(ci.history_count, 2);
 	assert_int_equal(sg__stream_queued(e->subs[s]), 2);
-	assert_int_equal(publish(e, "c", NULL, "012", "leading zero", &res), 0);
-	assert_string_equal(res.id, "12");
-	assert_int_equal(publish(e, "c", NULL, "1000", "jump", &res), 0);
-	assert_string_equal(res.id, "1000");
-	assert_queued(e, s, 0, "id: 10\ndata: a\n\n");
-	assert_queued(e, s, 1, "id: 11\ndata: b\n\n");
-	assert_queued(e, s, 2, "id: 12\ndata: leading zero\n\n");
-	assert_queued(e, s, 3, "id: 1000\ndata: jump\n\n");
-	assert_int_equal(info(e, "c").last_id, 1000);
-	/* another channel has its own counter */
-	assert_int_equal(publish(e, "d", NULL, "1", "x", &res), 0);
-	assert_string_equal(res.id, "1");
+	assert_int_equal(publish(e, "c", NULL, "1000-012", "leading zero", &res), 0);
+	assert_string_equal(res.id, ID(12));
+	assert_int_equal(publish(e, "c", NULL, "2000-0", "jump", &res), 0);
+	assert_string_equal(res.id, "2000-0");
+	/* the clock (1000) is behind the last id now: ids go on from it */
+	assert_int_equal(publish(e, "c", NULL, NULL, "next", &res), 0);
+	assert_string_equal(res.id, "2000-1");
+	/* exactly a minute ahead is still allowed */
+	assert_int_equal(publish(e, "c", NULL, "61000-7", "edge", &res), 0);
+	assert_string_equal(res.id, "61000-7");
+	assert_frame(e, s, 0, "id: " ID(10) "\ndata: a\n\n");
+	assert_frame(e, s, 1, "id: " ID(11) "\ndata: b\n\n");
+	assert_frame(e, s, 2, "id: " ID(12) "\ndata: leading zero\n\n");
+	assert_frame(e, s, 3, "id: 2000-0\ndata: jump\n\n");
+	assert_frame(e, s, 4, "id: 2000-1\ndata: next\n\n");
+	assert_frame(e, s, 5, "id: 61000-7\ndata: edge\n\n");
+	assert_id(info(e, "c").last_id, "61000-7");
+	/* ids are hub-wide: another channel cannot go back below them */
+	assert_int_equal(publish(e, "d", NULL, ID(1), "x", &res), SG_EID_STALE);
+	assert_int_equal(publish(e, "d", NULL, "61000-8", "x", &res), 0);
+	assert_string_equal(res.id, "61000-8");
 }
 
 static void test_channel_names(void **state)
@@ -526,7 +269,7 @@ static void test_channel_names(void **state)
 	assert_int_equal(sg__stream_nsubs(e->subs[s]), 0);
 	sg_publish_result res;
 	assert_int_equal(publish(e, max, NULL, NULL, "x", &res), 0);
-	assert_string_equal(res.id, "1");
+	assert_string_equal(res.id, ID(1));
 	assert_int_equal(sg_hub_subscribe(e->hub, e->subs[s], max, NULL), 0);
 	assert_int_equal(sg_hub_channel_count(e->hub), 1);
 }
@@ -571,8 +314,8 @@ static void test_detach_middle_of_five(void **state)
 		if (i == 2)
 			continue;
 		assert_int_equal(sg__stream_queued(e->subs[i]), 2);
-		assert_queued(e, i, 0, "first\n");
-		assert_queued(e, i, 1, "second\n");
+		assert_frame(e, i, 0, "first\n");
+		assert_frame(e, i, 1, "second\n");
 	}
 	assert_int_equal(sg__stream_queued(gone), 0);
 	sg_stream_unref(gone);
@@ -586,8 +329,8 @@ static void test_detach_middle_of_five(void **state)
 	assert_int_equal(res.subscribers, 2);
 	assert_int_equal(sg__stream_queued(e->subs[1]), 3);
 	assert_int_equal(sg__stream_queued(e->subs[3]), 3);
-	assert_queued(e, 1, 2, "third\n");
-	assert_queued(e, 3, 2, "third\n");
+	assert_frame(e, 1, 2, "third\n");
+	assert_frame(e, 3, 2, "third\n");
 	sub_detach(e, 3, 0);
 	sub_detach(e, 1, 0);
 	assert_int_equal(info(e, "c").subscribers, 0);
@@ -615,8 +358,8 @@ static void test_detach_leaves_every_channel(void **state)
 	assert_int_equal(publish(e, "b", NULL, NULL, "to-b", NULL), 0);
 	assert_int_equal(publish(e, "c", NULL, NULL, "to-c", NULL), 0);
 	assert_int_equal(sg__stream_queued(e->subs[t]), 2);
-	assert_queued(e, t, 0, "to-a");
-	assert_queued(e, t, 1, "to-c");
+	assert_frame(e, t, 0, "to-a");
+	assert_frame(e, t, 1, "to-c");
 }
 
 static void test_subscribe_twice(void **state)
@@ -632,7 +375,7 @@ static void test_subscribe_twice(void **state)
 	assert_int_equal(sg__stream_nsubs(e->subs[s]), 1);
 	assert_int_equal(publish(e, "c", NULL, NULL, "once", NULL), 0);
 	assert_int_equal(sg__stream_queued(e->subs[s]), 3);
-	assert_queued(e, s, 2, "once");
+	assert_frame(e, s, 2, "once");
 }
 
 static void test_stream_subscribe_needs_hub(void **state)
@@ -646,12 +389,12 @@ static void test_stream_subscribe_needs_hub(void **state)
 	assert_int_equal(sg_stream_subscribe(e->subs[s], "c", NULL), 0);
 	assert_int_equal(sg_stream_subscribe(e->subs[s], "d", NULL), 0);
 	assert_int_equal(sg_stream_subscribe(e->subs[s], "not/valid", NULL), SG_EINVAL);
-	assert_int_equal(sg_stream_subscribe(e->subs[s], "e", "x1"), SG_EBADID);
+	assert_int_equal(sg_stream_subscribe(e->subs[s], "e", "1"), SG_EBADID);
 	assert_int_equal(info(e, "c").subscribers, 1);
 	assert_int_equal(info(e, "d").subscribers, 1);
 	assert_int_equal(sg_hub_channel_count(e->hub), 2);
 	assert_int_equal(publish(e, "d", NULL, NULL, "via-d", NULL), 0);
-	assert_queued(e, s, 0, "via-d");
+	assert_frame(e, s, 0, "via-d");
 	sub_detach(e, s, 0);
 	assert_int_equal(info(e, "c").subscribers, 0);
 	assert_int_equal(info(e, "d").subscribers, 0);
@@ -659,22 +402,6 @@ static void test_stream_subscribe_needs_hub(void **state)
 	size_t t = stream_add(e, &sg_transport_ws, 1 << 20, SG_SLOW_DROP_OLDEST);
 	sg_hub_attach(e->hub, e->subs[t]);
 	sub_detach(e, t, 0);
-}
-
-static void test_stream_subscribe_replays(void **state)
-{
-	env *e = *state;
-	publish_n(e, "c", 1, 4);
-	size_t s = stream_add(e, &sg_transport_sse, 1 << 20, SG_SLOW_DROP_OLDEST);
-	sg_hub_attach(e->hub, e->subs[s]);
-	assert_int_equal(sg_stream_subscribe(e->subs[s], "c", "2"), 0);
-	assert_int_equal(sg__stream_queued(e->subs[s]), 2);
-	assert_queued(e, s, 0, "id: 3\ndata: m3\n\n");
-	assert_queued(e, s, 1, "id: 4\ndata: m4\n\n");
-	/* then live messages, with no gap and no repeat */
-	publish_n(e, "c", 5, 5);
-	assert_int_equal(sg__stream_queued(e->subs[s]), 3);
-	assert_queued(e, s, 2, "id: 5\ndata: m5\n\n");
 }
 
 static void test_slow_subscriber_cut_during_fanout(void **state)
@@ -690,10 +417,10 @@ static void test_slow_subscriber_cut_during_fanout(void **state)
 	assert_int_equal(e->conns[slow].end_abort, 1);
 	assert_string_equal(e->conns[slow].end_reason, "slow consumer");
 	assert_int_equal(atomic_load(&e->ctr.slow_disconnects), 1);
-	assert_int_equal(sg__stream_queued(e->subs[slow]), 1);
+	assert_int_equal(sg__stream_queued(e->subs[slow]), 0); /* freed when cut */
 	assert_int_equal(sg__stream_queued(e->subs[a]), 3);
 	assert_int_equal(sg__stream_queued(e->subs[b]), 3);
-	assert_queued(e, b, 2, "m3\n");
+	assert_frame(e, b, 2, "m3\n");
 	/* the server detaches the cut client on its next turn */
 	sub_detach(e, slow, 1);
 	assert_int_equal(info(e, "c").subscribers, 2);
@@ -703,30 +430,176 @@ static void test_slow_subscriber_cut_during_fanout(void **state)
 	assert_int_equal(atomic_load(&e->ctr.slow_disconnects), 1);
 }
 
-static void test_subscribe_sets_cursor(void **state)
+static void test_subscribe_after_detach(void **state)
 {
 	env *e = *state;
+	size_t s = stream_add(e, &sg_transport_ws, 1 << 20, SG_SLOW_DROP_OLDEST);
+	sg_stream *kept = sg_stream_ref(e->subs[s]);
+	sg_hub_attach(e->hub, kept);
+	sub_detach(e, s, 1);
+	/* it would never be removed from the channel again */
+	assert_int_equal(sg_hub_subscribe(e->hub, kept, "c", NULL), SG_ECLOSED);
+	assert_int_equal(sg_hub_subscribe(e->hub, kept, "c", ID(0)), SG_ECLOSED);
+	assert_int_equal(sg_stream_subscribe(kept, "c,d", NULL), SG_ECLOSED);
+	assert_int_equal(sg_hub_channel_count(e->hub), 0);
+	assert_int_equal(sg__stream_nsubs(kept), 0);
+	/* argument errors still come first */
+	assert_int_equal(sg_hub_subscribe(e->hub, kept, "a b", NULL), SG_EINVAL);
+	assert_int_equal(sg_hub_subscribe(e->hub, kept, "c", "x"), SG_EBADID);
+	sg_stream_unref(kept);
+}
+
+static void test_stream_subscribe_lists(void **state)
+{
+	env *e = *state;
+	size_t s = stream_add(e, &sg_transport_ws, 1 << 20, SG_SLOW_DROP_OLDEST);
+	sg_hub_attach(e->hub, e->subs[s]);
+	const char *bad[] = {"", ",", ",a", "a,", "a,,b", "a,b/c", "a, b", NULL};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(sg_stream_subscribe(e->subs[s], bad[i], NULL), SG_EINVAL);
+	/* 16 channels at most, and a list no longer than 16 of the longest */
+	char list[64 * 3] = "", big[SG_SUBSCRIBE_MAX * (SG_CHANNEL_NAME_MAX + 1) + 1];
+	for (int i = 0; i < 17; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%sc%d", i ? "," : "",
+		         i);
+	assert_int_equal(sg_stream_subscribe(e->subs[s], list, NULL), SG_ETOOBIG);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(sg_stream_subscribe(e->subs[s], big, NULL), SG_ETOOBIG);
+	assert_int_equal(sg_stream_subscribe(e->subs[s], "a,b", "1000"), SG_EBADID);
+	assert_int_equal(sg_hub_channel_count(e->hub), 0);
+	*strrchr(list, ',') = '\0'; /* c0..c15 */
+	assert_int_equal(sg_stream_subscribe(e->subs[s], list, "0"), 0);
+	assert_int_equal(sg__stream_nsubs(e->subs[s]), 16);
+	assert_int_equal(sg_hub_channel_count(e->hub), 16);
+	/* channels already subscribed are skipped, new ones added */
+	assert_int_equal(sg_stream_subscribe(e->subs[s], "c15,x,c0,x", NULL), 0);
+	assert_int_equal(sg__stream_nsubs(e->subs[s]), 17);
+	assert_int_equal(info(e, "x").subscribers, 1);
+	publish_n(e, "c7", 1, 1);
+	publish_n(e, "x", 2, 2);
+	assert_all_frames(e, s, "m1m2");
+}
+
+/* ---- unsubscribing and deleting ---------------------------------------- */
+
+static void test_unsubscribe(void **state)
+{
+	env *e = *state;
+	size_t a = sub_add(e, &sg_transport_chunked, "c", NULL);
+	size_t b = sub_add(e, &sg_transport_chunked, "c", NULL);
+	size_t c = sub_add(e, &sg_transport_chunked, "c", NULL);
+	assert_int_equal(sg_hub_subscribe(e->hub, e->subs[b], "other", NULL), 0);
+	assert_int_equal(sg_hub_unsubscribe(e->hub, e->subs[a], "missing"), SG_ENOTFOUND);
+	assert_int_equal(sg_hub_unsubscribe(e->hub, e->subs[a], "other"), SG_ENOTFOUND);
+	assert_int_equal(sg_hub_channel_count(e->hub), 2); /* no channel made */
+	publish_n(e, "c", 1, 1);
+	assert_int_equal(sg_hub_unsubscribe(e->hub, e->subs[a], "c"), 0);
+	assert_int_equal(sg_hub_unsubscribe(e->hub, e->subs[a], "c"), SG_ENOTFOUND);
+	assert_int_equal(sg__stream_nsubs(e->subs[a]), 0);
+	/* the others keep their places; b keeps its other channel */
+	assert_int_equal(sg_hub_unsubscribe(e->hub, e->subs[b], "c"), 0);
+	assert_int_equal(info(e, "c").subscribers, 1);
+	assert_int_equal(sg__stream_nsubs(e->subs[b]), 1);
+	assert_int_equal(sg__stream_sub_at(e->subs[c], 0)->index, 0);
+	sg_publish_result res;
+	assert_int_equal(publish(e, "c", NULL, NULL, "m2", &res), 0);
+	assert_int_equal(res.subscribers, 1);
+	publish_n(e, "other", 3, 3);
+	assert_all_frames(e, a, "m1\n");
+	assert_all_frames(e, b, "m1\nm3\n");
+	assert_all_frames(e, c, "m1\nm2\n");
+	/* the stream stays open and may subscribe again */
+	assert_int_equal(sg__stream_state(e->subs[a]), SG_STREAM_OPEN);
+	assert_int_equal(sg_hub_subscribe(e->hub, e->subs[a], "c", ID(1)), 0);
+	assert_all_frames(e, a, "m1\nm2\n");
+	assert_int_equal(info(e, "c").subscribers, 2);
+}
+
+static void test_delete(void **state)
+{
+	env *e = *state;
+	hook_log log = {0};
+	size_t a = sub_add(e, &sg_transport_sse, "c", NULL);
+	size_t b = stream_add(e, &sg_transport_ws, 1 << 20, SG_SLOW_DROP_OLDEST);
+	assert_int_equal(sg_stream_before_close(e->subs[b], on_before_close, &log), 0);
+	assert_int_equal(sg_hub_subscribe(e->hub, e->subs[b], "keep", NULL), 0);
+	assert_int_equal(sg_hub_subscribe(e->hub, e->subs[b], "c", NULL), 0);
+	size_t k = sub_add(e, &sg_transport_ws, "keep", NULL);
 	publish_n(e, "c", 1, 3);
-	size_t live = sub_add(e, &sg_transport_longpoll, "c", NULL);
-	size_t from1 = sub_add(e, &sg_transport_longpoll, "c", "1");
-	size_t ahead = sub_add(e, &sg_transport_longpoll, "c", "7");
-	size_t fresh = sub_add(e, &sg_transport_longpoll, "empty", NULL);
-	/* without a last id the cursor starts at the channel's newest */
-	assert_int_equal(sg__stream_last_seq(e->subs[live]), 3);
-	assert_int_equal(sg__stream_queued(e->subs[live]), 0);
-	/* with one, at the last replayed message */
-	assert_int_equal(sg__stream_last_seq(e->subs[from1]), 3);
-	assert_int_equal(sg__stream_queued(e->subs[from1]), 2);
-	assert_queued(e, from1, 0,
-	              "{\"channel\":\"c\",\"id\":\"2\",\"event\":null,\"data\":\"m2\"}");
-	/* or where the client said it was, when nothing is replayed */
-	assert_int_equal(sg__stream_last_seq(e->subs[ahead]), 7);
-	assert_int_equal(sg__stream_last_seq(e->subs[fresh]), 0);
-	publish_n(e, "c", 4, 4);
-	assert_int_equal(sg__stream_last_seq(e->subs[live]), 4);
-	assert_int_equal(sg__stream_last_seq(e->subs[from1]), 4);
-	assert_int_equal(sg__stream_last_seq(e->subs[ahead]), 4);
-	assert_int_equal(sg__stream_last_seq(e->subs[fresh]), 0);
+	size_t n = 99;
+	assert_int_equal(sg_hub_delete(e->hub, "missing", &n), SG_ENOTFOUND);
+	assert_int_equal(n, 99);
+	assert_int_equal(sg_hub_delete(e->hub, "c", &n), 0);
+	assert_int_equal(n, 2);
+	/* its subscribers are closed cleanly: before_close ran, the queue drains */
+	for (size_t i = a; i <= b; i++) {
+		assert_int_equal(e->conns[i].ends, 1);
+		assert_int_equal(e->conns[i].end_abort, 0);
+		assert_string_equal(e->conns[i].end_reason, "");
+		assert_int_equal(sg__stream_state(e->subs[i]), SG_STREAM_CLOSING);
+		assert_int_equal(sg__stream_queued(e->subs[i]), 3 + (i == b));
+	}
+	assert_string_equal(log.text, "bclose");
+	assert_int_equal(log.chunk_rc_in_before_close, 0);
+	assert_int_equal(sg__stream_nsubs(e->subs[a]), 0);
+	assert_int_equal(sg__stream_nsubs(e->subs[b]), 1);
+	assert_int_equal(e->conns[k].ends, 0);
+	/* the channel and its history are gone */
+	sg_channel_info ci;
+	assert_int_equal(sg_hub_channel_info(e->hub, "c", &ci), SG_ENOTFOUND);
+	assert_int_equal(sg_hub_delete(e->hub, "c", &n), SG_ENOTFOUND);
+	assert_int_equal(sg_hub_channel_count(e->hub), 1);
+	assert_int_equal(sg_msg_live(), e->msgs); /* only the queues hold frames */
+	/* the other channel lives on; the closing stream gets nothing more */
+	sg_publish_result res;
+	assert_int_equal(publish(e, "keep", NULL, NULL, "k", &res), 0);
+	assert_int_equal(res.subscribers, 2);
+	assert_int_equal(sg__stream_queued(e->subs[b]), 4);
+	assert_all_frames(e, k, "k");
+	/* publishing makes the channel anew; ids go on */
+	assert_int_equal(publish(e, "c", NULL, NULL, "again", &res), 0);
+	assert_string_equal(res.id, ID(5));
+	assert_int_equal(res.subscribers, 0);
+	assert_int_equal(info(e, "c").history_count, 1);
+	/* a channel without subscribers is deleted just as well */
+	assert_int_equal(sg_hub_delete(e->hub, "c", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(sg_hub_channel_count(e->hub), 1);
+	sub_detach(e, a, 0);
+	sub_detach(e, b, 0);
+	assert_int_equal(info(e, "keep").subscribers, 1);
+}
+
+static void test_max_channels(void **state)
+{
+	env *e = env_with(
+	    (sg_hub_limits){.history_count = 4, .history_bytes = 1 << 20, .max_channels = 2});
+	sg_publish_result res;
+	assert_int_equal(publish(e, "a", NULL, NULL, "x", &res), 0);
+	size_t s = sub_add(e, &sg_transport_ws, "b", NULL);
+	assert_int_equal(sg_hub_channel_count(e->hub), 2);
+	/* a third channel is refused, by publish and by subscribe */
+	assert_int_equal(publish(e, "c", NULL, NULL, "x", &res), SG_ETOOBIG);
+	assert_int_equal(publish(e, "c", NULL, ID(9), "x", &res), SG_ETOOBIG);
+	assert_int_equal(sg_hub_subscribe(e->hub, e->subs[s], "c", NULL), SG_ETOOBIG);
+	sg_hub_attach(e->hub, e->subs[s]);
+	assert_int_equal(sg_stream_subscribe(e->subs[s], "c", NULL), SG_ETOOBIG);
+	assert_int_equal(sg_hub_channel_count(e->hub), 2);
+	assert_int_equal(sg__stream_nsubs(e->subs[s]), 1);
+	/* the refused publish used no id; known channels still work */
+	assert_int_equal(publish(e, "a", NULL, NULL, "y", &res), 0);
+	assert_string_equal(res.id, ID(2));
+	assert_int_equal(sg_hub_subscribe(e->hub, e->subs[s], "a", NULL), 0);
+	/* room again once a channel is deleted */
+	size_t n;
+	assert_int_equal(sg_hub_delete(e->hub, "a", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(publish(e, "c", NULL, NULL, "z", &res), 0);
+	assert_string_equal(res.id, ID(3));
+	assert_int_equal(publish(e, "d", NULL, NULL, "z", &res), SG_ETOOBIG);
+	env_free(e);
+	(void)state;
 }
 
 /* ---- broker ----------------------------------------------------------- */
@@ -742,13 +615,13 @@ static void test_memory_broker(void **state)
 	sg_publish_req req = {.channel = "news", .event = "flash", .data = "hi", .len = 2};
 	sg_publish_result res;
 	assert_int_equal(sg_broker_publish(b, &req, &res), 0);
-	assert_string_equal(res.id, "1");
+	assert_string_equal(res.id, ID(1));
 	assert_int_equal(res.subscribers, 1);
-	assert_queued(e, s, 0, "id: 1\nevent: flash\ndata: hi\n\n");
+	assert_frame(e, s, 0, "id: " ID(1) "\nevent: flash\ndata: hi\n\n");
 	sg_channel_info ci = info(e, "news");
 	assert_int_equal(ci.history_count, 1);
-	assert_int_equal(ci.last_id, 1);
-	req.id = "1";
+	assert_id(ci.last_id, ID(1));
+	req.id = ID(1);
 	assert_int_equal(sg_broker_publish(b, &req, &res), SG_EID_STALE);
 	req.channel = "bad name";
 	req.id = NULL;
@@ -761,26 +634,23 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, env_setup, env_teardown)
 	const struct CMUnitTest tests[] = {
-	    T(test_ids_per_channel),
+	    T(test_ids_hub_wide),
 	    T(test_fanout_to_transports),
 	    T(test_one_frame_per_transport),
 	    cmocka_unit_test(test_frames_without_history),
 	    T(test_filtered_subscriber_gets_own_frame),
-	    cmocka_unit_test(test_history_bound_by_count),
-	    cmocka_unit_test(test_history_bound_by_bytes),
-	    T(test_replay_after_last_id),
-	    cmocka_unit_test(test_replay_after_eviction),
-	    T(test_bad_last_id),
-	    cmocka_unit_test(test_id_parse),
 	    T(test_explicit_ids),
 	    T(test_channel_names),
 	    T(test_detach_middle_of_five),
 	    T(test_detach_leaves_every_channel),
 	    T(test_subscribe_twice),
 	    T(test_stream_subscribe_needs_hub),
-	    T(test_stream_subscribe_replays),
 	    T(test_slow_subscriber_cut_during_fanout),
-	    T(test_subscribe_sets_cursor),
+	    T(test_subscribe_after_detach),
+	    T(test_stream_subscribe_lists),
+	    T(test_unsubscribe),
+	    T(test_delete),
+	    cmocka_unit_test(test_max_channels),
 	    T(test_memory_broker),
 	};
 #undef T

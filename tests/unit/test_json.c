@@ -1,12 +1,14 @@
 /*
  * test_json — the JSON room: envelopes rendered byte for byte (key order,
- * nulls, escaping), string quoting, and parsing of published envelopes with
- * every error a client can provoke and the reason it is told.
+ * nulls, escaping), string quoting, and parsing of published envelopes and
+ * of WebSocket commands, with every error a client can provoke and the
+ * reason it is told.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -19,7 +21,7 @@
 static void assert_envelope(const char *channel, const char *id, const char *event,
                             const char *data, size_t len, const char *want)
 {
-	sg_msg *m = sg_msg_new(channel, 1, id, event, data, len, 0);
+	sg_msg *m = sg_msg_new(channel, (sg_id){1, 0}, id, event, data, len, 0);
 	sg_buf b = SG_BUF_INIT;
 	assert_int_equal(sg_json_envelope(&b, m), 0);
 	assert_int_equal(b.len, strlen(want));
@@ -58,7 +60,7 @@ static void test_envelope_escaping(void **state)
 static void test_envelope_appends(void **state)
 {
 	(void)state;
-	sg_msg *m = sg_msg_new("c", 1, "1", NULL, "x", 1, 0);
+	sg_msg *m = sg_msg_new("c", (sg_id){1, 0}, "1", NULL, "x", 1, 0);
 	sg_buf b = SG_BUF_INIT;
 	assert_int_equal(sg_buf_puts(&b, "["), 0);
 	assert_int_equal(sg_json_envelope(&b, m), 0);
@@ -72,7 +74,7 @@ static void test_envelope_appends(void **state)
 static void test_envelope_rejects_invalid_utf8(void **state)
 {
 	(void)state;
-	sg_msg *m = sg_msg_new("c", 1, "1", NULL, "\xc3(", 2, 0);
+	sg_msg *m = sg_msg_new("c", (sg_id){1, 0}, "1", NULL, "\xc3(", 2, 0);
 	sg_buf b = SG_BUF_INIT;
 	assert_int_equal(sg_buf_puts(&b, "keep"), 0);
 	assert_int_equal(sg_json_envelope(&b, m), SG_EINVAL);
@@ -274,6 +276,158 @@ static void test_publish_free_twice(void **state)
 	sg_json_publish_free(&p);
 }
 
+/* ---- WebSocket commands ------------------------------------------------- */
+
+/* Parses text as a command and expects success. */
+static void command_ok(const char *text, sg_json_command *c)
+{
+	char err[128] = "untouched";
+	assert_int_equal(sg_json_parse_command(text, strlen(text), c, err, sizeof(err)), 0);
+	assert_string_equal(err, "untouched");
+}
+
+static void test_command_subscribe(void **state)
+{
+	(void)state;
+	sg_json_command c;
+	command_ok("{\"type\":\"subscribe\",\"channel\":\"a,b\",\"last_event_id\":\"1000-3\","
+	           "\"ref\":7}",
+	           &c);
+	assert_string_equal(c.type, "subscribe");
+	assert_string_equal(c.channel, "a,b");
+	assert_string_equal(c.last_event_id, "1000-3");
+	assert_string_equal(c.ref, "7");
+	assert_null(c.event);
+	assert_null(c.data);
+	assert_int_equal(c.len, 0);
+	sg_json_command_free(&c);
+	assert_null(c.type);
+	assert_null(c.ref);
+	sg_json_command_free(&c); /* twice is harmless */
+
+	/* only "type" is required; null members are absent ones */
+	command_ok("{\"type\":\"unsubscribe\",\"channel\":null,\"last_event_id\":null,"
+	           "\"event\":null,\"extra\":[1]}",
+	           &c);
+	assert_string_equal(c.type, "unsubscribe");
+	assert_null(c.channel);
+	assert_null(c.last_event_id);
+	assert_null(c.event);
+	assert_null(c.data);
+	assert_null(c.ref);
+	sg_json_command_free(&c);
+}
+
+static void test_command_publish_data(void **state)
+{
+	(void)state;
+	sg_json_command c;
+	command_ok("{\"type\":\"publish\",\"channel\":\"c\",\"event\":\"up\",\"data\":\"a\\nb\"}",
+	           &c);
+	assert_string_equal(c.event, "up");
+	assert_int_equal(c.len, 3);
+	assert_string_equal(c.data, "a\nb");
+	sg_json_command_free(&c);
+	/* a non-string "data" is its compact JSON text */
+	command_ok("{\"type\":\"publish\",\"data\": {\"b\": [1, 2], \"a\": null}}", &c);
+	assert_string_equal(c.data, "{\"b\":[1,2],\"a\":null}");
+	assert_int_equal(c.len, strlen("{\"b\":[1,2],\"a\":null}"));
+	sg_json_command_free(&c);
+	command_ok("{\"type\":\"publish\",\"data\":null}", &c);
+	assert_string_equal(c.data, "null");
+	assert_int_equal(c.len, 4);
+	sg_json_command_free(&c);
+	command_ok("{\"type\":\"publish\",\"data\":\"\"}", &c);
+	assert_string_equal(c.data, "");
+	assert_int_equal(c.len, 0);
+	sg_json_command_free(&c);
+}
+
+static void test_command_ref_is_json_text(void **state)
+{
+	(void)state;
+	/* the ref is echoed into replies as JSON: whatever the client sent */
+	const char *in[] = {"7", "\"abc\"", "\"q\\\"t\"", "{\"b\":1,\"a\":[true]}", "null", "-1.5"};
+	const char *out[] = {"7",    "\"abc\"", "\"q\\\"t\"", "{\"b\":1,\"a\":[true]}",
+	                     "null", "-1.5"};
+	char text[128];
+	sg_json_command c;
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		snprintf(text, sizeof(text), "{\"type\":\"x\",\"ref\": %s }", in[i]);
+		command_ok(text, &c);
+		assert_string_equal(c.ref, out[i]);
+		sg_json_command_free(&c);
+	}
+}
+
+/* Parses text, expects SG_EINVAL with exactly this reason and a zeroed out. */
+static void command_fails(const char *text, size_t len, const char *why)
+{
+	sg_json_command c;
+	char err[160] = "";
+	assert_int_equal(sg_json_parse_command(text, len, &c, err, sizeof(err)), SG_EINVAL);
+	assert_string_equal(err, why);
+	assert_null(c.type);
+	assert_null(c.channel);
+	assert_null(c.last_event_id);
+	assert_null(c.event);
+	assert_null(c.data);
+	assert_null(c.ref);
+	assert_int_equal(c.len, 0);
+}
+
+#define COMMAND_FAILS(text, why) command_fails(text, sizeof(text) - 1, why)
+
+static void test_command_errors(void **state)
+{
+	(void)state;
+	const char *strings = "type, channel, last_event_id and event must be strings";
+	COMMAND_FAILS("{}", "a command needs a \"type\"");
+	COMMAND_FAILS("{\"channel\":\"a\",\"ref\":1}", "a command needs a \"type\"");
+	COMMAND_FAILS("{\"type\":null}", "a command needs a \"type\"");
+	COMMAND_FAILS("{\"type\":1}", strings);
+	COMMAND_FAILS("{\"type\":\"subscribe\",\"channel\":[\"a\"]}", strings);
+	COMMAND_FAILS("{\"type\":\"subscribe\",\"last_event_id\":5}", strings);
+	COMMAND_FAILS("{\"type\":\"publish\",\"event\":{},\"data\":\"x\"}", strings);
+	COMMAND_FAILS("{\"type\":true,\"channel\":2}", strings);
+	COMMAND_FAILS("[{\"type\":\"subscribe\"}]", "a command is a JSON object");
+	COMMAND_FAILS("\"subscribe\"", "invalid JSON at line 1 column 11: '[' or '{' expected "
+	                               "near '\"subscribe\"'");
+	COMMAND_FAILS("{",
+	              "invalid JSON at line 1 column 1: string or '}' expected near end of file");
+	COMMAND_FAILS("", "invalid JSON at line 1 column 0: '[' or '{' expected near end of file");
+	COMMAND_FAILS("{\"type\": }",
+	              "invalid JSON at line 1 column 10: unexpected token near '}'");
+	COMMAND_FAILS("{\"type\":\"x\"} {}",
+	              "invalid JSON at line 1 column 14: end of file expected near '{'");
+	COMMAND_FAILS("{\"type\":\"x\",\"type\":\"y\"}",
+	              "invalid JSON at line 1 column 18: duplicate object key near '\"type\"'");
+	COMMAND_FAILS("{\"type\":\"\xff\"}",
+	              "invalid JSON at line 1 column 9: unable to decode byte 0xff near '\"'");
+	/* a raw NUL inside the text is read as such (len bounds it), and refused */
+	COMMAND_FAILS("{\"type\":\"x\",\"data\":\"a\0b\"}",
+	              "invalid JSON at line 1 column 21: control character 0x0 near '\"a'");
+	COMMAND_FAILS("{\"type\":\"x\",\"data\":\"a\\u0000b\"}",
+	              "invalid JSON at line 1 column 29: \\u0000 is not allowed without "
+	              "JSON_ALLOW_NUL near '\"a\\u0000b\"'");
+}
+
+static void test_command_respects_len(void **state)
+{
+	(void)state;
+	const char text[] = "{\"type\":\"x\"}{\"type\":\"ignored\"}";
+	sg_json_command c;
+	char err[64] = "";
+	assert_int_equal(sg_json_parse_command(text, 12, &c, err, sizeof(err)), 0);
+	assert_string_equal(c.type, "x");
+	sg_json_command_free(&c);
+	/* an error reason is cut to the caller's buffer */
+	char small[8];
+	memset(small, 'z', sizeof(small));
+	assert_int_equal(sg_json_parse_command("[]", 2, &c, small, sizeof(small)), SG_EINVAL);
+	assert_string_equal(small, "a comma");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -290,6 +444,11 @@ int main(void)
 	    cmocka_unit_test(test_parse_wrong_shape),
 	    cmocka_unit_test(test_parse_err_truncated),
 	    cmocka_unit_test(test_publish_free_twice),
+	    cmocka_unit_test(test_command_subscribe),
+	    cmocka_unit_test(test_command_publish_data),
+	    cmocka_unit_test(test_command_ref_is_json_text),
+	    cmocka_unit_test(test_command_errors),
+	    cmocka_unit_test(test_command_respects_len),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /*
  * test_message — messages and frames: fields are copied, refcounts free at
- * zero, each transport renders a message once and the cached frame is the
- * one every later caller gets. Live counters must return to their baseline.
+ * zero, each transport renders a message once plain and once tagged with
+ * its channel, and the cached frame is the one every later caller gets. Live counters must return
+ * to their baseline.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -73,12 +74,13 @@ static void test_msg_copies_fields(void **state)
 {
 	(void)state;
 	long base = sg_msg_live();
-	char channel[] = "news", id[] = "7", event[] = "update", data[] = "a\0b";
-	sg_msg *m = sg_msg_new(channel, 7, id, event, data, 3, 1234);
+	char channel[] = "news", id[] = "1000-7", event[] = "update", data[] = "a\0b";
+	sg_msg *m = sg_msg_new(channel, (sg_id){1000, 7}, id, event, data, 3, 1234);
 	assert_non_null(m);
 	assert_int_equal(sg_msg_live(), base + 1);
 	assert_int_equal(atomic_load(&m->refs), 1);
-	assert_int_equal(m->seq, 7);
+	assert_int_equal(m->pos.ms, 1000);
+	assert_int_equal(m->pos.seq, 7);
 	assert_int_equal(m->time_ms, 1234);
 	assert_true(m->channel != channel);
 	assert_true(m->id != id);
@@ -88,7 +90,7 @@ static void test_msg_copies_fields(void **state)
 	memcpy(channel, "XXXX", 4);
 	memcpy(data, "zzz", 3);
 	assert_string_equal(m->channel, "news");
-	assert_string_equal(m->id, "7");
+	assert_string_equal(m->id, "1000-7");
 	assert_string_equal(m->event, "update");
 	assert_int_equal(m->len, 3);
 	assert_memory_equal(m->data, "a\0b\0", 4);
@@ -102,8 +104,9 @@ static void test_msg_null_fields(void **state)
 {
 	(void)state;
 	long base = sg_msg_live();
-	sg_msg *m = sg_msg_new(NULL, 0, NULL, NULL, NULL, 0, 0);
+	sg_msg *m = sg_msg_new(NULL, (sg_id){0, 0}, NULL, NULL, NULL, 0, 0);
 	assert_non_null(m);
+	assert_true(sg_id_is_zero(m->pos));
 	assert_string_equal(m->channel, "");
 	assert_null(m->id);
 	assert_null(m->event);
@@ -119,7 +122,7 @@ static void test_msg_refcount(void **state)
 {
 	(void)state;
 	long base = sg_msg_live();
-	sg_msg *m = sg_msg_new("c", 1, "1", NULL, "x", 1, 0);
+	sg_msg *m = sg_msg_new("c", (sg_id){1, 0}, "1-0", NULL, "x", 1, 0);
 	assert_ptr_equal(sg_msg_ref(m), m);
 	assert_ptr_equal(sg_msg_ref(m), m);
 	assert_int_equal(atomic_load(&m->refs), 3);
@@ -131,32 +134,50 @@ static void test_msg_refcount(void **state)
 	assert_int_equal(sg_msg_live(), base);
 }
 
+#define ENVELOPE "{\"channel\":\"news\",\"id\":\"1-0\",\"event\":null,\"data\":\"hello\"}"
+
 static void test_frame_rendered_once_per_transport(void **state)
 {
 	(void)state;
 	long msgs = sg_msg_live(), frames = sg_frame_live();
-	sg_msg *m = sg_msg_new("news", 1, "1", NULL, "hello", 5, 0);
-	sg_frame *first[NTRANSPORTS];
-	for (size_t i = 0; i < NTRANSPORTS; i++) {
-		first[i] = sg_msg_frame(m, all_transports[i]);
-		assert_non_null(first[i]);
-		assert_ptr_equal(m->frames[all_transports[i]->slot], first[i]);
-		assert_int_equal(sg_frame_live(), frames + (long)i + 1);
-	}
+	sg_msg *m = sg_msg_new("news", (sg_id){1, 0}, "1-0", NULL, "hello", 5, 0);
+	sg_frame *first[NTRANSPORTS][2];
+	long made = 0;
+	for (int tagged = 0; tagged <= 1; tagged++)
+		for (size_t i = 0; i < NTRANSPORTS; i++) {
+			const sg_transport *t = all_transports[i];
+			first[i][tagged] = sg_msg_frame(m, t, tagged);
+			assert_non_null(first[i][tagged]);
+			/* plain and tagged each have a slot of their own */
+			assert_true(t->slot * 2 + 1 < SG_RENDER_SLOTS);
+			assert_ptr_equal(m->frames[t->slot * 2 + tagged], first[i][tagged]);
+			assert_int_equal(sg_frame_live(), frames + ++made);
+		}
 	/* asking again renders nothing and hands back the same frame */
-	for (size_t i = 0; i < NTRANSPORTS; i++) {
-		assert_ptr_equal(sg_msg_frame(m, all_transports[i]), first[i]);
-		assert_int_equal(atomic_load(&first[i]->refs), 1);
-	}
-	assert_int_equal(sg_frame_live(), frames + (long)NTRANSPORTS);
-	assert_frame_bytes(sg_msg_frame(m, &sg_transport_chunked), "hello\n");
-	assert_frame_bytes(sg_msg_frame(m, &sg_transport_sse), "id: 1\ndata: hello\n\n");
-	assert_frame_bytes(sg_msg_frame(m, &sg_transport_ws), "hello");
-	assert_frame_bytes(
-	    sg_msg_frame(m, &sg_transport_ndjson),
-	    "{\"channel\":\"news\",\"id\":\"1\",\"event\":null,\"data\":\"hello\"}\n");
-	assert_frame_bytes(sg_msg_frame(m, &sg_transport_longpoll),
-	                   "{\"channel\":\"news\",\"id\":\"1\",\"event\":null,\"data\":\"hello\"}");
+	for (int tagged = 0; tagged <= 1; tagged++)
+		for (size_t i = 0; i < NTRANSPORTS; i++) {
+			assert_ptr_equal(sg_msg_frame(m, all_transports[i], tagged),
+			                 first[i][tagged]);
+			assert_int_equal(atomic_load(&first[i][tagged]->refs), 1);
+			assert_true(first[i][0] != first[i][1]);
+		}
+	assert_int_equal(sg_frame_live(), frames + 2 * (long)NTRANSPORTS);
+	assert_frame_bytes(sg_msg_frame(m, &sg_transport_chunked, 0), "hello\n");
+	assert_frame_bytes(sg_msg_frame(m, &sg_transport_sse, 0), "id: 1-0\ndata: hello\n\n");
+	assert_frame_bytes(sg_msg_frame(m, &sg_transport_ws, 0), "hello");
+	assert_frame_bytes(sg_msg_frame(m, &sg_transport_ndjson, 0), ENVELOPE "\n");
+	assert_frame_bytes(sg_msg_frame(m, &sg_transport_longpoll, 0), ENVELOPE);
+	assert_frame_bytes(sg_msg_frame(m, &sg_transport_chunked, 1), ENVELOPE "\n");
+	assert_frame_bytes(sg_msg_frame(m, &sg_transport_sse, 1),
+	                   "id: 1-0\ndata: " ENVELOPE "\n\n");
+	assert_frame_bytes(sg_msg_frame(m, &sg_transport_ws, 1), ENVELOPE);
+	assert_frame_bytes(sg_msg_frame(m, &sg_transport_ndjson, 1), ENVELOPE "\n");
+	assert_frame_bytes(sg_msg_frame(m, &sg_transport_longpoll, 1), ENVELOPE);
+	/* unused slots stay empty */
+	int used = 0;
+	for (int i = 0; i < SG_RENDER_SLOTS; i++)
+		used += m->frames[i] != NULL;
+	assert_int_equal(used, 2 * (int)NTRANSPORTS);
 	sg_msg_unref(m);
 	assert_int_equal(sg_msg_live(), msgs);
 	assert_int_equal(sg_frame_live(), frames);
@@ -166,8 +187,8 @@ static void test_frame_outlives_message(void **state)
 {
 	(void)state;
 	long msgs = sg_msg_live(), frames = sg_frame_live();
-	sg_msg *m = sg_msg_new("c", 3, "3", "e", "payload", 7, 0);
-	sg_frame *f = sg_frame_ref(sg_msg_frame(m, &sg_transport_ws));
+	sg_msg *m = sg_msg_new("c", (sg_id){3, 0}, "3-0", "e", "payload", 7, 0);
+	sg_frame *f = sg_frame_ref(sg_msg_frame(m, &sg_transport_ws, 0));
 	assert_int_equal(atomic_load(&f->refs), 2);
 	sg_msg_unref(m);
 	assert_int_equal(sg_msg_live(), msgs);
@@ -183,12 +204,16 @@ static void test_render_failure_is_null(void **state)
 	(void)state;
 	long msgs = sg_msg_live(), frames = sg_frame_live();
 	/* JSON envelopes need UTF-8 text; these bytes are not */
-	sg_msg *m = sg_msg_new("c", 1, "1", NULL, "\xff\xfe", 2, 0);
-	assert_null(sg_msg_frame(m, &sg_transport_ndjson));
-	assert_null(sg_msg_frame(m, &sg_transport_longpoll));
+	sg_msg *m = sg_msg_new("c", (sg_id){1, 0}, "1-0", NULL, "\xff\xfe", 2, 0);
+	assert_null(sg_msg_frame(m, &sg_transport_ndjson, 0));
+	assert_null(sg_msg_frame(m, &sg_transport_longpoll, 0));
+	/* nor can any transport tag it with its channel */
+	for (size_t i = 0; i < NTRANSPORTS; i++)
+		assert_null(sg_msg_frame(m, all_transports[i], 1));
 	assert_int_equal(sg_frame_live(), frames);
-	/* the byte transports still render it */
-	assert_frame_bytes(sg_msg_frame(m, &sg_transport_chunked), "\xff\xfe\n");
+	/* the byte transports still render it plain */
+	assert_frame_bytes(sg_msg_frame(m, &sg_transport_chunked, 0), "\xff\xfe\n");
+	assert_frame_bytes(sg_msg_frame(m, &sg_transport_ws, 0), "\xff\xfe");
 	sg_msg_unref(m);
 	assert_int_equal(sg_msg_live(), msgs);
 	assert_int_equal(sg_frame_live(), frames);

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import WebSocket from 'ws';
 import { EventSource } from 'eventsource';
-import { exited, request, waitFor, withTimeout } from './server.mjs';
+import { request, waitFor, withTimeout } from './server.mjs';
 
 // Starts `curl -sS -N -v ... url`. The verbose trace on stderr shows the
 // response headers ("< " lines) as soon as they arrive, which tells a test
@@ -23,9 +23,9 @@ export function curl(url, { args = [], maxTimeS = 60 } = {}) {
   proc.stdout.on('data', (d) => { out.push(d); outLen += d.length; });
   proc.stderr.setEncoding('latin1').on('data', (d) => (err += d));
   const stdout = () => Buffer.concat(out, outLen);
-  const done = exited(proc).then(async ({ code, signal }) => {
-    await Promise.all([streamEnd(proc.stdout), streamEnd(proc.stderr)]);
-    return { code, signal, stdout: stdout(), stderr: err };
+  // 'close' comes after 'exit' and after stdout and stderr have ended
+  const done = new Promise((resolve) => {
+    proc.once('close', (code, signal) => resolve({ code, signal, stdout: stdout(), stderr: err }));
   });
   return {
     proc,
@@ -55,11 +55,6 @@ export function curl(url, { args = [], maxTimeS = 60 } = {}) {
       return done;
     },
   };
-}
-
-function streamEnd(stream) {
-  if (stream.readableEnded || stream.destroyed) return Promise.resolve();
-  return new Promise((resolve) => { stream.once('close', resolve); stream.once('end', resolve); });
 }
 
 // "HTTP/1.1 200 OK\r\nA: b..." → {status, headers} (names lower-cased).

@@ -64,3 +64,39 @@ export function envelope(channel, m) {
 }
 
 export const ENVELOPE_KEYS = ['channel', 'id', 'event', 'data'];
+
+// The same messages carrying the ids the server gave (from publish answers),
+// so that a transport test checks what it is about whatever the id format;
+// the id format itself is asserted where a test is about ids.
+export function withIds(msgs, ids) {
+  return msgs.map((m, k) => ({ ...m, id: ids[k] }));
+}
+
+// Ids are "MS-SEQ": the gateway's wall-clock millisecond and a counter.
+export const ID_PATTERN = /^(0|[1-9][0-9]*)-(0|[1-9][0-9]*)$/;
+
+// [ms, seq] of an id as BigInts, for exact ordering.
+export function idParts(id) {
+  const m = ID_PATTERN.exec(id);
+  if (!m) throw new Error(`not an MS-SEQ id: ${JSON.stringify(id)}`);
+  return [BigInt(m[1]), BigInt(m[2])];
+}
+
+// -1, 0, 1 as a is before, equal to or after b.
+export function idCompare(a, b) {
+  const [am, as] = idParts(a);
+  const [bm, bs] = idParts(b);
+  if (am !== bm) return am < bm ? -1 : 1;
+  if (as !== bs) return as < bs ? -1 : 1;
+  return 0;
+}
+
+// The index of the first id not after its predecessor, or -1 when every id
+// is well-formed and strictly increasing.
+export function firstUnordered(ids) {
+  for (let i = 0; i < ids.length; i++) {
+    idParts(ids[i]);
+    if (i > 0 && idCompare(ids[i - 1], ids[i]) >= 0) return i;
+  }
+  return -1;
+}

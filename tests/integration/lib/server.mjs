@@ -53,9 +53,10 @@ export async function runBinary(args, { env = {}, timeoutMs = 10000 } = {}) {
   let stderr = '';
   proc.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
   proc.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+  // 'close' comes after 'exit' and after stdout and stderr have ended
+  const closed = new Promise((resolve) => proc.once('close', (code, signal) => resolve({ code, signal })));
   try {
-    const { code, signal } = await withTimeout(exited(proc), timeoutMs, `${BIN} ${args.join(' ')}`);
-    await new Promise((resolve) => setImmediate(resolve));
+    const { code, signal } = await withTimeout(closed, timeoutMs, `${BIN} ${args.join(' ')}`);
     return { code, signal, stdout, stderr };
   } finally {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
@@ -162,6 +163,20 @@ export async function publish(base, channel, body) {
   assert.deepEqual(Object.keys(answer), ['channel', 'id', 'subscribers']);
   assert.equal(answer.channel, channel);
   return answer;
+}
+
+// Publishes each of msgs ({body}) in order; every answer must name the
+// channel and reach `subscribers` (a number, or a predicate). Returns the ids.
+export async function publishEach(base, channel, msgs, subscribers) {
+  const ids = [];
+  for (const m of msgs) {
+    const answer = await publish(base, channel, m.body);
+    if (typeof subscribers === 'function') assert.ok(subscribers(answer.subscribers), `subscribers: ${answer.subscribers}`);
+    else if (subscribers !== undefined) assert.equal(answer.subscribers, subscribers);
+    assert.equal(typeof answer.id, 'string');
+    ids.push(answer.id);
+  }
+  return ids;
 }
 
 // Parses GET /metrics into {name: number} (unlabelled samples only).
