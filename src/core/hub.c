@@ -176,8 +176,11 @@ size_t sg_hub_channel_count(const sg_hub *h)
 /* Appends m to history (takes a ref), then evicts down to the bounds. */
 static int history_append(sg_hub *h, sg_channel *c, sg_msg *m)
 {
-	if (h->lim.history_count == 0)
+	if (h->lim.history_count == 0) { /* kept nowhere: lost to a resume */
+		c->floor = m->pos;
+		c->evicted = 1;
 		return 0;
+	}
 	if (c->hcount == c->hcap) {
 		size_t cap = c->hcap ? c->hcap * 2 : 16;
 		sg_msg **v = malloc(cap * sizeof(*v));
@@ -365,10 +368,17 @@ int sg_hub_subscribe_many(sg_hub *h, sg_stream *s, const char *const *names, siz
 	for (size_t k = 0; k < n; k++) {
 		sg_channel *c;
 		int rc = channel_get(h, names[k], &c);
-		if (!rc && !sg__stream_find_sub(s, c) && !(rc = subscription_add(s, c)))
+		if (!rc && sg__stream_find_sub(s, c))
+			continue;
+		if (!rc && sg__stream_nsubs(s) >= SG_SUBSCRIBE_MAX)
+			rc = SG_ETOOBIG;
+		if (!rc && !(rc = subscription_add(s, c)))
 			cs[fresh++] = c;
-		if (rc)
+		if (rc) { /* all or nothing */
+			while (fresh)
+				subscription_drop(s, cs[--fresh]);
 			return rc;
+		}
 	}
 	sg_hub_attach(h, s);
 	sg__stream_set_last(s, last_id ? after : h->last);

@@ -103,7 +103,7 @@ static int timer_add(sg_stream *s, unsigned ms, unsigned period, sg_timer_fn fn,
 {
 	if (!s || !fn)
 		return SG_EINVAL;
-	if (!s->conn)
+	if (!sg__stream_can_send(s))
 		return SG_ECLOSED;
 	stream_timer *t = calloc(1, sizeof(*t));
 	if (!t)

@@ -472,9 +472,14 @@ static void test_stream_subscribe_lists(void **state)
 	assert_int_equal(sg_stream_subscribe(e->subs[s], list, "0"), 0);
 	assert_int_equal(sg__stream_nsubs(e->subs[s]), 16);
 	assert_int_equal(sg_hub_channel_count(e->hub), 16);
+	/* a stream holds 16 channels at most: a 17th is refused, all or nothing */
+	assert_int_equal(sg_stream_subscribe(e->subs[s], "c15,x,c0,x", NULL), SG_ETOOBIG);
+	assert_int_equal(sg__stream_nsubs(e->subs[s]), 16);
+	assert_int_equal(info(e, "x").subscribers, 0);
 	/* channels already subscribed are skipped, new ones added */
+	assert_int_equal(sg_hub_unsubscribe(e->hub, e->subs[s], "c1"), 0);
 	assert_int_equal(sg_stream_subscribe(e->subs[s], "c15,x,c0,x", NULL), 0);
-	assert_int_equal(sg__stream_nsubs(e->subs[s]), 17);
+	assert_int_equal(sg__stream_nsubs(e->subs[s]), 16);
 	assert_int_equal(info(e, "x").subscribers, 1);
 	publish_n(e, "c7", 1, 1);
 	publish_n(e, "x", 2, 2);

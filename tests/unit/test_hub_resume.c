@@ -212,6 +212,38 @@ static void test_gap_evicted_to_empty(void **state)
 	(void)state;
 }
 
+/* With no history at all, every message is lost to a resume at once. */
+static void test_gap_without_history(void **state)
+{
+	env *e = env_with((sg_hub_limits){.history_count = 0, .history_bytes = 1 << 20});
+	publish_n(e, "c", 1, 3);
+	size_t s = resume(e, &sg_transport_ws, "c", ID(1));
+	assert_all_frames(e, s, GAP_JSON("c", ID(1), "null", "evicted"));
+	assert_string_equal(notes(e, s), NOTE("c", "evicted", "none"));
+	/* from the last id given, nothing was lost */
+	size_t t = resume(e, &sg_transport_ws, "c", ID(3));
+	assert_int_equal(sg__stream_queued(e->subs[t]), 0);
+	env_free(e);
+	(void)state;
+}
+
+/* A list that cannot be subscribed whole is not subscribed at all. */
+static void test_subscribe_all_or_nothing(void **state)
+{
+	env *e = env_with(
+	    (sg_hub_limits){.history_count = 4, .history_bytes = 1 << 20, .max_channels = 1});
+	size_t s = stream_add_new(e, &sg_transport_ws, 1 << 20, SG_SLOW_DROP_OLDEST);
+	sg_hub_attach(e->hub, e->subs[s]);
+	assert_int_equal(sg_stream_subscribe(e->subs[s], "a,b", NULL), SG_ETOOBIG);
+	assert_int_equal(sg__stream_nsubs(e->subs[s]), 0);
+	assert_int_equal(info(e, "a").subscribers, 0);
+	/* publishing to a reaches nobody, and frees nothing it should not */
+	publish_n(e, "a", 1, 1);
+	assert_int_equal(sg__stream_queued(e->subs[s]), 0);
+	env_free(e);
+	(void)state;
+}
+
 static void test_gap_restarted(void **state)
 {
 	env *e = *state;
@@ -473,6 +505,8 @@ int main(void)
 	    T(test_stream_subscribe_replays),
 	    cmocka_unit_test(test_gap_evicted),
 	    cmocka_unit_test(test_gap_evicted_to_empty),
+	    cmocka_unit_test(test_gap_without_history),
+	    cmocka_unit_test(test_subscribe_all_or_nothing),
 	    T(test_gap_restarted),
 	    T(test_gap_unknown),
 	    cmocka_unit_test(test_gap_notes_many_channels),

@@ -341,6 +341,10 @@ static void test_timers_cancelled_at_close(void **state)
 	assert_int_equal(e->loop.timers_cancelled, 2);
 	assert_int_equal(e->conn.ends, 1);
 	assert_int_equal(sg__stream_queued(s), 0);
+	/* and no new one can be armed on a closing stream */
+	assert_int_equal(sg_stream_after(s, 1, on_tick, &tick), SG_ECLOSED);
+	assert_int_equal(sg_stream_every(s, 1, on_tick, &tick), SG_ECLOSED);
+	assert_int_equal(e->loop.ntimers, 0);
 	sg__stream_detach(s, 0);
 	assert_int_equal(e->loop.timers_cancelled, 2);
 	assert_int_equal(tick.calls, 0);
