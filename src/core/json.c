@@ -66,17 +66,24 @@ static char *text_of(json_t *v, size_t *len)
 	return s;
 }
 
+/* Parses text; NULL with the reason, line and column in err. */
+static json_t *load(const char *text, size_t len, char *err, size_t errlen)
+{
+	json_error_t je;
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	if (!root)
+		snprintf(err, errlen, "invalid JSON at line %d column %d: %s", je.line, je.column,
+			 je.text);
+	return root;
+}
+
 int sg_json_parse_publish(const char *body, size_t len, sg_json_publish *out, char *err,
 			  size_t errlen)
 {
-	json_error_t je;
 	memset(out, 0, sizeof(*out));
-	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-	if (!root) {
-		snprintf(err, errlen, "invalid JSON at line %d column %d: %s", je.line, je.column,
-			 je.text);
+	json_t *root = load(body, len, err, errlen);
+	if (!root)
 		return SG_EINVAL;
-	}
 	int rc = SG_EINVAL;
 	json_t *event = json_object_get(root, "event");
 	json_t *data = json_object_get(root, "data");
@@ -122,14 +129,10 @@ static char *member_string(json_t *o, const char *key, int *bad)
 int sg_json_parse_command(const char *text, size_t len, sg_json_command *out, char *err,
 			  size_t errlen)
 {
-	json_error_t je;
 	memset(out, 0, sizeof(*out));
-	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-	if (!root) {
-		snprintf(err, errlen, "invalid JSON at line %d column %d: %s", je.line, je.column,
-			 je.text);
+	json_t *root = load(text, len, err, errlen);
+	if (!root)
 		return SG_EINVAL;
-	}
 	int bad = 0;
 	if (!json_is_object(root)) {
 		snprintf(err, errlen, "a command is a JSON object");

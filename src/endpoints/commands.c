@@ -33,10 +33,15 @@ static void reply_error(sg_stream *s, const sg_json_command *cmd, const char *er
 	sg_buf_free(&f);
 }
 
-/* "channel":"NAME" — names are checked before and need no escaping. */
-static void channel_field(sg_buf *b, const char *name)
+/* Sends {"type":TYPE,"channel":NAME<more>} — names are checked before and
+ * need no escaping. more may be "". */
+static void reply_channel(sg_stream *s, const sg_json_command *cmd, const char *type,
+			  const char *more)
 {
-	sg_buf_printf(b, "\"channel\":\"%s\"", name);
+	sg_buf f = SG_BUF_INIT;
+	sg_buf_printf(&f, "\"channel\":\"%s\"%s", cmd->channel, more);
+	reply(s, cmd, type, f.data ? f.data : "");
+	sg_buf_free(&f);
 }
 
 /* Nonzero when ws_publish ("*", "", or a comma list of names and
@@ -66,10 +71,7 @@ static void do_subscribe(sg_stream *s, const sg_json_command *cmd)
 		reply_error(s, cmd, e.error, e.detail);
 		return;
 	}
-	sg_buf f = SG_BUF_INIT;
-	channel_field(&f, cmd->channel);
-	reply(s, cmd, "subscribed", f.data);
-	sg_buf_free(&f);
+	reply_channel(s, cmd, "subscribed", "");
 }
 
 static void do_unsubscribe(sg_stream *s, sg_server *srv, const sg_json_command *cmd)
@@ -78,10 +80,7 @@ static void do_unsubscribe(sg_stream *s, sg_server *srv, const sg_json_command *
 		reply_error(s, cmd, "not_subscribed", "this socket is not subscribed to that channel");
 		return;
 	}
-	sg_buf f = SG_BUF_INIT;
-	channel_field(&f, cmd->channel);
-	reply(s, cmd, "unsubscribed", f.data);
-	sg_buf_free(&f);
+	reply_channel(s, cmd, "unsubscribed", "");
 }
 
 static void do_publish(sg_stream *s, sg_server *srv, const sg_json_command *cmd)
@@ -103,11 +102,10 @@ static void do_publish(sg_stream *s, sg_server *srv, const sg_json_command *cmd)
 		reply_error(s, cmd, e.error, e.detail);
 		return;
 	}
-	sg_buf f = SG_BUF_INIT;
-	channel_field(&f, cmd->channel);
-	sg_buf_printf(&f, ",\"id\":\"%s\",\"subscribers\":%zu", res.id, res.subscribers);
-	reply(s, cmd, "published", f.data);
-	sg_buf_free(&f);
+	char more[SG_ID_TEXT_MAX + 48];
+	snprintf(more, sizeof(more), ",\"id\":\"%s\",\"subscribers\":%zu", res.id,
+		 res.subscribers);
+	reply_channel(s, cmd, "published", more);
 }
 
 void sg__channels_command(sg_stream *s, const char *data, size_t len, void *ud)

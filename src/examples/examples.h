@@ -19,5 +19,13 @@ void sg_example_chat(sg_stream *s, const sg_request *req, void *ud);
 
 /* Reads ?name= as a number in [lo, hi]; def when absent. -1 when bad. */
 long sg_example_arg(const sg_request *req, const char *name, long def, long lo, long hi);
+/* Reads ?count= (def_count; 0 = never stop) and ?interval_ms=, keeps the
+ * count as the stream's user data and calls tick every interval. Fails the
+ * request (400) on a bad argument. */
+void sg_example_ticker(sg_stream *s, const sg_request *req, long def_count, long def_ms,
+		       sg_timer_fn tick);
+/* One tick done: nonzero when it was the last of ?count= (then the stream
+ * is closed). */
+int sg_example_countdown(sg_stream *s);
 
 #endif
