@@ -55,10 +55,12 @@ static void channels_subscribe(sg_stream *s, const sg_request *req, void *ud)
 {
 	const char *list = channel_of(req);
 	const char *format = sg_request_query(req, "format");
-	const char *last = sg_request_query(req, "last_event_id");
+	/* the header first: a browser's EventSource sends it on every reconnect,
+	 * while the query in its URL stays the one it was made with */
+	const char *last = sg_request_header(req, "last-event-id");
 	sg_client_error e;
 	if (!last)
-		last = sg_request_header(req, "last-event-id");
+		last = sg_request_query(req, "last_event_id");
 	if (format && strcmp(format, "json") != 0 && strcmp(format, "plain") != 0) {
 		fail(s, &(sg_client_error){400, "bad_format", "format is json or plain"});
 		return;

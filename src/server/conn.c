@@ -8,6 +8,7 @@
 
 #include <libwebsockets.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 
@@ -195,7 +196,8 @@ static int write_batch(sg_conn *c)
 	sg__response_init(&r);
 	r.content_type = t->content_type;
 	sg_id_format(sg__stream_last(s), r.last_event_id);
-	r.gap = sg__stream_notes(s);
+	char *gap = sg__stream_notes(s) ? strdup(sg__stream_notes(s)) : NULL;
+	r.gap = gap;
 	sg_buf_puts(&r.body, t->batch_open);
 	for (size_t i = 0; sg__stream_queued(s); i++) {
 		sg_frame *f = sg__stream_peek(s, 0);
@@ -206,9 +208,11 @@ static int write_batch(sg_conn *c)
 	}
 	sg_buf_puts(&r.body, t->batch_close);
 	struct lws *wsi = c->wsi;
-	int rc = sg__respond(wsi, &r); /* before release: r.gap is the stream's */
+	/* release first: completing the transaction may free c (lws' data) */
 	sg__conn_release(c, 0);
+	int rc = sg__respond(wsi, &r);
 	sg__response_free(&r);
+	free(gap);
 	return rc;
 }
 

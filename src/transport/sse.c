@@ -39,7 +39,9 @@ static sg_frame *sse_render(const sg_msg *m, int tagged)
 	int rc = 0;
 	if (m->id)
 		rc |= sg_buf_printf(&b, "id: %s\n", m->id);
-	if (m->event)
+	/* tagged: the envelope carries the event, and every message reaches
+	 * EventSource's onmessage */
+	if (m->event && !tagged)
 		rc |= sg_buf_printf(&b, "event: %s\n", m->event);
 	if (tagged) {
 		rc |= sg_buf_puts(&b, "data: ");

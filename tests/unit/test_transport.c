@@ -205,9 +205,10 @@ static void test_tagged_bytes(void **state)
 	/* chunked: one envelope a line, as ndjson */
 	RENDER_TAGGED(&sg_transport_chunked, "1-0", "up", "a\nb", ENV_UP "\n");
 	RENDER_TAGGED(&sg_transport_chunked, NULL, NULL, "x", ENV_BARE "\n");
-	/* sse: id and event lines as before, the envelope as the one data line */
+	/* sse: the id line, the envelope as the one data line, and no event line:
+	 * the envelope carries it, so every message reaches onmessage */
 	RENDER_TAGGED(&sg_transport_sse, "1-0", "up", "a\nb",
-	              "id: 1-0\nevent: up\ndata: " ENV_UP "\n\n");
+	              "id: 1-0\ndata: " ENV_UP "\n\n");
 	RENDER_TAGGED(&sg_transport_sse, NULL, NULL, "x", "data: " ENV_BARE "\n\n");
 	/* ws: the envelope is the text message */
 	RENDER_TAGGED(&sg_transport_ws, "1-0", "up", "a\nb", ENV_UP);
