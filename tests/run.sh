@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Sets up and runs every test: installs what is missing (Debian packages,
-# npm packages), builds with -Werror, runs the cmocka unit tests and the
-# integration tests against the real binary, then does it all again under
-# AddressSanitizer + UndefinedBehaviorSanitizer. Exits non-zero on any
-# failure. Usage: bash tests/run.sh   (as root on Debian 12, from anywhere)
+# npm packages, Chromium), builds with -Werror, runs the cmocka unit tests,
+# the embedding tests and the integration tests against the real binary,
+# the browser test in headless Chromium, then the unit, embedding and
+# integration tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# the threading tests under ThreadSanitizer, and last the container image
+# test (skip it with SG_SKIP_CONTAINER=1). Exits non-zero on any failure.
+# Usage: bash tests/run.sh   (as root on Debian 12, from anywhere)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -23,25 +26,45 @@ fi
 
 echo "== npm packages for the integration tests"
 (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
+echo "== Chromium and npm packages for the browser test"
+bash tests/browser/setup.sh
 
 jobs=$(nproc)
-run_suite() { # $1 build dir, $2.. extra cmake flags
+build() { # $1 build dir, $2.. extra cmake flags
 	local dir=$1
 	shift
 	cmake -S . -B "$dir" -DSG_WERROR=ON "$@" >/dev/null
 	cmake --build "$dir" -j"$jobs" >/dev/null
-	(cd "$dir" && ctest --output-on-failure)
-	STREAMGATE_BIN="$root/$dir/streamgate" STREAMGATE_WWW="$root/www" \
+}
+integration() { # $1 build dir
+	STREAMGATE_BIN="$root/$1/streamgate" STREAMGATE_WWW="$root/www" \
 		node --test --test-concurrency=1 tests/integration/
 }
 
 echo "== build and test (release)"
-run_suite build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+build build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+(cd build-test && ctest --output-on-failure)
+integration build-test
+echo "== browser test (headless Chromium)"
+STREAMGATE_BIN="$root/build-test/streamgate" STREAMGATE_WWW="$root/www" \
+	node --test --test-concurrency=1 tests/browser/
 
 echo "== build and test under ASan + UBSan"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-export LSAN_OPTIONS=suppressions="$root/tests/lsan.supp"
-run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DSG_SANITIZE=ON
+build build-asan -DCMAKE_BUILD_TYPE=Debug -DSG_SANITIZE=ON
+(cd build-asan && ctest --output-on-failure)
+integration build-asan
+unset ASAN_OPTIONS UBSAN_OPTIONS
+
+echo "== threading tests under TSan"
+build build-tsan -DCMAKE_BUILD_TYPE=Debug -DSG_TSAN=ON
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
+	ctest --output-on-failure -R 'embed_threads|unit_stream_threads')
+
+if [ "${SG_SKIP_CONTAINER:-0}" != 1 ]; then
+	echo "== container image (buildah, debootstrap)"
+	bash tests/container/run.sh
+fi
 
 echo "== all tests passed"
