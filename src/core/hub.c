@@ -31,6 +31,7 @@ struct sg_hub {
 	sg_hub_limits lim;
 	sg_id start; /* the first id this hub could have given */
 	sg_id last;  /* the last id it gave */
+	sg_id floor; /* when a channel last went away: a new one vouches from here */
 };
 
 static int64_t wall_ms(void)
@@ -57,7 +58,7 @@ sg_hub *sg_hub_new(const sg_hub_limits *lim)
 		return NULL;
 	}
 	h->lim = *lim;
-	h->start = h->last = (sg_id){(uint64_t)hub_now(h), 0};
+	h->start = h->last = h->floor = (sg_id){(uint64_t)hub_now(h), 0};
 	return h;
 }
 
@@ -159,7 +160,7 @@ static int channel_get(sg_hub *h, const char *name, sg_channel **out)
 		free(c);
 		return SG_ENOMEM;
 	}
-	c->floor = h->last; /* what came before was not recorded here */
+	c->floor = h->floor; /* before it, this name may have lost messages */
 	size_t b = name_hash(name) % h->nbuckets;
 	c->next = h->buckets[b];
 	h->buckets[b] = c;
@@ -435,6 +436,7 @@ int sg_hub_channel_info(sg_hub *h, const char *channel, sg_channel_info *out)
 /* Unlinks c from its bucket chain and frees it. */
 static void channel_remove(sg_hub *h, sg_channel *c)
 {
+	h->floor = h->last; /* its name may come back, without what it held */
 	for (sg_channel **p = &h->buckets[name_hash(c->name) % h->nbuckets]; *p; p = &(*p)->next)
 		if (*p == c) {
 			*p = c->next;

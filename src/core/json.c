@@ -153,7 +153,10 @@ int sg_json_parse_command(const char *text, size_t len, sg_json_command *out, ch
 	if (bad || !out->type) {
 		snprintf(err, errlen, bad ? "type, channel, last_event_id and event must be strings"
 					  : "a command needs a \"type\"");
+		char *keep = out->ref; /* for the error reply */
+		out->ref = NULL;
 		sg_json_command_free(out);
+		out->ref = keep;
 		return SG_EINVAL;
 	}
 	return 0;

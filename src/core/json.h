@@ -39,7 +39,8 @@ typedef struct sg_json_command {
 } sg_json_command;
 
 /* Parses a command; SG_EINVAL with a reason in err when it is not a JSON
- * object with a string "type" and string (or absent) other members. */
+ * object with a string "type" and string (or absent) other members (then
+ * only out->ref may be set, for the error reply: free out either way). */
 int sg_json_parse_command(const char *text, size_t len, sg_json_command *out, char *err,
 			  size_t errlen);
 void sg_json_command_free(sg_json_command *c);

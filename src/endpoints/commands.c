@@ -114,8 +114,8 @@ void sg__channels_command(sg_stream *s, const char *data, size_t len, void *ud)
 	sg_json_command cmd;
 	char err[200];
 	if (sg_json_parse_command(data, len, &cmd, err, sizeof(err))) {
-		sg_json_command cmd0 = {0};
-		reply_error(s, &cmd0, "bad_json", err);
+		reply_error(s, &cmd, "bad_json", err);
+		sg_json_command_free(&cmd);
 		return;
 	}
 	int known = strcmp(cmd.type, "subscribe") == 0 || strcmp(cmd.type, "unsubscribe") == 0 ||

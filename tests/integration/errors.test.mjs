@@ -2,22 +2,10 @@
 // {"error","detail"} with Content-Type application/json.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { metrics, publish, request, startServer } from './lib/server.mjs';
+import { expectError, metrics, publish, request, startServer } from './lib/server.mjs';
 import { wsClient } from './lib/clients.mjs';
 
 const MAX_BODY = 1024;
-
-// Asserts an error answer; returns its detail.
-function expectError(res, status, code) {
-  assert.equal(res.status, status, `status; body: ${res.text}`);
-  assert.equal(res.headers['content-type'], 'application/json');
-  const body = JSON.parse(res.text);
-  assert.deepStrictEqual(Object.keys(body), ['error', 'detail']);
-  assert.equal(body.error, code);
-  assert.equal(typeof body.detail, 'string');
-  assert.ok(body.detail.length > 0, 'detail is not empty');
-  return body.detail;
-}
 
 // A 200 publish answer, without its id (ids are checked in resume.test.mjs).
 function accepted(res) {

@@ -50,8 +50,9 @@ export function curl(url, { args = [], maxTimeS = 60 } = {}) {
       await waitFor(() => outLen >= n, { timeoutMs, what: `${n} bytes from curl ${url} (have ${outLen})` });
       return stdout();
     },
-    kill() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+    // SIGTERM by default; SIGKILL cuts the connection without a goodbye.
+    kill(signal = 'SIGTERM') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
       return done;
     },
   };
@@ -130,26 +131,39 @@ export async function eventSource(url, { eventNames = [], timeoutMs = 10000, hea
 
 // Long-poll loop: GET ?transport=longpoll&last_event_id=CURSOR until `want`
 // messages arrived or maxPolls is reached. Each response is checked (200,
-// JSON, Last-Event-ID = last id in the body or the cursor for []).
-// Returns {messages, polls}; started() resolves once the first poll is sent.
+// JSON, Last-Event-ID = last id in the body or the cursor for []); every
+// X-Streamgate-Gap header seen is kept in gaps. Returns {messages, gaps,
+// started, done, cut}: started resolves once the first poll is sent, done
+// with {messages, polls, gaps}; cut() destroys the socket of the poll in
+// flight (its answer, if any, is lost, as for a client that vanished) and
+// ends the loop, resolving done.
 export function longPoll(base, channel, { from = '0', want, maxPolls = 2000, timeoutMs = 60000 } = {}) {
   const messages = [];
+  const gaps = [];
+  const abort = new AbortController();
   let started;
   const startedP = new Promise((resolve) => (started = resolve));
   const run = async () => {
     let cursor = from;
     let polls = 0;
     const deadline = Date.now() + timeoutMs;
-    while (messages.length < want) {
+    while (messages.length < want && !abort.signal.aborted) {
       assert.ok(polls < maxPolls, `long-poll: ${maxPolls} polls without ${want} messages`);
       assert.ok(Date.now() < deadline, `long-poll: ${timeoutMs} ms without ${want} messages`);
       polls++;
       const p = request(base, {
         path: `/channels/${channel}?transport=longpoll&last_event_id=${cursor}`,
         timeoutMs: 30000,
+        signal: abort.signal,
       });
       started();
-      const res = await p;
+      let res;
+      try {
+        res = await p;
+      } catch (err) {
+        if (abort.signal.aborted) break;
+        throw err;
+      }
       assert.equal(res.status, 200, `long-poll answer: ${res.text}`);
       assert.equal(res.headers['content-type'], 'application/json');
       assert.equal(res.headers['content-length'], String(res.body.length));
@@ -157,14 +171,24 @@ export function longPoll(base, channel, { from = '0', want, maxPolls = 2000, tim
       assert.ok(Array.isArray(batch), 'long-poll body is an array');
       const expectCursor = batch.length ? batch[batch.length - 1].id : cursor;
       assert.equal(res.headers['last-event-id'], expectCursor, 'long-poll Last-Event-ID');
+      if (res.headers['x-streamgate-gap'] !== undefined) gaps.push(res.headers['x-streamgate-gap']);
       messages.push(...batch);
       cursor = res.headers['last-event-id'];
     }
-    return { messages, polls };
+    return { messages, polls, gaps };
   };
   const done = run();
   done.catch(() => {}); // reported when the test awaits done
-  return { messages, started: startedP, done };
+  return {
+    messages,
+    gaps,
+    started: startedP,
+    done,
+    cut() {
+      abort.abort();
+      return done;
+    },
+  };
 }
 
 // A raw TCP client that sends one request and then stops reading.
@@ -188,4 +212,65 @@ export function ndjsonLines(buf) {
   const text = buf.toString('utf8');
   assert.ok(text.endsWith('\n'), 'ndjson ends with a newline');
   return text.slice(0, -1).split('\n');
+}
+
+// The curl streams of streamsOn() and their Content-Type.
+const CURL_STREAMS = ['chunked', 'chunkedJson', 'sse', 'ndjson'];
+const CONTENT_TYPES = {
+  chunked: 'text/plain; charset=utf-8', chunkedJson: 'text/plain; charset=utf-8',
+  sse: 'text/event-stream', ndjson: 'application/x-ndjson',
+};
+
+// One subscriber per streaming transport on path (e.g. "/channels/a,b"),
+// with query (e.g. "last_event_id=ID", may be empty) on each: chunked,
+// chunked with format=json, SSE, ndjson, WebSocket and WebSocket with
+// format=json. Resolves once every one is subscribed (response headers in,
+// or the socket open).
+export async function streamsOn(server, path, query = '') {
+  const url = (extra) => `${server.url}${path}${[query, extra].filter(Boolean).map((q, k) => (k ? '&' : '?') + q).join('')}`;
+  const s = {
+    chunked: curl(url(''), { maxTimeS: 60 }),
+    chunkedJson: curl(url('format=json'), { maxTimeS: 60 }),
+    sse: curl(url(''), { args: ['-H', 'Accept: text/event-stream'], maxTimeS: 60 }),
+    ndjson: curl(url('transport=ndjson'), { maxTimeS: 60 }),
+  };
+  try {
+    s.ws = await wsClient(url('').replace('http:', 'ws:'));
+    s.wsJson = await wsClient(url('format=json').replace('http:', 'ws:'));
+    for (const k of CURL_STREAMS) await s[k].waitHeaders();
+  } catch (err) {
+    await closeStreams(s);
+    throw err;
+  }
+  return s;
+}
+
+// Ends every stream streamsOn() opened (curl killed, sockets closed).
+export async function closeStreams(s) {
+  for (const k of CURL_STREAMS) await s[k]?.kill();
+  for (const k of ['ws', 'wsJson']) if (s[k]) await s[k].close();
+}
+
+// Waits until each stream of streamsOn() has what want says and asserts it
+// exactly: want.{chunked,chunkedJson,sse,ndjson} are the whole response
+// bodies (text), want.{ws,wsJson} the whole lists of text messages, and
+// want.header the X-Streamgate-Gap header of every HTTP stream (undefined:
+// none). Closes every stream.
+export async function expectStreams(s, want) {
+  try {
+    for (const k of CURL_STREAMS) {
+      const { status, headers } = s[k].headers();
+      assert.deepStrictEqual(
+        [status, headers['content-type'], headers['x-streamgate-gap']],
+        [200, CONTENT_TYPES[k], want.header], `${k} status and headers`);
+      const body = await s[k].waitBytes(Buffer.byteLength(want[k]));
+      assert.equal(body.toString('utf8'), want[k], `${k} body`);
+    }
+    for (const k of ['ws', 'wsJson']) {
+      await s[k].waitCount(want[k].length);
+      assert.deepStrictEqual(s[k].messages, want[k].map((data) => ({ data, binary: false })), `${k} messages`);
+    }
+  } finally {
+    await closeStreams(s);
+  }
 }

@@ -100,3 +100,63 @@ export function firstUnordered(ids) {
   }
   return -1;
 }
+
+// A seeded pseudo-random generator (mulberry32): the same seed gives the
+// same sequence of floats in [0, 1), so a failing run can be replayed.
+export function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// An integer in [lo, hi] from rng.
+export function randomInt(rng, lo, hi) {
+  return lo + Math.floor(rng() * (hi - lo + 1));
+}
+
+// The gap signal's exact JSON text, keys in the specified order. firstId:
+// the first id the history still holds, or null.
+export function gapJson(channel, lastEventId, firstId, reason) {
+  return JSON.stringify({ type: 'gap', channel, last_event_id: lastEventId, first_id: firstId, reason });
+}
+
+// The gap signal on SSE: an event named sg.gap, without an id line.
+export function sseGapFrame(channel, lastEventId, firstId, reason) {
+  return `event: sg.gap\ndata: ${gapJson(channel, lastEventId, firstId, reason)}\n\n`;
+}
+
+// The complete lines of a text stream (a partial last line is left out).
+export function completeLines(text) {
+  const end = text.lastIndexOf('\n');
+  return end < 0 ? [] : text.slice(0, end).split('\n');
+}
+
+// The complete events of an SSE text stream, in order, as {id, event,
+// data}: id is the event's own id line (null when it has none), event the
+// event: line (null when absent), data the data: lines joined with "\n".
+// Comments and a partial last event are left out; an id: line that is not
+// on an event of its own is reported as an event with data null.
+export function parseSse(text) {
+  const events = [];
+  const blocks = text.split('\n\n');
+  blocks.pop(); // after the last blank line: incomplete (or empty)
+  for (const block of blocks) {
+    const ev = { id: null, event: null, data: null };
+    let fields = 0;
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) continue;
+      const m = /^(id|event|data|retry): (.*)$/.exec(line);
+      if (!m) throw new Error(`unexpected SSE line ${JSON.stringify(line)} in ${JSON.stringify(block)}`);
+      fields++;
+      if (m[1] === 'data') ev.data = ev.data === null ? m[2] : `${ev.data}\n${m[2]}`;
+      else if (m[1] !== 'retry') ev[m[1]] = m[2];
+    }
+    if (fields) events.push(ev);
+  }
+  return events;
+}

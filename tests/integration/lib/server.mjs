@@ -8,6 +8,7 @@ import net from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { idCompare } from './messages.mjs';
 
 export const BIN = process.env.STREAMGATE_BIN || '/work/main/build/streamgate';
 export const WWW = process.env.STREAMGATE_WWW || '/work/main/www';
@@ -115,15 +116,19 @@ export async function startServer({ args = [], env = {}, www = WWW, listen = '12
   return server;
 }
 
-// One HTTP request on a fresh connection. body: string or Buffer; with
-// chunked: true the body is sent with Transfer-Encoding: chunked and no
-// Content-Length. Resolves {status, headers, body (Buffer), text}.
-export function request(base, { method = 'GET', path: p = '/', headers = {}, body, chunked = false, timeoutMs = 10000 } = {}) {
+// One HTTP request, on a fresh connection unless agent (an http.Agent,
+// e.g. keep-alive) is given. body: string or Buffer; with chunked: true the
+// body is sent with Transfer-Encoding: chunked and no Content-Length.
+// signal (an AbortSignal) destroys the socket mid-request: the promise then
+// rejects with an AbortError. Resolves {status, headers, body (Buffer), text}.
+export function request(base, {
+  method = 'GET', path: p = '/', headers = {}, body, chunked = false, timeoutMs = 10000, agent = false, signal,
+} = {}) {
   // the path is sent as written (no dot-segment normalisation), so that a
   // test can send /../x
   const { hostname, port } = new URL(base);
   return withTimeout(new Promise((resolve, reject) => {
-    const req = http.request({ host: hostname, port, path: p, method, headers, agent: false }, (res) => {
+    const req = http.request({ host: hostname, port, path: p, method, headers, agent, signal }, (res) => {
       const parts = [];
       res.on('data', (d) => parts.push(d));
       res.on('error', reject);
@@ -145,6 +150,19 @@ export function request(base, { method = 'GET', path: p = '/', headers = {}, bod
     }
     req.end();
   }), timeoutMs, `${method} ${p}`);
+}
+
+// Asserts an error answer {"error": code, "detail": "..."} with its exact
+// status and Content-Type; returns the detail.
+export function expectError(res, status, code) {
+  assert.equal(res.status, status, `status; body: ${res.text}`);
+  assert.equal(res.headers['content-type'], 'application/json');
+  const body = JSON.parse(res.text);
+  assert.deepStrictEqual(Object.keys(body), ['error', 'detail']);
+  assert.equal(body.error, code);
+  assert.equal(typeof body.detail, 'string');
+  assert.ok(body.detail.length > 0, 'detail is not empty');
+  return body.detail;
 }
 
 // Publishes one message; body is a string (text) or an object (JSON envelope).
@@ -219,3 +237,32 @@ export async function freePort() {
   await new Promise((resolve) => srv.close(resolve));
   return port;
 }
+
+// A steady publisher: `lanes` keep-alive connections, each publishing its
+// share of messages 1..count (lane k: k+1, k+1+lanes, ...) one after the
+// other, so that `lanes` requests are in flight at any time. data(i) is the
+// text of message i. published() says how many were answered so far;
+// done resolves with [{i, id}] in the order of the ids the gateway gave,
+// which is the order every subscriber must see.
+export function steadyPublisher(base, channel, { count, lanes = 4, data }) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: lanes });
+  const answered = [];
+  const lane = async (k) => {
+    for (let i = k + 1; i <= count; i += lanes) {
+      const res = await request(base, {
+        method: 'POST', path: `/channels/${channel}`, agent, body: data(i),
+        headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+      });
+      assert.equal(res.status, 200, `publish ${i}: ${res.text}`);
+      const answer = JSON.parse(res.text);
+      assert.equal(answer.channel, channel);
+      answered.push({ i, id: answer.id });
+    }
+  };
+  const done = Promise.all(Array.from({ length: lanes }, (_, k) => lane(k)))
+    .then(() => answered.slice().sort((a, b) => idCompare(a.id, b.id)))
+    .finally(() => agent.destroy());
+  done.catch(() => {}); // reported when the test awaits done
+  return { done, published: () => answered.length };
+}
+
