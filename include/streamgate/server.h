@@ -16,13 +16,15 @@ extern "C" {
 typedef void (*sg_handler_fn)(sg_stream *s, const sg_request *req, void *ud);
 
 /* Creates a server from cfg (copied; cfg may be freed after). Binds the
- * listening socket. Returns NULL and a reason in err on failure. */
+ * listening socket. Caller frees with sg_server_free. Returns NULL and a
+ * reason in err (borrowed, errlen bytes) on failure. */
 sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen);
 /* Frees srv after sg_server_run() returned; NULL is a no-op. */
 void sg_server_free(sg_server *srv);
 /* Routes requests whose path equals `path` (or, if it ends in '/', starts
- * with it) to fn. Loop thread or before run. The built-in routes
- * (/channels/, /healthz, static files) are tried after user routes. */
+ * with it) to fn; path is copied, ud borrowed for the server's life. Loop
+ * thread or before run. The built-in routes (/channels/, /healthz, static
+ * files) are tried after user routes. */
 int sg_server_route(sg_server *srv, const char *path, sg_handler_fn fn, void *ud);
 /* Serves until sg_server_stop(); returns 0 after a clean shutdown. */
 int sg_server_run(sg_server *srv);
@@ -33,7 +35,8 @@ void sg_server_stop(sg_server *srv);
 int sg_server_port(const sg_server *srv);
 
 /* Publishes one message to a channel. Safe from any thread; the id is
- * assigned on the loop thread. event may be NULL. data is copied. */
+ * assigned on the loop thread. channel, event (may be NULL) and data are
+ * copied. SG_EINVAL for a bad channel name, SG_ECLOSED once stopped. */
 int sg_server_publish(sg_server *srv, const char *channel, const char *event, const void *data,
 		      size_t len);
 

@@ -11,18 +11,22 @@
 extern "C" {
 #endif
 
-/* One chunk as seen by before_chunk filters. A filter may replace data
- * (sg_chunk_set_data copies) or return nonzero to drop the chunk. */
+/* One chunk as seen by before_chunk filters (borrowed, valid during the
+ * filter call). A filter may replace its data or return nonzero to drop it. */
 typedef struct sg_chunk sg_chunk;
+/* The chunk's bytes and length (borrowed). */
 const void *sg_chunk_data(const sg_chunk *c, size_t *len);
+/* Its event name or NULL (borrowed). */
 const char *sg_chunk_event(const sg_chunk *c);
+/* Replaces its bytes with a copy of data (data stays the caller's). */
 int sg_chunk_set_data(sg_chunk *c, const void *data, size_t len);
 
 typedef void (*sg_hook_fn)(sg_stream *s, void *ud);
 typedef int (*sg_filter_fn)(sg_stream *s, sg_chunk *c, void *ud);
 
 /* Hooks, called on the loop thread in the order they were added. Register
- * them in the handler (or any time on the loop thread). */
+ * them in the handler (or any time on the loop thread). ud is borrowed: it
+ * must live until after_close, the place to free it. */
 int sg_stream_after_open(sg_stream *s, sg_hook_fn fn, void *ud);
 int sg_stream_before_chunk(sg_stream *s, sg_filter_fn fn, void *ud);
 int sg_stream_after_chunk(sg_stream *s, sg_hook_fn fn, void *ud);
@@ -30,18 +34,21 @@ int sg_stream_before_close(sg_stream *s, sg_hook_fn fn, void *ud);
 /* Called exactly once per stream, also when the client vanished. */
 int sg_stream_after_close(sg_stream *s, sg_hook_fn fn, void *ud);
 
-/* Sends bytes to the client, rendered by the stream's transport. Safe from
- * any thread while the caller holds a reference; SG_ECLOSED once closing. */
+/* Sends bytes to the client, rendered by the stream's transport; data is
+ * copied (borrowed for the call). Safe from any thread while the caller
+ * holds a reference (the handler's call counts as one); SG_ECLOSED once
+ * closing, and nothing is sent. */
 int sg_stream_chunk(sg_stream *s, const void *data, size_t len);
-/* Like sg_stream_chunk with an event name (SSE `event:`) and id; either may
- * be NULL. */
+/* Like sg_stream_chunk with an event name (SSE `event:`) and id, both
+ * copied; either may be NULL; neither may hold a line break (SG_EINVAL). */
 int sg_stream_event(sg_stream *s, const char *event, const char *id, const void *data, size_t len);
 /* Runs before_close hooks, flushes what is queued and ends the response.
  * Safe from any thread; closing twice is a no-op. */
 int sg_stream_close(sg_stream *s);
 /* Refuses the request from inside its handler, before anything was sent:
  * the client gets `status` and a JSON body {"error","detail"} (a WebSocket
- * client: close code 1008 with the error as reason). Loop thread. */
+ * client: close code 1008 with the error as reason). error and detail are
+ * copied. Loop thread. */
 int sg_stream_fail(sg_stream *s, int status, const char *error, const char *detail);
 /* Subscribes the stream to a channel, or to several: "a,b,c" (at most 16).
  * With last_event_id (NULL: none) the history after that id is queued
@@ -53,8 +60,8 @@ int sg_stream_fail(sg_stream *s, int status, const char *error, const char *deta
 int sg_stream_subscribe(sg_stream *s, const char *channel, const char *last_event_id);
 
 /* Timers owned by the stream, run on the loop thread: once after `ms`, or
- * every `ms` until the stream closes. Cancelled when the stream closes.
- * Loop thread. */
+ * every `ms` until the stream closes. Cancelled when the stream closes;
+ * SG_ECLOSED on a closing stream. ud is borrowed. Loop thread. */
 typedef void (*sg_timer_fn)(sg_stream *s, void *ud);
 int sg_stream_after(sg_stream *s, unsigned ms, sg_timer_fn fn, void *ud);
 int sg_stream_every(sg_stream *s, unsigned ms, sg_timer_fn fn, void *ud);
