@@ -360,8 +360,9 @@ static void test_command_ref_is_json_text(void **state)
 	}
 }
 
-/* Parses text, expects SG_EINVAL with exactly this reason and a zeroed out. */
-static void command_fails(const char *text, size_t len, const char *why)
+/* Parses text, expects SG_EINVAL with exactly this reason and out zeroed
+ * but for the client's ref (ref_json, or NULL), kept for the error reply. */
+static void command_fails_ref(const char *text, size_t len, const char *why, const char *ref_json)
 {
 	sg_json_command c;
 	char err[160] = "";
@@ -372,8 +373,17 @@ static void command_fails(const char *text, size_t len, const char *why)
 	assert_null(c.last_event_id);
 	assert_null(c.event);
 	assert_null(c.data);
-	assert_null(c.ref);
+	if (ref_json)
+		assert_string_equal(c.ref, ref_json);
+	else
+		assert_null(c.ref);
 	assert_int_equal(c.len, 0);
+	sg_json_command_free(&c);
+}
+
+static void command_fails(const char *text, size_t len, const char *why)
+{
+	command_fails_ref(text, len, why, NULL);
 }
 
 #define COMMAND_FAILS(text, why) command_fails(text, sizeof(text) - 1, why)
@@ -383,7 +393,7 @@ static void test_command_errors(void **state)
 	(void)state;
 	const char *strings = "type, channel, last_event_id and event must be strings";
 	COMMAND_FAILS("{}", "a command needs a \"type\"");
-	COMMAND_FAILS("{\"channel\":\"a\",\"ref\":1}", "a command needs a \"type\"");
+	command_fails_ref("{\"channel\":\"a\",\"ref\":1}", 23, "a command needs a \"type\"", "1");
 	COMMAND_FAILS("{\"type\":null}", "a command needs a \"type\"");
 	COMMAND_FAILS("{\"type\":1}", strings);
 	COMMAND_FAILS("{\"type\":\"subscribe\",\"channel\":[\"a\"]}", strings);
