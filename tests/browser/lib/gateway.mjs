@@ -13,37 +13,9 @@ export const WWW = process.env.STREAMGATE_WWW || path.join(ROOT, 'www');
 
 const READY = /^streamgate listening on http:\/\/127\.0\.0\.1:(\d+)$/m;
 
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-// Resolves p, or rejects after ms with "timed out after ms ms: what".
-export function withTimeout(p, ms, what) {
-  let timer;
-  const limit = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  return Promise.race([p, limit]).finally(() => clearTimeout(timer));
-}
-
-// Polls fn() until it returns a truthy value, which it returns; throws after
-// timeoutMs with the last value seen.
-export async function waitFor(fn, { timeoutMs = 10000, intervalMs = 50, what = 'a condition' } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    last = await fn();
-    if (last) return last;
-    if (Date.now() > deadline) break;
-    await sleep(intervalMs);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
-}
-
-// Resolves {code, signal} once proc has exited (at once if it has).
-export function exited(proc) {
-  if (proc.exitCode !== null || proc.signalCode !== null)
-    return Promise.resolve({ code: proc.exitCode, signal: proc.signalCode });
-  return new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-}
+// The bounded waits are the integration suite's own.
+export { exited, sleep, waitFor, withTimeout } from '../../integration/lib/server.mjs';
+import { exited, withTimeout } from '../../integration/lib/server.mjs';
 
 // Starts streamgate on listen (default: any free loopback port) and waits
 // for its ready line. Returns {port, url, proc, stderr(), stop()}.
