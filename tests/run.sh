@@ -33,7 +33,7 @@ jobs=$(nproc)
 build() { # $1 build dir, $2.. extra cmake flags
 	local dir=$1
 	shift
-	cmake -S . -B "$dir" -DSG_WERROR=ON "$@" >/dev/null
+	cmake -S . -B "$dir" -DSG_WERROR=ON -DSG_TESTS=ON -DSG_BENCH=OFF "$@" >/dev/null
 	cmake --build "$dir" -j"$jobs" >/dev/null
 }
 integration() { # $1 build dir

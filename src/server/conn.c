@@ -1,8 +1,8 @@
 /*
  * conn — drains a stream's queue onto its connection when libwebsockets
  * says the socket is writeable: one write per callback, re-armed while
- * frames remain. HTTP bodies coalesce several queued frames into one chunk;
- * a lone frame is written in place, its chunk header put in its headroom.
+ * frames remain. Several queued frames go out in one write (one HTTP chunk,
+ * or back-to-back WebSocket frames); a lone frame is framed in place.
  */
 #include "conn.h"
 
@@ -14,7 +14,6 @@
 
 #include "respond.h"
 
-_Static_assert(LWS_PRE + 12 <= SG_FRAME_HEADROOM, "frame headroom too small for lws");
 
 static void conn_want_write(void *p)
 {
@@ -124,19 +123,117 @@ void sg__conn_release(sg_conn *c, int errored)
 		sg__stream_detach(s, errored);
 }
 
-/* How many queued frames go in the next write, and their total size. */
+/*
+ * Wire framing around a batch of queued frames: an HTTP/1.1 chunk has one
+ * size line before the batch and CRLF after it; WebSocket has a header per
+ * frame (server frames are unmasked, so the bytes are the same for every
+ * client of a shared frame). Each returns how many bytes it wrote to out.
+ */
+typedef struct wire_framing {
+	size_t (*batch_head)(size_t total, unsigned char *out);
+	size_t (*frame_head)(size_t len, unsigned char *out);
+	const char *batch_tail;
+} wire_framing;
+
+#define WIRE_HEAD_MAX 10
+
+static size_t none(size_t len, unsigned char *out)
+{
+	(void)len;
+	(void)out;
+	return 0;
+}
+
+static size_t chunk_size_line(size_t total, unsigned char *out)
+{
+	char line[WIRE_HEAD_MAX + 8];
+	int n = snprintf(line, sizeof(line), "%zx\r\n", total);
+	memcpy(out, line, (size_t)n);
+	return (size_t)n;
+}
+
+/* RFC 6455 header of one final, unmasked text frame. */
+static size_t ws_text_header(size_t len, unsigned char *out)
+{
+	out[0] = 0x81;
+	if (len < 126) {
+		out[1] = (unsigned char)len;
+		return 2;
+	}
+	if (len < 65536) {
+		out[1] = 126;
+		out[2] = (unsigned char)(len >> 8);
+		out[3] = (unsigned char)len;
+		return 4;
+	}
+	out[1] = 127;
+	for (int i = 0; i < 8; i++)
+		out[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+	return 10;
+}
+
+static const wire_framing http_chunked = {chunk_size_line, none, "\r\n"};
+static const wire_framing websocket = {none, ws_text_header, ""};
+
+_Static_assert(LWS_PRE + WIRE_HEAD_MAX <= SG_FRAME_HEADROOM, "frame headroom too small");
+
+/* How many queued frames go in the next write (they and their framing fit
+ * in cap), and their payload size. */
 static size_t batch_size(const sg_stream *s, size_t cap, size_t *total)
 {
-	size_t n = sg__stream_queued(s), take = 0;
+	size_t n = sg__stream_queued(s), take = 0, wire = 0;
 	*total = 0;
 	while (take < n) {
 		size_t len = sg__stream_peek(s, take)->len;
-		if (take && *total + len > cap)
+		if (take && wire + len + WIRE_HEAD_MAX > cap)
 			break;
 		*total += len;
+		wire += len + WIRE_HEAD_MAX;
 		take++;
 	}
 	return take;
+}
+
+/* One write holding as many queued frames as fit in scratch, framed for the
+ * wire; a lone frame is framed in place in its head- and tailroom. Several
+ * frames cost one copy into scratch, which is cheaper than a send each. */
+static int write_frames(sg_conn *c, const wire_framing *w)
+{
+	sg_server *srv = c->srv;
+	sg_stream *s = c->stream;
+	size_t total, take = batch_size(s, srv->scratch_cap - 2 * WIRE_HEAD_MAX, &total);
+	unsigned char head[2 * WIRE_HEAD_MAX], *start, *p;
+	size_t tail = strlen(w->batch_tail);
+	if (take == 1) {
+		sg_frame *f = sg__stream_peek(s, 0);
+		size_t hl = w->batch_head(f->len, head);
+		hl += w->frame_head(f->len, head + hl);
+		start = sg_frame_data(f) - hl;
+		memcpy(start, head, hl);
+		memcpy(sg_frame_data(f) + f->len, w->batch_tail, tail);
+		p = sg_frame_data(f) + f->len + tail;
+	} else {
+		start = p = srv->scratch + LWS_PRE;
+		p += w->batch_head(total, p);
+		for (size_t i = 0; i < take; i++) {
+			sg_frame *f = sg__stream_peek(s, i);
+			p += w->frame_head(f->len, p);
+			memcpy(p, sg_frame_data(f), f->len);
+			p += f->len;
+		}
+		memcpy(p, w->batch_tail, tail);
+		p += tail;
+	}
+	size_t len = (size_t)(p - start);
+	/* LWS_WRITE_HTTP sends the bytes as they are, on a WebSocket too */
+	if (lws_write(c->wsi, start, len, LWS_WRITE_HTTP) != (int)len)
+		return -1;
+	c->active = 1;
+	while (take--)
+		sg__stream_pop(s);
+	if (sg__stream_queued(s) || c->ending)
+		lws_callback_on_writable(c->wsi);
+	return 0;
 }
 
 static int write_final_chunk(sg_conn *c)
@@ -148,43 +245,6 @@ static int write_final_chunk(sg_conn *c)
 	struct lws *wsi = c->wsi;
 	sg__conn_release(c, 0);
 	return lws_http_transaction_completed(wsi) ? -1 : 0;
-}
-
-/* One HTTP chunk holding as many queued frames as fit in scratch. */
-static int write_chunk(sg_conn *c)
-{
-	sg_server *srv = c->srv;
-	sg_stream *s = c->stream;
-	size_t total, take = batch_size(s, srv->scratch_cap - 16, &total);
-	char hdr[20];
-	int hl = snprintf(hdr, sizeof(hdr), "%zx\r\n", total);
-	unsigned char *start;
-	if (take == 1) {
-		sg_frame *f = sg__stream_peek(s, 0);
-		start = sg_frame_data(f) - hl;
-		memcpy(start, hdr, (size_t)hl);
-		memcpy(sg_frame_data(f) + f->len, "\r\n", 2);
-	} else {
-		start = srv->scratch + LWS_PRE;
-		unsigned char *p = start;
-		memcpy(p, hdr, (size_t)hl);
-		p += hl;
-		for (size_t i = 0; i < take; i++) {
-			sg_frame *f = sg__stream_peek(s, i);
-			memcpy(p, sg_frame_data(f), f->len);
-			p += f->len;
-		}
-		memcpy(p, "\r\n", 2);
-	}
-	size_t len = (size_t)hl + total + 2;
-	if (lws_write(c->wsi, start, len, LWS_WRITE_HTTP) != (int)len)
-		return -1;
-	c->active = 1;
-	while (take--)
-		sg__stream_pop(s);
-	if (sg__stream_queued(s) || c->ending)
-		lws_callback_on_writable(c->wsi);
-	return 0;
 }
 
 /* Long-poll: one answer with every queued frame as a batch. */
@@ -245,7 +305,7 @@ int sg__conn_write_stream(sg_conn *c)
 		return 0;
 	}
 	if (sg__stream_queued(c->stream))
-		return write_chunk(c);
+		return write_frames(c, &http_chunked);
 	return c->ending ? write_final_chunk(c) : 0;
 }
 
@@ -268,16 +328,8 @@ int sg__conn_write_ws(sg_conn *c)
 			lws_callback_on_writable(c->wsi);
 		return 0;
 	}
-	if (sg__stream_queued(s)) {
-		c->active = 1;
-		sg_frame *f = sg__stream_peek(s, 0);
-		if (lws_write(c->wsi, sg_frame_data(f), f->len, LWS_WRITE_TEXT) != (int)f->len)
-			return -1;
-		sg__stream_pop(s);
-		if (sg__stream_queued(s) || c->ending)
-			lws_callback_on_writable(c->wsi);
-		return 0;
-	}
+	if (sg__stream_queued(s))
+		return write_frames(c, &websocket);
 	if (!c->ending)
 		return 0;
 	const char *why = c->srv->shutting_down ? "server shutting down" : "stream closed";
