@@ -29,10 +29,10 @@ typedef struct bench_sub {
 	uint32_t chan;
 	uint8_t state;
 	uint8_t established;
-	uint64_t cursor; /* long-poll: the id to ask after */
+	char cursor[BENCH_CURSOR]; /* long-poll: the id to ask after */
 	bench_http http;
 	bench_scan scan;
-	bench_ws *ws;    /* WebSocket transport only */
+	bench_ws *ws; /* WebSocket transport only */
 	uint8_t *seen;
 } bench_sub;
 
@@ -53,9 +53,12 @@ struct bench_worker {
 	uint64_t ramp_start;
 	uint64_t rng;
 	bench_live live;
-	uint64_t dropped, reconnects, duplicated, stray;
-	uint64_t got_now;  /* deliveries in the current read */
-	uint64_t now;      /* time of the current read */
+	uint64_t dropped, reconnects, duplicated, stray, refused;
+	unsigned refused_status;
+	uint64_t conn_errors, closed_early, unanswered;
+	int conn_errno;
+	uint64_t got_now; /* deliveries in the current read */
+	uint64_t now;     /* time of the current read */
 	bench_hist hist;
 	char rbuf[1 << 16];
 };
@@ -167,13 +170,20 @@ static void sub_close(bench_worker *w, bench_sub *s)
 	s->state = SUB_CLOSED;
 }
 
-/* The connection ended or broke: a failure before the answer, a drop after. */
-static void sub_lost(bench_worker *w, bench_sub *s)
+/* The connection ended or broke (err: an errno, or 0 for the peer's close):
+ * a failure before the answer, a drop after. */
+static void sub_lost(bench_worker *w, bench_sub *s, int err)
 {
 	if (!s->established) {
 		if (s->state == SUB_CONNECTING || s->state == SUB_HEAD) {
 			w->inflight--;
 			atomic_fetch_add_explicit(&w->live.failed, 1, memory_order_relaxed);
+			if (s->state == SUB_CONNECTING) {
+				w->conn_errors++;
+				w->conn_errno = err;
+			} else {
+				w->closed_early++;
+			}
 		}
 	} else if (atomic_load(w->phase) != BENCH_PHASE_STOP) {
 		w->dropped++;
@@ -216,8 +226,8 @@ static int sub_send_request(bench_worker *w, bench_sub *s)
 /* A long-poll answer is complete: ask again after its cursor. */
 static void longpoll_again(bench_worker *w, bench_sub *s)
 {
-	if (s->http.cursor)
-		s->cursor = s->http.cursor;
+	if (s->http.cursor[0])
+		memcpy(s->cursor, s->http.cursor, sizeof(s->cursor));
 	if (atomic_load(w->phase) == BENCH_PHASE_STOP)
 		return;
 	if (!s->http.conn_close && sub_send_request(w, s) == 0)
@@ -236,6 +246,8 @@ static int sub_answered(bench_worker *w, bench_sub *s)
 	if (!s->established) {
 		w->inflight--;
 		if (!ok) {
+			w->refused++;
+			w->refused_status = s->http.status;
 			atomic_fetch_add_explicit(&w->live.failed, 1, memory_order_relaxed);
 			sub_close(w, s);
 			return -1;
@@ -243,7 +255,7 @@ static int sub_answered(bench_worker *w, bench_sub *s)
 		s->established = 1;
 		atomic_fetch_add_explicit(&w->live.established, 1, memory_order_relaxed);
 	} else if (!ok) {
-		sub_lost(w, s);
+		sub_lost(w, s, 0);
 		return -1;
 	}
 	s->state = ws ? SUB_WS : SUB_STREAM;
@@ -257,15 +269,16 @@ static void sub_bytes(bench_worker *w, bench_sub *s, const char *data, size_t le
 	size_t off = 0;
 	while (off < len && s->fd >= 0) {
 		if (s->state == SUB_WS) {
-			bench_ws_feed(s->ws, &s->scan, data + off, len - off, on_token, on_ping, &rc);
+			bench_ws_feed(s->ws, &s->scan, data + off, len - off, on_token, on_ping,
+			              &rc);
 			if (s->ws->closed)
-				sub_lost(w, s);
+				sub_lost(w, s, 0);
 			return;
 		}
 		int was_head = s->http.state == BENCH_HS_HEAD;
 		ssize_t n = bench_http_feed(&s->http, data + off, len - off, on_body, &rc);
 		if (n < 0) {
-			sub_lost(w, s);
+			sub_lost(w, s, EPROTO);
 			return;
 		}
 		off += (size_t)n;
@@ -273,7 +286,7 @@ static void sub_bytes(bench_worker *w, bench_sub *s, const char *data, size_t le
 			return;
 		if (s->http.state == BENCH_HS_DONE && s->state == SUB_STREAM) {
 			if (w->o->transport != BENCH_LONGPOLL) {
-				sub_lost(w, s); /* the stream ended */
+				sub_lost(w, s, 0); /* the stream ended */
 				return;
 			}
 			s->state = SUB_HEAD;
@@ -288,7 +301,7 @@ static void sub_readable(bench_worker *w, bench_sub *s)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		sub_lost(w, s);
+		sub_lost(w, s, n < 0 ? errno : 0);
 		return;
 	}
 	w->now = bench_now_ns();
@@ -306,12 +319,19 @@ static void sub_writable(bench_worker *w, bench_sub *s)
 	socklen_t el = sizeof(err);
 	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err ||
 	    sub_send_request(w, s) < 0) {
-		sub_lost(w, s);
+		sub_lost(w, s, err ? err : errno);
 		return;
 	}
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = s};
 	epoll_ctl(w->ep, EPOLL_CTL_MOD, s->fd, &ev);
 	s->state = SUB_HEAD;
+	if (w->o->transport == BENCH_LONGPOLL && !s->established) {
+		/* a poll is answered only when a message comes: it counts as
+		 * established once asked */
+		s->established = 1;
+		w->inflight--;
+		atomic_fetch_add_explicit(&w->live.established, 1, memory_order_relaxed);
+	}
 }
 
 /* Opens what the ramp allows now. */
@@ -319,11 +339,12 @@ static void ramp(bench_worker *w, uint64_t now)
 {
 	double elapsed = (double)(now - w->ramp_start) / 1e9;
 	double allowed = 1.0 + elapsed * w->ramp_rate;
-	while (w->next_open < w->count && w->next_open < allowed &&
-	       w->inflight < w->inflight_max) {
+	while (w->next_open < w->count && w->next_open < allowed && w->inflight < w->inflight_max) {
 		bench_sub *s = &w->subs[w->next_open++];
 		atomic_fetch_add_explicit(&w->live.attempted, 1, memory_order_relaxed);
 		if (sub_open(w, s) < 0) {
+			w->conn_errors++;
+			w->conn_errno = errno;
 			atomic_fetch_add_explicit(&w->live.failed, 1, memory_order_relaxed);
 			s->state = SUB_CLOSED;
 			continue;
@@ -356,16 +377,20 @@ static void *worker_main(void *arg)
 				sub_readable(w, s);
 		}
 	}
-	for (int i = 0; i < w->count; i++)
-		if (w->subs[i].fd >= 0)
-			sub_close(w, &w->subs[i]);
+	for (int i = 0; i < w->count; i++) {
+		if (w->subs[i].fd < 0)
+			continue;
+		if (!w->subs[i].established)
+			w->unanswered++;
+		sub_close(w, &w->subs[i]);
+	}
 	return NULL;
 }
 
 /* ---- the worker object ---- */
 
 bench_worker *bench_worker_new(const bench_opts *o, int index, int first, int count,
-			       _Atomic int *phase)
+                               _Atomic int *phase)
 {
 	bench_worker *w = calloc(1, sizeof(*w));
 	if (!w)
@@ -428,6 +453,13 @@ void bench_worker_result(bench_worker *w, const uint64_t *published, bench_resul
 	res->established = atomic_load(&w->live.established);
 	res->failed = (uint64_t)w->count - res->established;
 	res->dropped = w->dropped;
+	res->refused = w->refused;
+	res->refused_status = w->refused_status;
+	res->conn_errors = w->conn_errors;
+	res->conn_errno = w->conn_errno;
+	res->closed_early = w->closed_early;
+	res->unopened = (uint64_t)(w->count - w->next_open);
+	res->unanswered = w->unanswered;
 	res->reconnects = w->reconnects;
 	res->duplicated = w->duplicated;
 	res->stray = w->stray;

@@ -41,7 +41,7 @@ static int read_stat(pid_t pid, proc_row *row)
 	int ppid;
 	unsigned long long ut, st;
 	if (sscanf(p + 1, " %*c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ppid, &ut,
-		   &st) != 3)
+	           &st) != 3)
 		return -1;
 	row->pid = pid;
 	row->ppid = ppid;
@@ -118,6 +118,21 @@ void bench_proc_sample(pid_t pid, bench_proc *out)
 		out->rss_kib += read_rss_kib(rows[i].pid);
 	}
 	free(rows);
+}
+
+uint64_t bench_box_busy_ticks(void)
+{
+	FILE *f = fopen("/proc/stat", "r");
+	if (!f)
+		return 0;
+	unsigned long long v[8] = {0};
+	int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+	               &v[4], &v[5], &v[6], &v[7]);
+	fclose(f);
+	if (n < 8)
+		return 0;
+	/* user nice system idle iowait irq softirq steal: all but idle and iowait */
+	return v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
 }
 
 double bench_ticks_per_second(void)

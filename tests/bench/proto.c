@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -42,6 +43,17 @@ static int contains_token(const char *value, const char *token)
 	return 0;
 }
 
+/* Copies an id made of [A-Za-z0-9:._-] (what fits a URL as is); "" otherwise. */
+static void copy_id(char out[BENCH_CURSOR], const char *v)
+{
+	size_t n = 0;
+	for (; v[n] && n < BENCH_CURSOR - 1u; n++)
+		if (!isalnum((unsigned char)v[n]) && !strchr(":._-", v[n]))
+			break;
+	memcpy(out, v, n);
+	out[n] = '\0';
+}
+
 /* One complete line of the head (no CR LF). Returns 1 at the blank line. */
 static int head_line(bench_http *p)
 {
@@ -62,7 +74,7 @@ static int head_line(bench_http *p)
 	else if ((v = header_value(line, "content-length")))
 		p->content_len = strtoll(v, NULL, 10);
 	else if ((v = header_value(line, "last-event-id")))
-		p->cursor = strtoull(v, NULL, 10);
+		copy_id(p->cursor, v);
 	else if ((v = header_value(line, "connection")))
 		p->conn_close = (uint8_t)contains_token(v, "close");
 	return 0;
@@ -114,7 +126,7 @@ static int hex_value(char c)
 
 /* Chunk framing, one step; returns bytes used. */
 static ssize_t feed_chunked(bench_http *p, const char *data, size_t len, bench_body_fn body_fn,
-			    void *ud)
+                            void *ud)
 {
 	char c = data[0];
 	switch (p->ck_state) {
@@ -159,7 +171,7 @@ static ssize_t feed_chunked(bench_http *p, const char *data, size_t len, bench_b
 }
 
 ssize_t bench_http_feed(bench_http *p, const char *data, size_t len, bench_body_fn body_fn,
-			void *ud)
+                        void *ud)
 {
 	size_t used = 0;
 	while (used < len && p->state != BENCH_HS_DONE) {
@@ -263,8 +275,8 @@ static void ws_frame_end(bench_ws *w, bench_pong_fn pong_fn, void *ud)
 	w->in_payload = 0;
 }
 
-void bench_ws_feed(bench_ws *w, bench_scan *s, const char *data, size_t len,
-		   bench_token_fn fn, bench_pong_fn pong_fn, void *ud)
+void bench_ws_feed(bench_ws *w, bench_scan *s, const char *data, size_t len, bench_token_fn fn,
+                   bench_pong_fn pong_fn, void *ud)
 {
 	size_t i = 0;
 	while (i < len && !w->closed) {
@@ -319,7 +331,7 @@ void bench_payload(char out[BENCH_PAYLOAD_BYTES], uint64_t seq, uint64_t sent_ns
 void bench_base64(const unsigned char *in, size_t len, char *out)
 {
 	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t o = 0;
 	for (size_t i = 0; i < len; i += 3) {
 		uint32_t v = (uint32_t)in[i] << 16;
@@ -341,14 +353,14 @@ static const char *sub_prefix(const bench_opts *o)
 }
 
 int bench_sub_request(char *out, size_t cap, const bench_opts *o, const char *channel,
-		      uint64_t cursor, const unsigned char ws_key[16])
+                      const char *cursor, const unsigned char ws_key[16])
 {
 	char query[96] = "";
 	char extra[160] = "";
 	if (o->transport == BENCH_LONGPOLL) {
-		if (cursor)
-			snprintf(query, sizeof(query), "?transport=longpoll&last_event_id=%" PRIu64,
-				 cursor);
+		if (cursor && *cursor)
+			snprintf(query, sizeof(query), "?transport=longpoll&last_event_id=%s",
+			         cursor);
 		else
 			snprintf(query, sizeof(query), "?transport=longpoll");
 	} else if (o->transport == BENCH_SSE) {
@@ -357,34 +369,34 @@ int bench_sub_request(char *out, size_t cap, const bench_opts *o, const char *ch
 		char key[32];
 		bench_base64(ws_key, 16, key);
 		snprintf(extra, sizeof(extra),
-			 "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-			 "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n",
-			 key);
+		         "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+		         "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n",
+		         key);
 	} else if (o->target == BENCH_PUSHPIN) {
 		snprintf(query, sizeof(query), "?transport=chunked");
 	}
 	int n = snprintf(out, cap, "GET %s%s%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n",
-			 sub_prefix(o), channel, query, o->port, extra);
+	                 sub_prefix(o), channel, query, o->port, extra);
 	return n > 0 && (size_t)n < cap ? n : -1;
 }
 
 /* Pushpin takes JSON: one item, both formats, the stream text escaped. */
 static int pushpin_body(char *out, size_t cap, const bench_opts *o, const char *channel,
-			const char payload[BENCH_PAYLOAD_BYTES])
+                        const char payload[BENCH_PAYLOAD_BYTES])
 {
 	const char *pre = o->transport == BENCH_SSE ? "data: " : "";
 	const char *post = o->transport == BENCH_SSE ? "\\n\\n" : "\\n";
 	int n = snprintf(out, cap,
-			 "{\"items\":[{\"channel\":\"%s\",\"formats\":{"
-			 "\"http-stream\":{\"content\":\"%s%.*s%s\"},"
-			 "\"ws-message\":{\"content\":\"%.*s\"}}}]}",
-			 channel, pre, BENCH_PAYLOAD_BYTES, payload, post, BENCH_PAYLOAD_BYTES,
-			 payload);
+	                 "{\"items\":[{\"channel\":\"%s\",\"formats\":{"
+	                 "\"http-stream\":{\"content\":\"%s%.*s%s\"},"
+	                 "\"ws-message\":{\"content\":\"%.*s\"}}}]}",
+	                 channel, pre, BENCH_PAYLOAD_BYTES, payload, post, BENCH_PAYLOAD_BYTES,
+	                 payload);
 	return n > 0 && (size_t)n < cap ? n : -1;
 }
 
 int bench_pub_request(char *out, size_t cap, const bench_opts *o, const char *channel,
-		      const char payload[BENCH_PAYLOAD_BYTES])
+                      const char payload[BENCH_PAYLOAD_BYTES])
 {
 	char body[512];
 	const char *path_pre = o->target == BENCH_NCHAN ? "/pub/" : "/channels/";
@@ -403,9 +415,9 @@ int bench_pub_request(char *out, size_t cap, const bench_opts *o, const char *ch
 	if (blen < 0)
 		return -1;
 	int n = snprintf(out, cap,
-			 "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: %s\r\n"
-			 "Content-Length: %d\r\n\r\n",
-			 path, o->pub_port, type, blen);
+	                 "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: %s\r\n"
+	                 "Content-Length: %d\r\n\r\n",
+	                 path, o->pub_port, type, blen);
 	if (n < 0 || (size_t)n + (size_t)blen >= cap)
 		return -1;
 	memcpy(out + n, body, (size_t)blen);

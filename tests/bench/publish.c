@@ -16,9 +16,9 @@
 #include "bench.h"
 
 #define PUB_MAX_CONNS 64
-#define PUB_LATE_NS 50000000ull       /* 50 ms behind schedule */
-#define PUB_CONNECT_NS 5000000000ull  /* to open the connections */
-#define PUB_TAIL_NS 30000000000ull    /* for answers after the last send */
+#define PUB_LATE_NS 50000000ull      /* 50 ms behind schedule */
+#define PUB_CONNECT_NS 5000000000ull /* to open the connections */
+#define PUB_TAIL_NS 30000000000ull   /* for answers after the last send */
 #define PUB_MAX_RECONNECTS 100
 
 enum { PC_CONNECTING, PC_IDLE, PC_BUSY, PC_DEAD };
@@ -60,8 +60,12 @@ static int conn_open(pub_run *r, pub_conn *c)
 	return 0;
 }
 
+/* Closes c and opens it again: always after a "Connection: close" answer
+ * (Pushpin's control port closes after every publish), at most
+ * PUB_MAX_RECONNECTS times after errors. */
 static void conn_drop(pub_run *r, pub_conn *c)
 {
+	int clean = c->state == PC_IDLE;
 	if (c->state == PC_BUSY)
 		r->res->failed++;
 	if (c->fd >= 0) {
@@ -70,8 +74,8 @@ static void conn_drop(pub_run *r, pub_conn *c)
 	}
 	c->fd = -1;
 	c->state = PC_DEAD;
-	if (r->reconnects < PUB_MAX_RECONNECTS) {
-		r->reconnects++;
+	if (clean || r->reconnects < PUB_MAX_RECONNECTS) {
+		r->reconnects += !clean;
 		conn_open(r, c);
 	}
 }
@@ -203,7 +207,7 @@ static void poll_once(pub_run *r, int wait_ms)
 }
 
 int bench_publish(const bench_opts *o, uint64_t *published, bench_pub_result *res,
-		  bench_watch_fn watch, void *ud)
+                  bench_watch_fn watch, void *ud)
 {
 	pub_run *r = calloc(1, sizeof(*r));
 	if (!r)
@@ -218,7 +222,8 @@ int bench_publish(const bench_opts *o, uint64_t *published, bench_pub_result *re
 	for (int k = 0; r->ep >= 0 && k < r->nconns; k++)
 		conn_open(r, &r->conns[k]);
 	uint64_t start = bench_now_ns();
-	while (r->ep >= 0 && count_state(r, PC_CONNECTING) && bench_now_ns() - start < PUB_CONNECT_NS)
+	while (r->ep >= 0 && count_state(r, PC_CONNECTING) &&
+	       bench_now_ns() - start < PUB_CONNECT_NS)
 		poll_once(r, 5);
 
 	uint64_t interval = (uint64_t)(1e9 / o->rate);
@@ -243,7 +248,8 @@ int bench_publish(const bench_opts *o, uint64_t *published, bench_pub_result *re
 		    count_state(r, PC_DEAD) == r->nconns)
 			break;
 		uint64_t due = t0 + seq * interval;
-		int wait_ms = seq < (uint64_t)o->messages && due > now ? (int)((due - now) / 1000000u) : 0;
+		int wait_ms =
+		    seq < (uint64_t)o->messages && due > now ? (int)((due - now) / 1000000u) : 0;
 		poll_once(r, wait_ms < 5 ? (wait_ms > 0 ? wait_ms : 1) : 5);
 	}
 	res->failed += (uint64_t)o->messages - res->sent; /* never sent */

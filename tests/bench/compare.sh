@@ -1,0 +1,495 @@
+#!/usr/bin/env bash
+# compare.sh — streamgate side by side with nchan and Pushpin on 127.0.0.1,
+# the scenarios S1–S5 of PEERS.md, one markdown table at the end with
+# streamgate's ratio to each peer. Every server gets a fresh start for each
+# scenario (so one scenario's freed memory does not flatter the next) and
+# is stopped by its PID; nothing listens beyond loopback; every wait is
+# bounded. It reports numbers and never fails on timing.
+#
+#   tests/bench/compare.sh [--quick] [--only streamgate|nchan|pushpin]...
+#       [--scenarios S1,S2,...] [--server-arg ARG]... [--nchan-workers N]
+#       [--threads N] [--streamgate BIN] [--loadgen BIN] [--out DIR]
+#       [--wait-quiet SECONDS] [--no-install]
+#
+# nchan (nginx + libnginx-mod-nchan) and Pushpin (pushpin, with node for
+# its tiny backend) are installed from Debian with apt-get when missing.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+quick=0
+only=()
+scenarios="S1,S2,S3,S4,S5"
+sg_args=()
+nchan_workers=1
+threads=1
+pub_conns=16
+drain=5
+bench_build="$root/build-bench" # Release build of both, made when needed
+sg_bin=""
+loadgen=""
+out=""
+install=1
+wait_quiet=0
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'; }
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) quick=1; drain=3 ;;
+	--only) only+=("${2:?--only needs a name}"); shift ;;
+	--scenarios) scenarios="${2:?}"; shift ;;
+	--server-arg) sg_args+=("${2?}"); shift ;;
+	--nchan-workers) nchan_workers="${2:?}"; shift ;;
+	--threads) threads="${2:?}"; shift ;;
+	--streamgate) sg_bin="${2:?}"; shift ;;
+	--loadgen) loadgen="${2:?}"; shift ;;
+	--out) out="${2:?}"; shift ;;
+	--no-install) install=0 ;;
+	--wait-quiet) wait_quiet="${2:?}"; shift ;;
+	-h | --help) usage; exit 0 ;;
+	*) echo "compare.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
+	esac
+	shift
+done
+
+targets=()
+for t in streamgate nchan pushpin; do
+	if [ ${#only[@]} -eq 0 ] || [[ " ${only[*]} " == *" $t "* ]]; then targets+=("$t"); fi
+done
+[ ${#targets[@]} -gt 0 ] || { echo "compare.sh: --only takes streamgate, nchan or pushpin" >&2; exit 2; }
+
+log() { printf '[compare %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# ---- scenarios: name transport subs channels messages rate settle max-time ----
+# Full mode is PEERS.md's. --quick (under 3 minutes for all three servers)
+# halves the subscribers of S2–S5 and doubles S2/S3's rate, so the offered
+# load (deliveries/s asked of the server) stays the same, and publishes
+# fewer messages; its rows are labelled with their own sizes.
+scenario_params() {
+	if [ "$quick" = 1 ]; then
+		case "$1" in
+		S1) echo "sse 1000 1 100 100 0.5 25" ;;
+		S2) echo "sse 5000 1 60 40 0.5 25" ;;
+		S3) echo "ws 5000 1 60 40 0.5 25" ;;
+		S4) echo "sse 10000 1 0 1 1 30" ;;
+		S5) echo "sse 5000 500 200 100 0.5 25" ;;
+		esac
+	else
+		case "$1" in
+		S1) echo "sse 1000 1 200 100 1 60" ;;
+		S2) echo "sse 10000 1 100 20 1 120" ;;
+		S3) echo "ws 10000 1 100 20 1 120" ;;
+		S4) echo "sse 19000 1 0 1 3 90" ;;
+		S5) echo "sse 10000 1000 1000 100 1 90" ;;
+		esac
+	fi
+}
+
+# ---- the tools ----
+# Unless given, both binaries come from an optimised build of this tree
+# in build-bench/ (incremental: a no-op when nothing changed).
+if [ -z "$sg_bin" ] || [ -z "$loadgen" ]; then
+	log "building streamgate and sg-loadgen (Release) in $bench_build"
+	if [ ! -f "$bench_build/CMakeCache.txt" ]; then
+		cmake -S "$root" -B "$bench_build" -DCMAKE_BUILD_TYPE=Release -DSG_TESTS=OFF -DSG_BENCH=ON >&2
+	fi
+	cmake --build "$bench_build" -j "$(nproc)" --target streamgate sg-loadgen >&2
+	sg_bin="${sg_bin:-$bench_build/streamgate}"
+	loadgen="${loadgen:-$bench_build/tests/bench/sg-loadgen}"
+fi
+[ -x "$loadgen" ] || { echo "compare.sh: no load generator at $loadgen" >&2; exit 1; }
+sg_build="unknown build"
+if [[ " ${targets[*]} " == *" streamgate "* ]]; then
+	if [ ! -x "$sg_bin" ]; then
+		echo "compare.sh: no streamgate binary at $sg_bin" >&2
+		exit 1
+	fi
+	cache="$(dirname "$sg_bin")/CMakeCache.txt"
+	if [ -f "$cache" ]; then
+		sg_build=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$cache")
+		sg_build="${sg_build:-no CMAKE_BUILD_TYPE} build"
+		case "$sg_build" in
+		Release* | RelWithDebInfo*) ;;
+		*) log "warning: $sg_bin is a $sg_build (not optimised); configure with -DCMAKE_BUILD_TYPE=Release for numbers worth quoting" ;;
+		esac
+	fi
+fi
+
+apt_install() {
+	[ "$install" = 1 ] || return 1
+	if [ "$(id -u)" != 0 ]; then
+		log "not root: cannot apt-get install $*"
+		return 1
+	fi
+	log "installing $* from Debian"
+	# the packages' own services must not start: policy-rc.d denies them in
+	# containers; elsewhere they are stopped by the package's init script,
+	# which this script never touches
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >&2 ||
+		{ apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >&2; }
+}
+
+nchan_module=/usr/lib/nginx/modules/ngx_nchan_module.so
+peer_ok() {
+	case "$1" in
+	streamgate) return 0 ;;
+	nchan)
+		{ command -v nginx >/dev/null && [ -f "$nchan_module" ]; } || apt_install nginx libnginx-mod-nchan || true
+		command -v nginx >/dev/null && [ -f "$nchan_module" ] ;;
+	pushpin)
+		command -v pushpin >/dev/null || apt_install pushpin || true
+		command -v node >/dev/null || apt_install nodejs || true
+		command -v pushpin >/dev/null && command -v node >/dev/null ;;
+	esac
+}
+runnable=()
+for t in "${targets[@]}"; do
+	if peer_ok "$t"; then runnable+=("$t"); else log "skipping $t: not installed"; fi
+done
+
+# ---- processes we start, and only those, are stopped at exit ----
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/streamgate-bench.XXXXXX")
+[ -n "$out" ] || out="$bench_build/results/$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$out/raw" "$out/logs"
+pids=()
+
+descendants() { # the children of a process we started, and theirs
+	local p
+	for p in $(pgrep -P "$1" 2>/dev/null); do
+		echo "$p"
+		descendants "$p"
+	done
+}
+term_then_kill() { # TERM, up to 5 s, then KILL
+	local pid=$1 i
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+	kill -KILL "$pid" 2>/dev/null || true
+}
+stop_pid() { # stop one process we started, then whatever it left behind
+	local pid=$1 kids k
+	kill -0 "$pid" 2>/dev/null || return 0
+	kids=$(descendants "$pid")
+	term_then_kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	for k in $kids; do term_then_kill "$k"; done
+}
+stop_all() {
+	local i
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[$i]}"; done
+	pids=()
+}
+cleanup() {
+	stop_all
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null && return
+	local p i
+	for i in $(seq 100); do
+		p=$((20000 + RANDOM % 30000))
+		ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return; }
+	done
+	return 1
+}
+wait_port() { # port seconds
+	local i
+	for i in $(seq $(($2 * 10))); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Each start_* sets srv_pid (sampled from /proc with its descendants),
+# sub_port and pub_port, and appends everything it starts to pids.
+start_streamgate() {
+	local d=$tmp/streamgate i
+	mkdir -p "$d"
+	(cd "$root" && exec "$sg_bin" --listen 127.0.0.1:0 --log-level 1 ${sg_args[@]+"${sg_args[@]}"}) >"$d/streamgate.log" 2>&1 &
+	srv_pid=$!
+	pids+=("$srv_pid")
+	for i in $(seq 100); do grep -q 'listening on' "$d/streamgate.log" && break; sleep 0.1; done
+	sub_port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$d/streamgate.log" | head -1)
+	pub_port=$sub_port
+	[ -n "$sub_port" ]
+}
+
+start_nchan() {
+	local d=$tmp/nchan
+	mkdir -p "$d"
+	sub_port=$(free_port)
+	pub_port=$sub_port
+	cat >"$d/nginx.conf" <<EOF
+worker_processes $nchan_workers;
+worker_rlimit_nofile 20000;
+daemon off;
+master_process on;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+load_module $nchan_module;
+events { worker_connections 19900; multi_accept on; use epoll; }
+http {
+  access_log off;
+  client_body_temp_path $d/body;
+  proxy_temp_path $d/proxy;
+  fastcgi_temp_path $d/fastcgi;
+  uwsgi_temp_path $d/uwsgi;
+  scgi_temp_path $d/scgi;
+  server {
+    listen 127.0.0.1:$sub_port;
+    location ~ /sub/(\w+)\$ {
+      nchan_subscriber websocket eventsource http-raw-stream;
+      nchan_channel_id \$1;
+    }
+    location ~ /pub/(\w+)\$ {
+      nchan_publisher http;
+      nchan_channel_id \$1;
+      nchan_message_buffer_length 16;
+    }
+  }
+}
+EOF
+	nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" >"$d/nginx.log" 2>&1 &
+	srv_pid=$!
+	pids+=("$srv_pid")
+	wait_port "$sub_port" 10
+}
+
+start_pushpin() {
+	local d=$tmp/pushpin backend_port
+	mkdir -p "$d/run" "$d/log"
+	sub_port=$(free_port)
+	pub_port=$(free_port)
+	backend_port=$(free_port)
+	# Debian's internal.conf points at a system zurl; ours runs in $d/run
+	sed -e 's#ipc:///var/run/zurl/#ipc://{rundir}/{ipc_prefix}#' /usr/lib/pushpin/internal.conf >"$d/internal.conf"
+	echo "* 127.0.0.1:$backend_port,over_http" >"$d/routes"
+	cat >"$d/pushpin.conf" <<EOF
+[global]
+include=$d/internal.conf
+rundir=$d/run
+ipc_prefix=sgbench-
+port_offset=0
+stats_connection_ttl=120
+
+[runner]
+services=condure,zurl,pushpin-proxy,pushpin-handler
+http_port=127.0.0.1:$sub_port
+logdir=$d/log
+log_level=1
+client_buffer_size=8192
+client_maxconn=20000
+condure_bin=condure
+zurl_bin=zurl
+
+[proxy]
+routesfile=$d/routes
+debug=false
+auto_cross_origin=false
+accept_x_forwarded_protocol=false
+set_x_forwarded_protocol=proto-only
+sig_iss=pushpin
+sig_key=changeme
+updates_check=off
+
+[handler]
+push_in_spec=ipc://{rundir}/{ipc_prefix}push-in
+push_in_sub_specs=ipc://{rundir}/{ipc_prefix}push-in-sub
+push_in_sub_connect=false
+push_in_http_addr=127.0.0.1
+push_in_http_port=$pub_port
+stats_spec=ipc://{rundir}/{ipc_prefix}stats
+command_spec=ipc://{rundir}/{ipc_prefix}command
+message_rate=0
+message_hwm=200000
+message_wait=5000
+id_cache_ttl=60
+connection_subscription_max=20
+subscription_linger=60
+stats_subscription_ttl=60
+stats_report_interval=10
+stats_format=tnetstring
+EOF
+	node "$here/pushpin-backend.js" "$backend_port" >"$d/backend.log" 2>&1 &
+	pids+=("$!")
+	pushpin --config "$d/pushpin.conf" --loglevel 1 >"$d/pushpin.log" 2>&1 &
+	srv_pid=$!
+	pids+=("$srv_pid")
+	wait_port "$backend_port" 10 && wait_port "$sub_port" 20 && wait_port "$pub_port" 20
+}
+
+kv() { awk -F= -v k="$2" '$1 == k { print $2; exit }' "$1" 2>/dev/null || true; }
+
+run_scenario() { # target scenario
+	local t=$1 s=$2 tr subs ch msgs rate settle maxt f
+	read -r tr subs ch msgs rate settle maxt <<<"$(scenario_params "$s")"
+	f="$out/raw/$t-$s.kv"
+	if ! "start_$t"; then
+		log "$t did not start for $s (see $out/logs/$t-$s)"
+		stop_all
+		mkdir -p "$out/logs/$t-$s"
+		find "$tmp/$t" -name '*.log' -exec cp {} "$out/logs/$t-$s/" \; 2>/dev/null || true
+		rm -rf "${tmp:?}/$t"
+		return
+	fi
+	sleep 0.5
+	log "$t $s: $subs $tr subscribers, $ch channel(s), $msgs messages at $rate/s"
+	timeout -k 5 $((maxt + 30)) "$loadgen" --target "$t" --transport "$tr" \
+		--port "$sub_port" --pub-port "$pub_port" --server-pid "$srv_pid" \
+		--subs "$subs" --channels "$ch" --messages "$msgs" --rate "$rate" \
+		--settle "$settle" --drain "$drain" --max-time "$maxt" \
+		--ramp-time "$(awk -v m="$maxt" -v s="$settle" 'BEGIN { print m - s - 5 }')" --threads "$threads" \
+		--pub-conns "$pub_conns" --prefix "$s" --kv >"$f" 2>"$out/raw/$t-$s.err" ||
+		log "$t $s: the load generator stopped early (exit $?)"
+	log "$t $s: $(kv "$f" established)/$subs connected, $(kv "$f" delivered)/$(kv "$f" expected) delivered, p50 $(kv "$f" lat_p50_ms) ms, p99 $(kv "$f" lat_p99_ms) ms, $(kv "$f" deliveries_per_s)/s at $(kv "$f" cpu_load_pct)% CPU"
+	stop_all
+	# keep this run's server logs; the next start begins from an empty dir
+	mkdir -p "$out/logs/$t-$s"
+	find "$tmp/$t" -name '*.log' -exec cp {} "$out/logs/$t-$s/" \; 2>/dev/null || true
+	rm -rf "${tmp:?}/$t"
+	sleep 0.5
+}
+
+# CPU share (% of one CPU) the machine spent busy over the next 2 s
+machine_busy() {
+	local a b
+	a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat)
+	sleep 2
+	b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat)
+	echo $(((b - a) * 100 / $(getconf CLK_TCK) / 2))
+}
+if [ "$wait_quiet" -gt 0 ]; then
+	# other work on the machine skews every figure: wait (bounded) for a lull
+	deadline=$(($(date +%s) + wait_quiet))
+	while busy=$(machine_busy) && [ "$busy" -gt 25 ] && [ "$(date +%s)" -lt "$deadline" ]; do
+		log "the machine is busy (${busy} % of a CPU); waiting for a lull"
+	done
+	log "machine busy ${busy} % of a CPU before the run"
+fi
+load_before=$(cut -d' ' -f1 /proc/loadavg)
+started=$(date +%s)
+log "results in $out"
+for t in "${runnable[@]}"; do
+	for s in ${scenarios//,/ }; do
+		[ -n "$(scenario_params "$s")" ] || { log "unknown scenario $s"; continue; }
+		run_scenario "$t" "$s"
+	done
+done
+elapsed=$(($(date +%s) - started))
+
+# ---- the table ----
+commas() { awk -v v="$1" 'BEGIN { if (v == "" || v < 0) { print "–"; exit } s = sprintf("%.0f", v); r = ""; while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) } print s r }'; }
+fixed() { awk -v v="$1" -v d="$2" 'BEGIN { if (v == "" || v < 0) print "–"; else printf "%.*f\n", d, v }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a < 0 || b <= 0) print "–"; else printf "%.2f×\n", a / b }'; }
+
+# value of one metric, "" when the run is missing
+metric() { # target scenario key
+	local f="$out/raw/$1-$2.kv"
+	[ -s "$f" ] || return 0
+	kv "$f" "$3"
+}
+cell() { # target scenario key format
+	local v
+	v=$(metric "$1" "$2" "$3")
+	case "$4" in
+	int) commas "$v" ;;
+	ms) fixed "$v" 2 ;;
+	pct) [ -n "$v" ] && awk -v v="$v" 'BEGIN { if (v < 0) print "–"; else printf "%.0f %%\n", v }' || echo "–" ;;
+	kib) fixed "$v" 2 ;;
+	esac
+}
+has() { [[ " ${runnable[*]} " == *" $1 "* ]]; }
+
+notes=()
+check_run() { # target scenario: remember what went wrong
+	local f="$out/raw/$1-$2.kv" subs
+	read -r _ subs _ <<<"$(scenario_params "$2")"
+	if [ ! -s "$f" ]; then notes+=("$1 $2: no result (see $out/raw/$1-$2.err)"); return; fi
+	local est lost dup drop pf
+	est=$(kv "$f" established) lost=$(kv "$f" lost) dup=$(kv "$f" duplicated)
+	drop=$(kv "$f" dropped) pf=$(kv "$f" pub_failed)
+	[ "$est" = "$subs" ] || notes+=("$1 $2: $est of $subs subscribers connected; of the others $(kv "$f" refused) refused (last HTTP $(kv "$f" refused_status)), $(kv "$f" conn_errors) connect errors ($(kv "$f" conn_error)), $(kv "$f" closed_early) closed before answering, $(kv "$f" unanswered) unanswered, $(kv "$f" unopened) never opened")
+	if [ "${lost:-0}" != 0 ] && [ "$(kv "$f" end)" = time_cap ]; then
+		notes+=("$1 $2: $lost of $(kv "$f" expected) deliveries had not arrived when the run's time cap hit (still arriving)")
+	elif [ "${lost:-0}" != 0 ]; then
+		notes+=("$1 $2: $lost of $(kv "$f" expected) deliveries lost")
+	fi
+	[ "${dup:-0}" = 0 ] || notes+=("$1 $2: $dup duplicated deliveries")
+	[ "${drop:-0}" = 0 ] || notes+=("$1 $2: $drop subscribers cut by the server")
+	[ "${pf:-0}" = 0 ] || notes+=("$1 $2: $pf publishes failed or unanswered")
+	local others
+	others=$(kv "$f" others_cpu_pct)
+	if awk -v v="${others:-0}" 'BEGIN { exit !(v > 25) }'; then
+		notes+=("$1 $2: other processes on the machine used ${others} % of a CPU while it ran (noise)")
+	fi
+	return 0
+}
+
+peers=()
+has nchan && peers+=(nchan)
+has pushpin && peers+=(pushpin)
+row() { # label scenario key format
+	local line="| $1 | $(has streamgate && cell streamgate "$2" "$3" "$4" || echo –)"
+	local p
+	for p in "${peers[@]}"; do line+=" | $(cell "$p" "$2" "$3" "$4")"; done
+	if has streamgate; then
+		for p in "${peers[@]}"; do line+=" | $(ratio "$(metric streamgate "$2" "$3")" "$(metric "$p" "$2" "$3")")"; done
+	fi
+	echo "$line |"
+}
+
+{
+	mode=$([ "$quick" = 1 ] && echo "--quick" || echo "full")
+	cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+	mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+	echo "streamgate vs peers, $mode run of $(date -u '+%Y-%m-%d %H:%M UTC'), ${elapsed} s;" \
+		"$(nproc) CPUs ($cpu), $mem, $(uname -sr), load average $load_before before the run;" \
+		"all on 127.0.0.1, the load generator on the same machine."
+	versions="servers:"
+	rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo "?")
+	git -C "$root" diff --quiet HEAD -- src include 2>/dev/null || rev+=" + uncommitted src/ changes"
+	has streamgate && versions+=" $("$sg_bin" --version 2>/dev/null | head -1) at $rev ($sg_build${sg_args[*]:+, ${sg_args[*]}});"
+	has nchan && versions+=" $(nginx -v 2>&1 | sed 's/^nginx version: //') + nchan $(dpkg-query -W -f '${Version}' libnginx-mod-nchan 2>/dev/null), $nchan_workers worker(s);"
+	has pushpin && versions+=" Pushpin $(dpkg-query -W -f '${Version}' pushpin 2>/dev/null) (message_rate=0);"
+	echo "$versions ratio = streamgate ÷ peer (for latency, CPU and RSS lower is better)."
+	echo
+	header="| scenario, metric | streamgate"
+	sep="|---|---"
+	for p in "${peers[@]}"; do header+=" | $p"; sep+="|---"; done
+	if has streamgate; then for p in "${peers[@]}"; do header+=" | ÷ $p"; sep+="|---"; done; fi
+	echo "$header |"
+	echo "$sep|"
+	for s in ${scenarios//,/ }; do
+		read -r tr subs ch msgs rate _ <<<"$(scenario_params "$s")"
+		[ -n "$tr" ] || continue
+		what="$s ${tr^^} $(commas "$subs") subs"
+		[ "$ch" = 1 ] || what+=" / $(commas "$ch") channels"
+		[ "$msgs" = 0 ] || what+=", $msgs msgs at $rate/s"
+		case "$s" in
+		S1 | S5)
+			row "$what: latency p50 (ms)" "$s" lat_p50_ms ms
+			row "$s: latency p99 (ms)" "$s" lat_p99_ms ms ;;
+		S2 | S3)
+			row "$what: deliveries/s" "$s" deliveries_per_s int
+			row "$s: server CPU" "$s" cpu_load_pct pct
+			row "$s: deliveries per server CPU-second" "$s" deliveries_per_cpu_s int
+			row "$s: latency p99 (ms)" "$s" lat_p99_ms ms ;;
+		S4)
+			row "$what idle: server RSS per connection (KiB)" "$s" rss_per_conn_kib kib ;;
+		esac
+		for t in "${runnable[@]}"; do check_run "$t" "$s"; done
+	done
+	if [ ${#notes[@]} -gt 0 ]; then
+		echo
+		for n in "${notes[@]}"; do echo "- $n"; done
+	fi
+} | tee "$out/table.md"
+log "raw results and server logs: $out"

@@ -1,0 +1,163 @@
+/*
+ * report — turns what a run counted and sampled into figures (rates,
+ * quantiles, CPU shares, RSS per connection) and prints them, as a text
+ * report for people or as key=value lines for compare.sh. It judges
+ * nothing: no threshold here makes a run pass or fail.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+
+const char *const bench_target_names[3] = {"streamgate", "nchan", "pushpin"};
+const char *const bench_transport_names[4] = {"sse", "chunked", "ws", "longpoll"};
+
+/* Derived figures; -1 where a figure cannot be had. */
+typedef struct figures {
+	unsigned long long lost;
+	double window_s;  /* first publish to last delivery */
+	double per_s;     /* deliveries per second over the window */
+	double idle_cpu;  /* server CPU % with the connections idle */
+	double cpu_s;     /* server CPU seconds from the first publish to the end */
+	double load_cpu;  /* server CPU % over the window */
+	double per_cpu_s; /* deliveries per server CPU-second */
+	double self_pct;  /* our CPU % over the window */
+	double others;    /* CPU % of every other process meanwhile */
+	double per_conn;  /* server RSS KiB per established connection */
+	double p50, p99, pmax, mean, ans50, ansmax; /* ms */
+} figures;
+
+static double cpu_pct(const bench_proc *a, const bench_proc *b, double seconds)
+{
+	if (!a->ok || !b->ok || seconds <= 0 || b->cpu_ticks < a->cpu_ticks)
+		return -1;
+	return 100.0 * (double)(b->cpu_ticks - a->cpu_ticks) / bench_ticks_per_second() / seconds;
+}
+
+static double ms(uint64_t us)
+{
+	return (double)us / 1000.0;
+}
+
+static void figure_cpu(figures *f, const bench_samples *s)
+{
+	double tps = bench_ticks_per_second();
+	f->idle_cpu = cpu_pct(&s->idle_start, &s->idle_end,
+	                      (double)(s->idle_end_ns - s->idle_start_ns) / 1e9);
+	f->cpu_s = -1;
+	if (s->load_start.ok && s->after.ok && s->after.cpu_ticks >= s->load_start.cpu_ticks)
+		f->cpu_s = (double)(s->after.cpu_ticks - s->load_start.cpu_ticks) / tps;
+	f->load_cpu = f->cpu_s >= 0 && f->window_s > 0 ? 100.0 * f->cpu_s / f->window_s : -1;
+	double self_s = s->self_after_s - s->self_load_start_s;
+	f->self_pct = f->window_s > 0 ? 100.0 * self_s / f->window_s : -1;
+	/* what the rest of the machine did meanwhile: noise in these numbers */
+	double span = (double)(s->after_ns - s->load_start_ns) / 1e9;
+	f->others = -1;
+	if (s->box_after && span > 0 && f->cpu_s >= 0) {
+		double box_s = (double)(s->box_after - s->box_load_start) / tps;
+		f->others = 100.0 * (box_s - f->cpu_s - self_s) / span;
+	}
+}
+
+static void compute(figures *f, const bench_result *t, const bench_pub_result *pub,
+                    const bench_samples *s, const bench_timing *tm)
+{
+	memset(f, 0, sizeof(*f));
+	f->lost = t->expected > t->delivered ? t->expected - t->delivered : 0;
+	if (pub->first_ns && tm->last_delivery_ns > pub->first_ns)
+		f->window_s = (double)(tm->last_delivery_ns - pub->first_ns) / 1e9;
+	f->per_s = f->window_s > 0 ? (double)t->delivered / f->window_s : 0;
+	figure_cpu(f, s);
+	f->per_cpu_s = f->cpu_s > 0 ? (double)t->delivered / f->cpu_s : -1;
+	f->per_conn = -1;
+	if (t->established && s->base.ok)
+		f->per_conn = ((double)s->idle_end.rss_kib - (double)s->base.rss_kib) /
+		              (double)t->established;
+	f->p50 = ms(bench_hist_quantile(&t->hist, 0.50));
+	f->p99 = ms(bench_hist_quantile(&t->hist, 0.99));
+	f->pmax = ms(t->hist.max_us);
+	f->mean = t->hist.count ? (double)t->hist.sum_us / (double)t->hist.count / 1000.0 : 0;
+	f->ans50 = ms(bench_hist_quantile(&pub->answer, 0.50));
+	f->ansmax = ms(pub->answer.max_us);
+}
+
+#define U(x) ((unsigned long long)(x))
+
+static void print_kv(const bench_opts *o, const bench_result *t, const bench_pub_result *pub,
+                     const bench_samples *s, const bench_timing *tm, const figures *f)
+{
+	printf("target=%s\ntransport=%s\nsubs=%d\nchannels=%d\nmessages=%d\nrate=%g\n",
+	       bench_target_names[o->target], bench_transport_names[o->transport], o->subs,
+	       o->channels, o->messages, o->rate);
+	printf("established=%llu\nfailed=%llu\nrefused=%llu\nrefused_status=%u\n"
+	       "conn_errors=%llu\nconn_error=%s\nclosed_early=%llu\nunanswered=%llu\n"
+	       "unopened=%llu\ndropped=%llu\nreconnects=%llu\nramp_s=%.2f\n",
+	       U(t->established), U(t->failed), U(t->refused), t->refused_status, U(t->conn_errors),
+	       t->conn_errors ? strerror(t->conn_errno) : "none", U(t->closed_early),
+	       U(t->unanswered), U(t->unopened), U(t->dropped), U(t->reconnects),
+	       (double)tm->ramp_ns / 1e9);
+	printf("delivered=%llu\nexpected=%llu\nlost=%llu\nduplicated=%llu\nstray=%llu\n",
+	       U(t->delivered), U(t->expected), f->lost, U(t->duplicated), U(t->stray));
+	printf("end=%s\nwindow_s=%.3f\ndeliveries_per_s=%.0f\n", tm->end_reason, f->window_s,
+	       f->per_s);
+	printf("lat_p50_ms=%.3f\nlat_p99_ms=%.3f\nlat_max_ms=%.3f\nlat_mean_ms=%.3f\n", f->p50,
+	       f->p99, f->pmax, f->mean);
+	printf("pub_ok=%llu\npub_failed=%llu\npub_late=%llu\npub_answer_p50_ms=%.3f\n"
+	       "pub_answer_max_ms=%.3f\n",
+	       U(pub->ok), U(pub->failed), U(pub->late), f->ans50, f->ansmax);
+	printf("server_procs=%d\nrss_base_kib=%llu\nrss_idle_kib=%llu\nrss_peak_kib=%llu\n"
+	       "rss_after_kib=%llu\nrss_per_conn_kib=%.2f\n",
+	       s->idle_end.procs, U(s->base.rss_kib), U(s->idle_end.rss_kib), U(s->peak_rss_kib),
+	       U(s->after.rss_kib), f->per_conn);
+	printf("cpu_idle_pct=%.1f\ncpu_load_pct=%.1f\ncpu_load_s=%.2f\n"
+	       "deliveries_per_cpu_s=%.0f\nloadgen_cpu_pct=%.1f\nothers_cpu_pct=%.1f\n",
+	       f->idle_cpu, f->load_cpu, f->cpu_s, f->per_cpu_s, f->self_pct, f->others);
+}
+
+static void print_text(const bench_opts *o, const bench_result *t, const bench_pub_result *pub,
+                       const bench_samples *s, const bench_timing *tm, const figures *f)
+{
+	printf("sg-loadgen: %s over %s, %d subscribers on %d channel(s), %d messages at %g/s\n",
+	       bench_target_names[o->target], bench_transport_names[o->transport], o->subs,
+	       o->channels, o->messages, o->rate);
+	printf("connections  %llu established, %llu dropped later (ramp %.2f s)\n",
+	       U(t->established), U(t->dropped), (double)tm->ramp_ns / 1e9);
+	if (t->failed)
+		printf("failed       %llu: %llu refused (last HTTP %u), %llu connect errors (%s), "
+		       "%llu closed before answering, %llu unanswered, %llu never opened\n",
+		       U(t->failed), U(t->refused), t->refused_status, U(t->conn_errors),
+		       t->conn_errors ? strerror(t->conn_errno) : "none", U(t->closed_early),
+		       U(t->unanswered), U(t->unopened));
+	printf("deliveries   %llu/%llu, %llu lost, %llu duplicated, %llu stray; %.0f/s over %.2f s"
+	       " (%s)\n",
+	       U(t->delivered), U(t->expected), f->lost, U(t->duplicated), U(t->stray), f->per_s,
+	       f->window_s, tm->end_reason);
+	printf("latency      p50 %.3f ms, p99 %.3f ms, max %.3f ms, mean %.3f ms\n", f->p50, f->p99,
+	       f->pmax, f->mean);
+	printf("publishing   %llu ok, %llu failed, %llu late; answer p50 %.3f ms, max %.3f ms\n",
+	       U(pub->ok), U(pub->failed), U(pub->late), f->ans50, f->ansmax);
+	printf("sg-loadgen   %.1f %% CPU under load; other processes on the machine %.1f %%\n",
+	       f->self_pct, f->others);
+	if (!s->base.ok) {
+		printf("server       not sampled (no --server-pid)\n");
+		return;
+	}
+	printf("server RSS   %.1f MiB before, %.1f MiB with the connections idle (%.2f KiB each),"
+	       " %.1f MiB peak, %.1f MiB after\n",
+	       (double)s->base.rss_kib / 1024, (double)s->idle_end.rss_kib / 1024, f->per_conn,
+	       (double)s->peak_rss_kib / 1024, (double)s->after.rss_kib / 1024);
+	printf("server CPU   %.1f %% idle, %.1f %% under load (%.2f CPU-s, %.0f deliveries per "
+	       "CPU-second), %d process(es)\n",
+	       f->idle_cpu, f->load_cpu, f->cpu_s, f->per_cpu_s, s->idle_end.procs);
+}
+
+void bench_report(const bench_opts *o, const bench_result *t, const bench_pub_result *pub,
+                  const bench_samples *s, const bench_timing *tm)
+{
+	figures f;
+	compute(&f, t, pub, s, tm);
+	if (o->kv)
+		print_kv(o, t, pub, s, tm, &f);
+	else
+		print_text(o, t, pub, s, tm, &f);
+}
