@@ -121,22 +121,30 @@ describe('slow consumers', { timeout: 180000 }, () => {
     }
   });
 
+  // Publishes everything to channel while its one subscriber reads nothing:
+  // memory stays bounded, frames are dropped, the subscriber stays. Returns
+  // the metrics after.
+  async function publishToStalled(t, server, channel, idle) {
+    const rssBefore = rssBytes(server.pid);
+    await publishAll(server.url, channel);
+    const rssAfter = rssBytes(server.pid);
+    t.diagnostic(`RSS ${rssBefore} -> ${rssAfter} bytes after ${MAX_MESSAGES * SIZE} bytes published`);
+    assert.ok(rssAfter - rssBefore < RSS_GROWTH_LIMIT, `RSS grew ${rssAfter - rssBefore} bytes`);
+    assert.ok(rssAfter < RSS_LIMIT, `RSS ${rssAfter} bytes`);
+    const m = await metrics(server.url);
+    assert.ok(m.streamgate_frames_dropped_total > 0, 'frames were dropped');
+    assert.equal(m.streamgate_slow_disconnects_total, 0);
+    assert.equal(m.streamgate_connections, idle + 1);
+    return m;
+  }
+
   it('drop_oldest policy: a stalled HTTP client stays, memory stays bounded', async (t) => {
     const server = await start('drop_oldest');
     try {
       const idle = (await metrics(server.url)).streamgate_connections;
       const client = await stalledGet(server.port, '/channels/drop-http');
       await waitForConnections(server.url, idle + 1);
-      const rssBefore = rssBytes(server.pid);
-      await publishAll(server.url, 'drop-http');
-      const rssAfter = rssBytes(server.pid);
-      t.diagnostic(`RSS ${rssBefore} -> ${rssAfter} bytes after ${MAX_MESSAGES * SIZE} bytes published`);
-      assert.ok(rssAfter - rssBefore < RSS_GROWTH_LIMIT, `RSS grew ${rssAfter - rssBefore} bytes`);
-      assert.ok(rssAfter < RSS_LIMIT, `RSS ${rssAfter} bytes`);
-      const m = await metrics(server.url);
-      assert.ok(m.streamgate_frames_dropped_total > 0, 'frames were dropped');
-      assert.equal(m.streamgate_slow_disconnects_total, 0);
-      assert.equal(m.streamgate_connections, idle + 1);
+      const m = await publishToStalled(t, server, 'drop-http', idle);
 
       const chunks = [];
       client.socket.on('data', (d) => chunks.push(d));
@@ -163,16 +171,7 @@ describe('slow consumers', { timeout: 180000 }, () => {
       const ws = await wsClient(`ws://127.0.0.1:${server.port}/channels/drop-ws`);
       ws.ws.pause();
       await waitForConnections(server.url, idle + 1);
-      const rssBefore = rssBytes(server.pid);
-      await publishAll(server.url, 'drop-ws');
-      const rssAfter = rssBytes(server.pid);
-      t.diagnostic(`RSS ${rssBefore} -> ${rssAfter} bytes after ${MAX_MESSAGES * SIZE} bytes published`);
-      assert.ok(rssAfter - rssBefore < RSS_GROWTH_LIMIT, `RSS grew ${rssAfter - rssBefore} bytes`);
-      assert.ok(rssAfter < RSS_LIMIT, `RSS ${rssAfter} bytes`);
-      const m = await metrics(server.url);
-      assert.ok(m.streamgate_frames_dropped_total > 0, 'frames were dropped');
-      assert.equal(m.streamgate_slow_disconnects_total, 0);
-      assert.equal(m.streamgate_connections, idle + 1);
+      const m = await publishToStalled(t, server, 'drop-ws', idle);
 
       ws.ws.resume();
       await waitFor(() => ws.messages.at(-1)?.data === data(MAX_MESSAGES), {
