@@ -5,6 +5,7 @@
  */
 #include "server.h"
 
+#include <ev.h>
 #include <libwebsockets.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
@@ -17,6 +18,15 @@
 #include "websocket.h"
 
 #define SCRATCH_BYTES (64 * 1024)
+
+/* The server's own timers, on lws' sorted list. */
+struct sg_housekeeping {
+	lws_sorted_usec_list_t sul;	 /* once a second */
+	lws_sorted_usec_list_t shutdown; /* while shutting down */
+	sg_server *srv;
+	int running; /* sg_server_run is in its loop */
+};
+
 
 /* ---- the loop as core sees it ----------------------------------------- */
 
@@ -104,6 +114,8 @@ void sg__server_run_tasks(sg_server *srv)
 
 /* ---- libwebsockets callback ------------------------------------------- */
 
+static void stop_if_asked(sg_server *srv);
+
 static int sg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		       size_t len)
 {
@@ -112,6 +124,7 @@ static int sg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 	switch (reason) {
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
 		sg__server_run_tasks(srv);
+		stop_if_asked(srv);
 		return 0;
 	case LWS_CALLBACK_HTTP:
 		c->wsi = wsi;
@@ -214,7 +227,17 @@ static int context_create(sg_server *srv, char *err, size_t errlen)
 	info.iface = strcmp(host, "0.0.0.0") == 0 || !host[0] ? NULL : host;
 	info.protocols = protocols;
 	info.user = srv;
-	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+	/* lws on a libev loop of ours (epoll): a pass of the loop costs what
+	 * is active, not every idle connection as poll() would */
+	srv->evloop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+	if (!srv->evloop) {
+		snprintf(err, errlen, "cannot create the event loop");
+		return SG_EIO;
+	}
+	srv->foreign_loops[0] = srv->evloop;
+	info.foreign_loops = srv->foreign_loops;
+	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6 |
+		       LWS_SERVER_OPTION_LIBEV;
 	info.max_http_header_data = (unsigned short)srv->cfg.max_header_bytes;
 	info.fd_limit_per_thread = (unsigned)srv->cfg.max_connections + 16;
 	info.timeout_secs = 10;
@@ -262,8 +285,11 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 	srv->hub = sg_hub_new(&hl);
 	srv->broker = srv->hub ? sg_broker_memory_new(srv->hub) : NULL;
 	srv->scratch_cap = SCRATCH_BYTES;
+	srv->housekeeping = calloc(1, sizeof(*srv->housekeeping));
+	if (srv->housekeeping)
+		srv->housekeeping->srv = srv;
 	srv->scratch = malloc(LWS_PRE + SCRATCH_BYTES + 32);
-	if (!srv->broker || !srv->scratch || make_preludes(srv)) {
+	if (!srv->broker || !srv->scratch || !srv->housekeeping || make_preludes(srv)) {
 		snprintf(err, errlen, "out of memory");
 		sg_server_free(srv);
 		return NULL;
@@ -277,11 +303,6 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 
 /* Once a second: expire history, reclaim idle channels, and give streams
  * that wrote nothing since the last heartbeat one. */
-struct sg_housekeeping {
-	lws_sorted_usec_list_t sul;
-	sg_server *srv;
-};
-
 static void housekeeping(lws_sorted_usec_list_t *sul)
 {
 	sg_server *srv = lws_container_of(sul, struct sg_housekeeping, sul)->srv;
@@ -298,9 +319,15 @@ static void housekeeping(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(srv->ctx, 0, sul, housekeeping, LWS_US_PER_SEC);
 }
 
-static void shutdown_tick(lws_sorted_usec_list_t *sul)
+/* While shutting down: leave the loop once every stream has ended, or at
+ * the deadline. */
+static void shutdown_watch(lws_sorted_usec_list_t *sul)
 {
-	(void)sul; /* only wakes the loop so run() can check its deadline */
+	sg_server *srv = lws_container_of(sul, struct sg_housekeeping, shutdown)->srv;
+	if (!srv->conns || lws_now_usecs() >= srv->shutdown_deadline_us)
+		ev_break(srv->evloop, EVBREAK_ALL);
+	else
+		lws_sul_schedule(srv->ctx, 0, sul, shutdown_watch, 20 * LWS_US_PER_MS);
 }
 
 static void shutdown_begin(sg_server *srv)
@@ -312,29 +339,29 @@ static void shutdown_begin(sg_server *srv)
 		next = c->next;
 		sg_stream_close(c->stream);
 	}
+	shutdown_watch(&srv->housekeeping->shutdown);
+}
+
+/* Runs on the loop: a stop asked from anywhere (a signal handler too) is
+ * seen here, after lws_cancel_service() woke the loop. */
+static void stop_if_asked(sg_server *srv)
+{
+	if (atomic_load(&srv->stop_asked) && !srv->shutting_down && srv->housekeeping->running)
+		shutdown_begin(srv);
 }
 
 int sg_server_run(sg_server *srv)
 {
-	lws_sorted_usec_list_t tick;
-	memset(&tick, 0, sizeof(tick));
+	struct sg_housekeeping *hk = srv->housekeeping;
 	srv->loop_thread = pthread_self();
 	srv->last_heartbeat_us = lws_now_usecs();
-	struct sg_housekeeping hk = {.srv = srv};
-	srv->housekeeping = &hk;
-	lws_sul_schedule(srv->ctx, 0, &hk.sul, housekeeping, LWS_US_PER_SEC);
-	while (lws_service(srv->ctx, 0) >= 0) {
-		if (atomic_load(&srv->stop_asked) && !srv->shutting_down)
-			shutdown_begin(srv);
-		if (srv->shutting_down) {
-			if (!srv->conns || lws_now_usecs() >= srv->shutdown_deadline_us)
-				break;
-			lws_sul_schedule(srv->ctx, 0, &tick, shutdown_tick, 50 * LWS_US_PER_MS);
-		}
-	}
-	lws_sul_cancel(&tick);
-	lws_sul_cancel(&hk.sul);
-	srv->housekeeping = NULL;
+	hk->running = 1;
+	lws_sul_schedule(srv->ctx, 0, &hk->sul, housekeeping, LWS_US_PER_SEC);
+	stop_if_asked(srv);
+	ev_run(srv->evloop, 0); /* until shutdown_watch breaks it */
+	hk->running = 0;
+	lws_sul_cancel(&hk->shutdown);
+	lws_sul_cancel(&hk->sul);
 	return 0;
 }
 
@@ -355,6 +382,9 @@ void sg_server_free(sg_server *srv)
 		return;
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx); /* closes every connection */
+	if (srv->evloop)
+		ev_loop_destroy(srv->evloop);
+	free(srv->housekeeping);
 	pthread_mutex_lock(&srv->tasks_lock);
 	srv->tasks_closed = 1;
 	pthread_mutex_unlock(&srv->tasks_lock);

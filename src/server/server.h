@@ -101,7 +101,9 @@ struct sg_server {
 	size_t scratch_cap;
 	sg_frame *preludes[SG_RENDER_SLOTS];
 	sg_frame *heartbeats[SG_RENDER_SLOTS];
-	struct sg_housekeeping *housekeeping; /* the once-a-second timer */
+	struct sg_housekeeping *housekeeping; /* timers of the server's own */
+	struct ev_loop *evloop;		      /* the loop lws runs on */
+	void *foreign_loops[1];
 	int hangup_fd;			      /* epoll set, see conn.c; -1: none */
 	long long last_heartbeat_us;
 };
