@@ -72,5 +72,7 @@ int sg_transport_negotiate(const sg_negotiation *n, const sg_transport **out, co
 int sg_transport_no_prelude(sg_buf *out, const sg_transport_opts *o);
 /* Comma-separated names, for error messages. */
 const char *sg_transport_names(void);
+/* accepts() of a transport chosen only by ?transport=. */
+int sg_transport_only_forced(const sg_negotiation *n);
 
 #endif

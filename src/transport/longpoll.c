@@ -7,12 +7,6 @@
 #include "core/transport.h"
 #include "envelope.h"
 
-static int longpoll_accepts(const sg_negotiation *n)
-{
-	(void)n;
-	return 0;
-}
-
 static sg_frame *longpoll_render(const struct sg_msg *m, int tagged)
 {
 	(void)tagged; /* an envelope always names its channel */
@@ -32,7 +26,7 @@ const sg_transport sg_transport_longpoll = {
 	.slot = 4,
 	.wire = SG_WIRE_HTTP_ONESHOT,
 	.content_type = "application/json",
-	.accepts = longpoll_accepts,
+	.accepts = sg_transport_only_forced,
 	.render = longpoll_render,
 	.control = longpoll_control,
 	.prelude = sg_transport_no_prelude,

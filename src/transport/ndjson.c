@@ -5,12 +5,6 @@
 #include "core/transport.h"
 #include "envelope.h"
 
-static int ndjson_accepts(const sg_negotiation *n)
-{
-	(void)n;
-	return 0;
-}
-
 static sg_frame *ndjson_render(const struct sg_msg *m, int tagged)
 {
 	(void)tagged; /* an envelope always names its channel */
@@ -29,7 +23,7 @@ const sg_transport sg_transport_ndjson = {
 	.slot = 3,
 	.wire = SG_WIRE_HTTP_STREAM,
 	.content_type = "application/x-ndjson",
-	.accepts = ndjson_accepts,
+	.accepts = sg_transport_only_forced,
 	.render = ndjson_render,
 	.control = ndjson_control,
 	.heartbeat = "\n",

@@ -34,6 +34,12 @@ const char *sg_transport_names(void)
 	return "chunked, sse, ws, longpoll, ndjson";
 }
 
+int sg_transport_only_forced(const sg_negotiation *n)
+{
+	(void)n;
+	return 0;
+}
+
 int sg_transport_negotiate(const sg_negotiation *n, const sg_transport **out, const char **why)
 {
 	*out = NULL;

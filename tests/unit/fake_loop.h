@@ -292,15 +292,22 @@ static inline int stream_env_setup(void **state)
 	return 0;
 }
 
+/* No task left queued on loop, and the live counts back at what they were
+ * when the test began; then the loop is destroyed. */
+static inline void fake_loop_finish(fake_loop *loop, long streams, long msgs, long frames)
+{
+	assert_int_equal(fake_loop_pending(loop), 0);
+	assert_int_equal(sg_stream_live(), streams);
+	assert_int_equal(sg_msg_live(), msgs);
+	assert_int_equal(sg_frame_live(), frames);
+	fake_loop_destroy(loop);
+}
+
 /* Every test must leave no task queued and nothing alive. */
 static inline int stream_env_teardown(void **state)
 {
 	stream_env *e = *state;
-	assert_int_equal(fake_loop_pending(&e->loop), 0);
-	assert_int_equal(sg_stream_live(), e->streams);
-	assert_int_equal(sg_msg_live(), e->msgs);
-	assert_int_equal(sg_frame_live(), e->frames);
-	fake_loop_destroy(&e->loop);
+	fake_loop_finish(&e->loop, e->streams, e->msgs, e->frames);
 	free(e);
 	return 0;
 }

@@ -86,11 +86,7 @@ static inline void env_free(env *e)
 		if (e->attached[i])
 			sub_detach(e, i, 0);
 	sg_hub_free(e->hub);
-	assert_int_equal(fake_loop_pending(&e->loop), 0);
-	assert_int_equal(sg_stream_live(), e->streams);
-	assert_int_equal(sg_msg_live(), e->msgs);
-	assert_int_equal(sg_frame_live(), e->frames);
-	fake_loop_destroy(&e->loop);
+	fake_loop_finish(&e->loop, e->streams, e->msgs, e->frames);
 	free(e);
 }
 
