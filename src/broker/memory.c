@@ -11,6 +11,16 @@ static int memory_publish(sg_broker *b, const sg_publish_req *req, sg_publish_re
 	return sg_hub_publish(b->hub, req, res);
 }
 
+static int memory_info(sg_broker *b, const char *channel, sg_channel_info *out)
+{
+	return sg_hub_channel_info(b->hub, channel, out);
+}
+
+static int memory_remove(sg_broker *b, const char *channel, size_t *subscribers)
+{
+	return sg_hub_delete(b->hub, channel, subscribers);
+}
+
 static void memory_free(sg_broker *b)
 {
 	free(b);
@@ -19,6 +29,8 @@ static void memory_free(sg_broker *b)
 static const sg_broker_ops memory_ops = {
 	.name = "memory",
 	.publish = memory_publish,
+	.info = memory_info,
+	.remove = memory_remove,
 	.free = memory_free,
 };
 

@@ -32,6 +32,7 @@ struct sg_hub {
 	sg_id start; /* the first id this hub could have given */
 	sg_id last;  /* the last id it gave */
 	sg_id floor; /* when a channel last went away: a new one vouches from here */
+	sg_hub_hooks hooks;
 };
 
 static int64_t wall_ms(void)
@@ -204,26 +205,13 @@ static int history_append(sg_hub *h, sg_channel *c, sg_msg *m)
 	return 0;
 }
 
-/* The id for a publish: the next one, or the publisher's own when it is
- * after the last and not more than a minute ahead of the clock. */
-static int publish_id(sg_hub *h, const char *want, int64_t now, sg_id *out)
-{
-	if (!want) {
-		*out = sg_id_next(h->last, (uint64_t)now);
-		return 0;
-	}
-	if (sg_id_parse(want, out) || out->ms > (uint64_t)now + 60000)
-		return SG_EINVAL;
-	return sg_id_cmp(*out, h->last) > 0 ? 0 : SG_EID_STALE;
-}
-
 int sg_hub_publish(sg_hub *h, const sg_publish_req *req, sg_publish_result *res)
 {
 	int64_t now = hub_now(h);
 	sg_id pos;
 	if (!sg_channel_name_valid(req->channel) || !sg_event_name_valid(req->event))
 		return SG_EINVAL;
-	int rc = publish_id(h, req->id, now, &pos);
+	int rc = sg_id_accept(req->id, h->last, (uint64_t)now, &pos);
 	sg_channel *c;
 	if (rc || (rc = channel_get(h, req->channel, &c)))
 		return rc;
@@ -247,10 +235,17 @@ int sg_hub_publish(sg_hub *h, const sg_publish_req *req, sg_publish_result *res)
 }
 
 /* Removes s from c's subscribers; the last one moved keeps its index. */
-static void subscription_drop(sg_stream *s, sg_channel *c)
+static void subscribers_changed(const sg_hub *h, const sg_channel *c, long delta)
+{
+	if (h->hooks.subscribers)
+		h->hooks.subscribers(h->hooks.ud, c->name, delta);
+}
+
+static void subscription_drop(sg_hub *h, sg_stream *s, sg_channel *c)
 {
 	size_t i = sg__stream_find_sub(s, c)->index;
 	sg__stream_remove_sub(s, c);
+	subscribers_changed(h, c, -1);
 	c->subs[i] = c->subs[--c->nsubs];
 	if (i < c->nsubs)
 		sg__stream_find_sub(c->subs[i], c)->index = i;
@@ -258,9 +253,8 @@ static void subscription_drop(sg_stream *s, sg_channel *c)
 
 static void unsubscribe_all(void *hub, sg_stream *s)
 {
-	(void)hub;
 	while (sg__stream_nsubs(s))
-		subscription_drop(s, sg__stream_sub_at(s, 0)->channel);
+		subscription_drop(hub, s, sg__stream_sub_at(s, 0)->channel);
 }
 
 int sg_hub_unsubscribe(sg_hub *h, sg_stream *s, const char *channel)
@@ -268,7 +262,7 @@ int sg_hub_unsubscribe(sg_hub *h, sg_stream *s, const char *channel)
 	sg_channel *c = channel_find(h, channel);
 	if (!c || !sg__stream_find_sub(s, c))
 		return SG_ENOTFOUND;
-	subscription_drop(s, c);
+	subscription_drop(h, s, c);
 	return 0;
 }
 
@@ -335,7 +329,7 @@ static void replay(const sg_hub *h, sg_stream *s, sg_channel **cs, size_t n, con
 }
 
 /* Adds s to c's subscribers (not yet subscribed). */
-static int subscription_add(sg_stream *s, sg_channel *c)
+static int subscription_add(sg_hub *h, sg_stream *s, sg_channel *c)
 {
 	if (c->nsubs == c->subs_cap) {
 		size_t cap = c->subs_cap ? c->subs_cap * 2 : 4;
@@ -348,6 +342,7 @@ static int subscription_add(sg_stream *s, sg_channel *c)
 	if (sg__stream_add_sub(s, c, c->nsubs))
 		return SG_ENOMEM;
 	c->subs[c->nsubs++] = s;
+	subscribers_changed(h, c, 1);
 	return 0;
 }
 
@@ -366,6 +361,8 @@ int sg_hub_subscribe_many(sg_hub *h, sg_stream *s, const char *const *names, siz
 		return SG_EBADID;
 	if (!sg__stream_conn(s))
 		return SG_ECLOSED; /* detached: it would never be removed again */
+	if (h->hooks.sync)
+		h->hooks.sync(h->hooks.ud);
 	for (size_t k = 0; k < n; k++) {
 		sg_channel *c;
 		int rc = channel_get(h, names[k], &c);
@@ -373,11 +370,11 @@ int sg_hub_subscribe_many(sg_hub *h, sg_stream *s, const char *const *names, siz
 			continue;
 		if (!rc && sg__stream_nsubs(s) >= SG_SUBSCRIBE_MAX)
 			rc = SG_ETOOBIG;
-		if (!rc && !(rc = subscription_add(s, c)))
+		if (!rc && !(rc = subscription_add(h, s, c)))
 			cs[fresh++] = c;
 		if (rc) { /* all or nothing */
 			while (fresh)
-				subscription_drop(s, cs[--fresh]);
+				subscription_drop(h, s, cs[--fresh]);
 			return rc;
 		}
 	}
@@ -474,9 +471,34 @@ int sg_hub_delete(sg_hub *h, const char *channel, size_t *subscribers)
 	c->nsubs = c->subs_cap = 0;
 	for (size_t i = 0; i < n; i++)
 		sg__stream_remove_sub(subs[i], c);
+	if (n)
+		subscribers_changed(h, c, -(long)n);
 	channel_remove(h, c);
 	for (size_t i = 0; i < n; i++)
 		sg_stream_close(subs[i]);
 	free(subs);
 	return 0;
+}
+
+int sg_hub_admits(const sg_hub *h, const char *channel)
+{
+	return !h->lim.max_channels || h->nchannels < h->lim.max_channels ||
+	       channel_find(h, channel);
+}
+
+sg_id sg_hub_last(const sg_hub *h)
+{
+	return h->last;
+}
+
+void sg_hub_lost(sg_hub *h, sg_id id)
+{
+	if (sg_id_cmp(id, h->last) > 0)
+		h->last = id;
+	h->floor = h->last; /* a channel made from now on vouches from here */
+}
+
+void sg_hub_set_hooks(sg_hub *h, const sg_hub_hooks *hooks)
+{
+	h->hooks = hooks ? *hooks : (sg_hub_hooks){0};
 }

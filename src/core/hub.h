@@ -45,7 +45,6 @@ typedef struct sg_channel_info {
 
 #define SG_CHANNEL_NAME_MAX 128
 #define SG_SUBSCRIBE_MAX 16 /* channels in one subscribe call */
-#define SG_EID_STALE (-100) /* publish: id not above the channel's last */
 
 /* Caller frees with sg_hub_free. */
 sg_hub *sg_hub_new(const sg_hub_limits *lim);
@@ -84,6 +83,25 @@ size_t sg_hub_channel_count(const sg_hub *h);
 /* Evicts expired history and frees channels that have neither subscribers
  * nor history. Returns how many channels were freed. */
 size_t sg_hub_sweep(sg_hub *h, int64_t now_ms);
+/* Nonzero when a publish to channel would not pass max_channels. */
+int sg_hub_admits(const sg_hub *h, const char *channel);
+/* The newest id this hub gave or took. */
+sg_id sg_hub_last(const sg_hub *h);
+/* Tells the hub a message with id was meant for it but not stored (a
+ * channel it could not hold): resumes from before it get a gap. */
+void sg_hub_lost(sg_hub *h, sg_id id);
+
+/* Hooks for a broker that spans several hubs (see broker/workers.c); each
+ * NULL-safe, called on the hub's thread. sync runs before the hub answers
+ * a subscribe, so it can first take in what was published elsewhere;
+ * subscribers runs when channel's local subscriber count changes by delta. */
+typedef struct sg_hub_hooks {
+	void (*sync)(void *ud);
+	void (*subscribers)(void *ud, const char *channel, long delta);
+	void *ud;
+} sg_hub_hooks;
+void sg_hub_set_hooks(sg_hub *h, const sg_hub_hooks *hooks);
+
 /* Deletes a channel: its subscribers are unsubscribed and their streams
  * closed cleanly, its history dropped. SG_ENOTFOUND when unknown. */
 int sg_hub_delete(sg_hub *h, const char *channel, size_t *subscribers);

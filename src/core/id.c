@@ -67,3 +67,14 @@ sg_id sg_id_next(sg_id last, uint64_t now_ms)
 		return (sg_id){last.ms + 1, 0};
 	return (sg_id){last.ms, last.seq + 1};
 }
+
+int sg_id_accept(const char *want, sg_id last, uint64_t now_ms, sg_id *out)
+{
+	if (!want) {
+		*out = sg_id_next(last, now_ms);
+		return 0;
+	}
+	if (sg_id_parse(want, out) || out->ms > now_ms + 60000)
+		return SG_EINVAL;
+	return sg_id_cmp(*out, last) > 0 ? 0 : SG_EID_STALE;
+}

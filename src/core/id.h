@@ -27,6 +27,11 @@ void sg_id_format(sg_id id, char *out);
 int sg_id_cmp(sg_id a, sg_id b);
 /* The id after last at wall-clock time now_ms. */
 sg_id sg_id_next(sg_id last, uint64_t now_ms);
+/* The id a publish gets: want NULL, the next after last; otherwise want
+ * itself when it parses, is not over a minute ahead of now_ms and is after
+ * last. 0, SG_EINVAL (malformed or ahead) or SG_EID_STALE. */
+int sg_id_accept(const char *want, sg_id last, uint64_t now_ms, sg_id *out);
+#define SG_EID_STALE (-100) /* publish: id not above the last */
 
 static inline int sg_id_is_zero(sg_id id)
 {

@@ -136,7 +136,7 @@ static void channels_delete(sg_server *srv, const sg_request *req, sg_response *
 		sg__response_error(r, 400, "bad_channel", SG_BAD_CHANNEL);
 		return;
 	}
-	if (sg_hub_delete(srv->hub, name, &subscribers)) {
+	if (sg_broker_remove(srv->broker, name, &subscribers)) {
 		sg__response_error(r, 404, "no_such_channel", "the channel does not exist");
 		return;
 	}
@@ -190,7 +190,7 @@ static void info_get(sg_server *srv, const sg_request *req, sg_response *r)
 		sg__response_error(r, 400, "bad_channel", SG_BAD_CHANNEL);
 		return;
 	}
-	if (sg_hub_channel_info(srv->hub, name, &ci)) {
+	if (sg_broker_info(srv->broker, name, &ci)) {
 		sg__response_error(r, 404, "no_such_channel", "the channel does not exist");
 		return;
 	}

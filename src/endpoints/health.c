@@ -35,9 +35,29 @@ static int metrics_match(const sg_server *srv, const char *path)
 	return strcmp(path, "/metrics") == 0;
 }
 
+/* The counters of every worker, summed. */
+typedef struct totals {
+	size_t connections;
+	unsigned long published, dropped, slow;
+} totals;
+
+static totals sum_workers(const sg_group *g)
+{
+	totals t = {0};
+	for (size_t i = 0; i < g->n; i++) {
+		sg_server *w = g->workers[i];
+		t.connections += atomic_load(&w->connections);
+		t.published += atomic_load(&w->published);
+		t.dropped += atomic_load(&w->counters.frames_dropped);
+		t.slow += atomic_load(&w->counters.slow_disconnects);
+	}
+	return t;
+}
+
 static void metrics_get(sg_server *srv, const sg_request *req, sg_response *r)
 {
 	(void)req;
+	totals t = sum_workers(srv->group);
 	r->content_type = "text/plain; version=0.0.4";
 	sg_buf_printf(&r->body,
 		      "# TYPE streamgate_connections gauge\n"
@@ -53,11 +73,15 @@ static void metrics_get(sg_server *srv, const sg_request *req, sg_response *r)
 		      "# TYPE streamgate_messages_live gauge\n"
 		      "streamgate_messages_live %ld\n"
 		      "# TYPE streamgate_frames_live gauge\n"
-		      "streamgate_frames_live %ld\n",
-		      srv->connections, sg_hub_channel_count(srv->hub),
-		      atomic_load(&srv->published), atomic_load(&srv->counters.frames_dropped),
-		      atomic_load(&srv->counters.slow_disconnects), sg_msg_live(),
-		      sg_frame_live());
+		      "streamgate_frames_live %ld\n"
+		      "# TYPE streamgate_workers gauge\n"
+		      "streamgate_workers %zu\n",
+		      t.connections, sg_hub_channel_count(srv->hub), t.published, t.dropped,
+		      t.slow, sg_msg_live(), sg_frame_live(), srv->group->n);
+	sg_buf_puts(&r->body, "# TYPE streamgate_worker_connections gauge\n");
+	for (size_t i = 0; i < srv->group->n; i++)
+		sg_buf_printf(&r->body, "streamgate_worker_connections{worker=\"%zu\"} %zu\n", i,
+			      atomic_load(&srv->group->workers[i]->connections));
 }
 
 const sg_endpoint sg_endpoint_metrics = {

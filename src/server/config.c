@@ -31,7 +31,7 @@ static const key_spec keys[] = {
 	TEXT(ws_publish, "*", "channels WebSocket clients may publish to: *, none (empty), or a comma list of names and prefixes ending in *"),
 	SIZE(max_body_bytes, 1, 1 << 30, "1048576", "largest POST body (413 above)"),
 	SIZE(max_header_bytes, 1024, 65535, "8192", "largest request header block"),
-	SIZE(max_connections, 16, 1000000, "20000", "connections served at once"),
+	SIZE(max_connections, 16, 1000000, "20000", "connections served at once, per worker"),
 	SIZE(max_ws_message_bytes, 16, 1 << 30, "65536", "largest WebSocket message from a client"),
 	SIZE(queue_bytes, 1024, (size_t)1 << 34, "1048576", "bytes queued per client before the slow-client policy applies"),
 	{"slow_policy", KEY_POLICY, offsetof(sg_config, slow_policy), 0, 0, 0, "drop_oldest",
@@ -46,6 +46,7 @@ static const key_spec keys[] = {
 	SIZE(shutdown_grace_ms, 0, 60000, "2000", "how long shutdown waits for clients to drain"),
 	SIZE(log_level, 0, 4, "1", "0 quiet, 1 errors, 2 warnings, 3 notices, 4 info"),
 	SIZE(examples, 0, 1, "1", "1 serves the example endpoints under /examples/, 0 does not"),
+	SIZE(workers, 0, 64, "1", "service loops, each on a thread of its own sharing the port (0: one per CPU core)"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

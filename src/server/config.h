@@ -31,6 +31,7 @@ struct sg_config {
 	size_t shutdown_grace_ms;
 	size_t log_level;
 	size_t examples;
+	size_t workers;
 };
 
 /* Writes the host part of cfg->listen into host (hostlen bytes) and its

@@ -59,7 +59,7 @@ sg_stream *sg__conn_stream_new(sg_conn *c, const sg_transport *t)
 	if (srv->conns)
 		srv->conns->prev = c;
 	srv->conns = c;
-	srv->connections++;
+	atomic_fetch_add(&srv->connections, 1);
 	sg_hub_attach(srv->hub, s);
 	return s;
 }
@@ -110,7 +110,7 @@ void sg__conn_release(sg_conn *c, int errored)
 			srv->conns = c->next;
 		if (c->next)
 			c->next->prev = c->prev;
-		srv->connections--;
+		atomic_fetch_sub(&srv->connections, 1);
 	}
 	sg_stream *s = c->stream;
 	sg_buf_free(&c->body);

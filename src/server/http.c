@@ -13,7 +13,7 @@
 
 static sg_route *route_find(sg_server *srv, const char *path)
 {
-	for (sg_route *r = srv->routes; r; r = r->next)
+	for (sg_route *r = srv->group->workers[0]->routes; r; r = r->next)
 		if (r->prefix ? strncmp(path, r->path, strlen(r->path)) == 0
 			      : strcmp(path, r->path) == 0)
 			return r;

@@ -15,6 +15,7 @@
 
 #include "conn.h"
 #include "http.h"
+#include "listen.h"
 #include "websocket.h"
 
 #define SCRATCH_BYTES (64 * 1024)
@@ -115,6 +116,7 @@ void sg__server_run_tasks(sg_server *srv)
 /* ---- libwebsockets callback ------------------------------------------- */
 
 static void stop_if_asked(sg_server *srv);
+static void group_free(sg_group *g);
 
 static int sg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		       size_t len)
@@ -214,17 +216,10 @@ static int make_preludes(sg_server *srv)
 
 static int context_create(sg_server *srv, char *err, size_t errlen)
 {
-	char host[128];
-	int port;
-	if (sg__config_listen_split(&srv->cfg, host, sizeof(host), &port)) {
-		snprintf(err, errlen, "listen: expected HOST:PORT, got \"%s\"", srv->cfg.listen);
-		return SG_EINVAL;
-	}
 	lws_set_log_level(log_mask(srv->cfg.log_level), NULL);
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
-	info.port = port;
-	info.iface = strcmp(host, "0.0.0.0") == 0 || !host[0] ? NULL : host;
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* listen.c accepts for it */
 	info.protocols = protocols;
 	info.user = srv;
 	/* lws on a libev loop of ours (epoll): a pass of the loop costs what
@@ -242,15 +237,14 @@ static int context_create(sg_server *srv, char *err, size_t errlen)
 	info.fd_limit_per_thread = (unsigned)srv->cfg.max_connections + 16;
 	info.timeout_secs = 10;
 	srv->ctx = lws_create_context(&info);
-	if (!srv->ctx) {
-		snprintf(err, errlen, "cannot listen on %s", srv->cfg.listen);
+	struct lws_vhost *vh = srv->ctx ? lws_get_vhost_by_name(srv->ctx, "default") : NULL;
+	if (!vh) {
+		snprintf(err, errlen, "cannot start libwebsockets");
 		return SG_EIO;
 	}
-	struct lws_vhost *vh = lws_get_vhost_by_name(srv->ctx, "default");
-	srv->port = vh ? lws_get_vhost_listen_port(vh) : port;
 	/* lws owns the epoll fd from here and closes it with the context */
 	lws_sock_file_fd_type fd = {.filefd = epoll_create1(EPOLL_CLOEXEC)};
-	if (fd.filefd < 0 || !vh ||
+	if (fd.filefd < 0 ||
 	    !lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fd, "streamgate", NULL)) {
 		if (fd.filefd >= 0)
 			close(fd.filefd);
@@ -258,13 +252,21 @@ static int context_create(sg_server *srv, char *err, size_t errlen)
 		return SG_EIO;
 	}
 	srv->hangup_fd = fd.filefd;
+	if (!(srv->listener = sg__listen_start(srv, srv->listen_fd))) {
+		snprintf(err, errlen, "out of memory");
+		return SG_ENOMEM;
+	}
 	return 0;
 }
 
-sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
+/* Worker index of group, listening on listen_fd (closed with it). NULL on
+ * failure: what was made is freed with the group. */
+static sg_server *worker_new(const sg_config *cfg, sg_group *group, size_t index,
+			     int listen_fd, char *err, size_t errlen)
 {
 	sg_server *srv = calloc(1, sizeof(*srv));
 	if (!srv) {
+		close(listen_fd);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
@@ -272,9 +274,13 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 	srv->loop.on_loop = loop_on_loop;
 	srv->loop.timer_start = loop_timer_start;
 	srv->loop.timer_cancel = loop_timer_cancel;
+	srv->group = group;
+	srv->index = index;
+	group->workers[index] = srv;
 	srv->cfg = *cfg;
 	srv->loop_thread = pthread_self();
 	srv->hangup_fd = -1;
+	srv->listen_fd = listen_fd;
 	pthread_mutex_init(&srv->tasks_lock, NULL);
 	srv->stream_limits.queue_bytes = cfg->queue_bytes;
 	srv->stream_limits.policy = (sg_slow_policy)cfg->slow_policy;
@@ -283,7 +289,9 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 			    .history_age_ms = cfg->history_age_ms,
 			    .max_channels = cfg->max_channels};
 	srv->hub = sg_hub_new(&hl);
-	srv->broker = srv->hub ? sg_broker_memory_new(srv->hub) : NULL;
+	if (srv->hub)
+		srv->broker = group->bus ? sg_broker_workers_new(group->bus, srv->hub, &srv->loop)
+					 : sg_broker_memory_new(srv->hub);
 	srv->scratch_cap = SCRATCH_BYTES;
 	srv->housekeeping = calloc(1, sizeof(*srv->housekeeping));
 	if (srv->housekeeping)
@@ -291,14 +299,46 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 	srv->scratch = malloc(LWS_PRE + SCRATCH_BYTES + 32);
 	if (!srv->broker || !srv->scratch || !srv->housekeeping || make_preludes(srv)) {
 		snprintf(err, errlen, "out of memory");
-		sg_server_free(srv);
 		return NULL;
 	}
-	if (context_create(srv, err, errlen)) {
-		sg_server_free(srv);
+	return context_create(srv, err, errlen) ? NULL : srv;
+}
+
+static size_t workers_wanted(const sg_config *cfg)
+{
+	if (cfg->workers)
+		return cfg->workers;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	return cores > 0 ? (size_t)cores : 1;
+}
+
+sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
+{
+	char host[128];
+	int port;
+	if (sg__config_listen_split(cfg, host, sizeof(host), &port)) {
+		snprintf(err, errlen, "listen: expected HOST:PORT, got \"%s\"", cfg->listen);
 		return NULL;
 	}
-	return srv;
+	size_t n = workers_wanted(cfg);
+	sg_group *g = calloc(1, sizeof(*g));
+	if (!g || !(g->workers = calloc(n, sizeof(*g->workers))) ||
+	    !(g->threads = calloc(n, sizeof(*g->threads))) || (n > 1 && !(g->bus = sg_bus_new()))) {
+		group_free(g);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	g->n = n;
+	for (size_t i = 0; i < n; i++) {
+		/* the first socket picks the port (when 0); the others share it */
+		int fd = sg__listen_open(host, i ? g->workers[0]->port : port, err, errlen);
+		if (fd < 0 || !worker_new(cfg, g, i, fd, err, errlen)) {
+			group_free(g);
+			return NULL;
+		}
+		g->workers[i]->port = sg__listen_port(fd);
+	}
+	return g->workers[0];
 }
 
 /* Once a second: expire history, reclaim idle channels, and give streams
@@ -333,6 +373,8 @@ static void shutdown_watch(lws_sorted_usec_list_t *sul)
 static void shutdown_begin(sg_server *srv)
 {
 	sg__server_run_tasks(srv); /* chunks posted before the stop come first */
+	sg__listen_stop(srv->listener); /* nothing new while draining */
+	srv->listener = NULL;
 	srv->shutting_down = 1;
 	srv->shutdown_deadline_us = lws_now_usecs() + (long long)srv->cfg.shutdown_grace_ms * 1000;
 	for (sg_conn *c = srv->conns, *next; c; c = next) {
@@ -350,7 +392,8 @@ static void stop_if_asked(sg_server *srv)
 		shutdown_begin(srv);
 }
 
-int sg_server_run(sg_server *srv)
+/* Serves srv's loop until its shutdown ends (its own thread). */
+static void worker_run(sg_server *srv)
 {
 	struct sg_housekeeping *hk = srv->housekeeping;
 	srv->loop_thread = pthread_self();
@@ -362,13 +405,36 @@ int sg_server_run(sg_server *srv)
 	hk->running = 0;
 	lws_sul_cancel(&hk->shutdown);
 	lws_sul_cancel(&hk->sul);
-	return 0;
+}
+
+static void *worker_thread(void *arg)
+{
+	worker_run(arg);
+	return NULL;
+}
+
+int sg_server_run(sg_server *srv)
+{
+	sg_group *g = srv->group;
+	size_t started = 1;
+	while (started < g->n &&
+	       pthread_create(&g->threads[started], NULL, worker_thread, g->workers[started]) == 0)
+		started++;
+	if (started < g->n)
+		sg_server_stop(srv); /* no thread for every worker: stop the others */
+	worker_run(g->workers[0]);
+	for (size_t i = 1; i < started; i++)
+		pthread_join(g->threads[i], NULL);
+	return started < g->n ? SG_EIO : 0;
 }
 
 void sg_server_stop(sg_server *srv)
 {
-	atomic_store(&srv->stop_asked, 1);
-	lws_cancel_service(srv->ctx);
+	for (size_t i = 0; i < srv->group->n; i++) {
+		sg_server *w = srv->group->workers[i];
+		atomic_store(&w->stop_asked, 1);
+		lws_cancel_service(w->ctx);
+	}
 }
 
 int sg_server_port(const sg_server *srv)
@@ -376,14 +442,15 @@ int sg_server_port(const sg_server *srv)
 	return srv->port;
 }
 
-void sg_server_free(sg_server *srv)
+static void worker_free(sg_server *srv)
 {
-	if (!srv)
-		return;
+	sg__listen_stop(srv->listener); /* uses the loop: before it goes */
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx); /* closes every connection */
 	if (srv->evloop)
 		ev_loop_destroy(srv->evloop);
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
 	free(srv->housekeeping);
 	pthread_mutex_lock(&srv->tasks_lock);
 	srv->tasks_closed = 1;
@@ -405,6 +472,27 @@ void sg_server_free(sg_server *srv)
 	free(srv->scratch);
 	pthread_mutex_destroy(&srv->tasks_lock);
 	free(srv);
+}
+
+/* Frees every worker (the last first: the first holds the routes), then
+ * the bus they shared. */
+static void group_free(sg_group *g)
+{
+	if (!g)
+		return;
+	for (size_t i = g->n; i-- > 0;)
+		if (g->workers[i])
+			worker_free(g->workers[i]);
+	sg_bus_free(g->bus);
+	free(g->workers);
+	free(g->threads);
+	free(g);
+}
+
+void sg_server_free(sg_server *srv)
+{
+	if (srv)
+		group_free(srv->group);
 }
 
 int sg_server_route(sg_server *srv, const char *path, sg_handler_fn fn, void *ud)

@@ -73,8 +73,24 @@ typedef struct sg_task {
 	struct sg_task *next;
 } sg_task;
 
+struct sg_listener;
+
+/* The workers of one gateway: each a loop on a thread of its own with its
+ * own lws context, listening socket (same port), hub and connections.
+ * workers[0] is the handle sg_server_new returned; it runs on the thread
+ * that calls sg_server_run and owns the user routes. */
+typedef struct sg_group {
+	size_t n;
+	sg_server **workers;
+	sg_bus *bus; /* NULL with one worker: the memory broker suffices */
+	pthread_t *threads;
+} sg_group;
+
+/* One worker (with one worker, the whole server). */
 struct sg_server {
 	sg_loop loop; /* first: the core's view of our loop */
+	sg_group *group;
+	size_t index; /* in group->workers */
 	sg_config cfg;
 	struct lws_context *ctx;
 	int port;
@@ -82,11 +98,13 @@ struct sg_server {
 
 	sg_hub *hub;
 	sg_broker *broker;
-	sg_route *routes;
+	sg_route *routes; /* workers[0]'s serve every worker */
 	sg_stream_limits stream_limits;
 	sg_stream_counters counters;
 	atomic_ulong published;
-	size_t connections;
+	atomic_size_t connections;
+	int listen_fd;
+	struct sg_listener *listener;
 
 	pthread_mutex_t tasks_lock;
 	sg_task *tasks_head, *tasks_tail;

@@ -12,6 +12,10 @@ import { idCompare } from './messages.mjs';
 
 export const BIN = process.env.STREAMGATE_BIN || '/work/main/build/streamgate';
 export const WWW = process.env.STREAMGATE_WWW || '/work/main/www';
+// STREAMGATE_WORKERS=N runs every started server with --workers N (a test's
+// own --workers comes later and wins), so the whole suite also covers a
+// gateway whose connections land on several loops.
+export const WORKERS = process.env.STREAMGATE_WORKERS || '';
 
 const READY = /^streamgate listening on http:\/\/127\.0\.0\.1:(\d+)$/;
 
@@ -68,7 +72,8 @@ export async function runBinary(args, { env = {}, timeoutMs = 10000 } = {}) {
 // (null: no --listen flag at all, e.g. to test STREAMGATE_LISTEN).
 // Returns {port, url, proc, pid, stderr(), stop()}.
 export async function startServer({ args = [], env = {}, www = WWW, listen = '127.0.0.1:0', timeoutMs = 10000 } = {}) {
-  const argv = [...(listen === null ? [] : ['--listen', listen]), '--www', www, ...args];
+  const argv = [...(listen === null ? [] : ['--listen', listen]), '--www', www,
+    ...(WORKERS ? ['--workers', WORKERS] : []), ...args];
   const proc = spawn(BIN, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

@@ -1,0 +1,118 @@
+/*
+ * listen — the listening sockets. Each worker owns one, bound to the same
+ * address with SO_REUSEPORT so the kernel spreads new connections across
+ * the workers; its loop accepts them and hands each to its own lws context
+ * (lws 4.1 only shares a port between threads of one context, and ours
+ * have one thread each: see LWS-NOTES).
+ */
+#define _GNU_SOURCE /* accept4 */
+#include "listen.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ev.h>
+#include <libwebsockets.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define ACCEPT_BATCH 64	       /* connections taken per wake-up */
+#define BACKLOG 4096	       /* capped by net.core.somaxconn */
+#define FULL_RETRY_SECONDS 0.1 /* out of descriptors: try again after */
+
+struct sg_listener {
+	ev_io io;
+	ev_timer retry;
+	sg_server *srv;
+	int fd;
+};
+
+int sg__listen_open(const char *host, int port, char *err, size_t errlen)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	if (!host[0] || strcmp(host, "0.0.0.0") == 0)
+		sa.sin_addr.s_addr = htonl(INADDR_ANY);
+	else if (strcmp(host, "localhost") == 0)
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+		snprintf(err, errlen, "listen: \"%s\" is not an IPv4 address", host);
+		return -1;
+	}
+	int one = 1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, BACKLOG)) {
+		snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int sg__listen_port(int fd)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	if (getsockname(fd, (struct sockaddr *)&sa, &len))
+		return -1;
+	return ntohs(sa.sin_port);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *io, int revents);
+
+static void on_retry(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)revents;
+	sg_listener *l = (sg_listener *)((char *)t - offsetof(sg_listener, retry));
+	ev_io_start(loop, &l->io);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
+{
+	(void)revents;
+	sg_listener *l = (sg_listener *)io;
+	struct lws_vhost *vh = lws_get_vhost_by_name(l->srv->ctx, "default");
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) { /* the backlog waits; so do we */
+				ev_io_stop(loop, &l->io);
+				ev_timer_set(&l->retry, FULL_RETRY_SECONDS, 0);
+				ev_timer_start(loop, &l->retry);
+			}
+			return; /* EAGAIN, or a connection reset before we took it */
+		}
+		int one = 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		lws_adopt_socket_vhost(vh, fd); /* closes fd itself when it fails */
+	}
+}
+
+sg_listener *sg__listen_start(sg_server *srv, int fd)
+{
+	sg_listener *l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	l->srv = srv;
+	l->fd = fd;
+	ev_io_init(&l->io, on_accept, fd, EV_READ);
+	ev_timer_init(&l->retry, on_retry, FULL_RETRY_SECONDS, 0);
+	ev_io_start(srv->evloop, &l->io);
+	return l;
+}
+
+void sg__listen_stop(sg_listener *l)
+{
+	if (!l)
+		return;
+	ev_io_stop(l->srv->evloop, &l->io);
+	ev_timer_stop(l->srv->evloop, &l->retry);
+	free(l);
+}

@@ -1,0 +1,26 @@
+/*
+ * listen — listening sockets shared by port between workers (SO_REUSEPORT),
+ * each accepted on its worker's loop and adopted into its lws context.
+ */
+#ifndef SG_SERVER_LISTEN_H
+#define SG_SERVER_LISTEN_H
+
+#include <stddef.h>
+
+#include "server.h"
+
+typedef struct sg_listener sg_listener;
+
+/* A listening IPv4 socket on host:port (port 0: any free one), with
+ * SO_REUSEPORT so other workers can bind the same port. The fd, or -1 and a
+ * reason in err. */
+int sg__listen_open(const char *host, int port, char *err, size_t errlen);
+/* The port fd is bound to, or -1. */
+int sg__listen_port(int fd);
+/* Accepts on fd from srv's loop; NULL when out of memory. fd stays the
+ * caller's to close. */
+sg_listener *sg__listen_start(sg_server *srv, int fd);
+/* Stops accepting and frees l; NULL is a no-op. Loop thread. */
+void sg__listen_stop(sg_listener *l);
+
+#endif
