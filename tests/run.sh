@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up and runs every test: installs what is missing (Debian packages,
 # npm packages, Chromium), builds with -Werror, runs the cmocka unit tests,
-# the embedding tests and the integration tests against the real binary,
+# the embedding tests and the integration tests against the real binary
+# (on one worker, then again on two),
 # the browser test in headless Chromium, then the unit, embedding and
 # integration tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
 # the threading tests under ThreadSanitizer, and last the container image
@@ -36,9 +37,12 @@ build() { # $1 build dir, $2.. extra cmake flags
 	cmake -S . -B "$dir" -DSG_WERROR=ON -DSG_TESTS=ON -DSG_BENCH=OFF "$@" >/dev/null
 	cmake --build "$dir" -j"$jobs" >/dev/null
 }
-integration() { # $1 build dir
-	STREAMGATE_BIN="$root/$1/streamgate" STREAMGATE_WWW="$root/www" \
-		node --test --test-concurrency=1 tests/integration/
+integration() { # $1 build dir; each suite runs on one worker, then on two
+	for workers in 1 2; do
+		echo "-- integration tests, --workers $workers"
+		STREAMGATE_BIN="$root/$1/streamgate" STREAMGATE_WWW="$root/www" \
+			STREAMGATE_WORKERS=$workers node --test --test-concurrency=1 tests/integration/
+	done
 }
 
 echo "== build and test (release)"

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <libwebsockets.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -33,15 +34,19 @@ struct sg_listener {
 
 int sg__listen_open(const char *host, int port, char *err, size_t errlen)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	if (!host[0] || strcmp(host, "0.0.0.0") == 0)
-		sa.sin_addr.s_addr = htonl(INADDR_ANY);
-	else if (strcmp(host, "localhost") == 0)
-		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	else if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-		snprintf(err, errlen, "listen: \"%s\" is not an IPv4 address", host);
-		return -1;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
+	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai;
+	if (host[0] && strcmp(host, "0.0.0.0") != 0) {
+		int gai = getaddrinfo(host, NULL, &hints, &ai);
+		if (gai) {
+			snprintf(err, errlen, "listen: cannot resolve \"%s\" to an IPv4 address: %s",
+				 host, gai_strerror(gai));
+			return -1;
+		}
+		memcpy(&sa, ai->ai_addr, sizeof(sa));
+		freeaddrinfo(ai);
 	}
+	sa.sin_port = htons((uint16_t)port);
 	int one = 1;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
