@@ -22,11 +22,15 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen);
 /* Frees srv after sg_server_run() returned; NULL is a no-op. */
 void sg_server_free(sg_server *srv);
 /* Routes requests whose path equals `path` (or, if it ends in '/', starts
- * with it) to fn; path is copied, ud borrowed for the server's life. Loop
- * thread or before run. The built-in routes (/channels/, /healthz, static
- * files) are tried after user routes. */
+ * with it) to fn; path is copied, ud borrowed for the server's life. Before
+ * run (with one worker, also on the loop thread). With several workers fn
+ * runs on each worker's thread, so concurrently. The built-in routes
+ * (/channels/, /healthz, static files) are tried after user routes. */
 int sg_server_route(sg_server *srv, const char *path, sg_handler_fn fn, void *ud);
-/* Serves until sg_server_stop(); returns 0 after a clean shutdown. */
+/* Serves until sg_server_stop(); returns 0 after a clean shutdown. With
+ * the `workers` setting above 1, runs the first worker on the calling
+ * thread and one thread for each other worker, and joins them. SG_EIO when
+ * a worker thread could not start (the others are stopped). */
 int sg_server_run(sg_server *srv);
 /* Asks the server to close every stream and return from run. Safe from any
  * thread and from a signal handler. */
