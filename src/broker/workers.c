@@ -10,8 +10,9 @@
  *  - subscriber counts are summed per channel, so a publish answers with
  *    the subscribers of every worker, as a single hub would.
  *
- * A worker applies its inbox before it answers a subscribe, an info or a
- * delete: whatever was published before a client's request is there.
+ * A worker applies its inbox before it answers a publish, a subscribe, an
+ * info or a delete: whatever was published before a client's request is
+ * there.
  * Nothing touches a hub while holding the bus mutex (a hub's hooks take it).
  */
 #include <pthread.h>
@@ -222,6 +223,7 @@ static int workers_publish(sg_broker *b, const sg_publish_req *req, sg_publish_r
 	sg_bus *bus = w->bus;
 	if (!sg_channel_name_valid(req->channel) || !sg_event_name_valid(req->event))
 		return SG_EINVAL;
+	drain(w); /* max_channels counts what came before, as the hub will */
 	if (!sg_hub_admits(b->hub, req->channel))
 		return SG_ETOOBIG;
 	bus_item *it = item_new(ITEM_PUBLISH, req->channel, req->event, req->data, req->len);
@@ -267,6 +269,8 @@ static int workers_remove(sg_broker *b, const char *channel, size_t *subscribers
 {
 	worker *w = (worker *)b;
 	sg_channel_info here;
+	if (!sg_channel_name_valid(channel))
+		return SG_ENOTFOUND; /* no such channel, and too long for an item */
 	drain(w);
 	int known = sg_hub_channel_info(b->hub, channel, &here) == 0;
 	bus_item *it = item_new(ITEM_DELETE, channel, NULL, NULL, 0);

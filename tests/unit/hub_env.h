@@ -44,8 +44,9 @@ typedef struct env {
 	long streams, msgs, frames;
 } env;
 
-/* A world whose hub has lim (its clock replaced by the fake one). */
-static inline env *env_with(sg_hub_limits lim)
+/* A world whose hub has lim, its clock replaced by the fake one, set to
+ * t0 when the hub is made: the hub starts at "<t0>-0". */
+static inline env *env_at(sg_hub_limits lim, int64_t t0)
 {
 	env *e = calloc(1, sizeof(*e));
 	assert_non_null(e);
@@ -53,11 +54,17 @@ static inline env *env_with(sg_hub_limits lim)
 	e->streams = sg_stream_live();
 	e->msgs = sg_msg_live();
 	e->frames = sg_frame_live();
-	fake_clock_set(T0);
+	fake_clock_set(t0);
 	lim.clock_ms = fake_clock_ms;
 	e->hub = sg_hub_new(&lim);
 	assert_non_null(e->hub);
 	return e;
+}
+
+/* A world whose hub has lim, starting at T0. */
+static inline env *env_with(sg_hub_limits lim)
+{
+	return env_at(lim, T0);
 }
 
 static inline env *env_new(size_t history_count, size_t history_bytes)
@@ -79,15 +86,29 @@ static inline void sub_detach(env *e, size_t i, int errored)
 	sg__stream_detach(e->subs[i], errored);
 }
 
-/* Detaches what is left, frees the hub and checks nothing is alive. */
-static inline void env_free(env *e)
+/* Detaches what is left and frees the hub. */
+static inline void env_release(env *e)
 {
 	for (size_t i = 0; i < e->nsubs; i++)
 		if (e->attached[i])
 			sub_detach(e, i, 0);
 	sg_hub_free(e->hub);
+	e->hub = NULL;
+}
+
+/* Checks nothing is alive and frees e (its hub released). Several worlds
+ * alive at once release every hub before finishing any. */
+static inline void env_finish(env *e)
+{
 	fake_loop_finish(&e->loop, e->streams, e->msgs, e->frames);
 	free(e);
+}
+
+/* Detaches what is left, frees the hub and checks nothing is alive. */
+static inline void env_free(env *e)
+{
+	env_release(e);
+	env_finish(e);
 }
 
 static inline int env_teardown(void **state)
