@@ -59,7 +59,8 @@ static int loop_post(sg_loop *loop, sg_task_fn fn, void *arg)
 static int loop_on_loop(const sg_loop *loop)
 {
 	const sg_server *srv = (const sg_server *)loop;
-	return pthread_equal(pthread_self(), srv->loop_thread);
+	/* until run, no thread is: what other threads post waits in the queue */
+	return atomic_load(&srv->loop_started) && pthread_equal(pthread_self(), srv->loop_thread);
 }
 
 /* A loop timer: lws' sorted list entry first, so the callback finds it. */
@@ -397,6 +398,7 @@ static void worker_run(sg_server *srv)
 {
 	struct sg_housekeeping *hk = srv->housekeeping;
 	srv->loop_thread = pthread_self();
+	atomic_store(&srv->loop_started, 1); /* after loop_thread: on_loop reads both */
 	srv->last_heartbeat_us = lws_now_usecs();
 	hk->running = 1;
 	lws_sul_schedule(srv->ctx, 0, &hk->sul, housekeeping, LWS_US_PER_SEC);

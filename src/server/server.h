@@ -94,7 +94,8 @@ struct sg_server {
 	sg_config cfg;
 	struct lws_context *ctx;
 	int port;
-	pthread_t loop_thread;
+	pthread_t loop_thread;	 /* meaningful once loop_started */
+	atomic_int loop_started; /* set by the loop thread after loop_thread */
 
 	sg_hub *hub;
 	sg_broker *broker;

@@ -4,6 +4,7 @@
  * Every chunk accepted for a client that stayed must arrive, in order per
  * thread; after_close must run exactly once per stream; nothing may leak.
  * Built against the public API only, with plain sockets as clients.
+ * Usage: test_threads [WORKERS]   (default 1: one service loop)
  */
 #include <arpa/inet.h>
 #include <assert.h>
@@ -174,11 +175,13 @@ static int check_client(int i, const body *b)
 	return bad;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	char err[256];
+	const char *workers = argc > 1 ? argv[1] : "1";
 	sg_config *cfg = sg_config_new();
 	if (sg_config_set(cfg, "listen", "127.0.0.1:0", err, sizeof(err)) ||
+	    sg_config_set(cfg, "workers", workers, err, sizeof(err)) ||
 	    sg_config_set(cfg, "log_level", "0", err, sizeof(err)) ||
 	    sg_config_set(cfg, "queue_bytes", "67108864", err, sizeof(err))) {
 		fprintf(stderr, "config: %s\n", err);
@@ -242,8 +245,8 @@ int main(void)
 		close(fds[i]);
 		free(bodies[i].data);
 	}
-	printf("%d clients kept, %ld chunks checked, %d after_close calls\n", kept, total,
-	       atomic_load(&closed_hooks));
+	printf("%s worker(s): %d clients kept, %ld chunks checked, %d after_close calls\n", workers,
+	       kept, total, atomic_load(&closed_hooks));
 	printf("%d passed, %d failed\n", failures ? 0 : 1, failures ? 1 : 0);
 	return failures ? 1 : 0;
 }
