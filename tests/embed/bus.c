@@ -98,8 +98,12 @@ static void *publisher(void *arg)
 
 static void fail(client *c, const char *what, const char *detail)
 {
+	char quoted[121]; /* detail may lie in *c: copy it out first */
+	size_t n = strnlen(detail, sizeof(quoted) - 1);
+	memcpy(quoted, detail, n);
+	quoted[n] = '\0';
 	if (!c->bad)
-		snprintf(c->why, sizeof(c->why), "%s: \"%.120s\"", what, detail);
+		snprintf(c->why, sizeof(c->why), "%s: \"%s\"", what, quoted);
 	c->bad = 1;
 }
 
