@@ -113,6 +113,19 @@ static void on_subscribers(void *ud, const char *channel, long delta)
 	pthread_mutex_unlock(&bus->lock);
 }
 
+static long subscribers_of(sg_bus *bus, const char *channel)
+{
+	pthread_mutex_lock(&bus->lock);
+	long n = dir_count(bus, channel);
+	pthread_mutex_unlock(&bus->lock);
+	return n;
+}
+
+static int elsewhere(void *ud, const char *channel)
+{
+	return subscribers_of(((worker *)ud)->bus, channel) > 0;
+}
+
 /* ---- inboxes ----------------------------------------------------------- */
 
 static void drain_task(void *arg);
@@ -253,9 +266,7 @@ static int workers_info(sg_broker *b, const char *channel, sg_channel_info *out)
 	worker *w = (worker *)b;
 	drain(w);
 	int rc = sg_hub_channel_info(b->hub, channel, out);
-	pthread_mutex_lock(&w->bus->lock);
-	long subscribers = dir_count(w->bus, channel);
-	pthread_mutex_unlock(&w->bus->lock);
+	long subscribers = subscribers_of(w->bus, channel);
 	if (rc == SG_ENOTFOUND && subscribers > 0) { /* only other workers have it */
 		*out = (sg_channel_info){0};
 		rc = 0;
@@ -336,7 +347,7 @@ sg_broker *sg_broker_workers_new(sg_bus *bus, sg_hub *hub, sg_loop *loop)
 	*tail = w;
 	pthread_mutex_unlock(&bus->lock);
 	sg_hub_set_hooks(hub, &(sg_hub_hooks){.sync = sync_hook, .subscribers = on_subscribers,
-					      .ud = w});
+					      .elsewhere = elsewhere, .ud = w});
 	return &w->base;
 }
 

@@ -450,7 +450,8 @@ size_t sg_hub_sweep(sg_hub *h, int64_t now_ms)
 		for (sg_channel *c = h->buckets[b], *next; c; c = next) {
 			next = c->next;
 			history_evict_expired(h, c, now_ms);
-			if (c->nsubs == 0 && c->hcount == 0) {
+			if (c->nsubs == 0 && c->hcount == 0 &&
+			    !(h->hooks.elsewhere && h->hooks.elsewhere(h->hooks.ud, c->name))) {
 				channel_remove(h, c);
 				reclaimed++;
 			}

@@ -94,10 +94,13 @@ void sg_hub_lost(sg_hub *h, sg_id id);
 /* Hooks for a broker that spans several hubs (see broker/workers.c); each
  * NULL-safe, called on the hub's thread. sync runs before the hub answers
  * a subscribe, so it can first take in what was published elsewhere;
- * subscribers runs when channel's local subscriber count changes by delta. */
+ * subscribers runs when channel's local subscriber count changes by delta;
+ * elsewhere tells the sweep that another hub has subscribers to channel,
+ * so it is kept (with its last id) even with none here. */
 typedef struct sg_hub_hooks {
 	void (*sync)(void *ud);
 	void (*subscribers)(void *ud, const char *channel, long delta);
+	int (*elsewhere)(void *ud, const char *channel);
 	void *ud;
 } sg_hub_hooks;
 void sg_hub_set_hooks(sg_hub *h, const sg_hub_hooks *hooks);

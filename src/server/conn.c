@@ -95,13 +95,31 @@ void sg__conn_hangups(sg_server *srv)
 			sg_conn *c = evs[i].data.ptr;
 			unwatch_hangup(c);
 			c->aborting = 1;
-			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			/* now: lws would first serve the dead socket's endless
+			 * input events, and only then its list of timeouts */
+			lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 		}
+}
+
+static void wait_over(void *p)
+{
+	sg_conn *c = p;
+	c->timer = NULL;
+	c->timed_out = 1;
+	lws_callback_on_writable(c->wsi);
+}
+
+void sg__conn_wait(sg_conn *c, uint64_t ms)
+{
+	c->timer = c->srv->loop.timer_start(&c->srv->loop, ms, wait_over, c);
+	if (!c->timer) /* out of memory: answer at once rather than never */
+		wait_over(c);
 }
 
 void sg__conn_release(sg_conn *c, int errored)
 {
 	sg_server *srv = c->srv;
+	srv->loop.timer_cancel(&srv->loop, c->timer);
 	unwatch_hangup(c);
 	if (c->listed) {
 		if (c->prev)

@@ -23,7 +23,8 @@ typedef struct sg_conn {
 	sg_buf wsmsg;		     /* WebSocket message being reassembled */
 	unsigned has_req : 1, listed : 1, ending : 1, aborting : 1, timed_out : 1, released : 1,
 		is_ws : 1, headers_out : 1, active : 1, ping_due : 1, watched : 1;
-	char reason[64]; /* close reason when aborting */
+	struct sg_timer *timer; /* a long-poll's wait, on the loop */
+	char reason[64];	/* close reason when aborting */
 } sg_conn;
 
 /* Makes a stream for c with transport t and lists c as streaming. */
@@ -33,6 +34,8 @@ void sg__conn_release(sg_conn *c, int errored);
 /* Writes what the stream has queued (HTTP and WebSocket writeable). Returns
  * what the lws callback should return. */
 int sg__conn_write_stream(sg_conn *c);
+/* Answers c's long-poll (empty, unless something came) after ms. */
+void sg__conn_wait(sg_conn *c, uint64_t ms);
 /* Watches a streamed HTTP response for the client hanging up. */
 void sg__conn_watch_hangup(sg_conn *c);
 /* Cuts every watched connection whose client hung up or sent input. */

@@ -108,7 +108,7 @@ static int stream_start(sg_conn *c, sg_handler_fn fn, void *ud)
 		c->headers_out = 1;
 		lws_http_headers_detach(c->wsi); /* ~5 KB a connection */
 	} else {
-		lws_set_timer_usecs(c->wsi, (lws_usec_t)c->srv->cfg.longpoll_timeout_ms * 1000);
+		sg__conn_wait(c, c->srv->cfg.longpoll_timeout_ms);
 	}
 	lws_set_timeout(c->wsi, NO_PENDING_TIMEOUT, 0);
 	sg__conn_watch_hangup(c);

@@ -20,10 +20,11 @@
 
 #define SCRATCH_BYTES (64 * 1024)
 
-/* The server's own timers, on lws' sorted list. */
+/* The server's own timers. The tick stays on lws' sorted list: it is what
+ * re-arms lws' one libev timer every second (see loop_timer_start). */
 struct sg_housekeeping {
-	lws_sorted_usec_list_t sul;	 /* once a second */
-	lws_sorted_usec_list_t shutdown; /* while shutting down */
+	lws_sorted_usec_list_t sul; /* once a second */
+	ev_timer shutdown;	    /* while shutting down */
 	sg_server *srv;
 	int running; /* sg_server_run is in its loop */
 };
@@ -63,16 +64,21 @@ static int loop_on_loop(const sg_loop *loop)
 	return atomic_load(&srv->loop_started) && pthread_equal(pthread_self(), srv->loop_thread);
 }
 
-/* A loop timer: lws' sorted list entry first, so the callback finds it. */
+/* A loop timer: its libev watcher first, so the callback finds it. Not on
+ * lws' sorted list: lws 4.1 arms its libev timer for the earliest entry
+ * only when that timer fires, so an entry due sooner than the armed one
+ * waited for it (a 50 ms timer fired after up to a second). */
 struct sg_timer {
-	lws_sorted_usec_list_t sul;
+	ev_timer ev;
 	sg_task_fn fn;
 	void *arg;
 };
 
-static void timer_fire(lws_sorted_usec_list_t *sul)
+static void timer_fire(struct ev_loop *evloop, ev_timer *w, int revents)
 {
-	sg_timer *t = lws_container_of(sul, sg_timer, sul);
+	(void)evloop;
+	(void)revents;
+	sg_timer *t = (sg_timer *)w;
 	sg_task_fn fn = t->fn;
 	void *arg = t->arg;
 	free(t);
@@ -87,16 +93,18 @@ static sg_timer *loop_timer_start(sg_loop *loop, uint64_t ms, sg_task_fn fn, voi
 		return NULL;
 	t->fn = fn;
 	t->arg = arg;
-	lws_sul_schedule(srv->ctx, 0, &t->sul, timer_fire, (lws_usec_t)ms * LWS_US_PER_MS);
+	ev_now_update(srv->evloop); /* from now, not from this pass' start */
+	ev_timer_init(&t->ev, timer_fire, (double)ms / 1000.0, 0.0);
+	ev_timer_start(srv->evloop, &t->ev);
 	return t;
 }
 
 static void loop_timer_cancel(sg_loop *loop, sg_timer *t)
 {
-	(void)loop;
+	sg_server *srv = (sg_server *)loop;
 	if (!t)
 		return;
-	lws_sul_cancel(&t->sul);
+	ev_timer_stop(srv->evloop, &t->ev);
 	free(t);
 }
 
@@ -139,10 +147,6 @@ static int sg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		return sg__http_body_done(c);
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return sg__conn_write_stream(c);
-	case LWS_CALLBACK_TIMER:
-		c->timed_out = 1;
-		lws_callback_on_writable(wsi);
-		return 0;
 	case LWS_CALLBACK_CLOSED_HTTP:
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		if (c && c->srv)
@@ -362,13 +366,12 @@ static void housekeeping(lws_sorted_usec_list_t *sul)
 
 /* While shutting down: leave the loop once every stream has ended, or at
  * the deadline. */
-static void shutdown_watch(lws_sorted_usec_list_t *sul)
+static void shutdown_watch(struct ev_loop *evloop, ev_timer *w, int revents)
 {
-	sg_server *srv = lws_container_of(sul, struct sg_housekeeping, shutdown)->srv;
+	(void)revents;
+	sg_server *srv = lws_container_of(w, struct sg_housekeeping, shutdown)->srv;
 	if (!srv->conns || lws_now_usecs() >= srv->shutdown_deadline_us)
-		ev_break(srv->evloop, EVBREAK_ALL);
-	else
-		lws_sul_schedule(srv->ctx, 0, sul, shutdown_watch, 20 * LWS_US_PER_MS);
+		ev_break(evloop, EVBREAK_ALL);
 }
 
 static void shutdown_begin(sg_server *srv)
@@ -382,7 +385,8 @@ static void shutdown_begin(sg_server *srv)
 		next = c->next;
 		sg_stream_close(c->stream);
 	}
-	shutdown_watch(&srv->housekeeping->shutdown);
+	ev_timer_init(&srv->housekeeping->shutdown, shutdown_watch, 0.0, 0.02); /* now, then every 20 ms */
+	ev_timer_start(srv->evloop, &srv->housekeeping->shutdown);
 }
 
 /* Runs on the loop: a stop asked from anywhere (a signal handler too) is
@@ -405,7 +409,7 @@ static void worker_run(sg_server *srv)
 	stop_if_asked(srv);
 	ev_run(srv->evloop, 0); /* until shutdown_watch breaks it */
 	hk->running = 0;
-	lws_sul_cancel(&hk->shutdown);
+	ev_timer_stop(srv->evloop, &hk->shutdown);
 	lws_sul_cancel(&hk->sul);
 }
 
