@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "core/broker.h"
+#include "core/buf.h"
 #include "core/loop.h"
 
 typedef enum { ITEM_PUBLISH, ITEM_DELETE } item_kind;
@@ -136,14 +137,8 @@ static int push_all(sg_bus *bus, worker *self, bus_item *it)
 {
 	int n = 0;
 	for (worker *w = bus->workers; w; w = w->next, n++)
-		if (w->ninbox == w->inbox_cap) {
-			size_t cap = w->inbox_cap ? w->inbox_cap * 2 : 64;
-			bus_item **v = realloc(w->inbox, cap * sizeof(*v));
-			if (!v)
-				return SG_ENOMEM;
-			w->inbox = v;
-			w->inbox_cap = cap;
-		}
+		if (sg_array_room(&w->inbox, w->ninbox, &w->inbox_cap, sizeof(*w->inbox), 64))
+			return SG_ENOMEM;
 	atomic_store(&it->refs, n);
 	for (worker *w = bus->workers; w; w = w->next) {
 		w->inbox[w->ninbox++] = it;

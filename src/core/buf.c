@@ -68,3 +68,16 @@ void sg_buf_free(sg_buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
+
+int sg_array_room(void *items, size_t n, size_t *cap, size_t elem, size_t first)
+{
+	if (n < *cap)
+		return 0;
+	size_t want = *cap ? *cap * 2 : first;
+	void *v = realloc(*(void **)items, want * elem);
+	if (!v)
+		return SG_ENOMEM;
+	*(void **)items = v;
+	*cap = want;
+	return 0;
+}

@@ -24,4 +24,9 @@ int sg_buf_printf(sg_buf *b, const char *fmt, ...) __attribute__((format(printf,
 void sg_buf_reset(sg_buf *b);
 void sg_buf_free(sg_buf *b);
 
+/* Makes room for one more element in the array *items (n used of *cap,
+ * each elem bytes): doubles it when full, starting at first. 0 or
+ * SG_ENOMEM (the array is then unchanged). */
+int sg_array_room(void *items, size_t n, size_t *cap, size_t elem, size_t first);
+
 #endif

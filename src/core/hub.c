@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "message.h"
 #include "stream.h"
 
@@ -331,15 +332,8 @@ static void replay(const sg_hub *h, sg_stream *s, sg_channel **cs, size_t n, con
 /* Adds s to c's subscribers (not yet subscribed). */
 static int subscription_add(sg_hub *h, sg_stream *s, sg_channel *c)
 {
-	if (c->nsubs == c->subs_cap) {
-		size_t cap = c->subs_cap ? c->subs_cap * 2 : 4;
-		sg_stream **v = realloc(c->subs, cap * sizeof(*v));
-		if (!v)
-			return SG_ENOMEM;
-		c->subs = v;
-		c->subs_cap = cap;
-	}
-	if (sg__stream_add_sub(s, c, c->nsubs))
+	if (sg_array_room(&c->subs, c->nsubs, &c->subs_cap, sizeof(*c->subs), 4) ||
+	    sg__stream_add_sub(s, c, c->nsubs))
 		return SG_ENOMEM;
 	c->subs[c->nsubs++] = s;
 	subscribers_changed(h, c, 1);

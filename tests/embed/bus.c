@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "streamgate.h"
 
 #define CLIENTS 40
@@ -74,13 +75,6 @@ static void handler(sg_stream *s, const sg_request *req, void *ud)
 		handler_threads[nthreads++] = self;
 	pthread_mutex_unlock(&threads_lock);
 	atomic_fetch_add(&opened, 1);
-}
-
-static void *serve(void *arg)
-{
-	(void)arg;
-	sg_server_run(srv);
-	return NULL;
 }
 
 static void *publisher(void *arg)
@@ -272,23 +266,9 @@ static int has_ended(const client *c)
 
 static int connect_clients(void)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET,
-	                        .sin_port = htons((uint16_t)sg_server_port(srv))};
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-	static const char req[] = "GET /sub HTTP/1.1\r\nHost: t\r\n\r\n";
-	for (int i = 0; i < CLIENTS; i++) {
-		clients[i].fd = socket(AF_INET, SOCK_STREAM, 0);
-		if (clients[i].fd < 0)
+	for (int i = 0; i < CLIENTS; i++)
+		if ((clients[i].fd = harness_client(srv, "GET /sub HTTP/1.1\r\nHost: t\r\n\r\n")) < 0)
 			return -1;
-		if (connect(clients[i].fd, (struct sockaddr *)&a, sizeof(a))) {
-			perror("connect");
-			return -1;
-		}
-		if (write(clients[i].fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1) {
-			perror("write");
-			return -1;
-		}
-	}
 	return 0;
 }
 
@@ -323,29 +303,6 @@ static int check_client(int i)
 		}
 	}
 	return c->st != ST_DONE;
-}
-
-static sg_server *server_new(void)
-{
-	char err[256];
-	sg_config *cfg = sg_config_new();
-	if (sg_config_set(cfg, "listen", "127.0.0.1:0", err, sizeof(err)) ||
-	    sg_config_set(cfg, "log_level", "0", err, sizeof(err)) ||
-	    sg_config_set(cfg, "workers", "2", err, sizeof(err))) {
-		fprintf(stderr, "config: %s\n", err);
-		sg_config_free(cfg);
-		return NULL;
-	}
-	sg_server *s = sg_server_new(cfg, err, sizeof(err));
-	sg_config_free(cfg);
-	if (!s)
-		fprintf(stderr, "server: %s\n", err);
-	else if (sg_server_route(s, "/sub", handler, NULL)) {
-		fprintf(stderr, "route: cannot add /sub\n");
-		sg_server_free(s);
-		return NULL;
-	}
-	return s;
 }
 
 /* Opens the streams, publishes, reads everything; failures found so far. */
@@ -392,10 +349,10 @@ int main(void)
 {
 	for (int i = 0; i < CLIENTS; i++)
 		clients[i].fd = -1;
-	if (!(srv = server_new()))
+	static const char *const settings[] = {"workers", "2", NULL};
+	if (!(srv = harness_server(settings, "/sub", handler)))
 		return 1;
-	pthread_t loop;
-	pthread_create(&loop, NULL, serve, NULL);
+	pthread_t loop = harness_run(srv);
 	int failures = exercise();
 	sg_server_stop(srv);
 	read_until(has_ended, 10000);

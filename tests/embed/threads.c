@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "harness.h"
 #include "streamgate.h"
 
 #define CLIENTS 100
@@ -47,13 +48,6 @@ static void handler(sg_stream *s, const sg_request *req, void *ud)
 	sg_stream_after_close(s, on_after_close, (void *)(intptr_t)i);
 	streams[i] = sg_stream_ref(s);
 	atomic_fetch_add(&opened, 1);
-}
-
-static void *serve(void *arg)
-{
-	(void)arg;
-	sg_server_run(srv);
-	return NULL;
 }
 
 static void *writer(void *arg)
@@ -177,35 +171,15 @@ static int check_client(int i, const body *b)
 
 int main(int argc, char **argv)
 {
-	char err[256];
 	const char *workers = argc > 1 ? argv[1] : "1";
-	sg_config *cfg = sg_config_new();
-	if (sg_config_set(cfg, "listen", "127.0.0.1:0", err, sizeof(err)) ||
-	    sg_config_set(cfg, "workers", workers, err, sizeof(err)) ||
-	    sg_config_set(cfg, "log_level", "0", err, sizeof(err)) ||
-	    sg_config_set(cfg, "queue_bytes", "67108864", err, sizeof(err))) {
-		fprintf(stderr, "config: %s\n", err);
+	const char *const settings[] = {"workers", workers, "queue_bytes", "67108864", NULL};
+	if (!(srv = harness_server(settings, "/s/", handler)))
 		return 1;
-	}
-	srv = sg_server_new(cfg, err, sizeof(err));
-	sg_config_free(cfg);
-	if (!srv || sg_server_route(srv, "/s/", handler, NULL)) {
-		fprintf(stderr, "server: %s\n", err);
-		return 1;
-	}
-	pthread_t loop;
-	pthread_create(&loop, NULL, serve, NULL);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)sg_server_port(srv))};
-	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	pthread_t loop = harness_run(srv);
 	for (int i = 0; i < CLIENTS; i++) {
 		char req[64];
-		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-		if (connect(fds[i], (struct sockaddr *)&a, sizeof(a))) {
-			perror("connect");
-			return 1;
-		}
-		int n = snprintf(req, sizeof(req), "GET /s/%d HTTP/1.1\r\nHost: t\r\n\r\n", i);
-		if (write(fds[i], req, (size_t)n) != n)
+		snprintf(req, sizeof(req), "GET /s/%d HTTP/1.1\r\nHost: t\r\n\r\n", i);
+		if ((fds[i] = harness_client(srv, req)) < 0)
 			return 1;
 	}
 	for (int w = 0; w < 5000 && atomic_load(&opened) < CLIENTS; w++)
