@@ -4,18 +4,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { expectError, request, startServer } from './lib/server.mjs';
-import { curl, wsClient } from './lib/clients.mjs';
-import { completeLines, SSE_PRELUDE } from './lib/messages.mjs';
+import { curl, curlBody, wsClient } from './lib/clients.mjs';
+import { completeLines, firehoseChunks, SSE_PRELUDE } from './lib/messages.mjs';
 
-const FIREHOSE = ['HELLO', 'CHUNKY MONKEY', 'CHUNKY MONKEY', 'CHUNKY MONKEY', 'GOODBYE!'];
-
-// Runs curl to its end (the example closes the stream); asserts exit 0 and
-// returns the body.
-async function curlBody(url, args = []) {
-  const r = await curl(url, { args, maxTimeS: 30 }).done;
-  assert.equal(r.code, 0, `curl ${url}: ${r.stderr}`);
-  return r.stdout.toString('utf8');
-}
+const FIREHOSE = firehoseChunks(3);
 
 describe('examples', { timeout: 60000 }, () => {
   let server;

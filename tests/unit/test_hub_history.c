@@ -2,7 +2,8 @@
  * test_hub_history — what a channel keeps: history bounded by count, by
  * bytes and by age (at publish and by sg_hub_sweep on the injected clock),
  * channel info as it changes, and sweeping away channels that have neither
- * subscribers nor history. The world is hub_env.h.
+ * subscribers nor history (unless the elsewhere hook says another hub's
+ * subscribers listen). The world is hub_env.h.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -188,6 +189,59 @@ static void test_sweep_expires_and_reclaims(void **state)
 	(void)state;
 }
 
+/* What the sweep asked the elsewhere hook, and what the hook answers. */
+typedef struct elsewhere_log {
+	int answer;
+	int asked;
+	char last[SG_CHANNEL_NAME_MAX + 1];
+} elsewhere_log;
+
+static int elsewhere_answer(void *ud, const char *channel)
+{
+	elsewhere_log *l = ud;
+	l->asked++;
+	snprintf(l->last, sizeof(l->last), "%s", channel);
+	return l->answer;
+}
+
+static void test_sweep_asks_elsewhere(void **state)
+{
+	env *e = env_aged(100);
+	elsewhere_log l = {.answer = 1};
+	sg_hub_set_hooks(e->hub, &(sg_hub_hooks){.elsewhere = elsewhere_answer, .ud = &l});
+	publish_n(e, "heard", 1, 2); /* 1000-1, 1000-2 */
+	size_t s = sub_add(e, &sg_transport_ws, "listened", NULL);
+	fake_clock_set(T0 + 50);
+	publish_n(e, "fresh", 3, 3); /* 1050-0 */
+	/* heard has neither subscribers nor history here, but another hub's
+	 * subscribers listen: kept, with its last id. Only a channel the sweep
+	 * would free is asked about */
+	assert_int_equal(sg_hub_sweep(e->hub, T0 + 101), 0);
+	assert_int_equal(l.asked, 1);
+	assert_string_equal(l.last, "heard");
+	sg_channel_info ci = info(e, "heard");
+	assert_int_equal(ci.subscribers, 0);
+	assert_int_equal(ci.history_count, 0);
+	assert_id(ci.last_id, ID(2));
+	assert_int_equal(sg_hub_channel_count(e->hub), 3);
+	/* nobody listens elsewhere any more: freed */
+	l.answer = 0;
+	assert_int_equal(sg_hub_sweep(e->hub, T0 + 101), 1);
+	assert_int_equal(l.asked, 2);
+	assert_int_equal(sg_hub_channel_info(e->hub, "heard", &ci), SG_ENOTFOUND);
+	assert_int_equal(sg_hub_channel_count(e->hub), 2);
+	assert_int_equal(info(e, "listened").subscribers, 1);
+	assert_int_equal(info(e, "fresh").history_count, 1);
+	/* without the hook, the same as answering 0 */
+	sub_detach(e, s, 0);
+	sg_hub_set_hooks(e->hub, NULL);
+	assert_int_equal(sg_hub_sweep(e->hub, T0 + 101), 1);
+	assert_int_equal(l.asked, 2);
+	assert_int_equal(sg_hub_channel_count(e->hub), 1);
+	env_free(e);
+	(void)state;
+}
+
 static void test_sweep_without_age(void **state)
 {
 	env *e = *state; /* history_age_ms 0: no age bound */
@@ -224,6 +278,7 @@ int main(void)
 	    cmocka_unit_test(test_history_bound_by_bytes),
 	    cmocka_unit_test(test_age_eviction_at_publish),
 	    cmocka_unit_test(test_sweep_expires_and_reclaims),
+	    cmocka_unit_test(test_sweep_asks_elsewhere),
 	    T(test_sweep_without_age),
 	    cmocka_unit_test(test_sweep_without_history),
 	};

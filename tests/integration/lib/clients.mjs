@@ -58,6 +58,14 @@ export function curl(url, { args = [], maxTimeS = 60 } = {}) {
   };
 }
 
+// Runs curl on url to its end (for a response the server closes); asserts
+// exit 0 and returns the body as text.
+export async function curlBody(url, args = [], maxTimeS = 30) {
+  const r = await curl(url, { args, maxTimeS }).done;
+  assert.equal(r.code, 0, `curl ${url}: ${r.stderr}`);
+  return r.stdout.toString('utf8');
+}
+
 // "HTTP/1.1 200 OK\r\nA: b..." → {status, headers} (names lower-cased).
 export function parseHead(head) {
   const lines = head.split('\r\n');

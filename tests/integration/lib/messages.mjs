@@ -130,6 +130,12 @@ export function sseGapFrame(channel, lastEventId, firstId, reason) {
   return `event: sg.gap\ndata: ${gapJson(channel, lastEventId, firstId, reason)}\n\n`;
 }
 
+// The chunks of /examples/firehose?count=N, as its filters make them: a
+// greeting, N upcased "Chunky Monkey" ticks and the before_close goodbye.
+export function firehoseChunks(count) {
+  return ['HELLO', ...Array(count).fill('CHUNKY MONKEY'), 'GOODBYE!'];
+}
+
 // The complete lines of a text stream (a partial last line is left out).
 export function completeLines(text) {
   const end = text.lastIndexOf('\n');
