@@ -63,7 +63,7 @@ done
 log() { printf '[compare %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # ---- scenarios: name transport subs channels messages rate settle max-time ----
-# Full mode is PEERS.md's. S6 and S7 (run only when named) offer 600K
+# Full mode is PEERS.md's. S6 and S7 (run only when named) offer 1M
 # deliveries/s, more than one core serves: they measure capacity, as
 # scaling.sh does with 1 and 2 workers. --quick (under 3 minutes for all three servers)
 # halves the subscribers of S2–S5 and doubles S2/S3's rate, so the offered
@@ -77,8 +77,8 @@ scenario_params() {
 		S3) echo "ws 5000 1 60 40 0.5 25" ;;
 		S4) echo "sse 10000 1 0 1 1 30" ;;
 		S5) echo "sse 5000 500 200 100 0.5 25" ;;
-		S6) echo "sse 5000 1 60 120 0.5 25" ;;
-		S7) echo "ws 5000 1 60 120 0.5 25" ;;
+		S6) echo "sse 5000 1 300 200 0.5 45" ;;
+		S7) echo "ws 5000 1 300 200 0.5 45" ;;
 		esac
 	else
 		case "$1" in
@@ -87,8 +87,8 @@ scenario_params() {
 		S3) echo "ws 10000 1 100 20 1 120" ;;
 		S4) echo "sse 19000 1 0 1 3 90" ;;
 		S5) echo "sse 10000 1000 1000 100 1 90" ;;
-		S6) echo "sse 10000 1 60 60 1 90" ;;
-		S7) echo "ws 10000 1 60 60 1 90" ;;
+		S6) echo "sse 10000 1 150 100 1 90" ;;
+		S7) echo "ws 10000 1 150 100 1 90" ;;
 		esac
 	fi
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scaling.sh — what a second core buys: streamgate with --workers 1 and 2,
 # and nchan with 1 and 2 worker processes, on the capacity scenarios (S6
-# SSE and S7 WebSocket: 600K deliveries/s asked, more than one core serves)
+# SSE and S7 WebSocket: 1M deliveries/s asked, more than one core serves)
 # and on S2/S3 of PEERS.md. Runs compare.sh once per worker count, then
 # prints one table: deliveries/s, server CPU and latency for each, and the
 # 2-worker ÷ 1-worker ratio. Reports numbers; never fails on timing.
