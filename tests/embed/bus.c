@@ -311,12 +311,8 @@ static int exercise(void)
 	int failures = 0;
 	if (connect_clients())
 		return 1;
-	for (int w = 0; w < 5000 && atomic_load(&opened) < CLIENTS; w++)
-		usleep(1000);
-	if (atomic_load(&opened) != CLIENTS) {
-		fprintf(stderr, "only %d of %d streams opened\n", atomic_load(&opened), CLIENTS);
+	if (harness_wait_opened(&opened, CLIENTS))
 		return 1;
-	}
 	if (atomic_load(&subscribe_failures)) {
 		fprintf(stderr, "%d subscribes failed\n", atomic_load(&subscribe_failures));
 		failures++;

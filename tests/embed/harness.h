@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -68,6 +69,18 @@ static int harness_client(const sg_server *srv, const char *request)
 		return -1;
 	}
 	return fd;
+}
+
+/* Waits (at most 5 s) until *opened reaches want; 0, or -1 after printing
+ * how many did. */
+static int harness_wait_opened(atomic_int *opened, int want)
+{
+	for (int w = 0; w < 5000 && atomic_load(opened) < want; w++)
+		usleep(1000);
+	if (atomic_load(opened) == want)
+		return 0;
+	fprintf(stderr, "only %d of %d streams opened\n", atomic_load(opened), want);
+	return -1;
 }
 
 #endif

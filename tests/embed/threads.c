@@ -182,12 +182,8 @@ int main(int argc, char **argv)
 		if ((fds[i] = harness_client(srv, req)) < 0)
 			return 1;
 	}
-	for (int w = 0; w < 5000 && atomic_load(&opened) < CLIENTS; w++)
-		usleep(1000);
-	if (atomic_load(&opened) != CLIENTS) {
-		fprintf(stderr, "only %d of %d streams opened\n", atomic_load(&opened), CLIENTS);
+	if (harness_wait_opened(&opened, CLIENTS))
 		return 1;
-	}
 	pthread_t w[WRITERS], v;
 	pthread_create(&v, NULL, vanisher, NULL);
 	for (int t = 0; t < WRITERS; t++)
