@@ -19,7 +19,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/broker.h"
 #include "core/buf.h"
@@ -63,13 +62,6 @@ struct sg_bus {
 	worker *workers;
 	dir_entry *dir[DIR_BUCKETS]; /* channels with subscribers, and how many */
 };
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void item_unref(bus_item *it)
 {
@@ -238,7 +230,7 @@ static int workers_publish(sg_broker *b, const sg_publish_req *req, sg_publish_r
 	if (!it)
 		return SG_ENOMEM;
 	pthread_mutex_lock(&bus->lock);
-	int rc = sg_id_accept(req->id, bus->last, (uint64_t)wall_ms(), &it->id);
+	int rc = sg_id_accept(req->id, bus->last, (uint64_t)sg_wall_ms(), &it->id);
 	if (!rc && !(rc = push_all(bus, w, it)))
 		bus->last = it->id;
 	long subscribers = dir_count(bus, req->channel);
@@ -352,7 +344,7 @@ sg_bus *sg_bus_new(void)
 	if (!bus)
 		return NULL;
 	pthread_mutex_init(&bus->lock, NULL);
-	bus->last = (sg_id){(uint64_t)wall_ms(), 0};
+	bus->last = (sg_id){(uint64_t)sg_wall_ms(), 0};
 	return bus;
 }
 

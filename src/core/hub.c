@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "buf.h"
 #include "message.h"
@@ -36,16 +35,9 @@ struct sg_hub {
 	sg_hub_hooks hooks;
 };
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t hub_now(const sg_hub *h)
 {
-	return h->lim.clock_ms ? h->lim.clock_ms() : wall_ms();
+	return h->lim.clock_ms ? h->lim.clock_ms() : sg_wall_ms();
 }
 
 sg_hub *sg_hub_new(const sg_hub_limits *lim)

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "streamgate.h"
 
@@ -57,6 +58,13 @@ int sg_id_cmp(sg_id a, sg_id b)
 	if (a.seq != b.seq)
 		return a.seq < b.seq ? -1 : 1;
 	return 0;
+}
+
+int64_t sg_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 sg_id sg_id_next(sg_id last, uint64_t now_ms)

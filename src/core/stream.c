@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "hub.h"
 #include "message.h"
@@ -297,13 +296,6 @@ int sg__stream_failure(const sg_stream *s, const char **error, const char **deta
 	return s->fail_status;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A chunk waiting to cross to the loop thread; owns m and a stream ref. */
 typedef struct chunk_task {
 	sg_stream *s;
@@ -328,7 +320,7 @@ int sg_stream_event(sg_stream *s, const char *event, const char *id, const void 
 		return SG_ECLOSED;
 	if (on_loop && !sg__stream_can_send(s))
 		return SG_ECLOSED;
-	sg_msg *m = sg_msg_new("", (sg_id){0, 0}, id, event, data, len, now_ms());
+	sg_msg *m = sg_msg_new("", (sg_id){0, 0}, id, event, data, len, sg_wall_ms());
 	if (!m)
 		return SG_ENOMEM;
 	if (on_loop) {

@@ -11,7 +11,6 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 #include <string.h>
-#include <time.h>
 
 #include "conn.h"
 #include "http.h"
@@ -352,9 +351,7 @@ static void housekeeping(lws_sorted_usec_list_t *sul)
 {
 	sg_server *srv = lws_container_of(sul, struct sg_housekeeping, sul)->srv;
 	long long now = lws_now_usecs();
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	sg_hub_sweep(srv->hub, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	sg_hub_sweep(srv->hub, sg_wall_ms());
 	if (srv->cfg.heartbeat_ms &&
 	    now - srv->last_heartbeat_us >= (long long)srv->cfg.heartbeat_ms * 1000) {
 		srv->last_heartbeat_us = now;
