@@ -63,12 +63,16 @@ struct sg_bus {
 	dir_entry *dir[DIR_BUCKETS]; /* channels with subscribers, and how many */
 };
 
+static void item_free(bus_item *it)
+{
+	free(it->event);
+	free(it);
+}
+
 static void item_unref(bus_item *it)
 {
-	if (atomic_fetch_sub(&it->refs, 1) == 1) {
-		free(it->event);
-		free(it);
-	}
+	if (atomic_fetch_sub(&it->refs, 1) == 1)
+		item_free(it);
 }
 
 /* ---- the subscriber directory (bus->lock held) ------------------------ */
@@ -121,7 +125,7 @@ static int elsewhere(void *ud, const char *channel)
 
 /* ---- inboxes ----------------------------------------------------------- */
 
-static void drain_task(void *arg);
+static void drain(void *w);
 
 /* Pushes it to every inbox and wakes the other workers (bus->lock held).
  * SG_ENOMEM leaves every inbox as it was. */
@@ -135,7 +139,7 @@ static int push_all(sg_bus *bus, worker *self, bus_item *it)
 	for (worker *w = bus->workers; w; w = w->next) {
 		w->inbox[w->ninbox++] = it;
 		if (w != self && !w->wake_posted)
-			w->wake_posted = w->loop->post(w->loop, drain_task, w) == 0;
+			w->wake_posted = w->loop->post(w->loop, drain, w) == 0;
 	}
 	return 0;
 }
@@ -156,10 +160,12 @@ static void apply(worker *w, const bus_item *it)
 		sg_hub_lost(hub, it->id); /* e.g. max_channels here: resumes see a gap */
 }
 
-/* Applies w's inbox to its hub, in order (w's loop thread). A drain started
- * from inside one (a hook that publishes) leaves the work to the outer one. */
-static void drain(worker *w)
+/* Applies worker arg's inbox to its hub, in order (its loop thread): a
+ * posted task and the hub's sync hook. A drain started from inside one (a
+ * hook that publishes) leaves the work to the outer one. */
+static void drain(void *arg)
 {
+	worker *w = arg;
 	if (w->draining)
 		return;
 	w->draining = 1;
@@ -182,16 +188,6 @@ static void drain(worker *w)
 		free(v);
 	}
 	w->draining = 0;
-}
-
-static void drain_task(void *arg)
-{
-	drain(arg);
-}
-
-static void sync_hook(void *ud)
-{
-	drain(ud);
 }
 
 /* ---- broker operations ------------------------------------------------- */
@@ -236,8 +232,7 @@ static int workers_publish(sg_broker *b, const sg_publish_req *req, sg_publish_r
 	long subscribers = dir_count(bus, req->channel);
 	pthread_mutex_unlock(&bus->lock);
 	if (rc) {
-		free(it->event);
-		free(it);
+		item_free(it);
 		return rc;
 	}
 	if (res) {
@@ -279,7 +274,7 @@ static int workers_remove(sg_broker *b, const char *channel, size_t *subscribers
 	int rc = known || n > 0 ? push_all(w->bus, w, it) : SG_ENOTFOUND;
 	pthread_mutex_unlock(&w->bus->lock);
 	if (rc) {
-		free(it);
+		item_free(it);
 		return rc;
 	}
 	*subscribers = (size_t)n;
@@ -333,7 +328,7 @@ sg_broker *sg_broker_workers_new(sg_bus *bus, sg_hub *hub, sg_loop *loop)
 		tail = &(*tail)->next;
 	*tail = w;
 	pthread_mutex_unlock(&bus->lock);
-	sg_hub_set_hooks(hub, &(sg_hub_hooks){.sync = sync_hook, .subscribers = on_subscribers,
+	sg_hub_set_hooks(hub, &(sg_hub_hooks){.sync = drain, .subscribers = on_subscribers,
 					      .elsewhere = elsewhere, .ud = w});
 	return &w->base;
 }

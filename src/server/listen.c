@@ -29,6 +29,7 @@ struct sg_listener {
 	ev_io io;
 	ev_timer retry;
 	sg_server *srv;
+	struct lws_vhost *vh; /* where accepted connections go */
 	int fd;
 };
 
@@ -74,7 +75,7 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents);
 static void on_retry(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	(void)revents;
-	sg_listener *l = (sg_listener *)((char *)t - offsetof(sg_listener, retry));
+	sg_listener *l = lws_container_of(t, sg_listener, retry);
 	ev_io_start(loop, &l->io);
 }
 
@@ -82,7 +83,6 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 {
 	(void)revents;
 	sg_listener *l = (sg_listener *)io;
-	struct lws_vhost *vh = lws_get_vhost_by_name(l->srv->ctx, "default");
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -96,16 +96,17 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		lws_adopt_socket_vhost(vh, fd); /* closes fd itself when it fails */
+		lws_adopt_socket_vhost(l->vh, fd); /* closes fd itself when it fails */
 	}
 }
 
-sg_listener *sg__listen_start(sg_server *srv, int fd)
+sg_listener *sg__listen_start(sg_server *srv, struct lws_vhost *vh, int fd)
 {
 	sg_listener *l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
 	l->srv = srv;
+	l->vh = vh;
 	l->fd = fd;
 	ev_io_init(&l->io, on_accept, fd, EV_READ);
 	ev_timer_init(&l->retry, on_retry, FULL_RETRY_SECONDS, 0);

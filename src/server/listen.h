@@ -17,9 +17,11 @@ typedef struct sg_listener sg_listener;
 int sg__listen_open(const char *host, int port, char *err, size_t errlen);
 /* The port fd is bound to, or -1. */
 int sg__listen_port(int fd);
-/* Accepts on fd from srv's loop; NULL when out of memory. fd stays the
- * caller's to close. */
-sg_listener *sg__listen_start(sg_server *srv, int fd);
+struct lws_vhost;
+
+/* Accepts on fd from srv's loop into vh (srv's); NULL when out of memory.
+ * fd stays the caller's to close. */
+sg_listener *sg__listen_start(sg_server *srv, struct lws_vhost *vh, int fd);
 /* Stops accepting and frees l; NULL is a no-op. Loop thread. */
 void sg__listen_stop(sg_listener *l);
 

@@ -256,7 +256,7 @@ static int context_create(sg_server *srv, char *err, size_t errlen)
 		return SG_EIO;
 	}
 	srv->hangup_fd = fd.filefd;
-	if (!(srv->listener = sg__listen_start(srv, srv->listen_fd))) {
+	if (!(srv->listener = sg__listen_start(srv, vh, srv->listen_fd))) {
 		snprintf(err, errlen, "out of memory");
 		return SG_ENOMEM;
 	}
@@ -279,10 +279,8 @@ static sg_server *worker_new(const sg_config *cfg, sg_group *group, size_t index
 	srv->loop.timer_start = loop_timer_start;
 	srv->loop.timer_cancel = loop_timer_cancel;
 	srv->group = group;
-	srv->index = index;
 	group->workers[index] = srv;
 	srv->cfg = *cfg;
-	srv->loop_thread = pthread_self();
 	srv->hangup_fd = -1;
 	srv->listen_fd = listen_fd;
 	pthread_mutex_init(&srv->tasks_lock, NULL);

@@ -90,7 +90,6 @@ typedef struct sg_group {
 struct sg_server {
 	sg_loop loop; /* first: the core's view of our loop */
 	sg_group *group;
-	size_t index; /* in group->workers */
 	sg_config cfg;
 	struct lws_context *ctx;
 	int port;
