@@ -149,7 +149,7 @@ const sg_endpoint sg_endpoint_channels = {
 	.name = "channels",
 	.match = channels_match,
 	.methods = SG_M_GET | SG_M_POST | SG_M_DELETE,
-	.allow = "GET, POST, DELETE",
+	.allow = "GET, HEAD, POST, DELETE, OPTIONS",
 	.stream = channels_subscribe,
 	.post = channels_publish,
 	.del = channels_delete,
@@ -209,6 +209,6 @@ const sg_endpoint sg_endpoint_channel_info = {
 	.name = "channel_info",
 	.match = info_match,
 	.methods = SG_M_GET,
-	.allow = "GET",
+	.allow = "GET, HEAD, OPTIONS",
 	.get = info_get,
 };

@@ -25,7 +25,7 @@ const sg_endpoint sg_endpoint_health = {
 	.name = "health",
 	.match = health_match,
 	.methods = SG_M_GET,
-	.allow = "GET",
+	.allow = "GET, HEAD, OPTIONS",
 	.get = health_get,
 };
 
@@ -88,6 +88,6 @@ const sg_endpoint sg_endpoint_metrics = {
 	.name = "metrics",
 	.match = metrics_match,
 	.methods = SG_M_GET,
-	.allow = "GET",
+	.allow = "GET, HEAD, OPTIONS",
 	.get = metrics_get,
 };

@@ -72,6 +72,6 @@ const sg_endpoint sg_endpoint_static = {
 	.name = "static",
 	.match = static_match,
 	.methods = SG_M_GET,
-	.allow = "GET",
+	.allow = "GET, HEAD, OPTIONS",
 	.get = static_get,
 };

@@ -17,6 +17,7 @@ struct sg_config {
 	char ws_publish[512];
 	size_t max_body_bytes;
 	size_t max_header_bytes;
+	size_t max_url_bytes;
 	size_t max_connections;
 	size_t max_ws_message_bytes;
 	size_t queue_bytes;
@@ -28,6 +29,8 @@ struct sg_config {
 	size_t heartbeat_ms;
 	size_t sse_retry_ms;
 	size_t longpoll_timeout_ms;
+	size_t body_timeout_ms;
+	size_t keepalive_timeout_ms;
 	size_t shutdown_grace_ms;
 	size_t log_level;
 	size_t examples;

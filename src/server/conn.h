@@ -1,6 +1,8 @@
 /*
- * conn — libwebsockets' per-session data: one HTTP exchange or WebSocket,
- * and, when it streams, the bridge between a core stream and the socket.
+ * conn — what every connection kind shares: the request, and while it
+ * streams, the bridge between a core stream and the socket. HTTP/1
+ * connections are ours (h1.c, which embeds this struct first); WebSocket
+ * connections are libwebsockets' per-session data (websocket.c).
  */
 #ifndef SG_SERVER_CONN_H
 #define SG_SERVER_CONN_H
@@ -11,38 +13,49 @@
 
 struct lws;
 
-/* Zeroed by libwebsockets; owns body, wsmsg, req and one stream ref. */
+/* Zeroed at creation; owns wsmsg, req and one stream ref. */
 typedef struct sg_conn {
-	struct lws *wsi;
+	struct lws *wsi; /* a WebSocket's; NULL on HTTP/1 */
 	sg_server *srv;
 	sg_stream *stream;
 	sg_request req;
-	const sg_endpoint *ep;
 	struct sg_conn *prev, *next; /* srv->conns, while streaming */
-	sg_buf body;		     /* POST body so far */
 	sg_buf wsmsg;		     /* WebSocket message being reassembled */
-	unsigned has_req : 1, listed : 1, ending : 1, aborting : 1, timed_out : 1, released : 1,
-		is_ws : 1, headers_out : 1, active : 1, ping_due : 1, watched : 1;
+	unsigned has_req : 1, listed : 1, ending : 1, aborting : 1, timed_out : 1, is_ws : 1,
+		headers_out : 1, active : 1, ping_due : 1;
 	struct sg_timer *timer; /* a long-poll's wait, on the loop */
 	char reason[64];	/* close reason when aborting */
 } sg_conn;
 
-/* Makes a stream for c with transport t and lists c as streaming. */
-sg_stream *sg__conn_stream_new(sg_conn *c, const sg_transport *t);
-/* Ends c's stream and unlists c; errored: the client vanished. Idempotent. */
+/* Makes a stream for c with transport t whose events go to sink, and
+ * lists c as streaming. */
+sg_stream *sg__conn_stream_new(sg_conn *c, const sg_transport *t, const sg_stream_sink *sink);
+/* Ends c's stream and unlists c; errored: the client vanished. Keeps wsi
+ * and srv; idempotent. */
 void sg__conn_release(sg_conn *c, int errored);
-/* Writes what the stream has queued (HTTP and WebSocket writeable). Returns
- * what the lws callback should return. */
-int sg__conn_write_stream(sg_conn *c);
-/* Answers c's long-poll (empty, unless something came) after ms. */
-void sg__conn_wait(sg_conn *c, uint64_t ms);
-/* Watches a streamed HTTP response for the client hanging up. */
-void sg__conn_watch_hangup(sg_conn *c);
-/* Cuts every watched connection whose client hung up or sent input. */
-void sg__conn_hangups(sg_server *srv);
 /* Heartbeat tick: an open stream that wrote nothing since the last tick
  * gets its transport's heartbeat (a WebSocket: a ping). */
 void sg__conn_heartbeat(sg_conn *c);
-int sg__conn_write_ws(sg_conn *c);
+
+/*
+ * Wire framing around a batch of queued frames: an HTTP/1.1 chunk has one
+ * size line before the batch and CRLF after it; WebSocket has a header per
+ * frame (server frames are unmasked, so the bytes are the same for every
+ * client of a shared frame); HTTP/1.0 has none.
+ */
+typedef struct sg_wire_framing {
+	size_t (*batch_head)(size_t total, unsigned char *out);
+	size_t (*frame_head)(size_t len, unsigned char *out);
+	const char *batch_tail;
+} sg_wire_framing;
+
+extern const sg_wire_framing sg_wire_chunked, sg_wire_raw, sg_wire_websocket;
+
+/* The next write of c's queue: as many frames as fit the server's scratch,
+ * framed by w, in one run of bytes at *start (borrowed: valid until the
+ * next batch). Returns how many frames it holds; pop them once written. */
+size_t sg__conn_batch(sg_conn *c, const sg_wire_framing *w, unsigned char **start, size_t *len);
+/* Pops the n frames a written batch held. */
+void sg__conn_batch_done(sg_conn *c, size_t n);
 
 #endif

@@ -1,17 +1,17 @@
 /*
  * listen — the listening sockets. Each worker owns one, bound to the same
  * address with SO_REUSEPORT so the kernel spreads new connections across
- * the workers; its loop accepts them and hands each to its own lws context
- * (lws 4.1 only shares a port between threads of one context, and ours
- * have one thread each: see LWS-NOTES).
+ * the workers; its loop accepts them and hands each to its HTTP/1 engine.
  */
 #define _GNU_SOURCE /* accept4 */
 #include "listen.h"
 
+#include "h1.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ev.h>
-#include <libwebsockets.h>
+#include <stddef.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -29,7 +29,6 @@ struct sg_listener {
 	ev_io io;
 	ev_timer retry;
 	sg_server *srv;
-	struct lws_vhost *vh; /* where accepted connections go */
 	int fd;
 };
 
@@ -75,7 +74,7 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents);
 static void on_retry(struct ev_loop *loop, ev_timer *t, int revents)
 {
 	(void)revents;
-	sg_listener *l = lws_container_of(t, sg_listener, retry);
+	sg_listener *l = (sg_listener *)(void *)((char *)t - offsetof(sg_listener, retry));
 	ev_io_start(loop, &l->io);
 }
 
@@ -96,17 +95,16 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		lws_adopt_socket_vhost(l->vh, fd); /* closes fd itself when it fails */
+		sg__h1_adopt(l->srv, fd); /* closes fd itself when over the limits */
 	}
 }
 
-sg_listener *sg__listen_start(sg_server *srv, struct lws_vhost *vh, int fd)
+sg_listener *sg__listen_start(sg_server *srv, int fd)
 {
 	sg_listener *l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
 	l->srv = srv;
-	l->vh = vh;
 	l->fd = fd;
 	ev_io_init(&l->io, on_accept, fd, EV_READ);
 	ev_timer_init(&l->retry, on_retry, FULL_RETRY_SECONDS, 0);

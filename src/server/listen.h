@@ -1,6 +1,6 @@
 /*
  * listen — listening sockets shared by port between workers (SO_REUSEPORT),
- * each accepted on its worker's loop and adopted into its lws context.
+ * each accepted on its worker's loop and given to its HTTP/1 engine.
  */
 #ifndef SG_SERVER_LISTEN_H
 #define SG_SERVER_LISTEN_H
@@ -17,11 +17,10 @@ typedef struct sg_listener sg_listener;
 int sg__listen_open(const char *host, int port, char *err, size_t errlen);
 /* The port fd is bound to, or -1. */
 int sg__listen_port(int fd);
-struct lws_vhost;
 
-/* Accepts on fd from srv's loop into vh (srv's); NULL when out of memory.
+/* Accepts on fd from srv's loop; NULL when out of memory.
  * fd stays the caller's to close. */
-sg_listener *sg__listen_start(sg_server *srv, struct lws_vhost *vh, int fd);
+sg_listener *sg__listen_start(sg_server *srv, int fd);
 /* Stops accepting and frees l; NULL is a no-op. Loop thread. */
 void sg__listen_stop(sg_listener *l);
 

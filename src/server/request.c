@@ -1,65 +1,65 @@
 /*
- * request — a copy of the parts of a request handlers read.
+ * request — a copy of the parts of a request handlers read, made from the
+ * parsed head: the method, the decoded path and query, and every header in
+ * one block.
  */
 #include "request.h"
 
-#include <ctype.h>
-#include <libwebsockets.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-static const char *const method_names[] = {"GET",    "POST",    "OPTIONS", "PUT",
-					   "PATCH",  "DELETE",  "CONNECT", "HEAD"};
-
-static char *hdr_dup(struct lws *wsi, enum lws_token_indexes t)
+/* One allocation: the header array, then each "name\0value\0". */
+static int copy_headers(sg_request *req, const sg_h1_head *h)
 {
-	int n = lws_hdr_total_length(wsi, t);
-	if (n <= 0)
-		return NULL;
-	char *s = malloc((size_t)n + 1);
-	if (s && lws_hdr_copy(wsi, s, n + 1, t) < 0) {
-		free(s);
-		s = NULL;
+	size_t bytes = h->nfields * sizeof(sg_req_header);
+	for (size_t i = 0; i < h->nfields; i++)
+		bytes += h->fields[i].name_len + h->fields[i].value_len + 2;
+	if (!h->nfields)
+		return 0;
+	char *block = malloc(bytes);
+	if (!block)
+		return SG_ENOMEM;
+	sg_req_header *hs = (sg_req_header *)block;
+	char *s = block + h->nfields * sizeof(sg_req_header);
+	for (size_t i = 0; i < h->nfields; i++) {
+		const sg_h1_field *f = &h->fields[i];
+		hs[i].name = s;
+		memcpy(s, f->name, f->name_len);
+		s += f->name_len;
+		*s++ = '\0';
+		hs[i].value = s;
+		memcpy(s, f->value, f->value_len);
+		s += f->value_len;
+		*s++ = '\0';
 	}
-	return s;
+	req->headers = hs;
+	req->nheaders = h->nfields;
+	return 0;
 }
 
-int sg__request_init(sg_request *req, struct lws *wsi, int ws_upgrade)
+int sg__request_from_head(sg_request *req, const sg_h1_head *h, sg_h1_error *err)
 {
 	memset(req, 0, sizeof(*req));
-	req->wsi = wsi;
-	req->ws_upgrade = ws_upgrade;
-	req->content_length = -1;
-	char *uri;
-	int urilen;
-	int m = lws_http_get_uri_and_method(wsi, &uri, &urilen);
-	if (m < 0 || m >= (int)(sizeof(method_names) / sizeof(method_names[0])))
-		return SG_EINVAL;
-	strcpy(req->method, method_names[m]);
-	req->path = strndup(uri, (size_t)urilen);
-	if (!req->path)
+	memcpy(req->method, h->method, h->method_len);
+	req->method[h->method_len] = '\0';
+	req->minor = h->minor;
+	req->content_length = h->chunked ? -3 : h->content_length;
+	req->ws_upgrade = h->upgrade_ws;
+	sg_h1_target t;
+	int rc = sg_h1_target_parse(h->target, h->target_len, &t, err);
+	if (rc)
+		return rc;
+	req->path = t.path;
+	req->nargs = t.nargs;
+	memcpy(req->args, t.args, sizeof(t.args));
+	if (copy_headers(req, h)) {
+		sg__request_clear(req);
+		*err = (sg_h1_error){503, "out_of_memory", "cannot keep the request"};
 		return SG_ENOMEM;
-	char frag[2048];
-	for (int i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
-	     i++) {
-		if (req->nargs == SG_REQ_ARGS_MAX)
-			return SG_ETOOBIG;
-		if (!(req->args[req->nargs++] = strdup(frag)))
-			return SG_ENOMEM;
 	}
-	char *cl = hdr_dup(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
-	if (cl) {
-		char *end;
-		req->content_length = strtoll(cl, &end, 10);
-		if (*end || req->content_length < 0)
-			req->content_length = -2; /* malformed */
-		free(cl);
-	}
-	char *ct = hdr_dup(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE);
+	const char *ct = sg_request_header(req, "content-type");
 	req->is_json = ct && strncasecmp(ct, "application/json", 16) == 0;
-	free(ct);
 	return 0;
 }
 
@@ -68,9 +68,14 @@ void sg__request_clear(sg_request *req)
 	free(req->path);
 	for (size_t i = 0; i < req->nargs; i++)
 		free(req->args[i]);
-	for (size_t i = 0; i < req->nheaders; i++)
-		free(req->headers[i]);
+	free(req->headers);
 	memset(req, 0, sizeof(*req));
+}
+
+void sg__request_move(sg_request *dst, sg_request *src)
+{
+	*dst = *src;
+	memset(src, 0, sizeof(*src));
 }
 
 const char *sg_request_path(const sg_request *req)
@@ -92,65 +97,10 @@ const char *sg_request_query(const sg_request *req, const char *name)
 	return NULL;
 }
 
-static const struct {
-	const char *name;
-	enum lws_token_indexes token;
-} known_headers[] = {
-	{"accept", WSI_TOKEN_HTTP_ACCEPT},
-	{"content-type", WSI_TOKEN_HTTP_CONTENT_TYPE},
-	{"host", WSI_TOKEN_HOST},
-	{"origin", WSI_TOKEN_ORIGIN},
-	{"user-agent", WSI_TOKEN_HTTP_USER_AGENT},
-	{"authorization", WSI_TOKEN_HTTP_AUTHORIZATION},
-	{"cookie", WSI_TOKEN_HTTP_COOKIE},
-	{"referer", WSI_TOKEN_HTTP_REFERER},
-};
-
-/* Fetches a header from lws into a new "name:value" string. */
-static char *header_fetch(struct lws *wsi, const char *name)
+const char *sg_request_header(const sg_request *req, const char *name)
 {
-	size_t n = strlen(name);
-	for (size_t i = 0; i < sizeof(known_headers) / sizeof(known_headers[0]); i++)
-		if (strcasecmp(known_headers[i].name, name) == 0) {
-			char *v = hdr_dup(wsi, known_headers[i].token);
-			char *s = NULL;
-			if (v && (s = malloc(n + strlen(v) + 2)))
-				sprintf(s, "%s:%s", name, v);
-			free(v);
-			return s;
-		}
-	char key[64];
-	if (n + 2 > sizeof(key))
-		return NULL;
-	for (size_t i = 0; i <= n; i++)
-		key[i] = (char)tolower((unsigned char)name[i]);
-	strcat(key, ":");
-	int len = lws_hdr_custom_length(wsi, key, (int)n + 1);
-	if (len < 0)
-		return NULL;
-	char *s = malloc(n + 1 + (size_t)len + 1);
-	if (!s)
-		return NULL;
-	memcpy(s, key, n + 1);
-	if (lws_hdr_custom_copy(wsi, s + n + 1, len + 1, key, (int)n + 1) < 0) {
-		free(s);
-		return NULL;
-	}
-	return s;
-}
-
-const char *sg_request_header(const sg_request *creq, const char *name)
-{
-	sg_request *req = (sg_request *)creq; /* fetched values are cached */
-	size_t n = strlen(name);
 	for (size_t i = 0; i < req->nheaders; i++)
-		if (strncasecmp(req->headers[i], name, n) == 0 && req->headers[i][n] == ':')
-			return req->headers[i] + n + 1;
-	if (!req->wsi || req->nheaders == SG_REQ_HEADERS_MAX)
-		return NULL;
-	char *s = header_fetch(req->wsi, name);
-	if (!s)
-		return NULL;
-	req->headers[req->nheaders++] = s;
-	return s + n + 1;
+		if (strcasecmp(req->headers[i].name, name) == 0)
+			return req->headers[i].value;
+	return NULL;
 }

@@ -1,36 +1,42 @@
 /*
- * request — what a handler may read of an HTTP or WebSocket request,
- * copied out of libwebsockets' header table so it outlives it.
+ * request — what a handler may read of an HTTP or WebSocket request: a
+ * copy of the parsed head (method, decoded path and query, headers) that
+ * outlives the bytes it was read from.
  */
 #ifndef SG_SERVER_REQUEST_H
 #define SG_SERVER_REQUEST_H
 
 #include <stddef.h>
 
+#include "h1_parse.h"
 #include "streamgate.h"
 
-struct lws;
+#define SG_REQ_ARGS_MAX SG_H1_ARGS_MAX
 
-#define SG_REQ_ARGS_MAX 16
-#define SG_REQ_HEADERS_MAX 16
+/* One header, both strings owned by the request's store. */
+typedef struct sg_req_header {
+	const char *name, *value;
+} sg_req_header;
 
+/* Owns path, args, and headers (one block with their strings). */
 struct sg_request {
-	struct lws *wsi; /* NULL once headers are gone */
-	char method[8];
+	char method[SG_H1_METHOD_MAX + 1];
 	char *path;
 	size_t nargs;
-	char *args[SG_REQ_ARGS_MAX]; /* "name=value", url-decoded */
+	char *args[SG_REQ_ARGS_MAX]; /* "name=value", decoded */
 	size_t nheaders;
-	char *headers[SG_REQ_HEADERS_MAX]; /* "name:value" fetched so far */
+	sg_req_header *headers;
 	int ws_upgrade;
+	int minor;		  /* HTTP/1.minor */
 	long long content_length; /* -1 when absent */
 	int is_json;
 };
 
-/* Fills req from wsi's headers. Returns 0, SG_EINVAL (no method/URI) or
- * SG_ETOOBIG (too many or too long query arguments). Caller frees with
- * sg__request_clear. */
-int sg__request_init(sg_request *req, struct lws *wsi, int ws_upgrade);
+/* Fills req from a parsed head (borrowed). Returns 0, SG_EINVAL with *err
+ * set (a bad target), or SG_ENOMEM. Caller frees with sg__request_clear. */
+int sg__request_from_head(sg_request *req, const sg_h1_head *h, sg_h1_error *err);
 void sg__request_clear(sg_request *req);
+/* Moves src's contents into dst (dst must be clear); src ends clear. */
+void sg__request_move(sg_request *dst, sg_request *src);
 
 #endif

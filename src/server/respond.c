@@ -1,14 +1,20 @@
 /*
- * respond — writes whole HTTP answers. On HTTP/1 the headers and the body
- * go out in one write, as libwebsockets itself does for status pages.
+ * respond — writes whole HTTP/1.x answers and the heads of streamed ones
+ * into a buffer. Every answer says its length (or is chunked, or ends with
+ * the connection), so a kept-alive client always knows where it ends.
  */
 #include "respond.h"
 
-#include <libwebsockets.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/json.h"
+
+#define SG_FILE_MAX (64u << 20) /* a static file read whole into memory */
 
 void sg__response_init(sg_response *resp)
 {
@@ -35,55 +41,90 @@ void sg__response_error(sg_response *resp, int status, const char *error, const 
 	sg_buf_puts(&resp->body, "}");
 }
 
-static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
-		      unsigned char *end)
+static const char *reason_phrase(int status)
 {
-	return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
-					   (const unsigned char *)value, (int)strlen(value), p, end);
+	static const struct {
+		int status;
+		const char *text;
+	} phrases[] = {
+		{100, "Continue"},	   {200, "OK"},
+		{204, "No Content"},	   {400, "Bad Request"},
+		{401, "Unauthorized"},	   {403, "Forbidden"},
+		{404, "Not Found"},	   {405, "Method Not Allowed"},
+		{408, "Request Timeout"},  {409, "Conflict"},
+		{411, "Length Required"},  {413, "Content Too Large"},
+		{414, "URI Too Long"},	   {415, "Unsupported Media Type"},
+		{417, "Expectation Failed"}, {422, "Unprocessable Content"},
+		{426, "Upgrade Required"}, {429, "Too Many Requests"},
+		{431, "Request Header Fields Too Large"},
+		{500, "Internal Server Error"}, {501, "Not Implemented"},
+		{502, "Bad Gateway"},	   {503, "Service Unavailable"},
+		{504, "Gateway Timeout"},  {505, "HTTP Version Not Supported"},
+	};
+	for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++)
+		if (phrases[i].status == status)
+			return phrases[i].text;
+	return "Unknown";
 }
 
-int sg__respond(struct lws *wsi, const sg_response *resp)
+/* Reads resp->file into resp->body. */
+static int load_file(sg_response *resp)
 {
-	if (resp->file[0])
-		return lws_serve_http_file(wsi, resp->file, resp->content_type, NULL, 0) ? -1 : 0;
-	size_t body = resp->body.len;
-	size_t cap = LWS_PRE + 1024 + body;
-	unsigned char *buf = malloc(cap);
-	if (!buf)
-		return -1;
-	unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + cap - body;
-	char len[24];
-	snprintf(len, sizeof(len), "%zu", body);
-	int bad = lws_add_http_header_status(wsi, (unsigned)resp->status, &p, end) ||
-		  add_header(wsi, "content-type:", resp->content_type, &p, end) ||
-		  add_header(wsi, "content-length:", len, &p, end) ||
-		  add_header(wsi, "cache-control:", "no-cache", &p, end) ||
-		  (resp->allow && add_header(wsi, "allow:", resp->allow, &p, end)) ||
-		  (resp->last_event_id[0] &&
-		   add_header(wsi, "last-event-id:", resp->last_event_id, &p, end)) ||
-		  (resp->gap && add_header(wsi, "x-streamgate-gap:", resp->gap, &p, end)) ||
-		  lws_finalize_http_header(wsi, &p, end);
-	if (!bad) {
-		if (body)
-			memcpy(p, resp->body.data, body);
-		p += body;
-		int n = (int)(p - start);
-		bad = lws_write(wsi, start, (size_t)n, LWS_WRITE_HTTP_FINAL) != n;
+	int fd = open(resp->file, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) || st.st_size > SG_FILE_MAX ||
+	    sg_buf_reserve(&resp->body, (size_t)st.st_size + 1)) {
+		if (fd >= 0)
+			close(fd);
+		sg__response_error(resp, 404, "not_found", "no such file");
+		return 0;
 	}
-	free(buf);
-	if (bad)
-		return -1;
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
+	ssize_t n;
+	while ((n = read(fd, resp->body.data + resp->body.len,
+			 resp->body.cap - resp->body.len)) > 0)
+		resp->body.len += (size_t)n;
+	close(fd);
+	return 0;
 }
 
-int sg__respond_error(struct lws *wsi, int status, const char *error, const char *detail,
-		      const char *allow)
+int sg__response_write(sg_response *resp, const sg_wire_opts *o, sg_buf *out)
 {
-	sg_response r;
-	sg__response_init(&r);
-	sg__response_error(&r, status, error, detail);
-	r.allow = allow;
-	int rc = sg__respond(wsi, &r);
-	sg__response_free(&r);
-	return rc;
+	if (resp->file[0] && load_file(resp))
+		return SG_ENOMEM;
+	int rc = sg_buf_printf(out, "HTTP/1.%d %d %s\r\n", o->minor, resp->status,
+			       reason_phrase(resp->status));
+	if (resp->status != 204 && resp->status != 100)
+		rc |= sg_buf_printf(out, "content-type: %s\r\ncontent-length: %zu\r\n",
+				    resp->content_type, resp->body.len);
+	rc |= sg_buf_puts(out, "cache-control: no-cache\r\n");
+	if (resp->allow)
+		rc |= sg_buf_printf(out, "allow: %s\r\n", resp->allow);
+	if (resp->retry_after)
+		rc |= sg_buf_printf(out, "retry-after: %d\r\n", resp->retry_after);
+	if (resp->last_event_id[0])
+		rc |= sg_buf_printf(out, "last-event-id: %s\r\n", resp->last_event_id);
+	if (resp->gap)
+		rc |= sg_buf_printf(out, "x-streamgate-gap: %s\r\n", resp->gap);
+	if (o->close)
+		rc |= sg_buf_puts(out, "connection: close\r\n");
+	else if (o->minor == 0)
+		rc |= sg_buf_puts(out, "connection: keep-alive\r\n");
+	rc |= sg_buf_puts(out, "\r\n");
+	if (!o->head_only && resp->status != 204)
+		rc |= sg_buf_append(out, resp->body.data, resp->body.len);
+	return rc ? SG_ENOMEM : 0;
+}
+
+int sg__response_stream_head(const sg_transport *t, const char *gap, const sg_wire_opts *o,
+			     sg_buf *out)
+{
+	int rc = sg_buf_printf(out,
+			       "HTTP/1.%d 200 OK\r\ncontent-type: %s\r\n%s"
+			       "cache-control: no-cache\r\nx-accel-buffering: no\r\n",
+			       o->minor, t->content_type,
+			       o->minor ? "transfer-encoding: chunked\r\n" : "connection: close\r\n");
+	if (gap)
+		rc |= sg_buf_printf(out, "x-streamgate-gap: %s\r\n", gap);
+	rc |= sg_buf_puts(out, "\r\n");
+	return rc ? SG_ENOMEM : 0;
 }

@@ -1,19 +1,29 @@
 /*
- * respond — complete HTTP answers: JSON bodies, errors, files.
+ * respond — complete HTTP/1.x answers as bytes: status line, headers and
+ * body of a response, or the head of a streamed one. No sockets: the
+ * engine sends what these build.
  */
 #ifndef SG_SERVER_RESPOND_H
 #define SG_SERVER_RESPOND_H
 
+#include "core/transport.h"
 #include "server.h"
 
-struct lws;
+/* How an answer goes on the wire. */
+typedef struct sg_wire_opts {
+	int minor;     /* HTTP/1.minor of the request */
+	int close;     /* the connection ends after this answer */
+	int head_only; /* HEAD: the headers of the answer, no body */
+} sg_wire_opts;
 
-/* Writes resp (status, headers, body or file) on wsi. Returns what the
- * lws callback should return. */
-int sg__respond(struct lws *wsi, const sg_response *resp);
-/* Shorthand: a JSON error {"error","detail"} answered at once. */
-int sg__respond_error(struct lws *wsi, int status, const char *error, const char *detail,
-		      const char *allow);
+/* Appends resp to out as HTTP/1.x (a file named by resp->file is read
+ * into the body first). Returns 0 or SG_ENOMEM. */
+int sg__response_write(sg_response *resp, const sg_wire_opts *o, sg_buf *out);
+/* Appends the head of a streamed answer with transport t: chunked on
+ * HTTP/1.1, ended by close on HTTP/1.0. gap (may be NULL) is the
+ * X-Streamgate-Gap value. */
+int sg__response_stream_head(const sg_transport *t, const char *gap, const sg_wire_opts *o,
+			     sg_buf *out);
 void sg__response_init(sg_response *resp);
 void sg__response_free(sg_response *resp);
 

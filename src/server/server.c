@@ -8,12 +8,12 @@
 #include <ev.h>
 #include <libwebsockets.h>
 #include <stdlib.h>
-#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <string.h>
 
 #include "conn.h"
-#include "http.h"
+#include "h1.h"
 #include "listen.h"
 #include "websocket.h"
 
@@ -136,21 +136,14 @@ static int sg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		sg__server_run_tasks(srv);
 		stop_if_asked(srv);
 		return 0;
-	case LWS_CALLBACK_HTTP:
-		c->wsi = wsi;
-		c->srv = srv;
-		return sg__http_request(c);
-	case LWS_CALLBACK_HTTP_BODY:
-		return sg__http_body(c, in, len);
-	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		return sg__http_body_done(c);
-	case LWS_CALLBACK_HTTP_WRITEABLE:
-		return sg__conn_write_stream(c);
-	case LWS_CALLBACK_CLOSED_HTTP:
-	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-		if (c && c->srv)
-			sg__conn_release(c, 1);
-		break;
+	case LWS_CALLBACK_WSI_CREATE: /* every lws connection is a socket of ours */
+		atomic_fetch_add(&srv->group->sockets, 1);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		atomic_fetch_sub(&srv->group->sockets, 1);
+		return 0;
+	case LWS_CALLBACK_HTTP: /* only upgrades reach lws: h1.c answers the rest */
+		return -1;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return sg__ws_filter(srv, wsi);
 	case LWS_CALLBACK_ESTABLISHED:
@@ -161,16 +154,10 @@ static int sg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 	case LWS_CALLBACK_RECEIVE:
 		return sg__ws_receive(c, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return sg__conn_write_ws(c);
+		return sg__ws_writeable(c);
 	case LWS_CALLBACK_CLOSED:
 		if (c && c->srv)
 			sg__conn_release(c, 1);
-		return 0;
-	case LWS_CALLBACK_RAW_RX_FILE: /* the only raw file is the hang-up set */
-		sg__conn_hangups(srv);
-		return 0;
-	case LWS_CALLBACK_RAW_ADOPT_FILE:
-	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		return 0;
 	default:
 		break;
@@ -238,25 +225,22 @@ static int context_create(sg_server *srv, char *err, size_t errlen)
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6 |
 		       LWS_SERVER_OPTION_LIBEV;
 	info.max_http_header_data = (unsigned short)srv->cfg.max_header_bytes;
-	info.fd_limit_per_thread = (unsigned)srv->cfg.max_connections + 16;
+	/* lws finds a connection by its fd in a table as long as the limit
+	 * covers every fd the process may open; below that it scans the
+	 * whole table on every event. Our own limit is max_connections. */
+	struct rlimit nofile;
+	info.fd_limit_per_thread = getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
+					   nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur < (1u << 24)
+				   ? (unsigned)nofile.rlim_cur
+				   : 1u << 20;
 	info.timeout_secs = 10;
 	srv->ctx = lws_create_context(&info);
-	struct lws_vhost *vh = srv->ctx ? lws_get_vhost_by_name(srv->ctx, "default") : NULL;
-	if (!vh) {
+	srv->vhost = srv->ctx ? lws_get_vhost_by_name(srv->ctx, "default") : NULL;
+	if (!srv->vhost) {
 		snprintf(err, errlen, "cannot start libwebsockets");
 		return SG_EIO;
 	}
-	/* lws owns the epoll fd from here and closes it with the context */
-	lws_sock_file_fd_type fd = {.filefd = epoll_create1(EPOLL_CLOEXEC)};
-	if (fd.filefd < 0 ||
-	    !lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, fd, "streamgate", NULL)) {
-		if (fd.filefd >= 0)
-			close(fd.filefd);
-		snprintf(err, errlen, "cannot watch connections (epoll)");
-		return SG_EIO;
-	}
-	srv->hangup_fd = fd.filefd;
-	if (!(srv->listener = sg__listen_start(srv, vh, srv->listen_fd))) {
+	if (sg__h1_start(srv) || !(srv->listener = sg__listen_start(srv, srv->listen_fd))) {
 		snprintf(err, errlen, "out of memory");
 		return SG_ENOMEM;
 	}
@@ -281,7 +265,6 @@ static sg_server *worker_new(const sg_config *cfg, sg_group *group, size_t index
 	srv->group = group;
 	group->workers[index] = srv;
 	srv->cfg = *cfg;
-	srv->hangup_fd = -1;
 	srv->listen_fd = listen_fd;
 	pthread_mutex_init(&srv->tasks_lock, NULL);
 	srv->stream_limits.queue_bytes = cfg->queue_bytes;
@@ -365,7 +348,7 @@ static void shutdown_watch(struct ev_loop *evloop, ev_timer *w, int revents)
 {
 	(void)revents;
 	sg_server *srv = lws_container_of(w, struct sg_housekeeping, shutdown)->srv;
-	if (!srv->conns || lws_now_usecs() >= srv->shutdown_deadline_us)
+	if ((!srv->conns && !srv->h1s) || lws_now_usecs() >= srv->shutdown_deadline_us)
 		ev_break(evloop, EVBREAK_ALL);
 }
 
@@ -380,6 +363,7 @@ static void shutdown_begin(sg_server *srv)
 		next = c->next;
 		sg_stream_close(c->stream);
 	}
+	sg__h1_shutdown(srv);
 	ev_timer_init(&srv->housekeeping->shutdown, shutdown_watch, 0.0, 0.02); /* now, then every 20 ms */
 	ev_timer_start(srv->evloop, &srv->housekeeping->shutdown);
 }
@@ -446,8 +430,10 @@ int sg_server_port(const sg_server *srv)
 static void worker_free(sg_server *srv)
 {
 	sg__listen_stop(srv->listener); /* uses the loop: before it goes */
+	sg__h1_stop(srv);
 	if (srv->ctx)
-		lws_context_destroy(srv->ctx); /* closes every connection */
+		lws_context_destroy(srv->ctx); /* closes every WebSocket */
+	sg__ws_pending_free(srv);
 	if (srv->evloop)
 		ev_loop_destroy(srv->evloop);
 	if (srv->listen_fd >= 0)

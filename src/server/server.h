@@ -18,7 +18,10 @@
 #include "streamgate.h"
 
 struct lws_context;
+struct lws_vhost;
 struct sg_conn;
+struct sg_h1;
+struct sg_ws_pending;
 
 /* A complete (non-streaming) answer an endpoint gives. Owns body. */
 typedef struct sg_response {
@@ -29,11 +32,13 @@ typedef struct sg_response {
 	char file[1024];      /* when set, serve this file instead of body */
 	char last_event_id[SG_ID_TEXT_MAX];
 	const char *gap; /* X-Streamgate-Gap header, borrowed, or NULL */
+	int retry_after; /* seconds for a Retry-After header; 0: none */
 } sg_response;
 
 #define SG_M_GET 1u
 #define SG_M_POST 2u
 #define SG_M_DELETE 4u
+#define SG_M_OPTIONS 8u
 
 /* A built-in endpoint: what a path does, by method. Static tables. */
 typedef struct sg_endpoint {
@@ -84,6 +89,7 @@ typedef struct sg_group {
 	sg_server **workers;
 	sg_bus *bus; /* NULL with one worker: the memory broker suffices */
 	pthread_t *threads;
+	atomic_size_t sockets; /* open client connections, every worker's */
 } sg_group;
 
 /* One worker (with one worker, the whole server). */
@@ -92,6 +98,7 @@ struct sg_server {
 	sg_group *group;
 	sg_config cfg;
 	struct lws_context *ctx;
+	struct lws_vhost *vhost; /* where WebSocket connections go */
 	int port;
 	pthread_t loop_thread;	 /* meaningful once loop_started */
 	atomic_int loop_started; /* set by the loop thread after loop_thread */
@@ -114,6 +121,9 @@ struct sg_server {
 	int shutting_down;
 	long long shutdown_deadline_us;
 	struct sg_conn *conns; /* streaming connections */
+	struct sg_h1 *h1s;     /* every HTTP/1 connection */
+	struct sg_h1 *dirty;   /* HTTP/1 connections with something to write */
+	struct sg_ws_pending *ws_pending; /* upgrades handed to lws */
 
 	unsigned char *scratch; /* write coalescing buffer, LWS_PRE headroom */
 	size_t scratch_cap;
@@ -122,7 +132,7 @@ struct sg_server {
 	struct sg_housekeeping *housekeeping; /* timers of the server's own */
 	struct ev_loop *evloop;		      /* the loop lws runs on */
 	void *foreign_loops[1];
-	int hangup_fd;			      /* epoll set, see conn.c; -1: none */
+	struct sg_h1_loop *h1_loop;	      /* the HTTP/1 engine's watchers */
 	long long last_heartbeat_us;
 };
 

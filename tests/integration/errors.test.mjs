@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { expectError, metrics, publish, request, startServer } from './lib/server.mjs';
 import { wsClient } from './lib/clients.mjs';
+import { rawExchange } from './lib/raw.mjs';
 
 const MAX_BODY = 1024;
 
@@ -37,8 +38,19 @@ describe('errors', { timeout: 60000 }, () => {
     expectError(await postJson('size', json), 413, 'body_too_large');
   });
 
-  it('411 length_required for a chunked request body', async () => {
-    expectError(await post('/channels/chunky', 'hello', {}, { chunked: true }), 411, 'length_required');
+  it('a chunked request body is read and published as one message', async () => {
+    const res = await post('/channels/chunky', 'hello', {}, { chunked: true });
+    assert.equal(res.status, 200);
+    assert.equal(JSON.parse(res.body).channel, 'chunky');
+    const info = JSON.parse((await request(server.url, { path: '/channels/chunky/info' })).body);
+    assert.equal(info.history.count, 1);
+  });
+
+  it('411 length_required for a POST with neither Content-Length nor chunked framing', async () => {
+    const res = await rawExchange(server.port,
+      'POST /channels/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    assert.match(res, /^HTTP\/1\.1 411 Length Required\r\n/);
+    assert.match(res, /"error":"length_required"/);
   });
 
   it('400 bad_json for malformed JSON, with line and column', async () => {
@@ -114,12 +126,12 @@ describe('errors', { timeout: 60000 }, () => {
 
   it('405 method_not_allowed with the exact Allow header', async () => {
     const cases = [
-      ['PUT', '/channels/x', 'GET, POST, DELETE'],
-      ['PATCH', '/channels/x', 'GET, POST, DELETE'],
-      ['POST', '/channels/x/info', 'GET'],
-      ['POST', '/healthz', 'GET'],
-      ['DELETE', '/healthz', 'GET'],
-      ['POST', '/metrics', 'GET'],
+      ['PUT', '/channels/x', 'GET, HEAD, POST, DELETE, OPTIONS'],
+      ['PATCH', '/channels/x', 'GET, HEAD, POST, DELETE, OPTIONS'],
+      ['POST', '/channels/x/info', 'GET, HEAD, OPTIONS'],
+      ['POST', '/healthz', 'GET, HEAD, OPTIONS'],
+      ['DELETE', '/healthz', 'GET, HEAD, OPTIONS'],
+      ['POST', '/metrics', 'GET, HEAD, OPTIONS'],
     ];
     for (const [method, path, allow] of cases) {
       const res = await request(server.url, { method, path, body: method === 'DELETE' ? undefined : 'x' });

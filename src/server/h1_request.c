@@ -1,0 +1,401 @@
+/*
+ * h1_request — what each HTTP/1 request gets, in the order they came:
+ * admission, routing, then an answer, a body read to its end, a stream or
+ * long-poll, or a WebSocket upgrade. Requests pipelined behind one wait in
+ * the connection's input until it is done; nothing here frees the
+ * connection (h1.c does, from its callbacks).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admit.h"
+#include "h1_conn.h"
+
+#define H1_OUT_HIGH (64 * 1024) /* answers waiting to be sent: stop taking requests */
+
+/* ---- answers ------------------------------------------------------------ */
+
+/* Sends resp and ends the request: the connection goes on to the next one,
+ * or closes when the request or the answer says so. */
+static void answer(sg_h1 *h, sg_response *resp)
+{
+	sg_server *srv = h->c.srv;
+	if (srv->shutting_down || h->over_limit)
+		h->wire.close = 1;
+	if (sg__response_write(resp, &h->wire, &h->out))
+		h->dead = h->dead_errored = 1;
+	sg__response_free(resp);
+	if (h->c.has_req)
+		sg__request_clear(&h->c.req);
+	h->c.has_req = 0;
+	sg_buf_free(&h->body);
+	h->state = h->wire.close ? SG_H1_CLOSING : SG_H1_HEAD;
+	h->head_started = 0;
+	sg__h1_timer(h, h->wire.close ? srv->cfg.body_timeout_ms : srv->cfg.keepalive_timeout_ms);
+	sg__h1_flush(h);
+}
+
+/* A JSON error, and the connection closes: after it, where the next
+ * request starts is not known for sure. */
+static void fail(sg_h1 *h, int status, const char *error, const char *detail)
+{
+	sg_response r;
+	sg__response_init(&r);
+	sg__response_error(&r, status, error, detail);
+	h->wire.close = 1;
+	answer(h, &r);
+}
+
+void sg__h1_timed_out(sg_h1 *h)
+{
+	if (h->state == SG_H1_CLOSING) { /* the client does not read our answer */
+		h->dead = 1;
+		return;
+	}
+	if (h->state == SG_H1_HEAD && !h->wire.minor)
+		h->wire.minor = 1;
+	fail(h, 408, "request_timeout",
+	     h->state == SG_H1_BODY ? "the request body stopped arriving (body_timeout_ms)"
+				    : "the request head did not arrive in time (body_timeout_ms)");
+}
+
+/* ---- bodies --------------------------------------------------------------- */
+
+static int body_emit(void *ctx, const char *p, size_t n)
+{
+	sg_h1 *h = ctx;
+	if (h->body.len + n > h->c.srv->cfg.max_body_bytes)
+		return -1;
+	return sg_buf_append(&h->body, p, n) ? -1 : 0;
+}
+
+static void body_done(sg_h1 *h)
+{
+	sg_response resp;
+	sg__response_init(&resp);
+	sg__http_post(h->c.srv, &h->d, &h->c.req, h->body.data ? h->body.data : "", h->body.len,
+		      &resp);
+	answer(h, &resp);
+}
+
+/* Takes body bytes from `in`. Returns nonzero when the body is done (or
+ * failed) and the connection has moved on. */
+static int body_feed(sg_h1 *h)
+{
+	const char *p = h->in.data + h->in_off;
+	size_t avail = h->in.len - h->in_off, used;
+	if (h->is_chunked) {
+		sg_h1_error err;
+		sg_h1_result r = sg_h1_chunked_feed(&h->chunked, p, avail, &used, body_emit, h, &err);
+		h->in_off += used;
+		if (r == SG_H1_BAD)
+			fail(h, err.status, err.error, err.detail);
+		else if (r == SG_H1_DONE)
+			body_done(h);
+		else
+			sg__h1_timer(h, h->c.srv->cfg.body_timeout_ms);
+		return r != SG_H1_MORE;
+	}
+	used = (unsigned long long)h->body_remain < avail ? (size_t)h->body_remain : avail;
+	if (body_emit(h, p, used)) {
+		fail(h, 413, "body_too_large", "the body is over max_body_bytes");
+		return 1;
+	}
+	h->in_off += used;
+	h->body_remain -= (long long)used;
+	if (!h->body_remain) {
+		body_done(h);
+		return 1;
+	}
+	sg__h1_timer(h, h->c.srv->cfg.body_timeout_ms);
+	return 0;
+}
+
+static void body_begin(sg_h1 *h, const sg_h1_head *head)
+{
+	if (head->expect_continue && head->minor == 1)
+		sg__h1_send(h, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	h->is_chunked = head->chunked;
+	h->chunked = (sg_h1_chunked){0};
+	h->body_remain = head->content_length;
+	h->state = SG_H1_BODY;
+	if (!head->chunked && head->content_length == 0)
+		body_done(h);
+	else
+		sg__h1_timer(h, h->c.srv->cfg.body_timeout_ms);
+}
+
+/* ---- streams -------------------------------------------------------------- */
+
+static void h1_want_write(void *p)
+{
+	sg__h1_mark_dirty(p);
+}
+
+static void h1_end(void *p, int abort, const char *reason)
+{
+	sg_h1 *h = p;
+	(void)reason;
+	if (abort)
+		h->c.aborting = 1;
+	else
+		h->c.ending = 1;
+	sg__h1_mark_dirty(h);
+}
+
+static const sg_stream_sink h1_sink = {
+	.want_write = h1_want_write,
+	.end = h1_end,
+};
+
+static void wait_over(void *p)
+{
+	sg_h1 *h = p;
+	h->c.timer = NULL;
+	h->c.timed_out = 1;
+	sg__h1_mark_dirty(h);
+}
+
+/* HEAD on a streaming path: the headers its GET would get, no stream. */
+static void stream_head_only(sg_h1 *h)
+{
+	const sg_transport *t;
+	const char *why;
+	sg_negotiation n = {.forced = sg_request_query(&h->c.req, "transport"),
+			    .accept = sg_request_header(&h->c.req, "accept")};
+	if (sg_transport_negotiate(&n, &t, &why))
+		return fail(h, 400, "bad_transport", why);
+	sg_response r;
+	sg__response_init(&r);
+	r.content_type = t->content_type;
+	answer(h, &r);
+}
+
+static void stream_begin(sg_h1 *h)
+{
+	const char *error, *detail;
+	if (h->wire.head_only)
+		return stream_head_only(h);
+	int status = sg__open_stream(&h->c, &h1_sink, h->d.fn, h->d.ud, &error, &detail);
+	if (status) {
+		char e[32], d[160];
+		snprintf(e, sizeof(e), "%s", error);
+		snprintf(d, sizeof(d), "%s", detail);
+		sg__conn_release(&h->c, 1);
+		sg_response r;
+		sg__response_init(&r);
+		sg__response_error(&r, status, e, d);
+		return answer(h, &r);
+	}
+	sg_stream *s = h->c.stream;
+	const sg_transport *t = sg__stream_transport_of(s);
+	h->state = SG_H1_BUSY;
+	sg__h1_timer(h, 0);
+	if (t->wire == SG_WIRE_HTTP_STREAM) {
+		h->wire.close |= h->wire.minor == 0; /* the body ends with the connection */
+		sg_buf head = SG_BUF_INIT;
+		if (sg__response_stream_head(t, sg__stream_notes(s), &h->wire, &head))
+			h->dead = h->dead_errored = 1;
+		sg__h1_send(h, head.data, head.len);
+		sg_buf_free(&head);
+		h->c.headers_out = 1;
+	} else {
+		h->c.timer = h->c.srv->loop.timer_start(&h->c.srv->loop,
+							 h->c.srv->cfg.longpoll_timeout_ms, wait_over, h);
+		if (!h->c.timer) /* out of memory: answer at once rather than never */
+			wait_over(h);
+	}
+	sg__request_clear(&h->c.req); /* the handler had it; a stream keeps no head */
+	h->c.has_req = 0;
+	sg__stream_opened(s);
+	if (sg__stream_queued(s) || h->c.ending || h->c.aborting)
+		sg__h1_mark_dirty(h);
+}
+
+/* Long-poll: one answer with every queued frame as a batch. */
+static void longpoll_answer(sg_h1 *h)
+{
+	sg_stream *s = h->c.stream;
+	const sg_transport *t = sg__stream_transport_of(s);
+	sg_response r;
+	sg__response_init(&r);
+	r.content_type = t->content_type;
+	sg_id_format(sg__stream_last(s), r.last_event_id);
+	char *gap = sg__stream_notes(s) ? strdup(sg__stream_notes(s)) : NULL;
+	r.gap = gap;
+	sg_buf_puts(&r.body, t->batch_open);
+	for (size_t i = 0; sg__stream_queued(s); i++) {
+		sg_frame *f = sg__stream_peek(s, 0);
+		if (i)
+			sg_buf_puts(&r.body, t->batch_sep);
+		sg_buf_append(&r.body, sg_frame_data(f), f->len);
+		sg__stream_pop(s);
+	}
+	sg_buf_puts(&r.body, t->batch_close);
+	sg__conn_release(&h->c, 0);
+	answer(h, &r);
+	free(gap);
+}
+
+/* The end of a streamed body: the last chunk, then the next request. */
+static void stream_finish(sg_h1 *h)
+{
+	if (h->wire.minor)
+		sg__h1_send(h, "0\r\n\r\n", 5);
+	sg__conn_release(&h->c, 0);
+	if (h->c.srv->shutting_down)
+		h->wire.close = 1;
+	h->state = h->wire.close ? SG_H1_CLOSING : SG_H1_HEAD;
+	h->head_started = 0;
+	sg__h1_timer(h, h->wire.close ? h->c.srv->cfg.body_timeout_ms
+				      : h->c.srv->cfg.keepalive_timeout_ms);
+	sg__h1_flush(h);
+}
+
+void sg__h1_write_stream(sg_h1 *h)
+{
+	sg_conn *c = &h->c;
+	sg_stream *s = c->stream;
+	if (!s || h->state != SG_H1_BUSY || h->dead)
+		return;
+	if (c->aborting) {
+		h->dead = h->dead_errored = 1;
+		return;
+	}
+	if (h->out_off < h->out.len)
+		return; /* the socket is full; its write watcher comes back here */
+	const sg_transport *t = sg__stream_transport_of(s);
+	if (t->wire == SG_WIRE_HTTP_ONESHOT) {
+		if (sg__stream_queued(s) || c->ending || c->timed_out)
+			longpoll_answer(h);
+		return;
+	}
+	const sg_wire_framing *w = h->wire.minor ? &sg_wire_chunked : &sg_wire_raw;
+	while (sg__stream_queued(s) && !h->dead && h->out_off == h->out.len) {
+		unsigned char *start;
+		size_t len, take = sg__conn_batch(c, w, &start, &len);
+		sg__h1_send(h, start, len); /* keeps what the socket did not take */
+		sg__conn_batch_done(c, take);
+	}
+	if (c->ending && !sg__stream_queued(s) && !h->dead && h->out_off == h->out.len)
+		stream_finish(h);
+}
+
+/* ---- upgrades --------------------------------------------------------------- */
+
+/* Checks a WebSocket upgrade (RFC 6455 §4.2.1) before libwebsockets gets
+ * it, so every refusal is a clear HTTP answer. */
+static void upgrade(sg_h1 *h, const sg_h1_head *head, size_t start)
+{
+	const sg_request *req = &h->c.req;
+	const char *version = sg_request_header(req, "sec-websocket-version");
+	sg_handler_fn fn;
+	void *ud;
+	h->wire.close = 1;
+	if (strcmp(req->method, "GET") != 0 || head->minor != 1)
+		return fail(h, 400, "bad_upgrade", "a WebSocket upgrade is a GET over HTTP/1.1");
+	if (!sg_request_header(req, "sec-websocket-key") || !version || strcmp(version, "13") != 0)
+		return fail(h, 400, "bad_upgrade",
+			    "a WebSocket upgrade needs Sec-WebSocket-Key and Sec-WebSocket-Version: 13");
+	if (sg_request_header(req, "sec-websocket-protocol"))
+		return fail(h, 400, "unsupported_subprotocol",
+			    "this gateway speaks no WebSocket subprotocol: ask for none");
+	if (sg__stream_handler_for(h->c.srv, req->path, &fn, &ud))
+		return fail(h, 404, "not_found", "no stream is served at this path");
+	if (h->out_off < h->out.len)
+		return fail(h, 503, "busy", "an upgrade must wait for the answers before it");
+	h->upgrade_at = start;
+	h->state = SG_H1_UPGRADE;
+}
+
+/* ---- requests ---------------------------------------------------------------- */
+
+static void request(sg_h1 *h, const sg_h1_head *head, size_t start)
+{
+	sg_server *srv = h->c.srv;
+	sg_response resp;
+	sg_h1_error err;
+	sg__response_init(&resp);
+	h->wire = (sg_wire_opts){.minor = head->minor,
+				 .close = head->close,
+				 .head_only = head->method_len == 4 && !memcmp(head->method, "HEAD", 4)};
+	if (sg__request_from_head(&h->c.req, head, &err))
+		return fail(h, err.status, err.error, err.detail);
+	h->c.has_req = 1;
+	sg_admit_ctx ctx = {.over_limit = h->over_limit};
+	if (sg__admit(srv, &h->c.req, &ctx, &resp))
+		return answer(h, &resp);
+	if (head->upgrade_ws)
+		return upgrade(h, head, start);
+	sg__http_route(srv, &h->c.req, &resp, &h->d);
+	if (h->d.kind == SG_ROUTE_STREAM)
+		return stream_begin(h);
+	if (h->d.kind == SG_ROUTE_BODY)
+		return body_begin(h, head);
+	if (head->content_length > 0 || head->chunked)
+		h->wire.close = 1; /* a body we will not read */
+	answer(h, &resp);
+}
+
+/* Parses the next head in `in`. Returns nonzero when a request was taken. */
+static int next_head(sg_h1 *h)
+{
+	sg_server *srv = h->c.srv;
+	size_t avail = h->in.len - h->in_off;
+	if (!avail)
+		return 0;
+	sg_h1_head head;
+	sg_h1_error err;
+	sg_h1_result r = sg_h1_parse_head(h->in.data + h->in_off, avail, srv->cfg.max_header_bytes,
+					  srv->cfg.max_url_bytes, &head, &err);
+	if (r == SG_H1_MORE) {
+		if (!h->head_started) { /* the head has a deadline from its first byte */
+			h->head_started = 1;
+			sg__h1_timer(h, srv->cfg.body_timeout_ms);
+		}
+		return 0;
+	}
+	if (r == SG_H1_BAD) {
+		h->wire = (sg_wire_opts){.minor = 1};
+		fail(h, err.status, err.error, err.detail);
+		return 1;
+	}
+	size_t start = h->in_off;
+	h->in_off += head.head_len;
+	request(h, &head, start);
+	return 1;
+}
+
+void sg__h1_process(sg_h1 *h)
+{
+	if (h->processing)
+		return;
+	h->processing = 1;
+	for (;;) {
+		if (h->dead)
+			break;
+		if (h->state == SG_H1_HEAD) {
+			if (h->out.len - h->out_off > H1_OUT_HIGH || !next_head(h))
+				break;
+		} else if (h->state == SG_H1_BODY) {
+			if (h->in_off == h->in.len || !body_feed(h))
+				break;
+		} else {
+			break;
+		}
+	}
+	h->processing = 0;
+	if (h->state == SG_H1_UPGRADE)
+		return; /* `in` goes to libwebsockets as it is */
+	if (h->in_off == h->in.len) {
+		sg_buf_free(&h->in);
+		h->in_off = 0;
+	} else if (h->in_off) {
+		memmove(h->in.data, h->in.data + h->in_off, h->in.len - h->in_off);
+		h->in.len -= h->in_off;
+		h->in_off = 0;
+	}
+	if (h->eof && h->state == SG_H1_HEAD && !h->dead && h->out_off == h->out.len)
+		h->dead = 1; /* the client is done sending and has every answer */
+}
