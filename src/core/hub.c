@@ -283,8 +283,10 @@ static void replay(const sg_hub *h, sg_stream *s, sg_channel **cs, size_t n, con
 	size_t next[SG_SUBSCRIBE_MAX];
 	for (size_t k = 0; k < n; k++) {
 		const char *why = resume_gap(h, cs[k], after);
-		if (why)
+		if (why) {
 			signal_gap(s, cs[k], last_id, why);
+			sg__stream_reset_last(s, h->last); /* the replay moves it on */
+		}
 		next[k] = 0;
 		while (!why && next[k] < cs[k]->hcount &&
 		       sg_id_cmp(history_at(cs[k], next[k])->pos, after) <= 0)
