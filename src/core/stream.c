@@ -285,10 +285,11 @@ static void notes_truncate(sg_stream *s)
 static int notes_add(sg_stream *s, const char *note)
 {
 	size_t sep = s->notes.len ? 2 : 0;
-	if (!s->notes_left && s->notes.len + sep + strlen(note) <= SG_GAP_HEADER_MAX)
-		return ((sep && sg_buf_puts(&s->notes, ", ")) || sg_buf_puts(&s->notes, note))
-			   ? SG_ENOMEM
-			   : 0;
+	if (!s->notes_left && s->notes.len + sep + strlen(note) <= SG_GAP_HEADER_MAX) {
+		if ((sep && sg_buf_puts(&s->notes, ", ")) || sg_buf_puts(&s->notes, note))
+			return SG_ENOMEM;
+		return 0;
+	}
 	s->notes_left++;
 	notes_truncate(s);
 	return 0;

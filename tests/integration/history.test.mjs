@@ -224,7 +224,9 @@ describe('history bounds and gap signals', { timeout: 120000 }, () => {
   });
 
   it('--max-channels 2: the least recently active channel without subscribers is evicted, counted, and a resume from before says "evicted"', async () => {
-    const server = await startServer({ args: ['--max-channels', '2', '--longpoll-timeout-ms', String(LONGPOLL_MS)] });
+    // one worker: each worker evicts from its own copy of the channels, and
+    // the metric sums them (tests/unit/test_workers.c covers several)
+    const server = await startServer({ args: ['--max-channels', '2', '--longpoll-timeout-ms', String(LONGPOLL_MS), '--workers', '1'] });
     const keepers = [];
     try {
       const a1 = (await publish(server.url, 'ev.a', 'a1')).id;
