@@ -43,6 +43,10 @@ int sg_server_port(const sg_server *srv);
  * copied. SG_EINVAL for a bad channel name, SG_ECLOSED once stopped. */
 int sg_server_publish(sg_server *srv, const char *channel, const char *event, const void *data,
 		      size_t len);
+/* Nonzero when the `ws_publish` setting lets WebSocket clients publish to
+ * channel (srv and channel borrowed): for a handler that publishes what
+ * its clients send, as the built-in channel commands do. Any thread. */
+int sg_server_ws_may_publish(const sg_server *srv, const char *channel);
 
 #ifdef __cplusplus
 }

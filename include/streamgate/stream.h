@@ -71,6 +71,10 @@ int sg_stream_every(sg_stream *s, unsigned ms, sg_timer_fn fn, void *ud);
  * no client messages. Loop thread. */
 typedef void (*sg_message_fn)(sg_stream *s, const char *data, size_t len, void *ud);
 int sg_stream_on_message(sg_stream *s, sg_message_fn fn, void *ud);
+/* Nonzero when the len bytes at p (borrowed) are UTF-8 (RFC 3629): what a
+ * message must be to be published. A WebSocket text message always is; a
+ * binary one need not be. */
+int sg_utf8_valid(const void *p, size_t len);
 
 /* Takes a reference so the handle outlives the request (for other threads);
  * each ref needs one sg_stream_unref. Both are thread-safe. */

@@ -220,7 +220,7 @@ static int workers_publish(sg_broker *b, const sg_publish_req *req, sg_publish_r
 	if (!sg_channel_name_valid(req->channel) || !sg_event_name_valid(req->event))
 		return SG_EINVAL;
 	drain(w); /* max_channels counts what came before, as the hub will */
-	if (!sg_hub_admits(b->hub, req->channel))
+	if (sg_hub_make_room(b->hub, req->channel))
 		return SG_ETOOBIG;
 	bus_item *it = item_new(ITEM_PUBLISH, req->channel, req->event, req->data, req->len);
 	if (!it)

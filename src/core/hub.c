@@ -3,7 +3,7 @@
  * nothing itself: each subscriber queues the message's shared frame for its
  * transport, so N subscribers cost N queue appends.
  */
-#include "hub.h"
+#include "hub_private.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,28 +12,6 @@
 #include "buf.h"
 #include "message.h"
 #include "stream.h"
-
-struct sg_channel {
-	char *name;
-	sg_id last;  /* newest message published here, zero when none */
-	sg_id floor; /* resuming from before this can have missed messages */
-	int evicted; /* the history has lost a message */
-	sg_stream **subs;
-	size_t nsubs, subs_cap;
-	sg_msg **hist; /* ring: hcount messages from hhead, hcap slots */
-	size_t hcap, hhead, hcount, hbytes;
-	sg_channel *next; /* bucket chain */
-};
-
-struct sg_hub {
-	sg_channel **buckets;
-	size_t nbuckets, nchannels;
-	sg_hub_limits lim;
-	sg_id start; /* the first id this hub could have given */
-	sg_id last;  /* the last id it gave */
-	sg_id floor; /* when a channel last went away: a new one vouches from here */
-	sg_hub_hooks hooks;
-};
 
 static int64_t hub_now(const sg_hub *h)
 {
@@ -147,8 +125,9 @@ static int channel_get(sg_hub *h, const char *name, sg_channel **out)
 	sg_channel *c = *out = channel_find(h, name);
 	if (c)
 		return 0;
-	if (h->lim.max_channels && h->nchannels >= h->lim.max_channels)
-		return SG_ETOOBIG;
+	int rc = sg__hub_make_room(h);
+	if (rc)
+		return rc;
 	c = calloc(1, sizeof(*c));
 	if (!c || !(c->name = strdup(name))) {
 		free(c);
@@ -159,6 +138,7 @@ static int channel_get(sg_hub *h, const char *name, sg_channel **out)
 	c->next = h->buckets[b];
 	h->buckets[b] = c;
 	h->nchannels++;
+	sg__hub_idle_touch(h, c);
 	*out = c;
 	return 0;
 }
@@ -214,6 +194,7 @@ int sg_hub_publish(sg_hub *h, const sg_publish_req *req, sg_publish_result *res)
 	if (!m)
 		return SG_ENOMEM;
 	h->last = c->last = pos;
+	sg__hub_idle_touch(h, c);
 	rc = history_append(h, c, m);
 	/* a subscriber may be cut (slow consumer) and leave during fan-out */
 	for (size_t i = c->nsubs; i-- > 0;)
@@ -242,6 +223,7 @@ static void subscription_drop(sg_hub *h, sg_stream *s, sg_channel *c)
 	c->subs[i] = c->subs[--c->nsubs];
 	if (i < c->nsubs)
 		sg__stream_find_sub(c->subs[i], c)->index = i;
+	sg__hub_idle_touch(h, c);
 }
 
 static void unsubscribe_all(void *hub, sg_stream *s)
@@ -301,8 +283,10 @@ static void replay(const sg_hub *h, sg_stream *s, sg_channel **cs, size_t n, con
 	size_t next[SG_SUBSCRIBE_MAX];
 	for (size_t k = 0; k < n; k++) {
 		const char *why = resume_gap(h, cs[k], after);
-		if (why)
+		if (why) {
 			signal_gap(s, cs[k], last_id, why);
+			sg__stream_reset_last(s, h->last); /* the replay moves it on */
+		}
 		next[k] = 0;
 		while (!why && next[k] < cs[k]->hcount &&
 		       sg_id_cmp(history_at(cs[k], next[k])->pos, after) <= 0)
@@ -328,6 +312,7 @@ static int subscription_add(sg_hub *h, sg_stream *s, sg_channel *c)
 	    sg__stream_add_sub(s, c, c->nsubs))
 		return SG_ENOMEM;
 	c->subs[c->nsubs++] = s;
+	sg__hub_idle_touch(h, c);
 	subscribers_changed(h, c, 1);
 	return 0;
 }
@@ -416,10 +401,12 @@ int sg_hub_channel_info(sg_hub *h, const char *channel, sg_channel_info *out)
 	return 0;
 }
 
-/* Unlinks c from its bucket chain and frees it. */
-static void channel_remove(sg_hub *h, sg_channel *c)
+void sg__hub_channel_remove(sg_hub *h, sg_channel *c)
 {
-	h->floor = h->last; /* its name may come back, without what it held */
+	/* its name may come back, without what it held */
+	if (sg_id_cmp(c->last, h->floor) > 0)
+		h->floor = c->last;
+	sg__hub_idle_unlink(h, c);
 	for (sg_channel **p = &h->buckets[name_hash(c->name) % h->nbuckets]; *p; p = &(*p)->next)
 		if (*p == c) {
 			*p = c->next;
@@ -438,8 +425,10 @@ size_t sg_hub_sweep(sg_hub *h, int64_t now_ms)
 			history_evict_expired(h, c, now_ms);
 			if (c->nsubs == 0 && c->hcount == 0 &&
 			    !(h->hooks.elsewhere && h->hooks.elsewhere(h->hooks.ud, c->name))) {
-				channel_remove(h, c);
+				sg__hub_channel_remove(h, c);
 				reclaimed++;
+			} else {
+				sg__hub_idle_recheck(h, c);
 			}
 		}
 	return reclaimed;
@@ -460,17 +449,16 @@ int sg_hub_delete(sg_hub *h, const char *channel, size_t *subscribers)
 		sg__stream_remove_sub(subs[i], c);
 	if (n)
 		subscribers_changed(h, c, -(long)n);
-	channel_remove(h, c);
+	sg__hub_channel_remove(h, c);
 	for (size_t i = 0; i < n; i++)
 		sg_stream_close(subs[i]);
 	free(subs);
 	return 0;
 }
 
-int sg_hub_admits(const sg_hub *h, const char *channel)
+int sg_hub_make_room(sg_hub *h, const char *channel)
 {
-	return !h->lim.max_channels || h->nchannels < h->lim.max_channels ||
-	       channel_find(h, channel);
+	return channel_find(h, channel) ? 0 : sg__hub_make_room(h);
 }
 
 sg_id sg_hub_last(const sg_hub *h)

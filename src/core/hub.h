@@ -19,7 +19,9 @@ typedef struct sg_hub_limits {
 	size_t history_count; /* messages kept per channel */
 	size_t history_bytes; /* payload bytes kept per channel */
 	uint64_t history_age_ms; /* oldest message kept, 0: no bound */
-	size_t max_channels;	 /* channels at once (0: no bound); more: SG_ETOOBIG */
+	size_t max_channels;	 /* channels at once (0: no bound): past it the least
+				    recently active channel without subscribers is
+				    evicted; SG_ETOOBIG when all have some */
 	int64_t (*clock_ms)(void); /* wall clock in ms; NULL: the real one */
 } sg_hub_limits;
 
@@ -60,7 +62,8 @@ int sg_event_name_valid(const char *event);
 /* Stores and fans out one message. SG_EID_STALE when req->id is not above
  * the hub's last id; SG_EINVAL for a malformed id (or one over a minute
  * ahead of the clock), name or event;
- * SG_ETOOBIG when a new channel would pass max_channels. */
+ * SG_ETOOBIG when a new channel would pass max_channels and every channel
+ * has subscribers (else the least recently active one without is evicted). */
 int sg_hub_publish(sg_hub *h, const sg_publish_req *req, sg_publish_result *res);
 /* Subscribes s to channel, first queueing the history after last_id (NULL:
  * none). When the history cannot vouch for everything after last_id (it
@@ -81,10 +84,18 @@ int sg_hub_unsubscribe(sg_hub *h, sg_stream *s, const char *channel);
 int sg_hub_channel_info(sg_hub *h, const char *channel, sg_channel_info *out);
 size_t sg_hub_channel_count(const sg_hub *h);
 /* Evicts expired history and frees channels that have neither subscribers
- * nor history. Returns how many channels were freed. */
+ * nor history; a channel eviction passed over because another hub had
+ * subscribers becomes evictable again when it has none. Returns how many
+ * channels were freed. */
 size_t sg_hub_sweep(sg_hub *h, int64_t now_ms);
-/* Nonzero when a publish to channel would not pass max_channels. */
-int sg_hub_admits(const sg_hub *h, const char *channel);
+/* Makes sure a publish to channel will not pass max_channels: 0 when it
+ * exists or there is room, evicting the least recently active channel
+ * with no subscriber (here or elsewhere) if it must; SG_ETOOBIG when every
+ * channel has subscribers. */
+int sg_hub_make_room(sg_hub *h, const char *channel);
+/* Channels evicted to make room at max_channels since the hub was made.
+ * Safe from any thread. */
+unsigned long sg_hub_channels_evicted(const sg_hub *h);
 /* The newest id this hub gave or took. */
 sg_id sg_hub_last(const sg_hub *h);
 /* Tells the hub a message with id was meant for it but not stored (a
@@ -95,8 +106,8 @@ void sg_hub_lost(sg_hub *h, sg_id id);
  * NULL-safe, called on the hub's thread. sync runs before the hub answers
  * a subscribe, so it can first take in what was published elsewhere;
  * subscribers runs when channel's local subscriber count changes by delta;
- * elsewhere tells the sweep that another hub has subscribers to channel,
- * so it is kept (with its last id) even with none here. */
+ * elsewhere tells the sweep and eviction that another hub has subscribers
+ * to channel, so it is kept (with its last id) even with none here. */
 typedef struct sg_hub_hooks {
 	void (*sync)(void *ud);
 	void (*subscribers)(void *ud, const char *channel, long delta);

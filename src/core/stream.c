@@ -245,6 +245,11 @@ void sg__stream_set_last(sg_stream *s, sg_id id)
 		s->last = id;
 }
 
+void sg__stream_reset_last(sg_stream *s, sg_id id)
+{
+	s->last = id;
+}
+
 void sg__stream_set_tagged(sg_stream *s)
 {
 	s->tagged = 1;
@@ -255,14 +260,47 @@ int sg__stream_tagged(const sg_stream *s)
 	return s->tagged;
 }
 
+/* Writes the header for when notes were left out: the whole notes kept
+ * that fit beside the entry "*; truncated=N" (N: every note left out). */
+static void notes_truncate(sg_stream *s)
+{
+	size_t len = s->notes.len, left = s->notes_left;
+	char tail[48];
+	for (;;) {
+		int n = snprintf(tail, sizeof(tail), "%s*; truncated=%zu", len ? ", " : "", left);
+		if (len + (size_t)n <= SG_GAP_HEADER_MAX || !len)
+			break;
+		size_t cut = len; /* drop the last whole note */
+		while (cut > 1 && !(s->notes.data[cut - 2] == ',' && s->notes.data[cut - 1] == ' '))
+			cut--;
+		len = cut > 1 ? cut - 2 : 0;
+		left++;
+	}
+	memcpy(s->notes_text, s->notes.data ? s->notes.data : "", len);
+	snprintf(s->notes_text + len, sizeof(s->notes_text) - len, "%s", tail);
+}
+
+/* Keeps note (borrowed) for the header while the notes fit whole in
+ * SG_GAP_HEADER_MAX; once one does not, it and the later ones are counted. */
+static int notes_add(sg_stream *s, const char *note)
+{
+	size_t sep = s->notes.len ? 2 : 0;
+	if (!s->notes_left && s->notes.len + sep + strlen(note) <= SG_GAP_HEADER_MAX) {
+		if ((sep && sg_buf_puts(&s->notes, ", ")) || sg_buf_puts(&s->notes, note))
+			return SG_ENOMEM;
+		return 0;
+	}
+	s->notes_left++;
+	notes_truncate(s);
+	return 0;
+}
+
 int sg__stream_control(sg_stream *s, const char *kind, const char *json, const char *note)
 {
 	if (!s->conn)
 		return SG_ECLOSED;
-	if (note && sg__stream_state(s) == SG_STREAM_NEW) {
-		if ((s->notes.len && sg_buf_puts(&s->notes, ", ")) || sg_buf_puts(&s->notes, note))
-			return SG_ENOMEM;
-	}
+	if (note && sg__stream_state(s) == SG_STREAM_NEW && notes_add(s, note))
+		return SG_ENOMEM;
 	sg_frame *f = s->transport->control(kind, json, s->tagged);
 	if (!f)
 		return 0;
@@ -273,6 +311,8 @@ int sg__stream_control(sg_stream *s, const char *kind, const char *json, const c
 
 const char *sg__stream_notes(const sg_stream *s)
 {
+	if (s->notes_left)
+		return s->notes_text;
 	return s->notes.len ? s->notes.data : NULL;
 }
 

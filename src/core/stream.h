@@ -84,6 +84,9 @@ sg_stream_state sg__stream_state(const sg_stream *s);
  * set_last only moves it forward. */
 sg_id sg__stream_last(const sg_stream *s);
 void sg__stream_set_last(sg_stream *s, sg_id id);
+/* Puts the cursor at id, back too (after a gap the client goes on from
+ * where the hub is, not from an id it does not know). */
+void sg__stream_reset_last(sg_stream *s, sg_id id);
 /* From now on frames name their channel (several channels, or asked). */
 void sg__stream_set_tagged(sg_stream *s);
 int sg__stream_tagged(const sg_stream *s);
@@ -91,7 +94,11 @@ int sg__stream_tagged(const sg_stream *s);
  * before the headers are out, note (may be NULL) is also kept for a
  * response header. */
 int sg__stream_control(sg_stream *s, const char *kind, const char *json, const char *note);
-/* The notes kept for the header, "a, b", or NULL. */
+#define SG_GAP_HEADER_MAX 512
+/* The notes kept for the header, "a, b", or NULL: at most
+ * SG_GAP_HEADER_MAX bytes of whole notes; when some did not fit the last
+ * entry is "*; truncated=N", N the notes left out (the body's control
+ * messages have them all). */
 const char *sg__stream_notes(const sg_stream *s);
 /* The status set by sg_stream_fail (0 when none) and its error and detail
  * (borrowed). */

@@ -44,7 +44,9 @@ struct sg_stream {
 	char fail_detail[160];
 	sg_id last;	  /* position of the last channel message queued */
 	int tagged;	  /* frames name their channel (JSON envelopes) */
-	sg_buf notes;	  /* control notes for response headers: "a; b" */
+	sg_buf notes;	  /* control notes kept whole for the header: "a, b" */
+	size_t notes_left; /* notes that did not fit in SG_GAP_HEADER_MAX */
+	char notes_text[SG_GAP_HEADER_MAX + 1]; /* the header when some did not */
 
 	void *hub;
 	sg_unsubscribe_fn unsubscribe;

@@ -58,6 +58,11 @@ static int publish_allowed(const char *rule, const char *channel)
 	return 0;
 }
 
+int sg_server_ws_may_publish(const sg_server *srv, const char *channel)
+{
+	return srv && channel && publish_allowed(srv->cfg.ws_publish, channel);
+}
+
 static void do_subscribe(sg_stream *s, const sg_json_command *cmd)
 {
 	sg_client_error e;
@@ -93,7 +98,7 @@ static void do_publish(sg_stream *s, sg_server *srv, const sg_json_command *cmd)
 		reply_error(s, cmd, "bad_command", "publish needs \"data\"");
 		return;
 	}
-	if (!publish_allowed(srv->cfg.ws_publish, cmd->channel)) {
+	if (!sg_server_ws_may_publish(srv, cmd->channel)) {
 		reply_error(s, cmd, "forbidden", "this server does not let WebSocket clients "
 						 "publish to that channel (ws_publish)");
 		return;

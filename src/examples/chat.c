@@ -1,8 +1,11 @@
 /*
  * chat — the rack-stream chat example: /examples/chat/ROOM subscribes to
  * channel "chat.ROOM" (history replayed with ?last_event_id=); what a
- * WebSocket client sends is published to the room. Any transport can
- * listen, and POST /channels/chat.ROOM also speaks.
+ * WebSocket client sends is published to the room, when the ws_publish
+ * setting allows that channel and the message is UTF-8; otherwise the
+ * sender alone gets {"type":"error","error":"forbidden"|"bad_encoding",...}
+ * (the built-in commands' error) and stays connected. Any transport can
+ * listen, and POST /channels/chat.ROOM also speaks. Public API only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,11 +13,26 @@
 
 #include "examples.h"
 
+#define ROOM_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-"
+#define ROOM_MAX 120
+
+static const char forbidden[] =
+    "{\"type\":\"error\",\"error\":\"forbidden\",\"detail\":\"this server does not let "
+    "WebSocket clients publish to that channel (ws_publish)\"}";
+static const char bad_encoding[] =
+    "{\"type\":\"error\",\"error\":\"bad_encoding\",\"detail\":\"a message must be UTF-8\"}";
+
+/* One message from a client (data borrowed): published to the room, or
+ * refused to the sender. */
 static void say(sg_stream *s, const char *data, size_t len, void *ud)
 {
 	sg_server *srv = ud;
 	const char *channel = sg_stream_user(s);
-	if (sg_server_publish(srv, channel, NULL, data, len) != 0)
+	if (!sg_server_ws_may_publish(srv, channel))
+		sg_stream_chunk(s, forbidden, sizeof(forbidden) - 1);
+	else if (!sg_utf8_valid(data, len))
+		sg_stream_chunk(s, bad_encoding, sizeof(bad_encoding) - 1);
+	else if (sg_server_publish(srv, channel, NULL, data, len) != 0)
 		sg_stream_close(s);
 }
 
@@ -24,19 +42,34 @@ static void forget_room(sg_stream *s, void *ud)
 	free(sg_stream_user(s));
 }
 
+/* Nonzero when room (borrowed) is one channel name's worth: 1 to ROOM_MAX
+ * of ROOM_CHARS. A ',' would make "chat.x,secret" a list of two channels. */
+static int room_valid(const char *room)
+{
+	size_t n = strlen(room);
+	return n > 0 && n <= ROOM_MAX && strspn(room, ROOM_CHARS) == n;
+}
+
 void sg_example_chat(sg_stream *s, const sg_request *req, void *ud)
 {
 	const char *room = sg_request_path(req) + strlen("/examples/chat/");
-	char channel[160];
+	char channel[sizeof("chat.") + ROOM_MAX];
+	if (!room_valid(room)) {
+		sg_stream_fail(s, 400, "bad_room", "rooms are 1 to 120 of A-Z a-z 0-9 _ . : -");
+		return;
+	}
 	snprintf(channel, sizeof(channel), "chat.%s", room);
-	int rc = strlen(room) > 120 ? SG_EINVAL
-				    : sg_stream_subscribe(s, channel, sg_request_query(req, "last_event_id"));
+	int rc = sg_stream_subscribe(s, channel, sg_request_query(req, "last_event_id"));
 	char *name = rc ? NULL : strdup(channel);
 	if (!name) {
 		if (rc == SG_EBADID)
 			sg_stream_fail(s, 400, "bad_last_event_id", "last_event_id is not a message id");
-		else
+		else if (rc == SG_ETOOBIG)
+			sg_stream_fail(s, 503, "too_many_channels", "the server holds max_channels");
+		else if (rc)
 			sg_stream_fail(s, 400, "bad_room", "rooms are 1 to 120 of A-Z a-z 0-9 _ . : -");
+		else
+			sg_stream_fail(s, 503, "out_of_memory", "cannot hold the room");
 		return;
 	}
 	sg_stream_set_user(s, name);

@@ -2,7 +2,9 @@
  * longpoll — one response per request: a JSON array of the envelopes that
  * are ready (waiting until at least one is, or the poll times out with []).
  * The client carries its cursor: it asks again with ?last_event_id= set to
- * the last id it got (also sent back as the Last-Event-ID header).
+ * the Last-Event-ID header of the answer. Gap signals ({"type":"gap"})
+ * come first in the array, so the whole list is there whatever the
+ * header could hold.
  */
 #include "core/transport.h"
 #include "envelope.h"
@@ -13,12 +15,13 @@ static sg_frame *longpoll_render(const struct sg_msg *m, int tagged)
 	return sg_envelope_frame(m, "");
 }
 
+/* Gap signals are elements of the array, before the replay; replies to
+ * commands do not happen (no input on a long-poll). */
 static sg_frame *longpoll_control(const char *kind, const char *json, int tagged)
 {
 	(void)kind;
-	(void)json;
 	(void)tagged;
-	return NULL; /* the answer is an array of messages: headers carry the rest */
+	return sg_control_line(json, "");
 }
 
 const sg_transport sg_transport_longpoll = {

@@ -92,3 +92,32 @@ test('every transport receives the same 1,000 messages exactly', { timeout: 1200
     await server.stop();
   }
 });
+
+// A message with a line break, and an empty one, as each line-based
+// transport writes them: plain chunked is "data\n", so a line reader sees
+// two lines for "one\ntwo" and an empty line (a heartbeat's bytes) for "";
+// ndjson and SSE keep the framing.
+test('a two-line message and an empty one: exact bytes on chunked, ndjson and SSE', { timeout: 30000 }, async () => {
+  const server = await startServer({ args: ['--heartbeat-ms', '0'] });
+  const sub = `${server.url}/channels/lines`;
+  const chunked = curl(sub);
+  const ndjson = curl(`${sub}?transport=ndjson`);
+  const sse = curl(sub, { args: ['-H', 'Accept: text/event-stream'] });
+  try {
+    for (const c of [chunked, ndjson, sse]) await c.waitHeaders();
+    const [a, b] = await publishEach(server.url, 'lines', [{ body: 'one\ntwo' }, { body: '' }], 3);
+    const want = {
+      chunked: 'one\ntwo\n\n',
+      ndjson: `{"channel":"lines","id":"${a}","event":null,"data":"one\\ntwo"}\n`
+        + `{"channel":"lines","id":"${b}","event":null,"data":""}\n`,
+      sse: `: ok\n\nid: ${a}\ndata: one\ndata: two\n\nid: ${b}\ndata: \n\n`,
+    };
+    for (const [name, c] of [['chunked', chunked], ['ndjson', ndjson], ['sse', sse]]) {
+      const got = await c.waitBytes(Buffer.byteLength(want[name]));
+      assert.equal(got.toString('utf8'), want[name], name);
+    }
+  } finally {
+    for (const c of [chunked, ndjson, sse]) await c.kill();
+    await server.stop();
+  }
+});

@@ -90,6 +90,67 @@ describe('examples', { timeout: 60000 }, () => {
   });
 });
 
+describe('chat obeys ws_publish, UTF-8 and one room per name', { timeout: 60000 }, () => {
+  const FORBIDDEN = '{"type":"error","error":"forbidden","detail":"this server does not let WebSocket clients publish to that channel (ws_publish)"}';
+  const BAD_ENCODING = '{"type":"error","error":"bad_encoding","detail":"a message must be UTF-8"}';
+  let server;
+  before(async () => {
+    server = await startServer({ args: ['--ws-publish', 'chat.open*'] });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it('a room name with a comma (or an encoded one) is 400 bad_room, WebSocket close 1008, and subscribes nothing', async () => {
+    for (const p of ['/examples/chat/x,secret', '/examples/chat/x%2Csecret', '/examples/chat/,secret', '/examples/chat/x/secret']) {
+      expectError(await request(server.url, { path: p }), 400, 'bad_room');
+    }
+    const ws = await wsClient(`ws://127.0.0.1:${server.port}/examples/chat/x,secret`);
+    const closed = await ws.waitClosed(10000);
+    assert.equal(closed.code, 1008);
+    assert.match(closed.reason, /^bad_room: /);
+    // nobody holds "secret": a publish reaches no one
+    const res = await request(server.url, { method: 'POST', path: '/channels/secret', body: 'psst' });
+    assert.deepStrictEqual([res.status, JSON.parse(res.text).subscribers], [200, 0]);
+  });
+
+  it('a room ws_publish does not allow: the sender gets "forbidden", nothing is published', async () => {
+    const ws = await wsClient(`ws://127.0.0.1:${server.port}/examples/chat/closed`);
+    try {
+      ws.ws.send('hi');
+      await ws.waitCount(1);
+      assert.deepStrictEqual(ws.messages, [{ data: FORBIDDEN, binary: false }]);
+      const info = await request(server.url, { path: '/channels/chat.closed/info' });
+      assert.deepStrictEqual(JSON.parse(info.text).history, { count: 0, bytes: 0, first_id: null, last_id: null });
+      assert.equal(JSON.parse(info.text).subscribers, 1);
+    } finally {
+      await ws.close();
+    }
+  });
+
+  it('an allowed room: UTF-8 is published (text or binary), a binary message that is not UTF-8 gets "bad_encoding", a text one close 1007', async () => {
+    const room = `ws://127.0.0.1:${server.port}/examples/chat/open1`;
+    const a = await wsClient(room);
+    const b = await wsClient(room);
+    try {
+      a.ws.send('h\u00e9');
+      a.ws.send(Buffer.from([0x68, 0xff, 0x69]), { binary: true });
+      a.ws.send(Buffer.from('ok', 'utf8'), { binary: true });
+      await b.waitCount(2);
+      await a.waitCount(3);
+      assert.deepStrictEqual(b.payloads(), ['h\u00e9', 'ok']);
+      assert.deepStrictEqual(a.payloads(), ['h\u00e9', BAD_ENCODING, 'ok']);
+      const info = await request(server.url, { path: '/channels/chat.open1/info' });
+      assert.equal(JSON.parse(info.text).history.count, 2);
+      a.ws.send(Buffer.from([0x68, 0xff]), { binary: false });
+      assert.equal((await a.waitClosed(10000)).code, 1007);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
 describe('--examples 0', { timeout: 30000 }, () => {
   it('/examples/... is 404 not_found', async () => {
     const server = await startServer({ args: ['--examples', '0'] });

@@ -8,11 +8,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  expectError, publish, publishEach, request, startServer, waitFor,
+  expectError, metrics, publish, publishEach, request, startServer, waitFor,
 } from './lib/server.mjs';
-import { curl, expectStreams, streamsOn } from './lib/clients.mjs';
+import { closeStreams, curl, expectStreams, streamsOn } from './lib/clients.mjs';
 import {
-  chunkedText, envelope, gapJson, samples, sseFrame, sseGapFrame, SSE_PRELUDE, withIds,
+  chunkedText, envelope, gapJson, idCompare, samples, sseFrame, sseGapFrame, SSE_PRELUDE, withIds,
 } from './lib/messages.mjs';
 
 const LONGPOLL_MS = 500;
@@ -30,9 +30,11 @@ async function expectInfo(base, channel, subscribers, history) {
 }
 
 // Resumes channel from `from` on every transport. gap: null, or {reason,
-// firstId} (firstId null for an empty history); msgs: what the history
-// holds after `from` ({id, data, event}). The long-poll comes first and is
-// answered with msgs at once (or [] after its timeout when there are none);
+// firstId, cursor} (firstId null for an empty history; cursor: the
+// gateway's newest id, the long-poll's next cursor when msgs is empty);
+// msgs: what the history holds after `from` ({id, data, event}). The
+// long-poll comes first and is answered at once with the gap object and
+// msgs (or [] after its timeout when there is neither);
 // then one subscriber per streaming transport, and a live message published
 // once all are in: each stream must be exactly gap, replay, live message.
 async function resumeEverywhere(server, channel, from, gap, msgs) {
@@ -44,8 +46,9 @@ async function resumeEverywhere(server, channel, from, gap, msgs) {
   });
   assert.deepStrictEqual(
     [lp.status, lp.headers['content-type'], lp.headers['x-streamgate-gap'], lp.headers['last-event-id']],
-    [200, 'application/json', header, msgs.length ? msgs[msgs.length - 1].id : from], 'long-poll headers');
-  assert.equal(lp.text, JSON.stringify(msgs.map((m) => envelope(channel, m))), 'long-poll body');
+    [200, 'application/json', header, msgs.length ? msgs[msgs.length - 1].id : (gap ? gap.cursor : from)], 'long-poll headers');
+  assert.equal(lp.text, `[${[...(signal ? [signal] : []), ...msgs.map((m) => JSON.stringify(envelope(channel, m)))].join(',')}]`,
+    'long-poll body: the gap object first, then the replay');
 
   const streams = await streamsOn(server, `/channels/${channel}`, `last_event_id=${from}`);
   const live = { id: (await publish(server.url, channel, 'live')).id, data: 'live', event: null };
@@ -79,7 +82,7 @@ describe('history bounds and gap signals', { timeout: 120000 }, () => {
       const zero = await request(server.url, { path: '/channels/hc?transport=longpoll&last_event_id=0' });
       assert.deepStrictEqual([zero.headers['x-streamgate-gap'], zero.headers['last-event-id']],
         [gapHeader('hc', 'evicted', msgs[3].id), msgs[7].id]);
-      assert.equal(zero.text, JSON.stringify(msgs.slice(3).map((m) => envelope('hc', m))));
+      assert.equal(zero.text, `[${[gapJson('hc', '0', msgs[3].id, 'evicted'), ...msgs.slice(3).map((m) => JSON.stringify(envelope('hc', m)))].join(',')}]`);
       await resumeEverywhere(server, 'hc', msgs[0].id, { reason: 'evicted', firstId: msgs[3].id }, msgs.slice(3));
     } finally {
       await server.stop();
@@ -113,7 +116,7 @@ describe('history bounds and gap signals', { timeout: 120000 }, () => {
         return JSON.parse(res.text).history.count === 0;
       }, { timeoutMs: 10000, intervalMs: 100, what: 'the aged history to be swept' });
       await expectInfo(server.url, 'aged', 1, { count: 0, bytes: 0, first_id: null, last_id: msgs[2].id });
-      await resumeEverywhere(server, 'aged', msgs[0].id, { reason: 'evicted', firstId: null }, []);
+      await resumeEverywhere(server, 'aged', msgs[0].id, { reason: 'evicted', firstId: null, cursor: msgs[2].id }, []);
       assert.equal((await keeper.kill()).stdout.toString(), `${chunkedText(msgs)}live\n`);
     } finally {
       await keeper.kill();
@@ -141,7 +144,7 @@ describe('history bounds and gap signals', { timeout: 120000 }, () => {
       const lp = await request(server.url, { path: `${path}?transport=longpoll&last_event_id=0` });
       assert.deepStrictEqual([lp.status, lp.headers['x-streamgate-gap'], lp.headers['last-event-id']],
         [200, header, held[held.length - 1].id]);
-      assert.equal(lp.text, `[${held.map(env).join(',')}]`);
+      assert.equal(lp.text, `[${[...signals, ...held.map(env)].join(',')}]`);
 
       const streams = await streamsOn(server, path, 'last_event_id=0');
       const lines = [...signals, ...held.map(env)].map((l) => `${l}\n`).join('');
@@ -215,6 +218,77 @@ describe('history bounds and gap signals', { timeout: 120000 }, () => {
     try {
       const msgs = await publishSamples(server, 'whole', 6);
       await resumeEverywhere(server, 'whole', '0', null, msgs);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('--max-channels 2: the least recently active channel without subscribers is evicted, counted, and a resume from before says "evicted"', async () => {
+    // one worker: each worker evicts from its own copy of the channels, and
+    // the metric sums them (tests/unit/test_workers.c covers several)
+    const server = await startServer({ args: ['--max-channels', '2', '--longpoll-timeout-ms', String(LONGPOLL_MS), '--workers', '1'] });
+    const keepers = [];
+    try {
+      const a1 = (await publish(server.url, 'ev.a', 'a1')).id;
+      await publish(server.url, 'ev.a', 'a2');
+      await publish(server.url, 'ev.b', 'b1');
+      await publish(server.url, 'ev.a', 'a3'); // ev.b is now the oldest
+      const c1 = (await publish(server.url, 'ev.c', 'c1')).id;
+      expectError(await request(server.url, { path: '/channels/ev.b/info' }), 404, 'no_such_channel');
+      assert.equal((await metrics(server.url)).streamgate_channels_evicted_total, 1);
+      await publish(server.url, 'ev.b', 'b2'); // evicts ev.a
+      assert.equal((await metrics(server.url)).streamgate_channels_evicted_total, 2);
+      // ev.a comes back empty (evicting ev.c): the client from a1 is told
+      const lp = await request(server.url, { path: `/channels/ev.a?transport=longpoll&last_event_id=${a1}` });
+      assert.deepStrictEqual([lp.status, lp.headers['x-streamgate-gap'], lp.text],
+        [200, gapHeader('ev.a', 'evicted', null), `[${gapJson('ev.a', a1, null, 'evicted')}]`]);
+      assert.ok(idCompare(lp.headers['last-event-id'], c1) > 0, 'the cursor moves past the gap');
+      assert.equal((await metrics(server.url)).streamgate_channels_evicted_total, 3);
+      // two channels with subscribers: a third is refused, nothing evicted
+      for (const channel of ['ev.a', 'ev.b']) {
+        const k = curl(`${server.url}/channels/${channel}`, { maxTimeS: 60 });
+        keepers.push(k);
+        await k.waitHeaders();
+      }
+      const refused = await request(server.url, { method: 'POST', path: '/channels/ev.d', body: 'd', headers: { 'Content-Type': 'text/plain' } });
+      expectError(refused, 503, 'too_many_channels');
+      assert.equal((await metrics(server.url)).streamgate_channels_evicted_total, 3);
+    } finally {
+      for (const k of keepers) await k.kill();
+      await server.stop();
+    }
+  });
+
+  it('16 channels of 24 characters resumed from before the start: the header stays within 512 bytes, the body has every gap', async () => {
+    const server = await startServer({ args: ['--longpoll-timeout-ms', String(LONGPOLL_MS)] });
+    try {
+      const names = Array.from({ length: 16 }, (_, k) => `gap-header-channel-${String(k + 1).padStart(5, '0')}`);
+      assert.ok(names.every((n) => n.length === 24));
+      const firsts = [];
+      for (const n of names) firsts.push((await publish(server.url, n, 'x')).id);
+      const old = '1000-0';
+      const entries = names.map((n, k) => gapHeader(n, 'restarted', firsts[k]));
+      let kept = 0;
+      while (kept < 16 && [...entries.slice(0, kept + 1)].join(', ').length <= 512) kept++;
+      const left = 16 - kept;
+      const header = `${entries.slice(0, kept).join(', ')}, *; truncated=${left}`;
+      assert.ok(header.length <= 512 && left > 0, header);
+      const path = `/channels/${names.join(',')}`;
+      const lp = await request(server.url, { path: `${path}?transport=longpoll&last_event_id=${old}` });
+      assert.deepStrictEqual([lp.status, lp.headers['x-streamgate-gap']], [200, header]);
+      const body = JSON.parse(lp.text);
+      assert.deepStrictEqual(body.slice(0, 16).map((g) => JSON.stringify(g)),
+        names.map((n, k) => gapJson(n, old, firsts[k], 'restarted')));
+      assert.equal(body.length, 32);
+      const streams = await streamsOn(server, path, `last_event_id=${old}`);
+      try {
+        for (const c of [streams.chunked, streams.chunkedJson, streams.sse, streams.ndjson]) {
+          const h = await c.waitHeaders();
+          assert.deepStrictEqual([h.status, h.headers['x-streamgate-gap']], [200, header]);
+        }
+      } finally {
+        await closeStreams(streams);
+      }
     } finally {
       await server.stop();
     }

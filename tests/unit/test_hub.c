@@ -2,9 +2,10 @@
  * test_hub — channels without a server: hub-wide ids from the injected
  * clock, fan-out to streams of every transport with one shared frame per
  * transport, explicit ids, channel names, subscribing, unsubscribing and
- * deleting, max_channels, unsubscription when a stream detaches, and the
+ * deleting, unsubscription when a stream detaches, and the
  * memory broker in front of the hub. History and age are in
- * test_hub_history.c, resuming and gaps in test_hub_resume.c; the world is
+ * test_hub_history.c, resuming and gaps in test_hub_resume.c, max_channels
+ * and eviction in test_hub_evict.c; the world is
  * hub_env.h.
  */
 #include <setjmp.h>
@@ -576,37 +577,6 @@ static void test_delete(void **state)
 	assert_int_equal(info(e, "keep").subscribers, 1);
 }
 
-static void test_max_channels(void **state)
-{
-	env *e = env_with(
-	    (sg_hub_limits){.history_count = 4, .history_bytes = 1 << 20, .max_channels = 2});
-	sg_publish_result res;
-	assert_int_equal(publish(e, "a", NULL, NULL, "x", &res), 0);
-	size_t s = sub_add(e, &sg_transport_ws, "b", NULL);
-	assert_int_equal(sg_hub_channel_count(e->hub), 2);
-	/* a third channel is refused, by publish and by subscribe */
-	assert_int_equal(publish(e, "c", NULL, NULL, "x", &res), SG_ETOOBIG);
-	assert_int_equal(publish(e, "c", NULL, ID(9), "x", &res), SG_ETOOBIG);
-	assert_int_equal(sg_hub_subscribe(e->hub, e->subs[s], "c", NULL), SG_ETOOBIG);
-	sg_hub_attach(e->hub, e->subs[s]);
-	assert_int_equal(sg_stream_subscribe(e->subs[s], "c", NULL), SG_ETOOBIG);
-	assert_int_equal(sg_hub_channel_count(e->hub), 2);
-	assert_int_equal(sg__stream_nsubs(e->subs[s]), 1);
-	/* the refused publish used no id; known channels still work */
-	assert_int_equal(publish(e, "a", NULL, NULL, "y", &res), 0);
-	assert_string_equal(res.id, ID(2));
-	assert_int_equal(sg_hub_subscribe(e->hub, e->subs[s], "a", NULL), 0);
-	/* room again once a channel is deleted */
-	size_t n;
-	assert_int_equal(sg_hub_delete(e->hub, "a", &n), 0);
-	assert_int_equal(n, 1);
-	assert_int_equal(publish(e, "c", NULL, NULL, "z", &res), 0);
-	assert_string_equal(res.id, ID(3));
-	assert_int_equal(publish(e, "d", NULL, NULL, "z", &res), SG_ETOOBIG);
-	env_free(e);
-	(void)state;
-}
-
 /* ---- broker ----------------------------------------------------------- */
 
 static void test_memory_broker(void **state)
@@ -655,7 +625,6 @@ int main(void)
 	    T(test_stream_subscribe_lists),
 	    T(test_unsubscribe),
 	    T(test_delete),
-	    cmocka_unit_test(test_max_channels),
 	    T(test_memory_broker),
 	};
 #undef T

@@ -171,9 +171,12 @@ static void test_gap_evicted(void **state)
 	size_t ok = resume(e, &sg_transport_sse, "c", ID(2));
 	assert_all_frames(e, ok, "id: " ID(3) "\ndata: m3\n\nid: " ID(4) "\ndata: m4\n\n");
 	assert_string_equal(notes(e, ok), "(none)");
-	/* long-poll: only the note tells; a tagged chunked body has a line */
+	/* long-poll: the gap is the array's first element; a tagged chunked
+	 * body has a line */
 	size_t lp = resume(e, &sg_transport_longpoll, "c", ID(1));
-	assert_int_equal(sg__stream_queued(e->subs[lp]), 2);
+	assert_int_equal(sg__stream_queued(e->subs[lp]), 3);
+	assert_frame(e, lp, 0, GAP_JSON("c", ID(1), Q(ID(3)), "evicted"));
+	assert_id(sg__stream_last(e->subs[lp]), ID(4));
 	assert_string_equal(notes(e, lp), "c; reason=evicted; first_id=" ID(3));
 	size_t ch = stream_add_new(e, &sg_transport_chunked, 1 << 20, SG_SLOW_DROP_OLDEST);
 	sg__stream_set_tagged(e->subs[ch]);
@@ -294,7 +297,14 @@ static void test_gap_unknown(void **state)
 	size_t m = resume_many(e, &sg_transport_longpoll, both, 2, ID(5));
 	assert_string_equal(notes(e, m),
 	                    NOTE("c", "unknown", ID(1)) ", " NOTE("empty", "unknown", "none"));
-	assert_int_equal(sg__stream_queued(e->subs[m]), 3);
+	assert_int_equal(sg__stream_queued(e->subs[m]), 2 + 3);
+	assert_frame(e, m, 1, GAP_JSON("empty", ID(5), "null", "unknown"));
+	assert_id(sg__stream_last(e->subs[m]), ID(3));
+	/* with nothing to replay the cursor goes back to the hub's last id, so
+	 * the next poll does not meet the same gap */
+	size_t none = resume(e, &sg_transport_longpoll, "empty", ID(9));
+	assert_all_frames(e, none, GAP_JSON("empty", ID(9), "null", "unknown"));
+	assert_id(sg__stream_last(e->subs[none]), ID(4));
 }
 
 static void test_gap_notes_many_channels(void **state)
@@ -308,11 +318,12 @@ static void test_gap_notes_many_channels(void **state)
 	/* only a lost messages after 1 */
 	size_t s = resume_many(e, &sg_transport_longpoll, names, 3, ID(1));
 	assert_string_equal(notes(e, s), "a; reason=evicted; first_id=" ID(3));
-	assert_int_equal(sg__stream_queued(e->subs[s]), 3);
-	assert_frame(e, s, 0,
+	assert_int_equal(sg__stream_queued(e->subs[s]), 4);
+	assert_frame(e, s, 0, GAP_JSON("a", ID(1), Q(ID(3)), "evicted"));
+	assert_frame(e, s, 1,
 	             "{\"channel\":\"a\",\"id\":\"1000-3\",\"event\":null,\"data\":\"m3\"}");
-	assert_frame(e, s, 1, ENVELOPE("a", ID(4), "m4"));
-	assert_frame(e, s, 2, ENVELOPE("b", ID(5), "m5"));
+	assert_frame(e, s, 2, ENVELOPE("a", ID(4), "m4"));
+	assert_frame(e, s, 3, ENVELOPE("b", ID(5), "m5"));
 	/* from before the hub's start, all three; the notes are joined */
 	size_t r = resume_many(e, &sg_transport_ndjson, names, 3, "999-0");
 	assert_string_equal(notes(e, r), "a; reason=restarted; first_id=1000-3, "
@@ -322,6 +333,38 @@ static void test_gap_notes_many_channels(void **state)
 	assert_frame(e, r, 0, GAP_JSON("a", "999-0", Q(ID(3)), "restarted") "\n");
 	assert_frame(e, r, 1, GAP_JSON("b", "999-0", Q(ID(5)), "restarted") "\n");
 	assert_frame(e, r, 2, GAP_JSON("c", "999-0", "null", "restarted") "\n");
+	env_free(e);
+	(void)state;
+}
+
+/* 16 channels with 24-character names resumed after a restart: the header
+ * keeps the first 8 entries whole and says 8 more were left out, within
+ * SG_GAP_HEADER_MAX; the body has all 16 gap signals. */
+static void test_gap_header_bounded(void **state)
+{
+	env *e = env_new(4, 1 << 20);
+	char names[16][32], want[1024] = "", entry[1024];
+	const char *list[16];
+	for (int i = 0; i < 16; i++) {
+		snprintf(names[i], sizeof(names[i]), "abcdefghijklmnopqrstu.%02d", i + 1);
+		assert_int_equal(strlen(names[i]), 24);
+		list[i] = names[i];
+		publish_n(e, names[i], i + 1, i + 1); /* names[i] holds 1000-(i+1) */
+	}
+	size_t s = resume_many(e, &sg_transport_ndjson, list, 16, "999-0");
+	for (int i = 0; i < 8; i++) {
+		snprintf(entry, sizeof(entry), "%s%s; reason=restarted; first_id=1000-%d",
+		         i ? ", " : "", names[i], i + 1);
+		strcat(want, entry);
+	}
+	strcat(want, ", *; truncated=8");
+	assert_string_equal(notes(e, s), want);
+	assert_int_equal(strlen(notes(e, s)), 502);
+	assert_true(strlen(notes(e, s)) <= SG_GAP_HEADER_MAX);
+	/* every gap is in the body: 16 signals, then 16 messages */
+	assert_int_equal(sg__stream_queued(e->subs[s]), 16 + 16);
+	assert_frame(e, s, 15,
+	             GAP_JSON("abcdefghijklmnopqrstu.16", "999-0", Q("1000-16"), "restarted") "\n");
 	env_free(e);
 	(void)state;
 }
@@ -488,8 +531,9 @@ static void test_subscribe_sets_cursor(void **state)
 	/* or where the client said it was, when nothing is replayed */
 	assert_id(sg__stream_last(e->subs[at4]), ID(4));
 	assert_int_equal(sg__stream_queued(e->subs[at4]), 0);
-	/* an unknown id is replaced by the last message of the whole history */
-	assert_int_equal(sg__stream_queued(e->subs[ahead]), 3);
+	/* an unknown id is replaced by the last message of the whole history
+	 * (after the gap, the array's first element) */
+	assert_int_equal(sg__stream_queued(e->subs[ahead]), 1 + 3);
 	assert_id(sg__stream_last(e->subs[ahead]), ID(3));
 	assert_id(sg__stream_last(e->subs[fresh]), ID(4));
 	publish_n(e, "c", 5, 5);
@@ -515,6 +559,7 @@ int main(void)
 	    T(test_gap_restarted),
 	    T(test_gap_unknown),
 	    cmocka_unit_test(test_gap_notes_many_channels),
+	    cmocka_unit_test(test_gap_header_bounded),
 	    T(test_gap_channel_made_later),
 	    T(test_merged_replay_order),
 	    cmocka_unit_test(test_merged_replay_with_gap),

@@ -538,12 +538,55 @@ static void test_control_per_transport(void **state)
 		assert_control(e, &sg_transport_sse, tagged, "event: sg.gap\ndata: " GAP "\n\n");
 		assert_control(e, &sg_transport_ws, tagged, GAP);
 		assert_control(e, &sg_transport_ndjson, tagged, GAP "\n");
-		assert_control(e, &sg_transport_longpoll, tagged, NULL);
+		assert_control(e, &sg_transport_longpoll, tagged, GAP);
 	}
 	/* a plain chunked body is data only: the header must say it */
 	assert_control(e, &sg_transport_chunked, 0, NULL);
 	assert_control(e, &sg_transport_chunked, 1, GAP "\n");
 	assert_int_equal(sg_frame_live(), e->frames);
+}
+
+/* Notes past SG_GAP_HEADER_MAX: whole ones are kept while they fit; the
+ * header then ends with "*; truncated=N", dropping a kept note when that
+ * entry would not fit beside it. */
+static void test_control_notes_bounded(void **state)
+{
+	stream_env *e = *state;
+	sg_stream *s = stream_new(e, &sg_transport_ndjson, 1 << 20, SG_SLOW_DROP_OLDEST);
+	char note[101], want[600] = "";
+	for (int i = 0; i < 5; i++) { /* 5 * 100 + 4 * 2 = 508 bytes */
+		memset(note, 'a' + i, 100);
+		note[100] = '\0';
+		assert_int_equal(sg__stream_control(s, "gap", GAP, note), 0);
+		if (i)
+			strcat(want, ", ");
+		strcat(want, note);
+	}
+	assert_string_equal(sg__stream_notes(s), want);
+	assert_int_equal(strlen(sg__stream_notes(s)), 508);
+	/* a sixth does not fit, nor does ", *; truncated=1" beside all five */
+	assert_int_equal(sg__stream_control(s, "gap", GAP, "f; reason=evicted; first_id=none"), 0);
+	want[4 * 100 + 3 * 2] = '\0';
+	strcat(want, ", *; truncated=2");
+	assert_string_equal(sg__stream_notes(s), want);
+	assert_int_equal(strlen(sg__stream_notes(s)), 422);
+	/* a small one after a truncation is counted too: order is kept */
+	assert_int_equal(sg__stream_control(s, "gap", GAP, "g"), 0);
+	want[4 * 100 + 3 * 2] = '\0';
+	strcat(want, ", *; truncated=3");
+	assert_string_equal(sg__stream_notes(s), want);
+	/* every control frame was queued all the same */
+	assert_int_equal(sg__stream_queued(s), 7);
+	sg__stream_detach(s, 0);
+	/* one note over the bound alone: only the count */
+	s = stream_new(e, &sg_transport_ndjson, 1 << 20, SG_SLOW_DROP_OLDEST);
+	char big[SG_GAP_HEADER_MAX + 2];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(sg__stream_control(s, "gap", GAP, big), 0);
+	assert_string_equal(sg__stream_notes(s), "*; truncated=1");
+	sg__stream_detach(s, 0);
+	(void)state;
 }
 
 static void test_control_notes(void **state)
@@ -559,8 +602,8 @@ static void test_control_notes(void **state)
 	assert_int_equal(sg__stream_control(s, "gap", GAP, "b; reason=unknown; first_id=none"), 0);
 	assert_string_equal(sg__stream_notes(s),
 	                    "a; reason=evicted; first_id=5-0, b; reason=unknown; first_id=none");
-	assert_int_equal(sg__stream_queued(s), 0); /* long-poll has no control frames */
-	assert_int_equal(e->conn.want_write, 0);
+	assert_int_equal(sg__stream_queued(s), 3); /* long-poll: array elements */
+	assert_queued(s, 2, GAP);
 	/* once the headers are out a note has nowhere to go */
 	sg__stream_opened(s);
 	assert_int_equal(sg__stream_control(s, "gap", GAP, "c; reason=evicted; first_id=none"), 0);
@@ -596,6 +639,7 @@ int main(void)
 	    T(test_fail_arguments),    T(test_last_position),
 	    T(test_tagged_frames),     T(test_control_per_transport),
 	    T(test_control_notes),
+	    T(test_control_notes_bounded),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /*
  * test_workers — the workers broker without threads or sockets, on the
  * world of workers_env.h: ids in one order across workers and delivery to
- * every hub in that order, explicit ids, max_channels, and freeing with
+ * every hub in that order, explicit ids, max_channels and eviction (a
+ * channel subscribed on another worker is kept), and freeing with
  * work still in an inbox. Channels seen across workers (resume, info,
  * delete, the subscriber directory, the sweep) are test_workers_channels.
  */
@@ -210,6 +211,15 @@ static void test_explicit_ids(void **state)
 
 /* ---- limits ----------------------------------------------------------------- */
 
+static int held(env *e, const char *channel)
+{
+	sg_channel_info ci;
+	return sg_hub_channel_info(e->hub, channel, &ci) == 0;
+}
+
+/* A channel with no subscriber on a hub but some on another is not evicted
+ * there: with every channel subscribed somewhere, a new one is refused;
+ * and a publisher's hub counts what its inbox holds before it decides. */
 static void test_max_channels_counts_inbox(void **state)
 {
 	world *ws = *state;
@@ -217,35 +227,45 @@ static void test_max_channels_counts_inbox(void **state)
 	sg_broker *ba = ws->b[0], *bb = ws->b[1];
 	char id[SG_ID_TEXT_MAX];
 	sg_publish_result res;
+	sub_add(a, &sg_transport_ws, "a", NULL);
+	size_t sb = sub_add(b, &sg_transport_ws, "b", NULL);
 	publish_on_n(ba, "a", 1, 1);
 	assert_int_equal(fake_loop_drain(&b->loop), 1);
-	/* B makes a second channel; A's loop has not turned, but A answers for
-	 * its hub with it: full, so a third channel is refused there too */
+	/* B publishes to b; A's loop has not turned, but A answers for its hub
+	 * with b in it: a and b have subscribers (b on B), so c is refused */
 	assert_int_equal(publish_on(bb, "b", NULL, "x", &res), 0);
 	assert_string_equal(res.id, id_text(ws->base, 2, id));
-	assert_int_equal(sg_hub_channel_count(b->hub), 2);
 	assert_int_equal(publish_on(ba, "c", NULL, "x", &res), SG_ETOOBIG);
 	assert_int_equal(publish_on(ba, "c", id_text(ws->base, 9, id), "x", &res), SG_ETOOBIG);
 	assert_int_equal(publish_on(bb, "c", NULL, "x", &res), SG_ETOOBIG);
 	fake_loop_drain(&a->loop);
 	assert_int_equal(sg_hub_channel_count(a->hub), 2);
 	assert_int_equal(sg_hub_channel_count(b->hub), 2);
+	assert_int_equal(sg_hub_channels_evicted(a->hub), 0);
+	assert_int_equal(sg_hub_channels_evicted(b->hub), 0);
 	/* the refused ones used no id; known channels take publishes anywhere */
-	assert_int_equal(publish_on(bb, "a", NULL, "x", &res), 0);
-	assert_string_equal(res.id, id_text(ws->base, 3, id));
 	assert_int_equal(publish_on(ba, "b", NULL, "x", &res), 0);
-	assert_string_equal(res.id, id_text(ws->base, 4, id));
-	/* room again once a channel is deleted everywhere */
-	size_t n;
-	assert_int_equal(sg_broker_remove(bb, "a", &n), 0);
+	assert_string_equal(res.id, id_text(ws->base, 3, id));
+	assert_int_equal(res.subscribers, 1);
+	/* b's subscriber on B goes: A's hub looks at b again at its sweep, and
+	 * then c evicts b on A */
+	sub_detach(b, sb, 0);
+	assert_int_equal(sg_hub_sweep(a->hub, (int64_t)ws->base), 0);
 	assert_int_equal(publish_on(ba, "c", NULL, "x", &res), 0);
-	assert_string_equal(res.id, id_text(ws->base, 5, id));
-	drain_all(ws);
+	assert_string_equal(res.id, id_text(ws->base, 4, id));
+	assert_false(held(a, "b"));
+	assert_int_equal(sg_hub_channels_evicted(a->hub), 1);
+	/* B evicts its own b too, not a (subscribed on A) */
+	assert_int_equal(fake_loop_drain(&b->loop), 1);
+	assert_false(held(b, "b"));
+	assert_true(held(b, "a") && held(b, "c"));
+	assert_int_equal(sg_hub_channels_evicted(b->hub), 1);
 	assert_int_equal(info(b, "c").history_count, 1);
-	assert_int_equal(sg_hub_channel_count(a->hub), 2);
-	assert_int_equal(sg_hub_channel_count(b->hub), 2);
+	drain_all(ws);
 }
 
+/* Each hub holds max_channels: one that cannot hold a channel (all its
+ * channels subscribed) has seen its id go by; another evicts for it. */
 static void test_max_channels_per_worker(void **state)
 {
 	world *ws = *state;
@@ -253,8 +273,9 @@ static void test_max_channels_per_worker(void **state)
 	sg_broker *ba = ws->b[0], *bb = ws->b[1];
 	char id[SG_ID_TEXT_MAX];
 	sg_publish_result res;
+	size_t sa = sub_add(a, &sg_transport_ws, "a", NULL);
 	publish_on_n(ba, "a", 1, 1);
-	/* B's own subscriber fills B's hub: B refuses a new channel, A not */
+	/* B's own subscriber and A's on a fill B's hub: B refuses, A not */
 	size_t s = sub_add(b, &sg_transport_ws, "mine", NULL);
 	assert_int_equal(sg_hub_channel_count(b->hub), 2);
 	assert_int_equal(publish_on(bb, "c", NULL, "x", &res), SG_ETOOBIG);
@@ -267,15 +288,23 @@ static void test_max_channels_per_worker(void **state)
 	assert_int_equal(sg_broker_info(bb, "c", &ci), SG_ENOTFOUND);
 	assert_int_equal(info(a, "c").history_count, 1);
 	assert_id(sg_hub_last(b->hub), id_text(ws->base, 2, id));
-	/* a channel of B's own is refused on A, full, and served on B */
-	assert_int_equal(publish_on(ba, "mine", NULL, "for-b", &res), SG_ETOOBIG);
-	assert_int_equal(publish_on(bb, "mine", NULL, "for-b", &res), 0);
+	assert_int_equal(sg_hub_channels_evicted(b->hub), 0);
+	/* a channel of B's own, published on A: A evicts c (subscribed
+	 * nowhere) for it, and B's subscriber gets it */
+	assert_int_equal(publish_on(ba, "mine", NULL, "for-b", &res), 0);
 	assert_string_equal(res.id, id_text(ws->base, 3, id));
 	assert_int_equal(res.subscribers, 1);
+	assert_false(held(a, "c"));
+	assert_int_equal(sg_hub_channels_evicted(a->hub), 1);
+	fake_loop_drain(&b->loop);
 	assert_all_frames(b, s, "for-b");
-	fake_loop_drain(&a->loop);
-	assert_int_equal(sg_hub_channel_count(a->hub), 2);
-	assert_int_equal(sg_hub_channel_info(a->hub, "mine", &ci), SG_ENOTFOUND);
+	/* with mine subscribed on B and a on A, A refuses a third channel */
+	assert_int_equal(publish_on(ba, "d", NULL, "x", &res), SG_ETOOBIG);
+	sub_detach(a, sa, 0);
+	assert_int_equal(publish_on(ba, "d", NULL, "x", &res), 0);
+	assert_false(held(a, "a"));
+	assert_int_equal(sg_hub_channels_evicted(a->hub), 2);
+	drain_all(ws);
 }
 
 /* ---- freeing ---------------------------------------------------------------- */
