@@ -333,7 +333,7 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 	g->n = n;
 	for (size_t i = 0; i < n; i++) {
 		/* the first socket picks the port (when 0); the others share it */
-		int fd = sg__listen_open(host, i ? g->workers[0]->port : port, err, errlen);
+		int fd = sg__listen_open(host, i ? g->workers[0]->port : port, i == 0, err, errlen);
 		if (fd < 0 || !worker_new(cfg, g, i, fd, err, errlen)) {
 			group_free(g);
 			return NULL;
