@@ -187,6 +187,7 @@ static void reload(const reloader *r)
 static void hang_forever(void *arg)
 {
 	(void)arg;
+	fprintf(stderr, "streamgate: test: the loop hangs\n");
 	for (volatile int spin = 1; spin;)
 		;
 }
