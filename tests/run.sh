@@ -64,7 +64,7 @@ unset ASAN_OPTIONS UBSAN_OPTIONS
 echo "== threading tests under TSan"
 build build-tsan -DCMAKE_BUILD_TYPE=Debug -DSG_TSAN=ON
 (cd build-tsan && TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
-	ctest --output-on-failure -R 'embed_threads|embed_bus|unit_stream_threads')
+	ctest --output-on-failure -R 'embed_threads|embed_bus|embed_reload|unit_stream_threads')
 
 if [ "${SG_SKIP_CONTAINER:-0}" != 1 ]; then
 	echo "== container image (buildah, debootstrap)"

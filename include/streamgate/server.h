@@ -35,6 +35,16 @@ int sg_server_run(sg_server *srv);
 /* Asks the server to close every stream and return from run. Safe from any
  * thread and from a signal handler. */
 void sg_server_stop(sg_server *srv);
+/* Applies cfg's settings that can change while the server runs (limits,
+ * history bounds, timers, log level, ws_publish: see README "Reloading")
+ * to every worker, each on its own loop; cfg is copied. Open streams keep
+ * the queue bound and slow policy they started with. Settings read only at
+ * start (listen, www, max_header_bytes, max_connections, examples,
+ * workers) are ignored. Any thread: from another thread it returns once
+ * every running worker applied them (at most ~5 s); on a loop thread it
+ * applies that worker's at once and does not wait for the others.
+ * SG_ECLOSED when a worker has stopped for good, SG_ENOMEM. */
+int sg_server_reload(sg_server *srv, const sg_config *cfg);
 /* The TCP port the server listens on (useful with port 0). */
 int sg_server_port(const sg_server *srv);
 

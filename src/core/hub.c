@@ -148,6 +148,28 @@ size_t sg_hub_channel_count(const sg_hub *h)
 	return h->nchannels;
 }
 
+/* Evicts c's oldest messages until it is within the count and bytes bounds
+ * (one message may pass history_bytes alone). */
+static void history_evict_over(const sg_hub *h, sg_channel *c)
+{
+	while (c->hcount > h->lim.history_count ||
+	       (c->hcount > 1 && c->hbytes > h->lim.history_bytes))
+		history_evict_oldest(c);
+}
+
+void sg_hub_set_limits(sg_hub *h, const sg_hub_limits *lim)
+{
+	int64_t (*clock_ms)(void) = h->lim.clock_ms;
+	h->lim = *lim;
+	h->lim.clock_ms = clock_ms;
+	int64_t now = hub_now(h);
+	for (size_t b = 0; b < h->nbuckets; b++)
+		for (sg_channel *c = h->buckets[b]; c; c = c->next) {
+			history_evict_over(h, c);
+			history_evict_expired(h, c, now);
+		}
+}
+
 /* Appends m to history (takes a ref), then evicts down to the bounds. */
 static int history_append(sg_hub *h, sg_channel *c, sg_msg *m)
 {
@@ -171,9 +193,7 @@ static int history_append(sg_hub *h, sg_channel *c, sg_msg *m)
 	c->hist[(c->hhead + c->hcount) % c->hcap] = sg_msg_ref(m);
 	c->hcount++;
 	c->hbytes += m->len;
-	while (c->hcount > h->lim.history_count ||
-	       (c->hcount > 1 && c->hbytes > h->lim.history_bytes))
-		history_evict_oldest(c);
+	history_evict_over(h, c);
 	history_evict_expired(h, c, m->time_ms);
 	return 0;
 }

@@ -52,6 +52,10 @@ typedef struct sg_channel_info {
 sg_hub *sg_hub_new(const sg_hub_limits *lim);
 /* Frees every channel and its history; subscribers must be gone. */
 void sg_hub_free(sg_hub *h);
+/* Replaces h's bounds with lim's (borrowed; the clock stays h's own) and
+ * evicts at once what the new bounds do not keep. Channels past a lowered
+ * max_channels stay; only new ones are refused. Loop thread. */
+void sg_hub_set_limits(sg_hub *h, const sg_hub_limits *lim);
 
 /* Nonzero when name is 1..128 of [A-Za-z0-9_.:-]. */
 int sg_channel_name_valid(const char *name);

@@ -16,26 +16,31 @@ typedef enum { KEY_TEXT, KEY_SIZE, KEY_POLICY } key_kind;
 typedef struct key_spec {
 	const char *name;
 	key_kind kind;
+	int live; /* a reload applies it to a running server */
 	size_t offset, size; /* TEXT: buffer size */
 	size_t min, max;     /* SIZE bounds */
 	const char *def;
 	const char *help;
 } key_spec;
 
-#define TEXT(f, d, h) {#f, KEY_TEXT, offsetof(sg_config, f), sizeof(((sg_config *)0)->f), 0, 0, d, h}
-#define SIZE(f, lo, hi, d, h) {#f, KEY_SIZE, offsetof(sg_config, f), 0, lo, hi, d, h}
+/* RESTART_ keys are read once, when the server starts; the others a
+ * reload (SIGHUP, sg_server_reload) applies to the running server. */
+#define TEXT(f, d, h) {#f, KEY_TEXT, 1, offsetof(sg_config, f), sizeof(((sg_config *)0)->f), 0, 0, d, h}
+#define SIZE(f, lo, hi, d, h) {#f, KEY_SIZE, 1, offsetof(sg_config, f), 0, lo, hi, d, h}
+#define RESTART_TEXT(f, d, h) {#f, KEY_TEXT, 0, offsetof(sg_config, f), sizeof(((sg_config *)0)->f), 0, 0, d, h}
+#define RESTART_SIZE(f, lo, hi, d, h) {#f, KEY_SIZE, 0, offsetof(sg_config, f), 0, lo, hi, d, h}
 
 static const key_spec keys[] = {
-	TEXT(listen, "127.0.0.1:8080", "address and port to listen on (port 0: any free port)"),
-	TEXT(www, "www", "directory of static files served at /"),
+	RESTART_TEXT(listen, "127.0.0.1:8080", "address and port to listen on (port 0: any free port)"),
+	RESTART_TEXT(www, "www", "directory of static files served at /"),
 	TEXT(ws_publish, "*", "channels WebSocket clients may publish to: *, none (empty), or a comma list of names and prefixes ending in *"),
 	SIZE(max_body_bytes, 1, 1 << 30, "1048576", "largest POST body (413 above)"),
-	SIZE(max_header_bytes, 1024, 65535, "8192", "largest request header block"),
+	RESTART_SIZE(max_header_bytes, 1024, 65535, "8192", "largest request header block (431 above)"),
 	SIZE(max_url_bytes, 64, 65535, "4096", "longest request line, URL included (414 above)"),
 	SIZE(max_connections, 16, 1000000, "20000", "client connections open at once, all workers together (503 above)"),
 	SIZE(max_ws_message_bytes, 16, 1 << 30, "65536", "largest WebSocket message from a client"),
 	SIZE(queue_bytes, 1024, (size_t)1 << 34, "1048576", "bytes queued per client before the slow-client policy applies"),
-	{"slow_policy", KEY_POLICY, offsetof(sg_config, slow_policy), 0, 0, 0, "drop_oldest",
+	{"slow_policy", KEY_POLICY, 1, offsetof(sg_config, slow_policy), 0, 0, 0, "drop_oldest",
 	 "drop_oldest or disconnect: what happens to a client whose queue is full"},
 	SIZE(history_count, 0, 10000000, "1000", "messages kept per channel for resume"),
 	SIZE(history_bytes, 0, (size_t)1 << 34, "4194304", "payload bytes kept per channel"),
@@ -48,8 +53,8 @@ static const key_spec keys[] = {
 	SIZE(keepalive_timeout_ms, 100, 3600000, "15000", "how long an idle kept-alive HTTP connection stays open"),
 	SIZE(shutdown_grace_ms, 0, 60000, "2000", "how long shutdown waits for clients to drain"),
 	SIZE(log_level, 0, 4, "1", "0 quiet, 1 errors, 2 warnings, 3 notices, 4 info"),
-	SIZE(examples, 0, 1, "1", "1 serves the example endpoints under /examples/, 0 does not"),
-	SIZE(workers, 0, 64, "1", "service loops, each on a thread of its own sharing the port (0: one per CPU core)"),
+	RESTART_SIZE(examples, 0, 1, "1", "1 serves the example endpoints under /examples/, 0 does not"),
+	RESTART_SIZE(workers, 0, 64, "1", "service loops, each on a thread of its own sharing the port (0: one per CPU core)"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -260,4 +265,35 @@ void sg__config_usage(void *file)
 			flag[j] = keys[i].name[j] == '_' ? '-' : keys[i].name[j];
 		fprintf(file, "  --%-22s %s (default: %s)\n", flag, keys[i].help, keys[i].def);
 	}
+}
+
+/* Nonzero when a and b hold the same value for k. */
+static int key_equal(const key_spec *k, const sg_config *a, const sg_config *b)
+{
+	const char *fa = (const char *)a + k->offset, *fb = (const char *)b + k->offset;
+	if (k->kind == KEY_TEXT)
+		return strcmp(fa, fb) == 0;
+	if (k->kind == KEY_POLICY)
+		return *(const int *)fa == *(const int *)fb;
+	return *(const size_t *)fa == *(const size_t *)fb;
+}
+
+void sg__config_apply_live(sg_config *dst, const sg_config *src)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const key_spec *k = &keys[i];
+		size_t n = k->kind == KEY_TEXT ? k->size : k->kind == KEY_POLICY ? sizeof(int) : sizeof(size_t);
+		if (k->live)
+			memcpy((char *)dst + k->offset, (const char *)src + k->offset, n);
+	}
+}
+
+size_t sg__config_restart_keys(const sg_config *running, const sg_config *next,
+			       const char **names, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < NKEYS; i++)
+		if (!keys[i].live && !key_equal(&keys[i], running, next) && n < max)
+			names[n++] = keys[i].name;
+	return n;
 }

@@ -44,5 +44,14 @@ int sg__config_listen_split(const sg_config *cfg, char *host, size_t hostlen, in
 void sg__config_usage(void *file);
 /* Nonzero when key (with '-' or '_') names a setting. */
 int sg__config_has_key(const char *key);
+/* Copies into dst every setting of src that can change while the server
+ * runs (all but listen, www, max_header_bytes, max_connections, examples
+ * and workers). */
+void sg__config_apply_live(sg_config *dst, const sg_config *src);
+/* Puts into names (static strings, at most max) the keys that differ
+ * between running and next but only take effect at a restart; returns
+ * how many. */
+size_t sg__config_restart_keys(const sg_config *running, const sg_config *next,
+			       const char **names, size_t max);
 
 #endif

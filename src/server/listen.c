@@ -32,7 +32,23 @@ struct sg_listener {
 	int fd;
 };
 
-int sg__listen_open(const char *host, int port, char *err, size_t errlen)
+/* Nonzero when some socket already listens on sa: a bind without
+ * SO_REUSEPORT fails then, even where ours (with it) would succeed and
+ * quietly share the port with another process. SO_REUSEADDR still lets a
+ * restart bind over connections left in TIME_WAIT. */
+static int listen_taken(const struct sockaddr_in *sa)
+{
+	int one = 1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0; /* the real bind reports it */
+	int taken = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+		    bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0 && errno == EADDRINUSE;
+	close(fd);
+	return taken;
+}
+
+int sg__listen_open(const char *host, int port, int first, char *err, size_t errlen)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
 	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai;
@@ -47,6 +63,14 @@ int sg__listen_open(const char *host, int port, char *err, size_t errlen)
 		freeaddrinfo(ai);
 	}
 	sa.sin_port = htons((uint16_t)port);
+	/* port 0 picks a free port: nobody else can be there */
+	if (first && port && listen_taken(&sa)) {
+		snprintf(err, errlen,
+			 "cannot listen on %s:%d: address already in use (another process is "
+			 "listening there)",
+			 host, port);
+		return -1;
+	}
 	int one = 1;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||

@@ -12,9 +12,11 @@
 typedef struct sg_listener sg_listener;
 
 /* A listening IPv4 socket on host:port (port 0: any free one), with
- * SO_REUSEPORT so other workers can bind the same port. The fd, or -1 and a
- * reason in err. */
-int sg__listen_open(const char *host, int port, char *err, size_t errlen);
+ * SO_REUSEPORT so other workers can bind the same port. first: the
+ * process' first socket there, refused when another process already
+ * listens on host:port (SO_REUSEPORT would otherwise share it silently).
+ * The fd, or -1 and a reason in err. */
+int sg__listen_open(const char *host, int port, int first, char *err, size_t errlen);
 /* The port fd is bound to, or -1. */
 int sg__listen_port(int fd);
 

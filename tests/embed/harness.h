@@ -2,7 +2,7 @@
  * harness — what the embedding tests share: a server from key/value
  * settings with one route, run on a thread of its own, and raw loopback
  * clients that send one request. Public API only; header-only, each
- * function static.
+ * function static inline (a test need not use them all).
  */
 #ifndef SG_EMBED_HARNESS_H
 #define SG_EMBED_HARNESS_H
@@ -19,7 +19,7 @@
 
 /* A server on 127.0.0.1:0 (log_level 0) with settings kv ("key", "value",
  * ..., NULL) and route → fn. NULL after printing why. */
-static sg_server *harness_server(const char *const *kv, const char *route, sg_handler_fn fn)
+static inline sg_server *harness_server(const char *const *kv, const char *route, sg_handler_fn fn)
 {
 	char err[256] = "";
 	sg_config *cfg = sg_config_new();
@@ -39,14 +39,14 @@ static sg_server *harness_server(const char *const *kv, const char *route, sg_ha
 	return srv;
 }
 
-static void *harness_serve(void *srv)
+static inline void *harness_serve(void *srv)
 {
 	sg_server_run(srv);
 	return NULL;
 }
 
 /* Runs srv on a new thread (join it after sg_server_stop). */
-static pthread_t harness_run(sg_server *srv)
+static inline pthread_t harness_run(sg_server *srv)
 {
 	pthread_t t;
 	pthread_create(&t, NULL, harness_serve, srv);
@@ -54,7 +54,7 @@ static pthread_t harness_run(sg_server *srv)
 }
 
 /* A socket connected to srv that has sent request; -1 after printing why. */
-static int harness_client(const sg_server *srv, const char *request)
+static inline int harness_client(const sg_server *srv, const char *request)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET,
 				.sin_port = htons((uint16_t)sg_server_port(srv))};
@@ -73,7 +73,7 @@ static int harness_client(const sg_server *srv, const char *request)
 
 /* Waits (at most 5 s) until *opened reaches want; 0, or -1 after printing
  * how many did. */
-static int harness_wait_opened(atomic_int *opened, int want)
+static inline int harness_wait_opened(atomic_int *opened, int want)
 {
 	for (int w = 0; w < 5000 && atomic_load(opened) < want; w++)
 		usleep(1000);

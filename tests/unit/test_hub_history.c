@@ -270,6 +270,37 @@ static void test_sweep_without_history(void **state)
 	(void)state;
 }
 
+/* New bounds (a reload) trim every channel at once, keep the hub's clock,
+ * and bound what comes next; a lowered max_channels refuses only new ones. */
+static void test_set_limits_trims_at_once(void **state)
+{
+	env *e = env_new(10, 1 << 20);
+	publish_n(e, "a", 1, 6);
+	publish_n(e, "b", 7, 8);
+	fake_clock_set(T0 + 50);
+	sg_hub_set_limits(e->hub, &(sg_hub_limits){.history_count = 3, .history_bytes = 1 << 20,
+						   .history_age_ms = 100, .max_channels = 2});
+	sg_channel_info ci = info(e, "a");
+	assert_int_equal(ci.history_count, 3);
+	assert_id(ci.first_id, ID(4));
+	assert_int_equal(info(e, "b").history_count, 2);
+	assert_int_equal(sg_msg_live(), e->msgs + 5);
+	publish_n(e, "a", 9, 10);
+	ci = info(e, "a");
+	assert_int_equal(ci.history_count, 3);
+	assert_id(ci.first_id, ID(6));
+	assert_int_equal(publish(e, "c", NULL, NULL, "x", NULL), SG_ETOOBIG);
+	/* the age bound works on the injected clock, not the real one */
+	fake_clock_set(T0 + 151);
+	sg_hub_set_limits(e->hub, &(sg_hub_limits){.history_count = 0, .history_bytes = 0,
+						   .history_age_ms = 100});
+	assert_int_equal(info(e, "a").history_count, 0);
+	assert_int_equal(info(e, "b").history_count, 0);
+	assert_int_equal(sg_msg_live(), e->msgs);
+	env_free(e);
+	(void)state;
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, env_setup, env_teardown)
@@ -281,6 +312,7 @@ int main(void)
 	    cmocka_unit_test(test_sweep_asks_elsewhere),
 	    T(test_sweep_without_age),
 	    cmocka_unit_test(test_sweep_without_history),
+	    cmocka_unit_test(test_set_limits_trims_at_once),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
