@@ -216,9 +216,9 @@ describe('SIGHUP reloads the settings', { timeout: 60000 }, () => {
     const cfg = configFile({ examples: 1 });
     const server = await startServer({ args: ['--config', cfg.file] });
     try {
-      cfg.write({ examples: 0, max_connections: 100, heartbeat_ms: 500 });
+      cfg.write({ examples: 0, max_header_bytes: 4096, heartbeat_ms: 500 });
       assert.deepStrictEqual(await reload(server), [
-        'streamgate: reload: max_connections changed; needs a restart',
+        'streamgate: reload: max_header_bytes changed; needs a restart',
         'streamgate: reload: examples changed; needs a restart',
         'streamgate: reload: done',
       ]);
