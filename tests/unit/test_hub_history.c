@@ -271,7 +271,8 @@ static void test_sweep_without_history(void **state)
 }
 
 /* New bounds (a reload) trim every channel at once, keep the hub's clock,
- * and bound what comes next; a lowered max_channels refuses only new ones. */
+ * and bound what comes next; a lowered max_channels makes a new channel
+ * evict the longest-idle one (b: a was published to since). */
 static void test_set_limits_trims_at_once(void **state)
 {
 	env *e = env_new(10, 1 << 20);
@@ -289,13 +290,16 @@ static void test_set_limits_trims_at_once(void **state)
 	ci = info(e, "a");
 	assert_int_equal(ci.history_count, 3);
 	assert_id(ci.first_id, ID(6));
-	assert_int_equal(publish(e, "c", NULL, NULL, "x", NULL), SG_ETOOBIG);
+	assert_int_equal(publish(e, "c", NULL, NULL, "x", NULL), 0);
+	assert_int_equal(sg_hub_channel_count(e->hub), 2);
+	assert_int_equal(sg_hub_channels_evicted(e->hub), 1);
+	assert_int_equal(info(e, "c").history_count, 1);
 	/* the age bound works on the injected clock, not the real one */
 	fake_clock_set(T0 + 151);
 	sg_hub_set_limits(e->hub, &(sg_hub_limits){.history_count = 0, .history_bytes = 0,
 						   .history_age_ms = 100});
 	assert_int_equal(info(e, "a").history_count, 0);
-	assert_int_equal(info(e, "b").history_count, 0);
+	assert_int_equal(info(e, "c").history_count, 0);
 	assert_int_equal(sg_msg_live(), e->msgs);
 	env_free(e);
 	(void)state;
