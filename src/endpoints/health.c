@@ -81,6 +81,10 @@ static void metrics_get(sg_server *srv, const sg_request *req, sg_response *r)
 		      "streamgate_workers %zu\n",
 		      t.connections, sg_hub_channel_count(srv->hub), t.published, t.dropped,
 		      t.slow, t.evicted, sg_msg_live(), sg_frame_live(), srv->group->n);
+	sg_buf_printf(&r->body,
+		      "# TYPE streamgate_open_connections gauge\n"
+		      "streamgate_open_connections %zu\n",
+		      atomic_load(&srv->group->sockets));
 	sg_buf_puts(&r->body, "# TYPE streamgate_worker_connections gauge\n");
 	for (size_t i = 0; i < srv->group->n; i++)
 		sg_buf_printf(&r->body, "streamgate_worker_connections{worker=\"%zu\"} %zu\n", i,
