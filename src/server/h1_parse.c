@@ -347,9 +347,11 @@ sg_h1_result sg_h1_chunked_feed(sg_h1_chunked *st, const char *in, size_t len, s
 	while (i < len) {
 		if (st->state == CK_DATA) {
 			size_t n = len - i < st->remain ? len - i : (size_t)st->remain;
-			if (emit(ctx, in + i, n))
+			if (emit(ctx, in + i, n)) {
+				*used = i;
 				return bad(err, 413, "body_too_large",
 					   "the body is over max_body_bytes");
+			}
 			i += n;
 			if (!(st->remain -= n))
 				st->state = CK_DATA_CR;

@@ -181,8 +181,10 @@ static void test_chunked_refusals(void **state)
 	sink s = {.limit = 4};
 	sg_h1_error err;
 	size_t used;
+	used = 99;
 	assert_int_equal(sg_h1_chunked_feed(&st, "5\r\nhello\r\n", 10, &used, emit, &s, &err), SG_H1_BAD);
 	assert_int_equal(err.status, 413);
+	assert_int_equal(used, 3); /* the size line, and no payload byte */
 }
 
 static void test_targets(void **state)
