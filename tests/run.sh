@@ -44,11 +44,17 @@ integration() { # $1 build dir; each suite runs on one worker, then on two
 			STREAMGATE_WORKERS=$workers node --test --test-concurrency=1 tests/integration/
 	done
 }
+hostile() { # $1 build dir: the raw-socket hostile-client suite, on two workers
+	echo "-- hostile-client tests"
+	STREAMGATE_BIN="$root/$1/streamgate" STREAMGATE_WWW="$root/www" \
+		STREAMGATE_WORKERS=2 node --test --test-concurrency=1 tests/hostile/
+}
 
 echo "== build and test (release)"
 build build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
 (cd build-test && ctest --output-on-failure)
 integration build-test
+hostile build-test
 echo "== browser test (headless Chromium)"
 STREAMGATE_BIN="$root/build-test/streamgate" STREAMGATE_WWW="$root/www" \
 	node --test --test-concurrency=1 tests/browser/
@@ -59,6 +65,7 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 build build-asan -DCMAKE_BUILD_TYPE=Debug -DSG_SANITIZE=ON
 (cd build-asan && ctest --output-on-failure)
 integration build-asan
+hostile build-asan
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 echo "== threading tests under TSan"
