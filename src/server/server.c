@@ -8,7 +8,6 @@
 #include <ev.h>
 #include <libwebsockets.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <unistd.h>
 #include <string.h>
 #include <time.h>
@@ -238,14 +237,10 @@ static int context_create(sg_server *srv, char *err, size_t errlen)
 	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6 |
 		       LWS_SERVER_OPTION_LIBEV;
 	info.max_http_header_data = (unsigned short)srv->cfg.max_header_bytes;
-	/* lws finds a connection by its fd in a table as long as the limit
-	 * covers every fd the process may open; below that it scans the
-	 * whole table on every event. Our own limit is max_connections. */
-	struct rlimit nofile;
-	info.fd_limit_per_thread = getrlimit(RLIMIT_NOFILE, &nofile) == 0 &&
-					   nofile.rlim_cur != RLIM_INFINITY && nofile.rlim_cur < (1u << 24)
-				   ? (unsigned)nofile.rlim_cur
-				   : 1u << 20;
+	/* No fd_limit_per_thread: below the process's RLIMIT_NOFILE, lws 4.1
+	 * marks its fd table "unrelated to ulimit" and finds a connection by
+	 * scanning the whole table on every event (wsi_from_fd). Sized by the
+	 * ulimit, the lookup is an index. Our own limit is max_connections. */
 	info.timeout_secs = 10;
 	srv->ctx = lws_create_context(&info);
 	srv->vhost = srv->ctx ? lws_get_vhost_by_name(srv->ctx, "default") : NULL;
