@@ -22,7 +22,7 @@ static int ref_name_valid(const char *p, size_t n)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-",
-			    p[i]) ||
+		            p[i]) ||
 		    p[i] == '\0')
 			return 0;
 	return 1;
@@ -104,8 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 		check_subscribed(w, list);
 	} else {
 		SG_FUZZ_CHECK(status == 400);
-		SG_FUZZ_CHECK(strcmp(error, want == SG_EINVAL ? "bad_channel" : "too_many_channels") ==
-			      0);
+		SG_FUZZ_CHECK(
+		    strcmp(error, want == SG_EINVAL ? "bad_channel" : "too_many_channels") == 0);
 		SG_FUZZ_CHECK(sg__stream_nsubs(s) == 0);
 	}
 	sg__stream_detach(s, 0);

@@ -24,7 +24,7 @@ static void check_parse(const char *text, size_t len)
 	int rc = sg_json_parse_command(text, len, &c, err, sizeof(err));
 	if (rc) {
 		SG_FUZZ_CHECK(err[0] && !c.type && !c.channel && !c.data && !c.event &&
-			      !c.last_event_id);
+		              !c.last_event_id);
 	} else {
 		SG_FUZZ_CHECK(c.type != NULL);
 		SG_FUZZ_CHECK(!c.data || c.data[c.len] == '\0');
@@ -51,7 +51,7 @@ static void check_replies(sg_stream *s, const char *text, size_t len)
 		SG_FUZZ_CHECK(json_is_object(v));
 		const char *type = json_string_value(json_object_get(v, "type"));
 		if (type && (strcmp(type, "error") == 0 || strcmp(type, "subscribed") == 0 ||
-			     strcmp(type, "unsubscribed") == 0 || strcmp(type, "published") == 0)) {
+		             strcmp(type, "unsubscribed") == 0 || strcmp(type, "published") == 0)) {
 			replied++;
 			json_t *echo = json_object_get(v, "ref");
 			SG_FUZZ_CHECK(ref ? json_equal(ref, echo) : echo == NULL);
@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 		return 0;
 	sg_fuzz_world *w = sg_fuzz_world_new();
 	snprintf(w->srv.cfg.ws_publish, sizeof(w->srv.cfg.ws_publish), "%s",
-		 publish_rules[in[0] % (sizeof(publish_rules) / sizeof(publish_rules[0]))]);
+	         publish_rules[in[0] % (sizeof(publish_rules) / sizeof(publish_rules[0]))]);
 	sg_stream *s = sg_fuzz_stream(w, &sg_transport_ws, 1);
 	SG_FUZZ_CHECK(sg_stream_subscribe(s, "lobby", NULL) == 0);
 	sg__stream_set_tagged(s); /* every frame JSON, as with several channels */

@@ -43,7 +43,7 @@ static char *config_json(const sg_config *cfg)
 			v = json_integer((json_int_t) * (const size_t *)field);
 		else
 			v = json_string(*(const int *)field == SG_SLOW_DISCONNECT ? "disconnect"
-										  : "drop_oldest");
+			                                                          : "drop_oldest");
 		SG_FUZZ_CHECK(v != NULL);
 		json_object_set_new(o, keys[i].name, v);
 	}
@@ -56,7 +56,8 @@ static char *config_json(const sg_config *cfg)
 static void check_same(const sg_config *a, const sg_config *b)
 {
 	for (size_t i = 0; i < NKEYS; i++) {
-		const char *x = (const char *)a + keys[i].offset, *y = (const char *)b + keys[i].offset;
+		const char *x = (const char *)a + keys[i].offset,
+		           *y = (const char *)b + keys[i].offset;
 		if (keys[i].kind == KEY_TEXT)
 			SG_FUZZ_CHECK(strcmp(x, y) == 0);
 		else if (keys[i].kind == KEY_SIZE)
@@ -74,7 +75,7 @@ static void check_listen(const sg_config *cfg)
 		SG_FUZZ_CHECK(port >= 0 && port <= 65535);
 		SG_FUZZ_CHECK(strlen(host) < sizeof(host));
 		SG_FUZZ_CHECK(strncmp(cfg->listen, host, strlen(host)) == 0 &&
-			      cfg->listen[strlen(host)] == ':');
+		              cfg->listen[strlen(host)] == ':');
 	}
 }
 
@@ -97,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 		sg_config *again = sg_config_new();
 		SG_FUZZ_CHECK(again != NULL);
 		SG_FUZZ_CHECK(sg_config_load_text(again, text, strlen(text), "again.json", err,
-						  sizeof(err)) == 0);
+		                                  sizeof(err)) == 0);
 		check_same(cfg, again);
 		sg_config_free(again);
 		free(text);

@@ -48,7 +48,8 @@ static void check_resume(const char *last, int parses, sg_id after)
 			gap = 1;
 		} else {
 			sg_id id;
-			SG_FUZZ_CHECK(sg_id_parse(json_string_value(json_object_get(v, "id")), &id) == 0);
+			SG_FUZZ_CHECK(
+			    sg_id_parse(json_string_value(json_object_get(v, "id")), &id) == 0);
 			SG_FUZZ_CHECK(sg_id_cmp(id, prev) > 0);
 			SG_FUZZ_CHECK(gap || sg_id_cmp(id, after) > 0);
 			prev = id;

@@ -58,12 +58,12 @@ static void check_member(json_t *o, const char *key, const char *want, size_t le
 		return;
 	}
 	SG_FUZZ_CHECK(json_is_string(v) && json_string_length(v) == len &&
-		      memcmp(json_string_value(v), want, len) == 0);
+	              memcmp(json_string_value(v), want, len) == 0);
 }
 
 /* The answer of an accepted publish and what the subscriber got. */
 static void check_published(sg_response *resp, sg_stream *sub, const char *data, size_t len,
-			    const char *event)
+                            const char *event)
 {
 	json_error_t je;
 	json_t *ans = json_loadb(resp->body.data, resp->body.len, 0, &je);
@@ -108,9 +108,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 		sg_json_publish env = {0};
 		char err[200];
 		if (is_json)
-			SG_FUZZ_CHECK(sg_json_parse_publish(body, len, &env, err, sizeof(err)) == 0);
+			SG_FUZZ_CHECK(sg_json_parse_publish(body, len, &env, err, sizeof(err)) ==
+			              0);
 		check_published(&resp, sub, is_json ? env.data : body, is_json ? env.len : len,
-				env.event);
+		                env.event);
 		sg_json_publish_free(&env);
 	} else {
 		SG_FUZZ_CHECK(resp.status >= 400 && resp.status <= 599);

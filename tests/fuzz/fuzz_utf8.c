@@ -16,8 +16,8 @@
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,     \
-				#cond);                                                            \
+			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,       \
+			        #cond);                                                            \
 			abort();                                                                   \
 		}                                                                                  \
 	} while (0)

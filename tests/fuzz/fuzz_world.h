@@ -30,8 +30,8 @@
 #define SG_FUZZ_CHECK(cond)                                                                        \
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,     \
-				#cond);                                                            \
+			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,       \
+			        #cond);                                                            \
 			abort();                                                                   \
 		}                                                                                  \
 	} while (0)
@@ -92,8 +92,7 @@ static inline void sg_fuzz_end(void *conn, int abort_now, const char *reason)
 	(void)conn, (void)abort_now, (void)reason;
 }
 
-static const sg_stream_sink sg_fuzz_sink = {.want_write = sg_fuzz_want_write,
-					    .end = sg_fuzz_end};
+static const sg_stream_sink sg_fuzz_sink = {.want_write = sg_fuzz_want_write, .end = sg_fuzz_end};
 
 /* A fresh world with a hub (history 8 messages), the memory broker and the
  * default config. Caller frees with sg_fuzz_world_free. */
@@ -105,21 +104,23 @@ static inline sg_fuzz_world *sg_fuzz_world_new(void)
 	w->msgs = sg_msg_live();
 	w->frames = sg_frame_live();
 	w->srv.loop = (sg_loop){.post = sg_fuzz_post,
-				.on_loop = sg_fuzz_on_loop,
-				.timer_start = sg_fuzz_timer_start,
-				.timer_cancel = sg_fuzz_timer_cancel};
+	                        .on_loop = sg_fuzz_on_loop,
+	                        .timer_start = sg_fuzz_timer_start,
+	                        .timer_cancel = sg_fuzz_timer_cancel};
 	sg_config *cfg = sg_config_new();
 	SG_FUZZ_CHECK(cfg != NULL);
 	w->srv.cfg = *cfg;
 	sg_config_free(cfg);
-	sg_hub_limits lim = {.history_count = 8, .history_bytes = 1 << 16, .max_channels = 64,
-			     .clock_ms = sg_fuzz_clock};
+	sg_hub_limits lim = {.history_count = 8,
+	                     .history_bytes = 1 << 16,
+	                     .max_channels = 64,
+	                     .clock_ms = sg_fuzz_clock};
 	w->srv.hub = sg_hub_new(&lim);
 	SG_FUZZ_CHECK(w->srv.hub != NULL);
 	w->srv.broker = sg_broker_memory_new(w->srv.hub);
 	SG_FUZZ_CHECK(w->srv.broker != NULL);
-	w->srv.stream_limits = (sg_stream_limits){.queue_bytes = 1 << 16,
-						  .policy = SG_SLOW_DROP_OLDEST};
+	w->srv.stream_limits =
+	    (sg_stream_limits){.queue_bytes = 1 << 16, .policy = SG_SLOW_DROP_OLDEST};
 	return w;
 }
 
@@ -128,7 +129,7 @@ static inline sg_fuzz_world *sg_fuzz_world_new(void)
 static inline sg_stream *sg_fuzz_stream(sg_fuzz_world *w, const sg_transport *t, int open)
 {
 	sg_stream *s = sg__stream_new(t, &w->srv.loop, &sg_fuzz_sink, &w->conn,
-				      &w->srv.stream_limits, &w->srv.counters);
+	                              &w->srv.stream_limits, &w->srv.counters);
 	SG_FUZZ_CHECK(s != NULL);
 	sg_hub_attach(w->srv.hub, s);
 	if (open)
