@@ -5,6 +5,7 @@
 # (on one worker, then again on two),
 # the browser test in headless Chromium, then the unit, embedding and
 # integration tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# every libFuzzer harness of tests/fuzz for a short while (clang),
 # the threading tests under ThreadSanitizer, and last the container image
 # test (skip it with SG_SKIP_CONTAINER=1). Exits non-zero on any failure.
 # Usage: bash tests/run.sh   (as root on Debian 12, from anywhere)
@@ -13,7 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 need_pkgs=(build-essential cmake pkg-config libwebsockets-dev libjansson-dev libssl-dev
-	libcap-dev libcmocka-dev curl ca-certificates)
+	libcap-dev libcmocka-dev curl ca-certificates clang)
 command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs npm)
 missing=()
 for p in "${need_pkgs[@]}"; do
@@ -67,6 +68,9 @@ build build-asan -DCMAKE_BUILD_TYPE=Debug -DSG_SANITIZE=ON
 integration build-asan
 hostile build-asan
 unset ASAN_OPTIONS UBSAN_OPTIONS
+
+echo "== fuzzing (libFuzzer, clang, ASan + UBSan; short mode)"
+bash tests/fuzz/run.sh
 
 echo "== threading tests under TSan"
 build build-tsan -DCMAKE_BUILD_TYPE=Debug -DSG_TSAN=ON

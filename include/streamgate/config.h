@@ -20,6 +20,11 @@ void sg_config_free(sg_config *cfg);
 int sg_config_set(sg_config *cfg, const char *key, const char *value, char *err, size_t errlen);
 /* Applies a JSON config file. On error, err names the file, line and key. */
 int sg_config_load_file(sg_config *cfg, const char *path, char *err, size_t errlen);
+/* Applies JSON config text[0..len) (borrowed, need not end in NUL): what
+ * sg_config_load_file does with a file's bytes; name stands for the file
+ * in err. */
+int sg_config_load_text(sg_config *cfg, const char *text, size_t len, const char *name,
+			char *err, size_t errlen);
 /* Applies every STREAMGATE_<KEY> environment variable that is set. */
 int sg_config_load_env(sg_config *cfg, char *err, size_t errlen);
 

@@ -141,17 +141,21 @@ int sg_config_set(sg_config *cfg, const char *key, const char *value, char *err,
 	return key_set(cfg, k, value, err, errlen);
 }
 
-/* The line of the first `"key"` in text: jansson keeps no positions for
- * object members, so the file is searched for the key's spelling. */
-static int line_of_key(const char *text, const char *key)
+/* The line of the first `"key"` in text[0..len): jansson keeps no
+ * positions for object members, so the text is searched for the key's
+ * spelling. */
+static int line_of_key(const char *text, size_t len, const char *key)
 {
 	char quoted[80];
-	snprintf(quoted, sizeof(quoted), "\"%s\"", key);
-	const char *hit = strstr(text, quoted);
+	int n = snprintf(quoted, sizeof(quoted), "\"%s\"", key);
+	size_t qn = n < (int)sizeof(quoted) ? (size_t)n : sizeof(quoted) - 1;
 	int line = 1;
-	for (const char *p = text; hit && p < hit; p++)
-		line += *p == '\n';
-	return line;
+	for (size_t i = 0; i + qn <= len; i++) {
+		if (memcmp(text + i, quoted, qn) == 0)
+			return line;
+		line += text[i] == '\n';
+	}
+	return 1;
 }
 
 static int value_text(json_t *v, char *out, size_t outlen)
@@ -165,7 +169,8 @@ static int value_text(json_t *v, char *out, size_t outlen)
 	return 1;
 }
 
-static char *read_file(const char *path, char *err, size_t errlen)
+/* The whole file, NUL-terminated, its length in *len. Caller frees. */
+static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f) {
@@ -184,23 +189,22 @@ static char *read_file(const char *path, char *err, size_t errlen)
 	fclose(f);
 	if (!b.data && !err[0])
 		snprintf(err, errlen, "%s: empty or unreadable", path);
+	*len = b.len;
 	return b.data;
 }
 
-int sg_config_load_file(sg_config *cfg, const char *path, char *err, size_t errlen)
+int sg_config_load_text(sg_config *cfg, const char *text, size_t len, const char *name,
+			char *err, size_t errlen)
 {
 	err[0] = '\0';
-	char *text = read_file(path, err, errlen);
-	if (!text)
-		return SG_EIO;
 	json_error_t je;
-	json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
 	int rc = 0;
 	if (!root) {
-		snprintf(err, errlen, "%s:%d: invalid JSON: %s", path, je.line, je.text);
+		snprintf(err, errlen, "%s:%d: invalid JSON: %s", name, je.line, je.text);
 		rc = SG_EINVAL;
 	} else if (!json_is_object(root)) {
-		snprintf(err, errlen, "%s:1: the config must be a JSON object", path);
+		snprintf(err, errlen, "%s:1: the config must be a JSON object", name);
 		rc = SG_EINVAL;
 	} else {
 		const char *key;
@@ -215,12 +219,23 @@ int sg_config_load_file(sg_config *cfg, const char *path, char *err, size_t errl
 				snprintf(why, sizeof(why), "%s: expected a string, a number or a boolean", key);
 			else if (key_set(cfg, k, val, why, sizeof(why)) == 0)
 				continue;
-			snprintf(err, errlen, "%s:%d: %s", path, line_of_key(text, key), why);
+			snprintf(err, errlen, "%s:%d: %s", name, line_of_key(text, len, key), why);
 			rc = SG_EINVAL;
 			break;
 		}
 	}
 	json_decref(root);
+	return rc;
+}
+
+int sg_config_load_file(sg_config *cfg, const char *path, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	size_t len;
+	char *text = read_file(path, &len, err, errlen);
+	if (!text)
+		return SG_EIO;
+	int rc = sg_config_load_text(cfg, text, len, path, err, errlen);
 	free(text);
 	return rc;
 }
