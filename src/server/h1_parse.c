@@ -204,7 +204,7 @@ sg_h1_result sg_h1_parse_head(const char *buf, size_t len, size_t max_head, size
 	while (p < end && (*p == '\r' || *p == '\n') && p - buf < 8) /* RFC 9112 §2.2 */
 		p++;
 	if (!(e = line_end(p, end, &next, &bare_cr))) {
-		if ((size_t)(end - p) > max_line)
+		if ((size_t)(end - p) > max_line + 1) /* + its CR */
 			return bad(err, 414, "uri_too_long", "the request line is over the limit");
 		return len > max_head ? bad(err, 431, "headers_too_large",
 					    "the request head is over max_header_bytes")
