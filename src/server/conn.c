@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 
 #include "respond.h"
+#include "websocket.h"
 
 
 static void conn_want_write(void *p)
@@ -120,6 +121,8 @@ void sg__conn_release(sg_conn *c, int errored)
 {
 	sg_server *srv = c->srv;
 	srv->loop.timer_cancel(&srv->loop, c->timer);
+	srv->loop.timer_cancel(&srv->loop, c->pong_timer);
+	srv->loop.timer_cancel(&srv->loop, c->msg_timer);
 	unwatch_hangup(c);
 	if (c->listed) {
 		if (c->prev)
@@ -330,18 +333,25 @@ int sg__conn_write_stream(sg_conn *c)
 int sg__conn_write_ws(sg_conn *c)
 {
 	sg_stream *s = c->stream;
-	if (!s)
-		return -1;
+	/* before the stream test: a refusal has already released it */
 	if (c->aborting) {
-		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+		lws_close_reason(c->wsi,
+				 c->close_code ? (enum lws_close_status)c->close_code
+					       : LWS_CLOSE_STATUS_POLICY_VIOLATION,
 				 (unsigned char *)c->reason, strlen(c->reason));
 		return -1;
 	}
+	if (!s)
+		return -1;
 	if (c->ping_due) {
-		unsigned char ping[LWS_PRE];
+		/* with a payload: lws 4.1.6 reports no empty pong to us */
+		static const char payload[] = "streamgate";
+		unsigned char ping[LWS_PRE + sizeof(payload)];
 		c->ping_due = 0;
-		if (lws_write(c->wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+		memcpy(ping + LWS_PRE, payload, sizeof(payload) - 1);
+		if (lws_write(c->wsi, ping + LWS_PRE, sizeof(payload) - 1, LWS_WRITE_PING) < 0)
 			return -1;
+		sg__ws_ping_sent(c);
 		if (sg__stream_queued(s) || c->ending)
 			lws_callback_on_writable(c->wsi);
 		return 0;
