@@ -2,9 +2,9 @@
 # Sets up and runs every test: installs what is missing (Debian packages,
 # npm packages, Chromium), builds with -Werror, runs the cmocka unit tests,
 # the embedding tests and the integration tests against the real binary
-# (on one worker, then again on two),
+# (on one worker, then again on two) and the hostile-client tests,
 # the browser test in headless Chromium, then the unit, embedding and
-# integration tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# integration and hostile tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
 # the threading tests under ThreadSanitizer, and last the container image
 # test (skip it with SG_SKIP_CONTAINER=1). Exits non-zero on any failure.
 # Usage: bash tests/run.sh   (as root on Debian 12, from anywhere)
@@ -44,11 +44,17 @@ integration() { # $1 build dir; each suite runs on one worker, then on two
 			STREAMGATE_WORKERS=$workers node --test --test-concurrency=1 tests/integration/
 	done
 }
+hostile() { # $1 build dir; raw-socket clients that break the protocols on purpose
+	echo "-- hostile clients"
+	STREAMGATE_BIN="$root/$1/streamgate" STREAMGATE_WWW="$root/www" \
+		node --test --test-concurrency=1 tests/hostile/
+}
 
 echo "== build and test (release)"
 build build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
 (cd build-test && ctest --output-on-failure)
 integration build-test
+hostile build-test
 echo "== browser test (headless Chromium)"
 STREAMGATE_BIN="$root/build-test/streamgate" STREAMGATE_WWW="$root/www" \
 	node --test --test-concurrency=1 tests/browser/
@@ -59,6 +65,7 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 build build-asan -DCMAKE_BUILD_TYPE=Debug -DSG_SANITIZE=ON
 (cd build-asan && ctest --output-on-failure)
 integration build-asan
+hostile build-asan
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 echo "== threading tests under TSan"
