@@ -2,9 +2,9 @@
 # Sets up and runs every test: installs what is missing (Debian packages,
 # npm packages, Chromium), builds with -Werror, runs the cmocka unit tests,
 # the embedding tests and the integration tests against the real binary
-# (on one worker, then again on two),
+# (on one worker, then again on two) and the hostile-client tests,
 # the browser test in headless Chromium, then the unit, embedding and
-# integration tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# integration and hostile tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
 # every libFuzzer harness of tests/fuzz for a short while (clang),
 # the threading tests under ThreadSanitizer, and last the container image
 # test (skip it with SG_SKIP_CONTAINER=1). Exits non-zero on any failure.

@@ -67,13 +67,14 @@ int sg_stream_after(sg_stream *s, unsigned ms, sg_timer_fn fn, void *ud);
 int sg_stream_every(sg_stream *s, unsigned ms, sg_timer_fn fn, void *ud);
 
 /* Called on the loop thread for each whole message a WebSocket client
- * sends (data borrowed, NUL-terminated, len bytes). Other transports have
- * no client messages. Loop thread. */
+ * sends (data borrowed, NUL-terminated, len bytes): always UTF-8 text (a
+ * binary message closes 1003, text that is not UTF-8 1007, before any hook
+ * sees it). Other transports have no client messages. Loop thread. */
 typedef void (*sg_message_fn)(sg_stream *s, const char *data, size_t len, void *ud);
 int sg_stream_on_message(sg_stream *s, sg_message_fn fn, void *ud);
 /* Nonzero when the len bytes at p (borrowed) are UTF-8 (RFC 3629): what a
- * message must be to be published. A WebSocket text message always is; a
- * binary one need not be. */
+ * message must be to be published (sg_server_publish of bytes from
+ * elsewhere). */
 int sg_utf8_valid(const void *p, size_t len);
 
 /* Takes a reference so the handle outlives the request (for other threads);

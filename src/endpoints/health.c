@@ -38,7 +38,7 @@ static int metrics_match(const sg_server *srv, const char *path)
 /* The counters of every worker, summed. */
 typedef struct totals {
 	size_t connections;
-	unsigned long published, dropped, slow, evicted;
+	unsigned long published, dropped, slow, evicted, ping_timeouts;
 } totals;
 
 static totals sum_workers(const sg_group *g)
@@ -51,6 +51,7 @@ static totals sum_workers(const sg_group *g)
 		t.dropped += atomic_load(&w->counters.frames_dropped);
 		t.slow += atomic_load(&w->counters.slow_disconnects);
 		t.evicted += sg_hub_channels_evicted(w->hub);
+		t.ping_timeouts += atomic_load(&w->ws_ping_timeouts);
 	}
 	return t;
 }
@@ -73,6 +74,8 @@ static void metrics_get(sg_server *srv, const sg_request *req, sg_response *r)
 		      "streamgate_slow_disconnects_total %lu\n"
 		      "# TYPE streamgate_channels_evicted_total counter\n"
 		      "streamgate_channels_evicted_total %lu\n"
+		      "# TYPE streamgate_ws_ping_timeouts_total counter\n"
+		      "streamgate_ws_ping_timeouts_total %lu\n"
 		      "# TYPE streamgate_messages_live gauge\n"
 		      "streamgate_messages_live %ld\n"
 		      "# TYPE streamgate_frames_live gauge\n"
@@ -80,7 +83,7 @@ static void metrics_get(sg_server *srv, const sg_request *req, sg_response *r)
 		      "# TYPE streamgate_workers gauge\n"
 		      "streamgate_workers %zu\n",
 		      t.connections, sg_hub_channel_count(srv->hub), t.published, t.dropped,
-		      t.slow, t.evicted, sg_msg_live(), sg_frame_live(), srv->group->n);
+		      t.slow, t.evicted, t.ping_timeouts, sg_msg_live(), sg_frame_live(), srv->group->n);
 	sg_buf_printf(&r->body,
 		      "# TYPE streamgate_open_connections gauge\n"
 		      "streamgate_open_connections %zu\n",

@@ -2,9 +2,10 @@
  * chat — the rack-stream chat example: /examples/chat/ROOM subscribes to
  * channel "chat.ROOM" (history replayed with ?last_event_id=); what a
  * WebSocket client sends is published to the room, when the ws_publish
- * setting allows that channel and the message is UTF-8; otherwise the
- * sender alone gets {"type":"error","error":"forbidden"|"bad_encoding",...}
- * (the built-in commands' error) and stays connected. Any transport can
+ * setting allows that channel; otherwise the sender alone gets
+ * {"type":"error","error":"forbidden",...} (the built-in commands' error)
+ * and stays connected. Messages are UTF-8 text: the gateway closes a
+ * socket that sends anything else before a hook sees it. Any transport can
  * listen, and POST /channels/chat.ROOM also speaks. Public API only.
  */
 #include <stdio.h>
@@ -19,8 +20,6 @@
 static const char forbidden[] =
     "{\"type\":\"error\",\"error\":\"forbidden\",\"detail\":\"this server does not let "
     "WebSocket clients publish to that channel (ws_publish)\"}";
-static const char bad_encoding[] =
-    "{\"type\":\"error\",\"error\":\"bad_encoding\",\"detail\":\"a message must be UTF-8\"}";
 
 /* One message from a client (data borrowed): published to the room, or
  * refused to the sender. */
@@ -30,8 +29,6 @@ static void say(sg_stream *s, const char *data, size_t len, void *ud)
 	const char *channel = sg_stream_user(s);
 	if (!sg_server_ws_may_publish(srv, channel))
 		sg_stream_chunk(s, forbidden, sizeof(forbidden) - 1);
-	else if (!sg_utf8_valid(data, len))
-		sg_stream_chunk(s, bad_encoding, sizeof(bad_encoding) - 1);
 	else if (sg_server_publish(srv, channel, NULL, data, len) != 0)
 		sg_stream_close(s);
 }

@@ -47,6 +47,7 @@ static const key_spec keys[] = {
 	SIZE(history_age_ms, 0, (size_t)1 << 40, "3600000", "oldest message kept for resume, in ms (0: no age bound)"),
 	SIZE(max_channels, 1, 100000000, "100000", "channels held at once"),
 	SIZE(heartbeat_ms, 0, 3600000, "15000", "idle streams get a heartbeat this often (0: never)"),
+	SIZE(ws_ping_timeout_ms, 0, 3600000, "30000", "how long a pinged WebSocket client has to answer with a pong before it is closed (0: never)"),
 	SIZE(sse_retry_ms, 0, 3600000, "0", "SSE retry: sent to browsers (0: none, the browser's default)"),
 	SIZE(longpoll_timeout_ms, 100, 3600000, "30000", "how long a long-poll waits before answering []"),
 	SIZE(body_timeout_ms, 100, 3600000, "10000", "how long a request head, a request body or a fragmented WebSocket message may take to arrive"),

@@ -27,6 +27,7 @@ struct sg_config {
 	size_t history_age_ms;
 	size_t max_channels;
 	size_t heartbeat_ms;
+	size_t ws_ping_timeout_ms;
 	size_t sse_retry_ms;
 	size_t longpoll_timeout_ms;
 	size_t body_timeout_ms;

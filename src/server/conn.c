@@ -35,6 +35,8 @@ void sg__conn_release(sg_conn *c, int errored)
 {
 	sg_server *srv = c->srv;
 	srv->loop.timer_cancel(&srv->loop, c->timer);
+	srv->loop.timer_cancel(&srv->loop, c->pong_timer);
+	srv->loop.timer_cancel(&srv->loop, c->msg_timer);
 	if (c->listed) {
 		if (c->prev)
 			c->prev->next = c->next;

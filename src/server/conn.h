@@ -24,6 +24,9 @@ typedef struct sg_conn {
 	unsigned has_req : 1, listed : 1, ending : 1, aborting : 1, timed_out : 1, is_ws : 1,
 		headers_out : 1, active : 1, ping_due : 1;
 	struct sg_timer *timer; /* a long-poll's wait, on the loop */
+	struct sg_timer *pong_timer; /* WebSocket: a ping awaiting its pong */
+	struct sg_timer *msg_timer;  /* WebSocket: a message awaiting its end */
+	unsigned short close_code;   /* WebSocket close code when aborting (0: 1008) */
 	char reason[64];	/* close reason when aborting */
 } sg_conn;
 

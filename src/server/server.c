@@ -153,6 +153,15 @@ static int sg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		return sg__ws_established(c);
 	case LWS_CALLBACK_RECEIVE:
 		return sg__ws_receive(c, in, len);
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (c && c->srv)
+			sg__ws_pong(c);
+		return 0;
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		return sg__ws_peer_close(c, in, len);
+	case LWS_CALLBACK_WS_SERVER_DROP_PROTOCOL:
+		sg__ws_dropping(wsi, c);
+		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return sg__ws_writeable(c);
 	case LWS_CALLBACK_CLOSED:
@@ -234,8 +243,9 @@ static int context_create(sg_server *srv, char *err, size_t errlen)
 	}
 	srv->foreign_loops[0] = srv->evloop;
 	info.foreign_loops = srv->foreign_loops;
-	info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6 |
-		       LWS_SERVER_OPTION_LIBEV;
+	/* no LWS_SERVER_OPTION_VALIDATE_UTF8: websocket.c checks text messages
+	 * and close reasons itself, to answer 1007 where lws only hangs up */
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBEV;
 	info.max_http_header_data = (unsigned short)srv->cfg.max_header_bytes;
 	/* No fd_limit_per_thread: below the process's RLIMIT_NOFILE, lws 4.1
 	 * marks its fd table "unrelated to ulimit" and finds a connection by

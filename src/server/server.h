@@ -109,6 +109,7 @@ struct sg_server {
 	sg_stream_limits stream_limits;
 	sg_stream_counters counters;
 	atomic_ulong published;
+	atomic_ulong ws_ping_timeouts; /* WebSockets closed for not answering a ping */
 	atomic_size_t connections;
 	int listen_fd;
 	struct sg_listener *listener;

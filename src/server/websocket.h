@@ -21,7 +21,18 @@ void sg__ws_pending_free(sg_server *srv);
 /* Nonzero refuses the upgrade (not one handed over by us). */
 int sg__ws_filter(sg_server *srv, struct lws *wsi);
 int sg__ws_established(sg_conn *c);
+/* A piece of a client message (in borrowed); refusals close later with a
+ * code and reason. */
 int sg__ws_receive(sg_conn *c, const void *in, size_t len);
+/* The client's close payload (borrowed): 0 lets lws echo it, -1 answers
+ * with a close of ours (1002 or 1007) instead. */
+int sg__ws_peer_close(sg_conn *c, const unsigned char *in, size_t len);
+/* A pong came in: ends the ws_ping_timeout_ms wait. */
+void sg__ws_pong(sg_conn *c);
+/* lws is about to close wsi (c borrowed, may be unset). Where no close
+ * frame was prepared, its parser refused the input without one: prepare
+ * 1002 (or the code of a close c had started). */
+void sg__ws_dropping(struct lws *wsi, sg_conn *c);
 /* Writes what the stream has queued, a ping or the close. Returns what the
  * lws callback should return. */
 int sg__ws_writeable(sg_conn *c);
