@@ -6,10 +6,13 @@
  */
 #include "conn.h"
 
+#include <ev.h>
 #include <libwebsockets.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "h1.h"
 #include "websocket.h"
 
 sg_stream *sg__conn_stream_new(sg_conn *c, const sg_transport *t, const sg_stream_sink *sink)
@@ -31,9 +34,83 @@ sg_stream *sg__conn_stream_new(sg_conn *c, const sg_transport *t, const sg_strea
 	return s;
 }
 
+/* ---- the write pass ----------------------------------------------------- */
+
+struct sg_writer {
+	ev_prepare prepare;
+	sg_server *srv;
+};
+
+void sg__conn_mark_dirty(sg_conn *c)
+{
+	sg_server *srv = c->srv;
+	if (c->is_dirty)
+		return;
+	c->is_dirty = 1;
+	c->dirty_prev = NULL;
+	c->dirty_next = srv->dirty;
+	if (srv->dirty)
+		srv->dirty->dirty_prev = c;
+	srv->dirty = c;
+}
+
+void sg__conn_dirty_unlink(sg_conn *c)
+{
+	if (!c->is_dirty)
+		return;
+	if (c->dirty_prev)
+		c->dirty_prev->dirty_next = c->dirty_next;
+	else
+		c->srv->dirty = c->dirty_next;
+	if (c->dirty_next)
+		c->dirty_next->dirty_prev = c->dirty_prev;
+	c->is_dirty = 0;
+}
+
+/* Runs just before the loop sleeps: every connection whose stream queued
+ * frames during this turn writes them, several to a send. */
+static void write_pass(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	sg_server *srv = ((struct sg_writer *)w)->srv;
+	sg_conn *c;
+	while ((c = srv->dirty)) {
+		sg__conn_dirty_unlink(c);
+		if (c->is_ws)
+			sg__ws_write_pass(c);
+		else
+			sg__h1_write_pass(c);
+	}
+}
+
+int sg__conn_writer_start(sg_server *srv)
+{
+	struct sg_writer *w = calloc(1, sizeof(*w));
+	if (!w)
+		return SG_ENOMEM;
+	w->srv = srv;
+	ev_prepare_init(&w->prepare, write_pass);
+	ev_prepare_start(srv->evloop, &w->prepare);
+	srv->writer = w;
+	return 0;
+}
+
+void sg__conn_writer_stop(sg_server *srv)
+{
+	if (!srv->writer)
+		return;
+	ev_prepare_stop(srv->evloop, &srv->writer->prepare);
+	free(srv->writer);
+	srv->writer = NULL;
+}
+
+/* ---- the stream's end ---------------------------------------------------- */
+
 void sg__conn_release(sg_conn *c, int errored)
 {
 	sg_server *srv = c->srv;
+	sg__conn_dirty_unlink(c); /* its links are about to be cleared */
 	srv->loop.timer_cancel(&srv->loop, c->timer);
 	srv->loop.timer_cancel(&srv->loop, c->pong_timer);
 	srv->loop.timer_cancel(&srv->loop, c->msg_timer);

@@ -20,9 +20,10 @@ typedef struct sg_conn {
 	sg_stream *stream;
 	sg_request req;
 	struct sg_conn *prev, *next; /* srv->conns, while streaming */
+	struct sg_conn *dirty_prev, *dirty_next; /* srv->dirty */
 	sg_buf wsmsg;		     /* WebSocket message being reassembled */
 	unsigned has_req : 1, listed : 1, ending : 1, aborting : 1, timed_out : 1, is_ws : 1,
-		headers_out : 1, active : 1, ping_due : 1;
+		headers_out : 1, active : 1, ping_due : 1, is_dirty : 1;
 	struct sg_timer *timer; /* a long-poll's wait, on the loop */
 	struct sg_timer *pong_timer; /* WebSocket: a ping awaiting its pong */
 	struct sg_timer *msg_timer;  /* WebSocket: a message awaiting its end */
@@ -36,6 +37,15 @@ sg_stream *sg__conn_stream_new(sg_conn *c, const sg_transport *t, const sg_strea
 /* Ends c's stream and unlists c; errored: the client vanished. Keeps wsi
  * and srv; idempotent. */
 void sg__conn_release(sg_conn *c, int errored);
+/* Queues c for the write pass that runs once per loop turn, before the
+ * loop sleeps: all that its stream queued this turn goes out together. */
+void sg__conn_mark_dirty(sg_conn *c);
+/* Takes c off the write pass' list (it is going away). */
+void sg__conn_dirty_unlink(sg_conn *c);
+/* Starts and stops srv's write pass (an ev_prepare on its loop). */
+int sg__conn_writer_start(sg_server *srv);
+void sg__conn_writer_stop(sg_server *srv);
+
 /* Heartbeat tick: an open stream that wrote nothing since the last tick
  * gets its transport's heartbeat (a WebSocket: a ping). */
 void sg__conn_heartbeat(sg_conn *c);

@@ -20,12 +20,6 @@
 #define H1_SLACK 64	    /* connections past max_connections still answered */
 #define H1_LINGER_MS 2000   /* reading after our last answer, before close */
 
-/* The engine's watchers of one worker. */
-struct sg_h1_loop {
-	ev_prepare flush; /* write passes, once per loop turn */
-	sg_server *srv;
-};
-
 static void h1_close(sg_h1 *h, int errored);
 static void settle(sg_h1 *h);
 
@@ -33,45 +27,16 @@ static void settle(sg_h1 *h);
 
 void sg__h1_mark_dirty(sg_h1 *h)
 {
-	sg_server *srv = h->c.srv;
-	if (h->is_dirty)
-		return;
-	h->is_dirty = 1;
-	h->dirty_prev = NULL;
-	h->dirty_next = srv->dirty;
-	if (srv->dirty)
-		srv->dirty->dirty_prev = h;
-	srv->dirty = h;
+	sg__conn_mark_dirty(&h->c);
 }
 
-static void dirty_unlink(sg_h1 *h)
+void sg__h1_write_pass(sg_conn *c)
 {
-	if (!h->is_dirty)
-		return;
-	if (h->dirty_prev)
-		h->dirty_prev->dirty_next = h->dirty_next;
-	else
-		h->c.srv->dirty = h->dirty_next;
-	if (h->dirty_next)
-		h->dirty_next->dirty_prev = h->dirty_prev;
-	h->is_dirty = 0;
-}
-
-/* Runs just before the loop sleeps: every connection whose stream queued
- * frames during this turn writes them, several to a send. */
-static void write_pass(struct ev_loop *loop, ev_prepare *w, int revents)
-{
-	(void)loop;
-	(void)revents;
-	sg_server *srv = ((struct sg_h1_loop *)w)->srv;
-	sg_h1 *h;
-	while ((h = srv->dirty)) {
-		dirty_unlink(h);
-		sg__h1_write_stream(h);
-		if (!h->dead && h->state == SG_H1_HEAD && !h->processing)
-			sg__h1_process(h); /* requests that came behind the stream */
-		settle(h);
-	}
+	sg_h1 *h = (sg_h1 *)c;
+	sg__h1_write_stream(h);
+	if (!h->dead && h->state == SG_H1_HEAD && !h->processing)
+		sg__h1_process(h); /* requests that came behind the stream */
+	settle(h);
 }
 
 /* ---- sending ----------------------------------------------------------- */
@@ -228,7 +193,7 @@ static void unlink_conn(sg_h1 *h)
 	ev_io_stop(srv->evloop, &h->rio);
 	ev_io_stop(srv->evloop, &h->wio);
 	ev_timer_stop(srv->evloop, &h->timer);
-	dirty_unlink(h);
+	sg__conn_dirty_unlink(&h->c);
 	if (h->prev)
 		h->prev->next = h->next;
 	else
@@ -329,25 +294,8 @@ void sg__h1_shutdown(sg_server *srv)
 	}
 }
 
-int sg__h1_start(sg_server *srv)
-{
-	struct sg_h1_loop *l = calloc(1, sizeof(*l));
-	if (!l)
-		return SG_ENOMEM;
-	l->srv = srv;
-	ev_prepare_init(&l->flush, write_pass);
-	ev_prepare_start(srv->evloop, &l->flush);
-	srv->h1_loop = l;
-	return 0;
-}
-
 void sg__h1_stop(sg_server *srv)
 {
 	while (srv->h1s)
 		h1_close(srv->h1s, 1);
-	if (srv->h1_loop) {
-		ev_prepare_stop(srv->evloop, &srv->h1_loop->flush);
-		free(srv->h1_loop);
-		srv->h1_loop = NULL;
-	}
 }

@@ -10,11 +10,12 @@
 
 #include "server.h"
 
-/* Sets up the engine's per-worker watchers (loop thread, before run).
- * Returns 0 or SG_ENOMEM. */
-int sg__h1_start(sg_server *srv);
-/* Closes every HTTP/1 connection and frees the watchers. */
+struct sg_conn;
+
+/* Closes every HTTP/1 connection. */
 void sg__h1_stop(sg_server *srv);
+/* The write pass' turn for one HTTP/1 connection (conn.c's list). */
+void sg__h1_write_pass(struct sg_conn *c);
 /* Takes an accepted socket (non-blocking). Closes it when over the limits. */
 void sg__h1_adopt(sg_server *srv, int fd);
 /* Shutdown began: idle connections close now, busy ones after their

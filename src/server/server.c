@@ -175,7 +175,11 @@ static int sg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 }
 
 static const struct lws_protocols protocols[] = {
-	{"streamgate", sg_callback, sizeof(sg_conn), 4096, 0, NULL, 0},
+	/* a small receive buffer (client messages are reassembled whole in
+	 * wsmsg) keeps an idle WebSocket small; tx_packet_size lets one write
+	 * hold a whole batch (lws caps a send at rx_buffer_size otherwise and
+	 * copies the rest for later) */
+	{"streamgate", sg_callback, sizeof(sg_conn), 512, 0, NULL, SCRATCH_BYTES + 64},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -258,7 +262,7 @@ static int context_create(sg_server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start libwebsockets");
 		return SG_EIO;
 	}
-	if (sg__h1_start(srv) || !(srv->listener = sg__listen_start(srv, srv->listen_fd))) {
+	if (sg__conn_writer_start(srv) || !(srv->listener = sg__listen_start(srv, srv->listen_fd))) {
 		snprintf(err, errlen, "out of memory");
 		return SG_ENOMEM;
 	}
@@ -587,6 +591,7 @@ static void worker_free(sg_server *srv)
 	sg__h1_stop(srv);
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx); /* closes every WebSocket */
+	sg__conn_writer_stop(srv);
 	sg__ws_pending_free(srv);
 	if (srv->evloop)
 		ev_loop_destroy(srv->evloop);

@@ -123,7 +123,7 @@ struct sg_server {
 	long long shutdown_deadline_us;
 	struct sg_conn *conns; /* streaming connections */
 	struct sg_h1 *h1s;     /* every HTTP/1 connection */
-	struct sg_h1 *dirty;   /* HTTP/1 connections with something to write */
+	struct sg_conn *dirty; /* connections with frames to write this turn */
 	struct sg_ws_pending *ws_pending; /* upgrades handed to lws */
 
 	unsigned char *scratch; /* write coalescing buffer, LWS_PRE headroom */
@@ -133,7 +133,7 @@ struct sg_server {
 	struct sg_housekeeping *housekeeping; /* timers of the server's own */
 	struct ev_loop *evloop;		      /* the loop lws runs on */
 	void *foreign_loops[1];
-	struct sg_h1_loop *h1_loop;	      /* the HTTP/1 engine's watchers */
+	struct sg_writer *writer;	      /* the write pass, once per loop turn */
 	long long last_heartbeat_us;
 };
 

@@ -82,8 +82,7 @@ int sg__ws_filter(sg_server *srv, struct lws *wsi)
 
 static void ws_want_write(void *p)
 {
-	sg_conn *c = p;
-	lws_callback_on_writable(c->wsi);
+	sg__conn_mark_dirty(p);
 }
 
 static void ws_end(void *p, int abort, const char *reason)
@@ -94,10 +93,11 @@ static void ws_end(void *p, int abort, const char *reason)
 		snprintf(c->reason, sizeof(c->reason), "%s", reason ? reason : "");
 		/* the close frame goes out once the socket drains, or never */
 		lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
+		sg__conn_mark_dirty(c); /* the stream is let go on the write pass */
 	} else {
 		c->ending = 1;
+		lws_callback_on_writable(c->wsi);
 	}
-	lws_callback_on_writable(c->wsi);
 }
 
 static const sg_stream_sink ws_sink = {
@@ -140,6 +140,19 @@ int sg__ws_established(sg_conn *c)
 	return 0;
 }
 
+/* Ends an aborting c's stream now (its subscriptions and memory with it)
+ * and keeps what its close frame will say. */
+static void let_go(sg_conn *c)
+{
+	char reason[sizeof(c->reason)];
+	unsigned short code = c->close_code;
+	memcpy(reason, c->reason, sizeof(reason));
+	sg__conn_release(c, 1);
+	c->aborting = 1;
+	c->close_code = code;
+	memcpy(c->reason, reason, sizeof(reason));
+}
+
 /*
  * Ends c's stream now (its memory with it) and closes with code and
  * reason on the next writeable callback, or cuts the connection after 5 s
@@ -151,10 +164,10 @@ int sg__ws_established(sg_conn *c)
 static int close_later(sg_conn *c, enum lws_close_status code, const char *error,
 		       const char *detail)
 {
-	sg__conn_release(c, 1);
 	c->aborting = 1;
 	c->close_code = (unsigned short)code;
 	snprintf(c->reason, sizeof(c->reason), "%s: %s", error, detail);
+	let_go(c);
 	lws_callback_on_writable(c->wsi);
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
 	return 0;
@@ -269,6 +282,32 @@ void sg__ws_dropping(struct lws *wsi, sg_conn *c)
 	else
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)parser,
 				 sizeof(parser) - 1);
+}
+
+/* Writes the queue's batches now, each in one send, while lws holds no
+ * unsent bytes for the socket: asking lws for a writeable callback instead
+ * would cost an epoll_ctl to arm it (and lws' copy of what a send did not
+ * take). Closes, pings and a full socket go through the callback. */
+void sg__ws_write_pass(sg_conn *c)
+{
+	sg_stream *s = c->stream;
+	if (c->aborting && s)
+		let_go(c); /* a slow consumer cut: unsubscribed now, closed when it can be */
+	if (!c->stream || c->aborting || c->ping_due) {
+		lws_callback_on_writable(c->wsi);
+		return;
+	}
+	while (sg__stream_queued(s) && !lws_partial_buffered(c->wsi)) {
+		unsigned char *start;
+		size_t len, take = sg__conn_batch(c, &sg_wire_websocket, &start, &len);
+		if (lws_write(c->wsi, start, len, LWS_WRITE_HTTP) != (int)len) {
+			c->aborting = 1; /* the callback closes it */
+			break;
+		}
+		sg__conn_batch_done(c, take);
+	}
+	if (sg__stream_queued(s) || c->ending || c->aborting)
+		lws_callback_on_writable(c->wsi);
 }
 
 void sg__ws_ping(sg_conn *c)

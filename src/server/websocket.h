@@ -36,6 +36,8 @@ void sg__ws_dropping(struct lws *wsi, sg_conn *c);
 /* Writes what the stream has queued, a ping or the close. Returns what the
  * lws callback should return. */
 int sg__ws_writeable(sg_conn *c);
+/* The write pass' turn for a WebSocket (conn.c's list). */
+void sg__ws_write_pass(sg_conn *c);
 /* Sends a ping on the next writeable. */
 void sg__ws_ping(sg_conn *c);
 
