@@ -175,7 +175,7 @@ typedef struct bench_perf {
 /* Attaches perf stat to pid and its descendants with the events disabled,
  * then enables them and returns once perf acknowledged (bounded: a few
  * seconds). On failure p->note says why and the run goes on without. */
-void bench_perf_start(bench_perf *p, const bench_opts *o, pid_t pid);
+void bench_perf_start(bench_perf *p, const bench_opts *o, pid_t pid); /* pid 0: none */
 /* Disables the events, stops perf with SIGINT (bounded, then SIGKILL) and
  * reads its CSV into p->count. */
 void bench_perf_stop(bench_perf *p);

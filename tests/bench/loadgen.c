@@ -343,7 +343,7 @@ static uint64_t drain_target(run *r)
 static void phase_publish(run *r)
 {
 	/* perf first: its start-up (bounded) stays out of the window */
-	bench_perf_start(&r->smp.perf, &r->o, r->smp.pid);
+	bench_perf_start(&r->smp.perf, &r->o, r->o.messages > 0 ? r->smp.pid : 0);
 	bench_proc_sample(r->smp.pid, &r->smp.load_start);
 	r->smp.self_load_start_s = self_cpu_s();
 	r->smp.box_load_start = bench_box_busy_ticks();

@@ -141,7 +141,7 @@ void bench_perf_start(bench_perf *p, const bench_opts *o, pid_t pid)
 	p->ctl_fd = p->ack_fd = -1;
 	for (int i = 0; i < BENCH_SC_COUNT; i++)
 		p->count[i] = -1;
-	note(p, "%s", "off");
+	note(p, "%s", o->perf ? "nothing to count (no --server-pid or no messages)" : "off");
 	if (!o->perf || pid <= 0)
 		return;
 	if (geteuid() != 0) {
