@@ -80,7 +80,7 @@ log() { printf '[compare %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 # Full mode is PEERS.md's; S4W is S4 over WebSocket. S6 and S7 (run only
 # when named) offer 1M deliveries/s, more than one core serves: they
 # measure capacity, as scaling.sh does with 1 and 2 workers. --quick
-# (about 4 minutes for all three servers and both streamgate set-ups)
+# (about 5 minutes for all three servers and both streamgate set-ups)
 # halves the subscribers of S2–S5 (S4, S4W: 10,000) and doubles S2/S3's
 # rate, so the offered load (deliveries/s asked of the server) stays the
 # same, and publishes fewer messages; its rows are labelled with their own
