@@ -56,7 +56,8 @@ static int find_perf(char *out, size_t cap)
 	return -1;
 }
 
-/* Waits up to ms for "ack\n" on the ack pipe; 0 once it came. */
+/* Waits up to ms for "ack\n" on the ack pipe; 0 once it came, -2 when
+ * the time ran out, -1 when perf went away or said something else. */
 static int wait_ack(bench_perf *p, int ms)
 {
 	char buf[16];
@@ -65,12 +66,14 @@ static int wait_ack(bench_perf *p, int ms)
 	while (got < 4) {
 		uint64_t now = bench_now_ns();
 		if (now >= deadline)
-			return -1;
+			return -2;
 		struct pollfd pfd = {.fd = p->ack_fd, .events = POLLIN};
 		int r = poll(&pfd, 1, (int)((deadline - now) / 1000000u) + 1);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
+		if (r == 0)
+			return -2;
+		if (r < 0)
 			return -1;
 		ssize_t n = read(p->ack_fd, buf + got, sizeof(buf) - 1 - got);
 		if (n < 0 && errno == EINTR)
@@ -228,11 +231,15 @@ void bench_perf_start(bench_perf *p, const bench_opts *o, pid_t pid)
 		return;
 	}
 	p->child = child;
-	if (command(p, "enable\n") < 0 || wait_ack(p, PERF_ACK_MS) < 0) {
+	int acked = command(p, "enable\n") < 0 ? -1 : wait_ack(p, PERF_ACK_MS);
+	if (acked < 0) {
 		kill(child, SIGKILL);
 		reap(p, 1000);
 		close_fds(p);
-		read_err(p, err_path);
+		if (acked == -2)
+			note(p, "%s", "perf did not start counting within 5 s: killed");
+		else
+			read_err(p, err_path);
 		unlink(err_path);
 		if (p->tmp)
 			unlink(p->path);
