@@ -42,6 +42,8 @@ typedef struct bench_opts {
 	pid_t server_pid;   /* sampled with its descendants from /proc; 0: none */
 	const char *prefix; /* channel name prefix */
 	int kv;             /* print key=value lines for scripts */
+	int perf;           /* count the server's syscalls with perf stat (root) */
+	const char *perf_out; /* keep perf's CSV here; NULL: a temporary file */
 } bench_opts;
 
 /* ---- hist.c: latency histogram, 1 us to ~16 s, ~1.5 % resolution ---- */
@@ -133,12 +135,50 @@ typedef struct bench_proc {
 	int procs;          /* the server process and its descendants */
 	uint64_t rss_kib;   /* VmRSS summed */
 	uint64_t cpu_ticks; /* utime + stime summed */
+	int io_ok;          /* /proc/PID/io was read for every process */
+	uint64_t syscr;     /* read-like syscalls (VFS reads: not recv*) summed */
+	uint64_t syscw;     /* write-like syscalls (VFS writes: not send*) summed */
 } bench_proc;
 
 void bench_proc_sample(pid_t pid, bench_proc *out);
+/* pid and its descendants (pid first), at most cap; returns how many. */
+int bench_proc_tree(pid_t pid, pid_t *out, int cap);
 /* CPU ticks the whole machine spent busy, from /proc/stat; 0 if unknown. */
 uint64_t bench_box_busy_ticks(void);
 double bench_ticks_per_second(void);
+
+/* ---- perfstat.c: the server's syscalls, counted by `perf stat` ---- */
+enum {
+	BENCH_SC_ALL,        /* raw_syscalls:sys_enter */
+	BENCH_SC_EPOLL_CTL,  /* syscalls:sys_enter_epoll_ctl */
+	BENCH_SC_EPOLL_WAIT, /* syscalls:sys_enter_epoll_wait */
+	BENCH_SC_SENDTO,     /* send() is sendto() */
+	BENCH_SC_WRITEV,
+	BENCH_SC_WRITE,
+	BENCH_SC_SENDMSG,
+	BENCH_SC_COUNT
+};
+extern const char *const bench_sc_events[BENCH_SC_COUNT];
+
+typedef struct bench_perf {
+	pid_t child;      /* perf stat, while it runs */
+	int ctl_fd;       /* its --control command pipe */
+	int ack_fd;       /* its acknowledgements */
+	int tmp;          /* path is ours to unlink */
+	int ok;           /* count[] holds what perf counted */
+	int procs;        /* processes attached to */
+	int64_t count[BENCH_SC_COUNT]; /* -1: not counted */
+	char path[256];   /* perf's CSV output */
+	char note[160];   /* why there are no counts: "off", "not root", ... */
+} bench_perf;
+
+/* Attaches perf stat to pid and its descendants with the events disabled,
+ * then enables them and returns once perf acknowledged (bounded: a few
+ * seconds). On failure p->note says why and the run goes on without. */
+void bench_perf_start(bench_perf *p, const bench_opts *o, pid_t pid); /* pid 0: none */
+/* Disables the events, stops perf with SIGINT (bounded, then SIGKILL) and
+ * reads its CSV into p->count. */
+void bench_perf_stop(bench_perf *p);
 
 /* ---- conn.c: subscriber connections, one epoll loop per thread ---- */
 enum { BENCH_PHASE_RAMP, BENCH_PHASE_RUN, BENCH_PHASE_STOP };
@@ -217,6 +257,7 @@ typedef struct bench_samples {
 	uint64_t box_load_start, box_after;     /* the machine's busy ticks */
 	uint64_t load_start_ns, after_ns;
 	pid_t pid;
+	bench_perf perf; /* syscalls from load_start to after */
 } bench_samples;
 
 /* When things happened; end_reason is a static string. */

@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # compare.sh — streamgate side by side with nchan and Pushpin on 127.0.0.1,
-# the scenarios S1–S5 of PEERS.md, one markdown table at the end with
-# streamgate's ratio to each peer. Every server gets a fresh start for each
-# scenario (so one scenario's freed memory does not flatter the next) and
-# is stopped by its PID; nothing listens beyond loopback; every wait is
-# bounded. It reports numbers and never fails on timing.
+# the scenarios S1–S5 of PEERS.md (and S4W, S4 over WebSocket), one
+# markdown table at the end with streamgate's ratio to each peer.
+# streamgate runs every scenario twice: with its default settings and with
+# --max-connections 19900 (nchan's worker_connections), below the open-file
+# limit. Every server gets a fresh start for each scenario (so one
+# scenario's freed memory does not flatter the next) and is stopped by its
+# PID; nothing listens beyond loopback; every wait is bounded. It reports
+# numbers, syscalls per delivery among them, and never fails on them.
 #
 #   tests/bench/compare.sh [--quick] [--only streamgate|nchan|pushpin]...
-#       [--scenarios S1,S2,...] [--server-arg ARG]... [--nchan-workers N]
-#       [--threads N] [--streamgate BIN] [--loadgen BIN] [--out DIR]
-#       [--wait-quiet SECONDS] [--no-install]
+#       [--scenarios S1,S2,...] [--limits default,set] [--server-arg ARG]...
+#       [--nchan-workers N] [--threads N] [--streamgate BIN] [--loadgen BIN]
+#       [--out DIR] [--wait-quiet SECONDS] [--no-install] [--no-perf]
 #
 # nchan (nginx + libnginx-mod-nchan) and Pushpin (pushpin, with node for
-# its tiny backend) are installed from Debian with apt-get when missing.
+# its tiny backend) are installed from Debian with apt-get when missing,
+# and so is perf (linux-perf), which counts the servers' syscalls when run
+# as root (--no-perf: only /proc's read/write counts).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,7 +25,10 @@ root=$(cd "$here/../.." && pwd)
 
 quick=0
 only=()
-scenarios="S1,S2,S3,S4,S5"
+scenarios="S1,S2,S3,S4,S4W,S5"
+limits="default,set"
+sg_max_connections=19900 # nchan's worker_connections
+perf=1
 sg_args=()
 nchan_workers=1
 threads=1
@@ -40,6 +48,8 @@ while [ $# -gt 0 ]; do
 	--quick) quick=1; drain=3 ;;
 	--only) only+=("${2:?--only needs a name}"); shift ;;
 	--scenarios) scenarios="${2:?}"; shift ;;
+	--limits) limits="${2:?}"; shift ;;
+	--no-perf) perf=0 ;;
 	--server-arg) sg_args+=("${2?}"); shift ;;
 	--nchan-workers) nchan_workers="${2:?}"; shift ;;
 	--threads) threads="${2:?}"; shift ;;
@@ -59,16 +69,22 @@ for t in streamgate nchan pushpin; do
 	if [ ${#only[@]} -eq 0 ] || [[ " ${only[*]} " == *" $t "* ]]; then targets+=("$t"); fi
 done
 [ ${#targets[@]} -gt 0 ] || { echo "compare.sh: --only takes streamgate, nchan or pushpin" >&2; exit 2; }
+for l in ${limits//,/ }; do
+	case "$l" in default | set) ;; *) echo "compare.sh: --limits takes default and/or set" >&2; exit 2 ;; esac
+done
+[ -n "${limits//,/}" ] || { echo "compare.sh: --limits needs default, set or both" >&2; exit 2; }
 
 log() { printf '[compare %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # ---- scenarios: name transport subs channels messages rate settle max-time ----
-# Full mode is PEERS.md's. S6 and S7 (run only when named) offer 1M
-# deliveries/s, more than one core serves: they measure capacity, as
-# scaling.sh does with 1 and 2 workers. --quick (under 3 minutes for all three servers)
-# halves the subscribers of S2–S5 and doubles S2/S3's rate, so the offered
-# load (deliveries/s asked of the server) stays the same, and publishes
-# fewer messages; its rows are labelled with their own sizes.
+# Full mode is PEERS.md's; S4W is S4 over WebSocket. S6 and S7 (run only
+# when named) offer 1M deliveries/s, more than one core serves: they
+# measure capacity, as scaling.sh does with 1 and 2 workers. --quick
+# (about 5 minutes for all three servers and both streamgate set-ups)
+# halves the subscribers of S2–S5 (S4, S4W: 10,000) and doubles S2/S3's
+# rate, so the offered load (deliveries/s asked of the server) stays the
+# same, and publishes fewer messages; its rows are labelled with their own
+# sizes.
 scenario_params() {
 	if [ "$quick" = 1 ]; then
 		case "$1" in
@@ -76,6 +92,7 @@ scenario_params() {
 		S2) echo "sse 5000 1 60 40 0.5 25" ;;
 		S3) echo "ws 5000 1 60 40 0.5 25" ;;
 		S4) echo "sse 10000 1 0 1 1 30" ;;
+		S4W) echo "ws 10000 1 0 1 1 30" ;;
 		S5) echo "sse 5000 500 200 100 0.5 25" ;;
 		S6) echo "sse 5000 1 300 200 0.5 45" ;;
 		S7) echo "ws 5000 1 300 200 0.5 45" ;;
@@ -86,6 +103,7 @@ scenario_params() {
 		S2) echo "sse 10000 1 100 20 1 120" ;;
 		S3) echo "ws 10000 1 100 20 1 120" ;;
 		S4) echo "sse 19000 1 0 1 3 90" ;;
+		S4W) echo "ws 19000 1 0 1 3 90" ;;
 		S5) echo "sse 10000 1000 1000 100 1 90" ;;
 		S6) echo "sse 10000 1 150 100 1 90" ;;
 		S7) echo "ws 10000 1 150 100 1 90" ;;
@@ -155,6 +173,45 @@ for t in "${targets[@]}"; do
 	if peer_ok "$t"; then runnable+=("$t"); else log "skipping $t: not installed"; fi
 done
 
+# What runs: streamgate once per --limits entry ("streamgate" with its
+# defaults, "streamgate-maxconn" with --max-connections below the open-file
+# limit), each peer once. A run's id names its result files.
+runs=()
+for t in "${runnable[@]}"; do
+	if [ "$t" = streamgate ]; then
+		for l in ${limits//,/ }; do
+			case "$l" in
+			default) runs+=(streamgate) ;;
+			set) runs+=(streamgate-maxconn) ;;
+			esac
+		done
+	else
+		runs+=("$t")
+	fi
+done
+target_of() { echo "${1%%-*}"; }
+label_of() {
+	case "$1" in
+	streamgate-maxconn) echo "streamgate (max_connections $sg_max_connections)" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+# perf stat counts the servers' syscalls on tracepoints (root only)
+perf_args=()
+if [ "$perf" = 1 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		log "not root: syscalls from /proc only (read/write-like, without send/recv)"
+	else
+		command -v perf >/dev/null || apt_install linux-perf || true
+		if command -v perf >/dev/null && perf stat -e raw_syscalls:sys_enter -- true >/dev/null 2>&1; then
+			perf_args=(--perf)
+		else
+			log "perf (linux-perf) unusable: syscalls from /proc only (read/write-like, without send/recv)"
+		fi
+	fi
+fi
+
 # ---- processes we start, and only those, are stopped at exit ----
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/streamgate-bench.XXXXXX")
@@ -216,10 +273,12 @@ wait_port() { # port seconds
 
 # Each start_* sets srv_pid (sampled from /proc with its descendants),
 # sub_port and pub_port, and appends everything it starts to pids.
+# sg_extra: the arguments of the run's --limits configuration
+sg_extra=()
 start_streamgate() {
 	local d=$tmp/streamgate i
 	mkdir -p "$d"
-	(cd "$root" && exec "$sg_bin" --listen 127.0.0.1:0 --log-level 1 ${sg_args[@]+"${sg_args[@]}"}) >"$d/streamgate.log" 2>&1 &
+	(cd "$root" && exec "$sg_bin" --listen 127.0.0.1:0 --log-level 1 ${sg_args[@]+"${sg_args[@]}"} ${sg_extra[@]+"${sg_extra[@]}"}) >"$d/streamgate.log" 2>&1 &
 	srv_pid=$!
 	pids+=("$srv_pid")
 	for i in $(seq 100); do grep -q 'listening on' "$d/streamgate.log" && break; sleep 0.1; done
@@ -334,32 +393,43 @@ EOF
 
 kv() { awk -F= -v k="$2" '$1 == k { print $2; exit }' "$1" 2>/dev/null || true; }
 
-run_scenario() { # target scenario
-	local t=$1 s=$2 tr subs ch msgs rate settle maxt f
+run_scenario() { # run-id scenario
+	local id=$1 s=$2 t tr subs ch msgs rate settle maxt f
+	t=$(target_of "$id")
 	read -r tr subs ch msgs rate settle maxt <<<"$(scenario_params "$s")"
-	f="$out/raw/$t-$s.kv"
+	f="$out/raw/$id-$s.kv"
+	sg_extra=()
+	[ "$id" != streamgate-maxconn ] || sg_extra=(--max-connections "$sg_max_connections")
 	if ! "start_$t"; then
-		log "$t did not start for $s (see $out/logs/$t-$s)"
+		log "$id did not start for $s (see $out/logs/$id-$s)"
 		stop_all
-		mkdir -p "$out/logs/$t-$s"
-		find "$tmp/$t" -name '*.log' -exec cp {} "$out/logs/$t-$s/" \; 2>/dev/null || true
+		mkdir -p "$out/logs/$id-$s"
+		find "$tmp/$t" -name '*.log' -exec cp {} "$out/logs/$id-$s/" \; 2>/dev/null || true
 		rm -rf "${tmp:?}/$t"
 		return
 	fi
 	sleep 0.5
-	log "$t $s: $subs $tr subscribers, $ch channel(s), $msgs messages at $rate/s"
+	log "$id $s: $subs $tr subscribers, $ch channel(s), $msgs messages at $rate/s"
+	local perf_run=()
+	[ ${#perf_args[@]} -eq 0 ] || perf_run=(--perf --perf-out "$out/raw/$id-$s.perf.csv")
+	# +30 s: the drain, perf's start and stop (bounded at 5 s each) and the close
 	timeout -k 5 $((maxt + 30)) "$loadgen" --target "$t" --transport "$tr" \
 		--port "$sub_port" --pub-port "$pub_port" --server-pid "$srv_pid" \
 		--subs "$subs" --channels "$ch" --messages "$msgs" --rate "$rate" \
 		--settle "$settle" --drain "$drain" --max-time "$maxt" \
 		--ramp-time "$(awk -v m="$maxt" -v s="$settle" 'BEGIN { print m - s - 5 }')" --threads "$threads" \
-		--pub-conns "$pub_conns" --prefix "$s" --kv >"$f" 2>"$out/raw/$t-$s.err" ||
-		log "$t $s: the load generator stopped early (exit $?)"
-	log "$t $s: $(kv "$f" established)/$subs connected, $(kv "$f" delivered)/$(kv "$f" expected) delivered, p50 $(kv "$f" lat_p50_ms) ms, p99 $(kv "$f" lat_p99_ms) ms, $(kv "$f" deliveries_per_s)/s at $(kv "$f" cpu_load_pct)% CPU"
+		--pub-conns "$pub_conns" --prefix "$s" ${perf_run[@]+"${perf_run[@]}"} \
+		--kv >"$f" 2>"$out/raw/$id-$s.err" ||
+		log "$id $s: the load generator stopped early (exit $?)"
+	if [ "$msgs" = 0 ]; then
+		log "$id $s: $(kv "$f" established)/$subs connected, server RSS $(kv "$f" rss_per_conn_kib) KiB per connection"
+	else
+		log "$id $s: $(kv "$f" established)/$subs connected, $(kv "$f" delivered)/$(kv "$f" expected) delivered, p50 $(kv "$f" lat_p50_ms) ms, p99 $(kv "$f" lat_p99_ms) ms, $(kv "$f" deliveries_per_s)/s at $(kv "$f" cpu_load_pct)% CPU, $(kv "$f" server_syscalls_per_delivery) syscalls and $(kv "$f" server_write_syscalls_per_delivery) write syscalls ($(kv "$f" server_write_syscalls_from)) per delivery"
+	fi
 	stop_all
 	# keep this run's server logs; the next start begins from an empty dir
-	mkdir -p "$out/logs/$t-$s"
-	find "$tmp/$t" -name '*.log' -exec cp {} "$out/logs/$t-$s/" \; 2>/dev/null || true
+	mkdir -p "$out/logs/$id-$s"
+	find "$tmp/$t" -name '*.log' -exec cp {} "$out/logs/$id-$s/" \; 2>/dev/null || true
 	rm -rf "${tmp:?}/$t"
 	sleep 0.5
 }
@@ -383,10 +453,10 @@ fi
 load_before=$(cut -d' ' -f1 /proc/loadavg)
 started=$(date +%s)
 log "results in $out"
-for t in "${runnable[@]}"; do
+for id in ${runs[@]+"${runs[@]}"}; do
 	for s in ${scenarios//,/ }; do
 		[ -n "$(scenario_params "$s")" ] || { log "unknown scenario $s"; continue; }
-		run_scenario "$t" "$s"
+		run_scenario "$id" "$s"
 	done
 done
 elapsed=$(($(date +%s) - started))
@@ -395,14 +465,16 @@ elapsed=$(($(date +%s) - started))
 commas() { awk -v v="$1" 'BEGIN { if (v == "" || v < 0) { print "–"; exit } s = sprintf("%.0f", v); r = ""; while (length(s) > 3) { r = "," substr(s, length(s) - 2) r; s = substr(s, 1, length(s) - 3) } print s r }'; }
 fixed() { awk -v v="$1" -v d="$2" 'BEGIN { if (v == "" || v < 0) print "–"; else printf "%.*f\n", d, v }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a < 0 || b <= 0) print "–"; else printf "%.2f×\n", a / b }'; }
+# a count per delivery: 3 decimals, or 2 significant digits below 0.01
+per() { awk -v v="$1" 'BEGIN { if (v == "" || v < 0) print "–"; else if (v > 0 && v < 0.01) printf "%.2g\n", v; else printf "%.3f\n", v }'; }
 
 # value of one metric, "" when the run is missing
-metric() { # target scenario key
+metric() { # run-id scenario key
 	local f="$out/raw/$1-$2.kv"
 	[ -s "$f" ] || return 0
 	kv "$f" "$3"
 }
-cell() { # target scenario key format
+cell() { # run-id scenario key format
 	local v
 	v=$(metric "$1" "$2" "$3")
 	case "$4" in
@@ -410,12 +482,19 @@ cell() { # target scenario key format
 	ms) fixed "$v" 2 ;;
 	pct) [ -n "$v" ] && awk -v v="$v" 'BEGIN { if (v < 0) print "–"; else printf "%.0f %%\n", v }' || echo "–" ;;
 	kib) fixed "$v" 2 ;;
+	per) per "$v" ;;
+	wper) # from perf, or /proc's syscw (which misses send/sendto/sendmsg): say which
+		case "$(metric "$1" "$2" server_write_syscalls_from)" in
+		perf) per "$v" ;;
+		proc) echo "$(per "$v") (syscw)" ;;
+		*) echo "–" ;;
+		esac ;;
 	esac
 }
-has() { [[ " ${runnable[*]} " == *" $1 "* ]]; }
+has() { [[ " ${runs[*]} " == *" $1 "* ]]; }
 
 notes=()
-check_run() { # target scenario: remember what went wrong
+check_run() { # run-id scenario: remember what went wrong
 	local f="$out/raw/$1-$2.kv" subs
 	read -r _ subs _ <<<"$(scenario_params "$2")"
 	if [ ! -s "$f" ]; then notes+=("$1 $2: no result (see $out/raw/$1-$2.err)"); return; fi
@@ -436,19 +515,28 @@ check_run() { # target scenario: remember what went wrong
 	if awk -v v="${others:-0}" 'BEGIN { exit !(v > 25) }'; then
 		notes+=("$1 $2: other processes on the machine used ${others} % of a CPU while it ran (noise)")
 	fi
+	local perf_note
+	perf_note=$(kv "$f" perf)
+	if [ ${#perf_args[@]} -gt 0 ] && [ "$(kv "$f" messages)" != 0 ] && [ "$perf_note" != ok ]; then
+		notes+=("$1 $2: no syscall counts from perf ($perf_note)")
+	fi
 	return 0
 }
 
+# columns: streamgate's configurations, the peers, then each
+# configuration's ratio to each peer
+sgs=()
+has streamgate && sgs+=(streamgate)
+has streamgate-maxconn && sgs+=(streamgate-maxconn)
 peers=()
 has nchan && peers+=(nchan)
 has pushpin && peers+=(pushpin)
 row() { # label scenario key format
-	local line="| $1 | $(has streamgate && cell streamgate "$2" "$3" "$4" || echo –)"
-	local p
-	for p in "${peers[@]}"; do line+=" | $(cell "$p" "$2" "$3" "$4")"; done
-	if has streamgate; then
-		for p in "${peers[@]}"; do line+=" | $(ratio "$(metric streamgate "$2" "$3")" "$(metric "$p" "$2" "$3")")"; done
-	fi
+	local line="| $1" g p
+	for g in ${sgs[@]+"${sgs[@]}"} ${peers[@]+"${peers[@]}"}; do line+=" | $(cell "$g" "$2" "$3" "$4")"; done
+	for g in ${sgs[@]+"${sgs[@]}"}; do
+		for p in ${peers[@]+"${peers[@]}"}; do line+=" | $(ratio "$(metric "$g" "$2" "$3")" "$(metric "$p" "$2" "$3")")"; done
+	done
 	echo "$line |"
 }
 
@@ -462,15 +550,28 @@ row() { # label scenario key format
 	versions="servers:"
 	rev=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo "?")
 	git -C "$root" diff --quiet HEAD -- src include 2>/dev/null || rev+=" + uncommitted src/ changes"
-	has streamgate && versions+=" $("$sg_bin" --version 2>/dev/null | head -1) at $rev ($sg_build${sg_args[*]:+, ${sg_args[*]}});"
+	[ ${#sgs[@]} -eq 0 ] || versions+=" $("$sg_bin" --version 2>/dev/null | head -1) at $rev ($sg_build${sg_args[*]:+, ${sg_args[*]}}), $(has streamgate && echo "with its defaults")$(has streamgate && has streamgate-maxconn && echo " and ")$(has streamgate-maxconn && echo "with --max-connections $sg_max_connections") (open-file limit $(ulimit -n));"
 	has nchan && versions+=" $(nginx -v 2>&1 | sed 's/^nginx version: //') + nchan $(dpkg-query -W -f '${Version}' libnginx-mod-nchan 2>/dev/null), $nchan_workers worker(s);"
 	has pushpin && versions+=" Pushpin $(dpkg-query -W -f '${Version}' pushpin 2>/dev/null) (message_rate=0);"
-	echo "$versions ratio = streamgate ÷ peer (for latency, CPU and RSS lower is better)."
+	echo "$versions ratio = streamgate ÷ peer (for latency, CPU, RSS and syscalls lower is better)."
+	if [ ${#perf_args[@]} -gt 0 ]; then
+		echo "Syscalls: the server's and its descendants' over the publish window, counted by perf stat on" \
+			"tracepoints (raw_syscalls:sys_enter; write = sendto + writev + write + sendmsg) ÷ deliveries;" \
+			"they include handling the publishes. The tracepoints cost the servers some CPU per syscall" \
+			"(about 5 % of streamgate's on S2 --quick): --no-perf for CPU figures without them."
+	else
+		echo "Syscalls: perf not used; write syscalls are /proc's syscw (VFS writes: not send/sendto/sendmsg) ÷ deliveries."
+	fi
 	echo
-	header="| scenario, metric | streamgate"
-	sep="|---|---"
-	for p in "${peers[@]}"; do header+=" | $p"; sep+="|---"; done
-	if has streamgate; then for p in "${peers[@]}"; do header+=" | ÷ $p"; sep+="|---"; done; fi
+	header="| scenario, metric"
+	sep="|---"
+	for g in ${sgs[@]+"${sgs[@]}"} ${peers[@]+"${peers[@]}"}; do header+=" | $(label_of "$g")"; sep+="|---"; done
+	for g in ${sgs[@]+"${sgs[@]}"}; do
+		for p in ${peers[@]+"${peers[@]}"}; do
+			header+=" | $([ "$g" = streamgate ] || echo "(max_connections $sg_max_connections) ")÷ $p"
+			sep+="|---"
+		done
+	done
 	echo "$header |"
 	echo "$sep|"
 	for s in ${scenarios//,/ }; do
@@ -487,11 +588,14 @@ row() { # label scenario key format
 			row "$what: deliveries/s" "$s" deliveries_per_s int
 			row "$s: server CPU" "$s" cpu_load_pct pct
 			row "$s: deliveries per server CPU-second" "$s" deliveries_per_cpu_s int
+			row "$s: server syscalls per delivery" "$s" server_syscalls_per_delivery per
+			row "$s: server write syscalls per delivery" "$s" server_write_syscalls_per_delivery wper
+			row "$s: server epoll_ctl per delivery" "$s" server_epoll_ctl_per_delivery per
 			row "$s: latency p99 (ms)" "$s" lat_p99_ms ms ;;
-		S4)
+		S4 | S4W)
 			row "$what idle: server RSS per connection (KiB)" "$s" rss_per_conn_kib kib ;;
 		esac
-		for t in "${runnable[@]}"; do check_run "$t" "$s"; done
+		for id in ${runs[@]+"${runs[@]}"}; do check_run "$id" "$s"; done
 	done
 	if [ ${#notes[@]} -gt 0 ]; then
 		echo

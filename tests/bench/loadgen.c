@@ -2,10 +2,10 @@
  * sg-loadgen — opens N subscribers to a streaming server on 127.0.0.1
  * (SSE, chunked, WebSocket or long-poll), publishes M messages at rate R
  * with a send timestamp inside, and reports what arrived, how late, and
- * what the server spent (CPU and RSS from /proc). This file holds the
- * command line and the phases of a run (report.c prints the outcome); it
- * never fails on timing: the exit status says only whether the run could
- * be made.
+ * what the server spent (CPU, RSS and read/write syscalls from /proc; all
+ * its syscalls from perf with --perf). This file holds the command line
+ * and the phases of a run (report.c prints the outcome); it never fails on
+ * timing: the exit status says only whether the run could be made.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -55,7 +55,10 @@ static void usage(FILE *f)
 	        "                     (twice the ramp's own time + 10)\n"
 	        "  --server-pid PID   sample this process and its descendants from /proc\n"
 	        "  --prefix NAME      channel name prefix, [A-Za-z0-9_] (bN)\n"
-	        "  --kv               print key=value lines instead of the text report\n",
+	        "  --kv               print key=value lines instead of the text report\n"
+	        "  --perf             count the server's syscalls over the publish window with\n"
+	        "                     perf stat on syscall tracepoints (root; off)\n"
+	        "  --perf-out FILE    keep perf's CSV in FILE (a temporary file, removed)\n",
 	        BENCH_MAX_THREADS);
 }
 
@@ -134,7 +137,8 @@ static int parse_args(int argc, char **argv, bench_opts *o)
 	    {"max-inflight", 1, 0, 'i'}, {"threads", 1, 0, 'j'},    {"pub-conns", 1, 0, 'C'},
 	    {"settle", 1, 0, 's'},       {"drain", 1, 0, 'd'},      {"max-time", 1, 0, 'x'},
 	    {"ramp-time", 1, 0, 'a'},    {"server-pid", 1, 0, 'S'}, {"prefix", 1, 0, 'f'},
-	    {"kv", 0, 0, 'k'},           {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
+	    {"kv", 0, 0, 'k'},           {"help", 0, 0, 'h'},       {"perf", 0, 0, 'E'},
+	    {"perf-out", 1, 0, 'o'},     {0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -195,6 +199,12 @@ static int parse_args(int argc, char **argv, bench_opts *o)
 			break;
 		case 'k':
 			o->kv = 1;
+			break;
+		case 'E':
+			o->perf = 1;
+			break;
+		case 'o':
+			o->perf_out = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -332,6 +342,8 @@ static uint64_t drain_target(run *r)
 
 static void phase_publish(run *r)
 {
+	/* perf first: its start-up (bounded) stays out of the window */
+	bench_perf_start(&r->smp.perf, &r->o, r->o.messages > 0 ? r->smp.pid : 0);
 	bench_proc_sample(r->smp.pid, &r->smp.load_start);
 	r->smp.self_load_start_s = self_cpu_s();
 	r->smp.box_load_start = bench_box_busy_ticks();
@@ -368,6 +380,7 @@ static void phase_publish(run *r)
 	r->smp.box_after = bench_box_busy_ticks();
 	r->smp.after_ns = bench_now_ns();
 	bench_proc_sample(r->smp.pid, &r->smp.after);
+	bench_perf_stop(&r->smp.perf);
 	if (r->smp.after.rss_kib > r->smp.peak_rss_kib)
 		r->smp.peak_rss_kib = r->smp.after.rss_kib;
 }

@@ -1,8 +1,9 @@
 /*
- * procstat — the server's CPU time and resident memory, read from /proc.
- * A server may be several processes (nginx's master and workers,
- * Pushpin's runner and its services), so a sample sums the given process
- * and all its descendants. Reads only; never signals anything.
+ * procstat — the server's CPU time, resident memory and read/write syscall
+ * counts, read from /proc. A server may be several processes (nginx's
+ * master and workers, Pushpin's runner and its services), so a sample sums
+ * the given process and all its descendants. Reads only; never signals
+ * anything.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -49,6 +50,32 @@ static int read_stat(pid_t pid, proc_row *row)
 	return 0;
 }
 
+/* syscr and syscw of /proc/PID/io: the read-like and write-like syscalls
+ * of every thread, living or dead, of one process. They count what goes
+ * through the VFS (read, readv, pread, write, writev, pwrite, sendfile...),
+ * not send/sendto/sendmsg/recv/recvfrom/recvmsg, which go through the
+ * socket layer only. -1 when unreadable (not ours, gone). */
+static int read_io(pid_t pid, uint64_t *syscr, uint64_t *syscw)
+{
+	char path[64], line[128];
+	snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	int found = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "syscr:", 6)) {
+			*syscr += strtoull(line + 6, NULL, 10);
+			found |= 1;
+		} else if (!strncmp(line, "syscw:", 6)) {
+			*syscw += strtoull(line + 6, NULL, 10);
+			found |= 2;
+		}
+	}
+	fclose(f);
+	return found == 3 ? 0 : -1;
+}
+
 static uint64_t read_rss_kib(pid_t pid)
 {
 	char path[64], line[256];
@@ -86,14 +113,14 @@ static void mark_descendants(proc_row *rows, size_t n)
 	}
 }
 
-void bench_proc_sample(pid_t pid, bench_proc *out)
+/* The rows of every process, those of pid and its descendants marked;
+ * NULL when /proc cannot be read. Caller frees. */
+static proc_row *scan_tree(pid_t pid, size_t *count)
 {
-	memset(out, 0, sizeof(*out));
-	if (pid <= 0)
-		return;
+	*count = 0;
 	DIR *d = opendir("/proc");
 	if (!d)
-		return;
+		return NULL;
 	proc_row *rows = calloc(MAX_PROCS, sizeof(*rows));
 	size_t n = 0;
 	struct dirent *e;
@@ -106,9 +133,22 @@ void bench_proc_sample(pid_t pid, bench_proc *out)
 		}
 	}
 	closedir(d);
+	if (rows)
+		mark_descendants(rows, n);
+	*count = n;
+	return rows;
+}
+
+void bench_proc_sample(pid_t pid, bench_proc *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (pid <= 0)
+		return;
+	size_t n;
+	proc_row *rows = scan_tree(pid, &n);
 	if (!rows)
 		return;
-	mark_descendants(rows, n);
+	out->io_ok = 1;
 	for (size_t i = 0; i < n; i++) {
 		if (!rows[i].in)
 			continue;
@@ -116,8 +156,35 @@ void bench_proc_sample(pid_t pid, bench_proc *out)
 		out->procs++;
 		out->cpu_ticks += rows[i].ticks;
 		out->rss_kib += read_rss_kib(rows[i].pid);
+		if (read_io(rows[i].pid, &out->syscr, &out->syscw) < 0)
+			out->io_ok = 0;
 	}
+	out->io_ok &= out->ok;
 	free(rows);
+}
+
+int bench_proc_tree(pid_t pid, pid_t *out, int cap)
+{
+	if (pid <= 0 || cap <= 0)
+		return 0;
+	size_t n;
+	proc_row *rows = scan_tree(pid, &n);
+	if (!rows)
+		return 0;
+	int k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (rows[i].in && k < cap) {
+			/* the server itself first: perf's -p list reads better */
+			if (rows[i].pid == pid && k > 0) {
+				out[k] = out[0];
+				out[0] = pid;
+			} else {
+				out[k] = rows[i].pid;
+			}
+			k++;
+		}
+	free(rows);
+	return k;
 }
 
 uint64_t bench_box_busy_ticks(void)

@@ -24,6 +24,12 @@ typedef struct figures {
 	double self_pct;  /* our CPU % over the window */
 	double others;    /* CPU % of every other process meanwhile */
 	double per_conn;  /* server RSS KiB per established connection */
+	/* syscalls over the window: perf's counts, -1 without them */
+	long long sc_all, sc_epoll_ctl, sc_write; /* write: sendto+writev+write+sendmsg */
+	long long syscr, syscw;                   /* /proc deltas, -1 unknown */
+	long long write_calls;                    /* sc_write, else syscw */
+	const char *write_from;                   /* "perf", "proc" or "none" */
+	double sc_per, write_per, epoll_ctl_per;  /* per delivery */
 	double p50, p99, pmax, mean, ans50, ansmax; /* ms */
 } figures;
 
@@ -59,6 +65,42 @@ static void figure_cpu(figures *f, const bench_samples *s)
 	}
 }
 
+static double per_delivery(long long n, const bench_result *t)
+{
+	return n >= 0 && t->delivered ? (double)n / (double)t->delivered : -1;
+}
+
+static void figure_syscalls(figures *f, const bench_result *t, const bench_samples *s)
+{
+	const bench_perf *p = &s->perf;
+	f->sc_all = f->sc_epoll_ctl = f->sc_write = -1;
+	if (p->ok) {
+		f->sc_all = p->count[BENCH_SC_ALL];
+		f->sc_epoll_ctl = p->count[BENCH_SC_EPOLL_CTL];
+		static const int writes[] = {BENCH_SC_SENDTO, BENCH_SC_WRITEV, BENCH_SC_WRITE,
+		                             BENCH_SC_SENDMSG};
+		f->sc_write = 0;
+		for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) {
+			if (p->count[writes[i]] < 0) {
+				f->sc_write = -1;
+				break;
+			}
+			f->sc_write += p->count[writes[i]];
+		}
+	}
+	f->syscr = f->syscw = -1;
+	if (s->load_start.io_ok && s->after.io_ok && s->after.procs == s->load_start.procs &&
+	    s->after.syscr >= s->load_start.syscr && s->after.syscw >= s->load_start.syscw) {
+		f->syscr = (long long)(s->after.syscr - s->load_start.syscr);
+		f->syscw = (long long)(s->after.syscw - s->load_start.syscw);
+	}
+	f->write_calls = f->sc_write >= 0 ? f->sc_write : f->syscw;
+	f->write_from = f->sc_write >= 0 ? "perf" : f->syscw >= 0 ? "proc" : "none";
+	f->sc_per = per_delivery(f->sc_all, t);
+	f->write_per = per_delivery(f->write_calls, t);
+	f->epoll_ctl_per = per_delivery(f->sc_epoll_ctl, t);
+}
+
 static void compute(figures *f, const bench_result *t, const bench_pub_result *pub,
                     const bench_samples *s, const bench_timing *tm)
 {
@@ -79,6 +121,7 @@ static void compute(figures *f, const bench_result *t, const bench_pub_result *p
 	f->mean = t->hist.count ? (double)t->hist.sum_us / (double)t->hist.count / 1000.0 : 0;
 	f->ans50 = ms(bench_hist_quantile(&pub->answer, 0.50));
 	f->ansmax = ms(pub->answer.max_us);
+	figure_syscalls(f, t, s);
 }
 
 #define U(x) ((unsigned long long)(x))
@@ -112,6 +155,19 @@ static void print_kv(const bench_opts *o, const bench_result *t, const bench_pub
 	printf("cpu_idle_pct=%.1f\ncpu_load_pct=%.1f\ncpu_load_s=%.2f\n"
 	       "deliveries_per_cpu_s=%.0f\nloadgen_cpu_pct=%.1f\nothers_cpu_pct=%.1f\n",
 	       f->idle_cpu, f->load_cpu, f->cpu_s, f->per_cpu_s, f->self_pct, f->others);
+	const bench_perf *p = &s->perf;
+	printf("server_syscalls=%lld\nserver_syscalls_per_delivery=%.4f\n"
+	       "server_write_syscalls=%lld\nserver_write_syscalls_per_delivery=%.4f\n"
+	       "server_write_syscalls_from=%s\n"
+	       "server_epoll_ctl=%lld\nserver_epoll_ctl_per_delivery=%.4f\n"
+	       "server_epoll_wait=%lld\nserver_sendto=%lld\nserver_writev=%lld\n"
+	       "server_write=%lld\nserver_sendmsg=%lld\nserver_syscr=%lld\nserver_syscw=%lld\n"
+	       "perf=%s\nperf_procs=%d\n",
+	       f->sc_all, f->sc_per, f->write_calls, f->write_per, f->write_from, f->sc_epoll_ctl,
+	       f->epoll_ctl_per, (long long)p->count[BENCH_SC_EPOLL_WAIT],
+	       (long long)p->count[BENCH_SC_SENDTO], (long long)p->count[BENCH_SC_WRITEV],
+	       (long long)p->count[BENCH_SC_WRITE], (long long)p->count[BENCH_SC_SENDMSG], f->syscr,
+	       f->syscw, p->note, p->procs);
 }
 
 static void print_text(const bench_opts *o, const bench_result *t, const bench_pub_result *pub,
@@ -149,6 +205,16 @@ static void print_text(const bench_opts *o, const bench_result *t, const bench_p
 	printf("server CPU   %.1f %% idle, %.1f %% under load (%.2f CPU-s, %.0f deliveries per "
 	       "CPU-second), %d process(es)\n",
 	       f->idle_cpu, f->load_cpu, f->cpu_s, f->per_cpu_s, s->idle_end.procs);
+	if (f->sc_all >= 0)
+		printf("syscalls     %lld by the server while publishing (%.3f per delivery), "
+		       "%.3f write-like per delivery (sendto+writev+write+sendmsg), %lld epoll_ctl "
+		       "(%.4f per delivery), %lld epoll_wait; /proc syscr %lld, syscw %lld\n",
+		       f->sc_all, f->sc_per, f->write_per, f->sc_epoll_ctl, f->epoll_ctl_per,
+		       (long long)s->perf.count[BENCH_SC_EPOLL_WAIT], f->syscr, f->syscw);
+	else
+		printf("syscalls     perf: %s; /proc while publishing: syscr %lld, syscw %lld "
+		       "(%.3f per delivery; send/sendto/sendmsg are not in syscw)\n",
+		       s->perf.note, f->syscr, f->syscw, f->write_per);
 }
 
 void bench_report(const bench_opts *o, const bench_result *t, const bench_pub_result *pub,

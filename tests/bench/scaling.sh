@@ -35,7 +35,7 @@ done
 [ -n "$out" ] || out="$root/build-bench/results/scaling-$(date +%Y%m%d-%H%M%S)"
 
 for n in 1 2; do
-	"$here/compare.sh" ${quick[@]+"${quick[@]}"} ${quiet[@]+"${quiet[@]}"} "${peers[@]}" \
+	"$here/compare.sh" ${quick[@]+"${quick[@]}"} ${quiet[@]+"${quiet[@]}"} "${peers[@]}" --limits default \
 		--scenarios "$scenarios" --server-arg --workers --server-arg "$n" \
 		--nchan-workers "$n" --out "$out/w$n" >/dev/null
 done
