@@ -269,6 +269,15 @@ static int context_create(sg_server *srv, char *err, size_t errlen)
 	return 0;
 }
 
+/* The hub's bounds in cfg. */
+static sg_hub_limits hub_limits_of(const sg_config *cfg)
+{
+	return (sg_hub_limits){.history_count = cfg->history_count,
+			       .history_bytes = cfg->history_bytes,
+			       .history_age_ms = cfg->history_age_ms,
+			       .max_channels = cfg->max_channels};
+}
+
 /* Worker index of group, listening on listen_fd (closed with it). NULL on
  * failure: what was made is freed with the group. */
 static sg_server *worker_new(const sg_config *cfg, sg_group *group, size_t index,
@@ -291,10 +300,7 @@ static sg_server *worker_new(const sg_config *cfg, sg_group *group, size_t index
 	pthread_mutex_init(&srv->tasks_lock, NULL);
 	srv->stream_limits.queue_bytes = cfg->queue_bytes;
 	srv->stream_limits.policy = (sg_slow_policy)cfg->slow_policy;
-	sg_hub_limits hl = {.history_count = cfg->history_count,
-			    .history_bytes = cfg->history_bytes,
-			    .history_age_ms = cfg->history_age_ms,
-			    .max_channels = cfg->max_channels};
+	sg_hub_limits hl = hub_limits_of(cfg);
 	srv->hub = sg_hub_new(&hl);
 	if (srv->hub)
 		srv->broker = group->bus ? sg_broker_workers_new(group->bus, srv->hub, &srv->loop)
@@ -475,10 +481,7 @@ static void reload_apply(sg_server *srv, const sg_config *cfg)
 	sg__config_apply_live(&srv->cfg, cfg);
 	srv->stream_limits.queue_bytes = cfg->queue_bytes;
 	srv->stream_limits.policy = (sg_slow_policy)cfg->slow_policy;
-	sg_hub_limits hl = {.history_count = cfg->history_count,
-			    .history_bytes = cfg->history_bytes,
-			    .history_age_ms = cfg->history_age_ms,
-			    .max_channels = cfg->max_channels};
+	sg_hub_limits hl = hub_limits_of(cfg);
 	sg_hub_set_limits(srv->hub, &hl);
 	sg_frame *preludes[SG_RENDER_SLOTS];
 	if (retry != srv->cfg.sse_retry_ms) {

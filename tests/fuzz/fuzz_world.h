@@ -169,39 +169,5 @@ static inline size_t sg_fuzz_drain_json(sg_stream *s)
 	return n;
 }
 
-/* What server/request.c and server/respond.c would give: those files speak
- * libwebsockets, so the harnesses carry these few lines instead. */
-const char *sg_request_path(const sg_request *req)
-{
-	return req->path;
-}
-
-const char *sg_request_query(const sg_request *req, const char *name)
-{
-	size_t n = strlen(name);
-	for (size_t i = 0; i < req->nargs; i++)
-		if (strncmp(req->args[i], name, n) == 0 && req->args[i][n] == '=')
-			return req->args[i] + n + 1;
-	return NULL;
-}
-
-const char *sg_request_header(const sg_request *req, const char *name)
-{
-	(void)req, (void)name;
-	return NULL;
-}
-
-void sg__response_error(sg_response *resp, int status, const char *error, const char *detail)
-{
-	resp->status = status;
-	resp->content_type = "application/json";
-	sg_buf_reset(&resp->body);
-	sg_buf_puts(&resp->body, "{\"error\":");
-	sg_json_quote(&resp->body, error, strlen(error));
-	sg_buf_puts(&resp->body, ",\"detail\":");
-	if (sg_json_quote(&resp->body, detail, strlen(detail)))
-		sg_buf_puts(&resp->body, "\"(detail not valid UTF-8)\"");
-	sg_buf_puts(&resp->body, "}");
-}
 
 #endif
