@@ -48,7 +48,8 @@ int sg_stream_close(sg_stream *s);
 /* Refuses the request from inside its handler, before anything was sent:
  * the client gets `status` and a JSON body {"error","detail"} (a WebSocket
  * client: close code 1008 with the error as reason). error and detail are
- * copied. Loop thread. */
+ * copied. Returns 0, SG_EINVAL, SG_ECLOSED (too late) or SG_ENOMEM. Loop
+ * thread. */
 int sg_stream_fail(sg_stream *s, int status, const char *error, const char *detail);
 /* Subscribes the stream to a channel, or to several: "a,b,c" (at most 16).
  * With last_event_id (NULL: none) the history after that id is queued

@@ -59,6 +59,8 @@ void sg_stream_unref(sg_stream *s)
 		free(s->hooks[k].v);
 	free(s->subs);
 	sg_buf_free(&s->notes);
+	free(s->notes_text);
+	free(s->fail);
 	free(s);
 	atomic_fetch_sub(&live_streams, 1);
 }
@@ -262,7 +264,7 @@ int sg__stream_tagged(const sg_stream *s)
 
 /* Writes the header for when notes were left out: the whole notes kept
  * that fit beside the entry "*; truncated=N" (N: every note left out). */
-static void notes_truncate(sg_stream *s)
+static int notes_truncate(sg_stream *s)
 {
 	size_t len = s->notes.len, left = s->notes_left;
 	char tail[48];
@@ -276,8 +278,11 @@ static void notes_truncate(sg_stream *s)
 		len = cut > 1 ? cut - 2 : 0;
 		left++;
 	}
+	if (!s->notes_text && !(s->notes_text = malloc(SG_GAP_HEADER_MAX + 1)))
+		return SG_ENOMEM;
 	memcpy(s->notes_text, s->notes.data ? s->notes.data : "", len);
-	snprintf(s->notes_text + len, sizeof(s->notes_text) - len, "%s", tail);
+	snprintf(s->notes_text + len, SG_GAP_HEADER_MAX + 1 - len, "%s", tail);
+	return 0;
 }
 
 /* Keeps note (borrowed) for the header while the notes fit whole in
@@ -291,8 +296,7 @@ static int notes_add(sg_stream *s, const char *note)
 		return 0;
 	}
 	s->notes_left++;
-	notes_truncate(s);
-	return 0;
+	return notes_truncate(s);
 }
 
 int sg__stream_control(sg_stream *s, const char *kind, const char *json, const char *note)
@@ -311,7 +315,7 @@ int sg__stream_control(sg_stream *s, const char *kind, const char *json, const c
 
 const char *sg__stream_notes(const sg_stream *s)
 {
-	if (s->notes_left)
+	if (s->notes_left && s->notes_text)
 		return s->notes_text;
 	return s->notes.len ? s->notes.data : NULL;
 }
@@ -322,18 +326,20 @@ int sg_stream_fail(sg_stream *s, int status, const char *error, const char *deta
 		return SG_EINVAL;
 	if (sg__stream_state(s) != SG_STREAM_NEW)
 		return SG_ECLOSED;
-	s->fail_status = status;
-	snprintf(s->fail_error, sizeof(s->fail_error), "%s", error);
-	snprintf(s->fail_detail, sizeof(s->fail_detail), "%s", detail ? detail : "");
+	if (!s->fail && !(s->fail = malloc(sizeof(*s->fail))))
+		return SG_ENOMEM;
+	s->fail->status = status;
+	snprintf(s->fail->error, sizeof(s->fail->error), "%s", error);
+	snprintf(s->fail->detail, sizeof(s->fail->detail), "%s", detail ? detail : "");
 	atomic_store(&s->state, SG_STREAM_CLOSING);
 	return 0;
 }
 
 int sg__stream_failure(const sg_stream *s, const char **error, const char **detail)
 {
-	*error = s->fail_error;
-	*detail = s->fail_detail;
-	return s->fail_status;
+	*error = s->fail ? s->fail->error : "";
+	*detail = s->fail ? s->fail->detail : "";
+	return s->fail ? s->fail->status : 0;
 }
 
 /* A chunk waiting to cross to the loop thread; owns m and a stream ref. */

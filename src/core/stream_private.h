@@ -39,14 +39,12 @@ struct sg_stream {
 	int in_before_close;
 	void *user;
 
-	int fail_status;
-	char fail_error[32];
-	char fail_detail[160];
+	struct stream_failure *fail; /* set by sg_stream_fail; NULL: none */
 	sg_id last;	  /* position of the last channel message queued */
 	int tagged;	  /* frames name their channel (JSON envelopes) */
 	sg_buf notes;	  /* control notes kept whole for the header: "a, b" */
 	size_t notes_left; /* notes that did not fit in SG_GAP_HEADER_MAX */
-	char notes_text[SG_GAP_HEADER_MAX + 1]; /* the header when some did not */
+	char *notes_text;  /* the header when some did not (SG_GAP_HEADER_MAX + 1) */
 
 	void *hub;
 	sg_unsubscribe_fn unsubscribe;
@@ -57,6 +55,13 @@ struct sg_stream {
 	sg_message_fn on_message;
 	void *on_message_ud;
 };
+
+/* What sg_stream_fail said; rare, so kept apart from every stream. */
+typedef struct stream_failure {
+	int status;
+	char error[32];
+	char detail[160];
+} stream_failure;
 
 /* A timer of the stream's; owns nothing but the loop's timer handle. */
 typedef struct stream_timer {

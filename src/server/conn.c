@@ -125,8 +125,7 @@ void sg__conn_release(sg_conn *c, int errored)
 	}
 	sg_stream *s = c->stream;
 	sg_buf_free(&c->wsmsg);
-	if (c->has_req)
-		sg__request_clear(&c->req);
+	sg__request_free(c->req);
 	/* ready for the next request on a kept-alive connection */
 	*c = (sg_conn){.wsi = c->wsi, .srv = srv, .is_ws = c->is_ws};
 	if (s)

@@ -13,16 +13,17 @@
 
 struct lws;
 
-/* Zeroed at creation; owns wsmsg, req and one stream ref. */
+/* Zeroed at creation; owns wsmsg, req (while a request is handled) and
+ * one stream ref. */
 typedef struct sg_conn {
 	struct lws *wsi; /* a WebSocket's; NULL on HTTP/1 */
 	sg_server *srv;
 	sg_stream *stream;
-	sg_request req;
+	sg_request *req; /* the request being handled; NULL between requests */
 	struct sg_conn *prev, *next; /* srv->conns, while streaming */
 	struct sg_conn *dirty_prev, *dirty_next; /* srv->dirty */
 	sg_buf wsmsg;		     /* WebSocket message being reassembled */
-	unsigned has_req : 1, listed : 1, ending : 1, aborting : 1, timed_out : 1, is_ws : 1,
+	unsigned listed : 1, ending : 1, aborting : 1, timed_out : 1, is_ws : 1,
 		headers_out : 1, active : 1, ping_due : 1, is_dirty : 1;
 	struct sg_timer *timer; /* a long-poll's wait, on the loop */
 	struct sg_timer *pong_timer; /* WebSocket: a ping awaiting its pong */

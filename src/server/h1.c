@@ -213,7 +213,7 @@ static void free_conn(sg_h1 *h)
 
 static void h1_close(sg_h1 *h, int errored)
 {
-	if (h->c.stream || h->c.has_req)
+	if (h->c.stream || h->c.req)
 		sg__conn_release(&h->c, errored);
 	unlink_conn(h);
 	close(h->fd);
@@ -226,8 +226,9 @@ static void hand_over(sg_h1 *h)
 {
 	sg_server *srv = h->c.srv;
 	unlink_conn(h);
-	h->c.has_req = 0;
-	sg__ws_handoff(srv, h->fd, &h->c.req, h->in.data + h->upgrade_at,
+	sg_request *req = h->c.req;
+	h->c.req = NULL;
+	sg__ws_handoff(srv, h->fd, req, h->in.data + h->upgrade_at,
 		       h->in.len - h->upgrade_at);
 	free_conn(h);
 }

@@ -26,9 +26,8 @@ static void answer(sg_h1 *h, sg_response *resp)
 	if (sg__response_write(resp, &h->wire, &h->out))
 		h->dead = h->dead_errored = 1;
 	sg__response_free(resp);
-	if (h->c.has_req)
-		sg__request_clear(&h->c.req);
-	h->c.has_req = 0;
+	sg__request_free(h->c.req);
+	h->c.req = NULL;
 	sg_buf_free(&h->body);
 	h->state = h->wire.close ? SG_H1_CLOSING : SG_H1_HEAD;
 	h->head_started = 0;
@@ -74,7 +73,7 @@ static void body_done(sg_h1 *h)
 {
 	sg_response resp;
 	sg__response_init(&resp);
-	sg__http_post(h->c.srv, &h->d, &h->c.req, h->body.data ? h->body.data : "", h->body.len,
+	sg__http_post(h->c.srv, &h->d, h->c.req, h->body.data ? h->body.data : "", h->body.len,
 		      &resp);
 	answer(h, &resp);
 }
@@ -162,8 +161,8 @@ static void stream_head_only(sg_h1 *h)
 {
 	const sg_transport *t;
 	const char *why;
-	sg_negotiation n = {.forced = sg_request_query(&h->c.req, "transport"),
-			    .accept = sg_request_header(&h->c.req, "accept")};
+	sg_negotiation n = {.forced = sg_request_query(h->c.req, "transport"),
+			    .accept = sg_request_header(h->c.req, "accept")};
 	if (sg_transport_negotiate(&n, &t, &why))
 		return fail(h, 400, "bad_transport", why);
 	sg_response r;
@@ -206,8 +205,8 @@ static void stream_begin(sg_h1 *h)
 		if (!h->c.timer) /* out of memory: answer at once rather than never */
 			wait_over(h);
 	}
-	sg__request_clear(&h->c.req); /* the handler had it; a stream keeps no head */
-	h->c.has_req = 0;
+	sg__request_free(h->c.req); /* the handler had it; a stream keeps no head */
+	h->c.req = NULL;
 	sg__stream_opened(s);
 	if (sg__stream_queued(s) || h->c.ending || h->c.aborting)
 		sg__h1_mark_dirty(h);
@@ -288,7 +287,7 @@ void sg__h1_write_stream(sg_h1 *h)
  * it, so every refusal is a clear HTTP answer. */
 static void upgrade(sg_h1 *h, const sg_h1_head *head, size_t start)
 {
-	const sg_request *req = &h->c.req;
+	const sg_request *req = h->c.req;
 	const char *version = sg_request_header(req, "sec-websocket-version");
 	sg_handler_fn fn;
 	void *ud;
@@ -320,15 +319,14 @@ static void request(sg_h1 *h, const sg_h1_head *head, size_t start)
 	h->wire = (sg_wire_opts){.minor = head->minor,
 				 .close = head->close,
 				 .head_only = head->method_len == 4 && !memcmp(head->method, "HEAD", 4)};
-	if (sg__request_from_head(&h->c.req, head, &err))
+	if (!(h->c.req = sg__request_new(head, &err)))
 		return fail(h, err.status, err.error, err.detail);
-	h->c.has_req = 1;
 	sg_admit_ctx ctx = {.over_limit = h->over_limit};
-	if (sg__admit(srv, &h->c.req, &ctx, &resp))
+	if (sg__admit(srv, h->c.req, &ctx, &resp))
 		return answer(h, &resp);
 	if (head->upgrade_ws)
 		return upgrade(h, head, start);
-	sg__http_route(srv, &h->c.req, &resp, &h->d);
+	sg__http_route(srv, h->c.req, &resp, &h->d);
 	if (h->d.kind == SG_ROUTE_STREAM)
 		return stream_begin(h);
 	if (h->d.kind == SG_ROUTE_BODY)

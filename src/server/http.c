@@ -49,8 +49,8 @@ static unsigned method_bit(const char *m)
 int sg__open_stream(sg_conn *c, const sg_stream_sink *sink, sg_handler_fn fn, void *ud,
 		    const char **error, const char **detail)
 {
-	sg_negotiation n = {.forced = sg_request_query(&c->req, "transport"),
-			    .accept = sg_request_header(&c->req, "accept"),
+	sg_negotiation n = {.forced = sg_request_query(c->req, "transport"),
+			    .accept = sg_request_header(c->req, "accept"),
 			    .ws_upgrade = c->is_ws};
 	const sg_transport *t;
 	if (sg_transport_negotiate(&n, &t, detail)) {
@@ -65,7 +65,7 @@ int sg__open_stream(sg_conn *c, const sg_stream_sink *sink, sg_handler_fn fn, vo
 	}
 	if (c->srv->preludes[t->slot])
 		sg__stream_push(s, c->srv->preludes[t->slot]);
-	fn(s, &c->req, ud);
+	fn(s, c->req, ud);
 	return sg__stream_failure(s, error, detail);
 }
 

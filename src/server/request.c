@@ -38,7 +38,10 @@ static int copy_headers(sg_request *req, const sg_h1_head *h)
 	return 0;
 }
 
-int sg__request_from_head(sg_request *req, const sg_h1_head *h, sg_h1_error *err)
+static void request_clear(sg_request *req);
+
+/* Fills req from a parsed head. Returns 0, SG_EINVAL or SG_ENOMEM. */
+static int request_fill(sg_request *req, const sg_h1_head *h, sg_h1_error *err)
 {
 	memset(req, 0, sizeof(*req));
 	memcpy(req->method, h->method, h->method_len);
@@ -54,7 +57,7 @@ int sg__request_from_head(sg_request *req, const sg_h1_head *h, sg_h1_error *err
 	req->nargs = t.nargs;
 	memcpy(req->args, t.args, sizeof(t.args));
 	if (copy_headers(req, h)) {
-		sg__request_clear(req);
+		request_clear(req);
 		*err = (sg_h1_error){503, "out_of_memory", "cannot keep the request"};
 		return SG_ENOMEM;
 	}
@@ -63,7 +66,7 @@ int sg__request_from_head(sg_request *req, const sg_h1_head *h, sg_h1_error *err
 	return 0;
 }
 
-void sg__request_clear(sg_request *req)
+static void request_clear(sg_request *req)
 {
 	free(req->path);
 	for (size_t i = 0; i < req->nargs; i++)
@@ -72,10 +75,26 @@ void sg__request_clear(sg_request *req)
 	memset(req, 0, sizeof(*req));
 }
 
-void sg__request_move(sg_request *dst, sg_request *src)
+sg_request *sg__request_new(const sg_h1_head *h, sg_h1_error *err)
 {
-	*dst = *src;
-	memset(src, 0, sizeof(*src));
+	sg_request *req = malloc(sizeof(*req));
+	if (!req) {
+		*err = (sg_h1_error){503, "out_of_memory", "cannot keep the request"};
+		return NULL;
+	}
+	if (request_fill(req, h, err)) {
+		free(req);
+		return NULL;
+	}
+	return req;
+}
+
+void sg__request_free(sg_request *req)
+{
+	if (!req)
+		return;
+	request_clear(req);
+	free(req);
 }
 
 const char *sg_request_path(const sg_request *req)

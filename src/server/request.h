@@ -32,11 +32,10 @@ struct sg_request {
 	int is_json;
 };
 
-/* Fills req from a parsed head (borrowed). Returns 0, SG_EINVAL with *err
- * set (a bad target), or SG_ENOMEM. Caller frees with sg__request_clear. */
-int sg__request_from_head(sg_request *req, const sg_h1_head *h, sg_h1_error *err);
-void sg__request_clear(sg_request *req);
-/* Moves src's contents into dst (dst must be clear); src ends clear. */
-void sg__request_move(sg_request *dst, sg_request *src);
+/* A request made from a parsed head (borrowed); caller frees with
+ * sg__request_free. NULL with *err set: a bad target (400) or no memory. */
+sg_request *sg__request_new(const sg_h1_head *h, sg_h1_error *err);
+/* Frees req and all it owns; NULL is a no-op. */
+void sg__request_free(sg_request *req);
 
 #endif

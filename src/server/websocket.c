@@ -25,7 +25,7 @@
  * again, so a stale one (a handshake lws refused) never outlives it. */
 typedef struct sg_ws_pending {
 	int fd;
-	sg_request req;
+	sg_request *req;
 	struct sg_ws_pending *next;
 } sg_ws_pending;
 
@@ -41,7 +41,7 @@ static void pending_drop(sg_ws_pending **p)
 {
 	sg_ws_pending *e = *p;
 	*p = e->next;
-	sg__request_clear(&e->req);
+	sg__request_free(e->req);
 	free(e);
 }
 
@@ -52,12 +52,12 @@ int sg__ws_handoff(sg_server *srv, int fd, sg_request *req, const char *bytes, s
 		pending_drop(old);
 	sg_ws_pending *e = calloc(1, sizeof(*e));
 	if (!e) {
-		sg__request_clear(req);
+		sg__request_free(req);
 		close(fd);
 		return SG_ENOMEM;
 	}
 	e->fd = fd;
-	sg__request_move(&e->req, req);
+	e->req = req;
 	e->next = srv->ws_pending;
 	srv->ws_pending = e;
 	if (!lws_adopt_socket_vhost_readbuf(srv->vhost, fd, bytes, len)) {
@@ -122,18 +122,18 @@ int sg__ws_established(sg_conn *c)
 	if (!*p)
 		return refuse(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "bad_request",
 			      "cannot read the request");
-	sg__request_move(&c->req, &(*p)->req);
+	c->req = (*p)->req;
+	(*p)->req = NULL;
 	pending_drop(p);
-	c->has_req = 1;
 	sg_handler_fn fn;
 	void *ud;
-	if (sg__stream_handler_for(c->srv, c->req.path, &fn, &ud))
-		return refuse(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "not_found", c->req.path);
+	if (sg__stream_handler_for(c->srv, c->req->path, &fn, &ud))
+		return refuse(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "not_found", c->req->path);
 	const char *error, *detail;
 	if (sg__open_stream(c, &ws_sink, fn, ud, &error, &detail))
 		return refuse(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, error, detail);
-	sg__request_clear(&c->req); /* borrowed by the handler only */
-	c->has_req = 0;
+	sg__request_free(c->req); /* borrowed by the handler only */
+	c->req = NULL;
 	sg__stream_opened(c->stream);
 	if (sg__stream_queued(c->stream))
 		lws_callback_on_writable(c->wsi);

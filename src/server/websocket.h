@@ -14,7 +14,7 @@ struct lws;
 
 /* Hands the socket fd, whose upgrade request req was accepted, to
  * libwebsockets with the bytes read so far (the request and anything
- * after it). Takes req's contents and fd (closed on failure). */
+ * after it). Takes req and fd (closed on failure). */
 int sg__ws_handoff(sg_server *srv, int fd, sg_request *req, const char *bytes, size_t len);
 /* Forgets handed-over requests (the server is going away). */
 void sg__ws_pending_free(sg_server *srv);
