@@ -26,7 +26,13 @@ describe('connection limit', { timeout: 60000 }, () => {
       s.write('GET /channels/full HTTP/1.1\r\nHost: x\r\n\r\n');
       streams.push(s);
     }
-    await waitFor(async () => (await metrics(server.url)).streamgate_connections === MAX, { what: `${MAX} streams` });
+    let seen;
+    await waitFor(async () => {
+      seen = await metrics(server.url);
+      return seen.streamgate_connections === MAX;
+    }, { what: `${MAX} streams` }).catch((e) => {
+      throw new Error(`${e.message}: ${seen.streamgate_connections} streams, ${seen.streamgate_open_connections} open`);
+    });
     const text = await rawExchange(server.port, 'GET /channels/full HTTP/1.1\r\nHost: x\r\n\r\n');
     const [r] = parseResponses(text);
     assert.equal(r.status, 503);

@@ -259,7 +259,9 @@ describe('body_timeout_ms on WebSocket messages', { timeout: 120000 }, () => {
     // in its quarantine: turn that off so that RSS means something (its
     // allocator still keeps more slack, hence the reading after a burst)
     const env = process.env.ASAN_OPTIONS ? { ASAN_OPTIONS: `${process.env.ASAN_OPTIONS}:quarantine_size_mb=0` } : {};
-    server = await startServer({ args: ['--body-timeout-ms', '1000', '--heartbeat-ms', '0'], env });
+    // one worker: the RSS comparison is between two bursts on one loop's
+    // allocator arena (two workers would spread them over two)
+    server = await startServer({ args: ['--body-timeout-ms', '1000', '--heartbeat-ms', '0', '--workers', '1'], env });
   });
   after(async () => {
     await server.stop();
@@ -338,10 +340,13 @@ describe('body_timeout_ms on WebSocket messages', { timeout: 120000 }, () => {
   // RSS after a cut is not back at the start; what must hold is that the
   // second burst reuses it: once cut, RSS is at most SLACK over the first
   // burst's peak (README, "WebSocket conformance"). Keeping the messages of
-  // a cut socket would put it 12 MB over.
+  // a cut socket would put it 12 MB over; SLACK is half that, because
+  // ASan's allocator (tests/run.sh runs this file under it too) reuses
+  // less eagerly than glibc's (seen: 4.4 MB over, where glibc stays
+  // within 2 MB).
   const SOCKETS = 200;
   const MB = 1024 * 1024;
-  const SLACK = 2 * MB;
+  const SLACK = 6 * MB;
   const burst = async () => {
     const socks = [];
     let peak;
@@ -360,7 +365,7 @@ describe('body_timeout_ms on WebSocket messages', { timeout: 120000 }, () => {
     await waitForConnections(server.url, 0);
     return { peak, after: rssBytes(server.pid) };
   };
-  it(`${SOCKETS} half-sent 60 KB messages, twice: all cut with 1008, RSS within 2 MB of the first peak`, async () => {
+  it(`${SOCKETS} half-sent 60 KB messages, twice: all cut with 1008, RSS within 6 MB of the first peak (a leak adds 12)`, async () => {
     const first = await burst();
     const second = await burst();
     const mb = (n) => (n / MB).toFixed(1);
