@@ -10,6 +10,7 @@
 
 #include "message.h"
 #include "streamgate.h"
+#include "utf8.h"
 
 static int dump_into(sg_buf *out, json_t *v)
 {
@@ -66,14 +67,29 @@ static char *text_of(json_t *v, size_t *len)
 	return s;
 }
 
+/* The reason goes back to the client inside JSON, so it must be UTF-8:
+ * jansson quotes the bytes near an error, which may stop inside a
+ * sequence, and snprintf may cut one. Then every non-ASCII byte becomes
+ * '?'. */
+static void reason_to_utf8(char *err)
+{
+	if (sg_utf8_valid(err, strlen(err)))
+		return;
+	for (; *err; err++)
+		if ((unsigned char)*err >= 0x80)
+			*err = '?';
+}
+
 /* Parses text; NULL with the reason, line and column in err. */
 static json_t *load(const char *text, size_t len, char *err, size_t errlen)
 {
 	json_error_t je;
 	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-	if (!root)
+	if (!root) {
 		snprintf(err, errlen, "invalid JSON at line %d column %d: %s", je.line, je.column,
 			 je.text);
+		reason_to_utf8(err);
+	}
 	return root;
 }
 

@@ -28,7 +28,8 @@ static void reply_error(sg_stream *s, const sg_json_command *cmd, const char *er
 {
 	sg_buf f = SG_BUF_INIT;
 	sg_buf_printf(&f, "\"error\":\"%s\",\"detail\":", error);
-	sg_json_quote(&f, detail, strlen(detail));
+	if (sg_json_quote(&f, detail, strlen(detail)))
+		sg_buf_puts(&f, "\"(detail not valid UTF-8)\""); /* as the HTTP side says it */
 	reply(s, cmd, "error", f.data ? f.data : "");
 	sg_buf_free(&f);
 }

@@ -15,6 +15,7 @@
 
 #include "core/json.h"
 #include "core/message.h"
+#include "core/utf8.h"
 #include "streamgate.h"
 
 /* Renders the envelope of one message into a fresh buffer. */
@@ -263,6 +264,36 @@ static void test_parse_err_truncated(void **state)
 	assert_string_equal(err, "the env");
 }
 
+/* Found by fuzz_commands: jansson quotes the bytes near an error, which can
+ * end inside a UTF-8 sequence; the reason goes back to the client inside
+ * JSON, so it must be UTF-8 itself (it was not, and the WebSocket error
+ * reply came out as {"type":"error",...,"detail":} — not JSON). */
+static void test_parse_err_is_utf8(void **state)
+{
+	(void)state;
+	const char text[] = "{\"type\":\"publish\",\"channel\":\"y\",\"data\":\"\\\xc5\x91i\"}";
+	sg_json_command c;
+	sg_json_publish p;
+	char err[200], small[40];
+	sg_buf b = SG_BUF_INIT;
+	assert_int_equal(sg_json_parse_command(text, sizeof(text) - 1, &c, err, sizeof(err)),
+	                 SG_EINVAL);
+	sg_json_command_free(&c);
+	assert_true(sg_utf8_valid(err, strlen(err)));
+	assert_int_equal(sg_json_quote(&b, err, strlen(err)), 0);
+	assert_int_equal(sg_json_parse_publish(text, sizeof(text) - 1, &p, err, sizeof(err)),
+	                 SG_EINVAL);
+	assert_true(sg_utf8_valid(err, strlen(err)));
+	/* a reason cut to the caller's buffer inside a sequence is UTF-8 too */
+	const char eacute[] = "{\"data\":\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\",,}";
+	for (size_t n = 30; n < sizeof(small); n++) {
+		assert_int_equal(sg_json_parse_publish(eacute, sizeof(eacute) - 1, &p, small, n),
+		                 SG_EINVAL);
+		assert_true(sg_utf8_valid(small, strlen(small)));
+	}
+	sg_buf_free(&b);
+}
+
 static void test_publish_free_twice(void **state)
 {
 	(void)state;
@@ -453,6 +484,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_invalid_json),
 	    cmocka_unit_test(test_parse_wrong_shape),
 	    cmocka_unit_test(test_parse_err_truncated),
+	    cmocka_unit_test(test_parse_err_is_utf8),
 	    cmocka_unit_test(test_publish_free_twice),
 	    cmocka_unit_test(test_command_subscribe),
 	    cmocka_unit_test(test_command_publish_data),
