@@ -40,6 +40,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
+trap 'exit 143' INT TERM # so EXIT cleans up on an interrupt too
 findings="$build/findings"
 mkdir -p "$findings"
 if [ $long = 1 ]; then
