@@ -1,6 +1,6 @@
 /*
  * fuzz_channels — the channel list of GET /channels/a,b,c (already
- * percent-decoded by libwebsockets, which this harness does not fuzz)
+ * percent-decoded by the HTTP/1 parser, which fuzz_h1 fuzzes)
  * through the channels endpoint's subscribe handler: list splitting
  * (sg_stream_subscribe) and name validation (sg_channel_name_valid).
  * Input: the list. Checks, against a plain reference of the documented
