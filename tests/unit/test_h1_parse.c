@@ -35,7 +35,7 @@ static void test_simple_get(void **state)
 	(void)state;
 	const char *req = "GET /channels/a?x=1 HTTP/1.1\r\nHost: h\r\nAccept:  text/event-stream \r\n\r\nNEXT";
 	sg_h1_head h;
-	sg_h1_error err;
+	sg_h1_error err = {0};
 	assert_int_equal(parse(req, &h, &err), SG_H1_DONE);
 	assert_int_equal(h.head_len, strlen(req) - 4);
 	assert_int_equal(h.method_len, 3);
@@ -58,7 +58,7 @@ static void test_incomplete_heads_ask_for_more(void **state)
 	(void)state;
 	const char *req = "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\n";
 	sg_h1_head h;
-	sg_h1_error err;
+	sg_h1_error err = {0};
 	for (size_t i = 0; i < strlen(req); i++)
 		assert_int_equal(sg_h1_parse_head(req, i, HEAD_MAX, LINE_MAX_, &h, &err), SG_H1_MORE);
 	assert_int_equal(parse(req, &h, &err), SG_H1_DONE);
@@ -90,7 +90,7 @@ static void test_same_content_length_twice_is_fine(void **state)
 {
 	(void)state;
 	sg_h1_head h;
-	sg_h1_error err;
+	sg_h1_error err = {0};
 	assert_int_equal(parse("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\ncontent-length: 5\r\n\r\n", &h, &err),
 			 SG_H1_DONE);
 	assert_int_equal(h.content_length, 5);
@@ -114,7 +114,7 @@ static void test_connection_semantics(void **state)
 {
 	(void)state;
 	sg_h1_head h;
-	sg_h1_error err;
+	sg_h1_error err = {0};
 	assert_int_equal(parse("GET / HTTP/1.0\r\n\r\n", &h, &err), SG_H1_DONE);
 	assert_true(h.close);
 	assert_int_equal(parse("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", &h, &err), SG_H1_DONE);
@@ -150,7 +150,7 @@ static void test_chunked(void **state)
 	for (size_t split = 1; split < strlen(body) - 4; split++) {
 		sg_h1_chunked st = {0};
 		sink s = {.limit = sizeof(s.buf)};
-		sg_h1_error err;
+		sg_h1_error err = {0};
 		size_t used, total = 0;
 		assert_int_equal(sg_h1_chunked_feed(&st, body, split, &used, emit, &s, &err), SG_H1_MORE);
 		assert_int_equal(used, split);
@@ -172,14 +172,14 @@ static void test_chunked_refusals(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		sg_h1_chunked st = {0};
 		sink s = {.limit = sizeof(s.buf)};
-		sg_h1_error err;
+		sg_h1_error err = {0};
 		size_t used;
 		assert_int_equal(sg_h1_chunked_feed(&st, bad[i], strlen(bad[i]), &used, emit, &s, &err), SG_H1_BAD);
 		assert_int_equal(err.status, status[i]);
 	}
 	sg_h1_chunked st = {0};
 	sink s = {.limit = 4};
-	sg_h1_error err;
+	sg_h1_error err = {0};
 	size_t used;
 	used = 99;
 	assert_int_equal(sg_h1_chunked_feed(&st, "5\r\nhello\r\n", 10, &used, emit, &s, &err), SG_H1_BAD);
@@ -191,7 +191,7 @@ static void test_targets(void **state)
 {
 	(void)state;
 	sg_h1_target t;
-	sg_h1_error err;
+	sg_h1_error err = {0};
 	const char *in = "/channels/a%2Cb?last_event_id=12-0&x=a+b%21&flag&&y=#frag";
 	assert_int_equal(sg_h1_target_parse(in, strlen(in), &t, &err), 0);
 	assert_string_equal(t.path, "/channels/a,b");
