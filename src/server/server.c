@@ -185,7 +185,7 @@ static const struct lws_protocols protocols[] = {
 
 /* ---- lifecycle -------------------------------------------------------- */
 
-static int log_mask(size_t level)
+int sg__server_log_mask(size_t level)
 {
 	static const int masks[] = {0, LLL_ERR, LLL_ERR | LLL_WARN,
 				    LLL_ERR | LLL_WARN | LLL_NOTICE,
@@ -198,9 +198,7 @@ static const sg_transport *const all_transports[] = {&sg_transport_chunked, &sg_
 						     &sg_transport_ndjson};
 #define NTRANSPORTS (sizeof(all_transports) / sizeof(all_transports[0]))
 
-/* Renders each transport's prelude with srv's settings into out (caller
- * unrefs; NULL where a transport has none). SG_ENOMEM: nothing is kept. */
-static int preludes_render(const sg_server *srv, sg_frame *out[SG_RENDER_SLOTS])
+int sg__server_preludes_render(const sg_server *srv, sg_frame *out[SG_RENDER_SLOTS])
 {
 	sg_transport_opts opts = {.sse_retry_ms = (unsigned)srv->cfg.sse_retry_ms};
 	memset(out, 0, SG_RENDER_SLOTS * sizeof(*out));
@@ -227,12 +225,12 @@ static int make_preludes(sg_server *srv)
 		    !(srv->heartbeats[t->slot] = sg_frame_copy(t->heartbeat, strlen(t->heartbeat))))
 			return SG_ENOMEM;
 	}
-	return preludes_render(srv, srv->preludes);
+	return sg__server_preludes_render(srv, srv->preludes);
 }
 
 static int context_create(sg_server *srv, char *err, size_t errlen)
 {
-	lws_set_log_level(log_mask(srv->cfg.log_level), NULL);
+	lws_set_log_level(sg__server_log_mask(srv->cfg.log_level), NULL);
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* listen.c accepts for it */
@@ -269,8 +267,7 @@ static int context_create(sg_server *srv, char *err, size_t errlen)
 	return 0;
 }
 
-/* The hub's bounds in cfg. */
-static sg_hub_limits hub_limits_of(const sg_config *cfg)
+sg_hub_limits sg__server_hub_limits(const sg_config *cfg)
 {
 	return (sg_hub_limits){.history_count = cfg->history_count,
 			       .history_bytes = cfg->history_bytes,
@@ -300,7 +297,7 @@ static sg_server *worker_new(const sg_config *cfg, sg_group *group, size_t index
 	pthread_mutex_init(&srv->tasks_lock, NULL);
 	srv->stream_limits.queue_bytes = cfg->queue_bytes;
 	srv->stream_limits.policy = (sg_slow_policy)cfg->slow_policy;
-	sg_hub_limits hl = hub_limits_of(cfg);
+	sg_hub_limits hl = sg__server_hub_limits(cfg);
 	srv->hub = sg_hub_new(&hl);
 	if (srv->hub)
 		srv->broker = group->bus ? sg_broker_workers_new(group->bus, srv->hub, &srv->loop)
@@ -448,139 +445,6 @@ void sg_server_stop(sg_server *srv)
 		atomic_store(&w->stop_asked, 1);
 		lws_cancel_service(w->ctx);
 	}
-}
-
-/* ---- reload: live settings, applied by each worker on its own loop ---- */
-
-/* One sg_server_reload call: the settings, and how many workers have yet
- * to apply them. Freed by the last of the caller and the tasks to let go. */
-typedef struct reload_job {
-	sg_config cfg;
-	pthread_mutex_t lock;
-	pthread_cond_t applied;
-	size_t pending, refs;
-} reload_job;
-
-static void reload_job_unref(reload_job *job)
-{
-	pthread_mutex_lock(&job->lock);
-	size_t refs = --job->refs;
-	pthread_mutex_unlock(&job->lock);
-	if (refs)
-		return;
-	pthread_cond_destroy(&job->applied);
-	pthread_mutex_destroy(&job->lock);
-	free(job);
-}
-
-/* Loop thread of srv: takes cfg's live settings. Streams already open
- * keep the queue bound and slow policy they started with. */
-static void reload_apply(sg_server *srv, const sg_config *cfg)
-{
-	size_t retry = srv->cfg.sse_retry_ms;
-	sg__config_apply_live(&srv->cfg, cfg);
-	srv->stream_limits.queue_bytes = cfg->queue_bytes;
-	srv->stream_limits.policy = (sg_slow_policy)cfg->slow_policy;
-	sg_hub_limits hl = hub_limits_of(cfg);
-	sg_hub_set_limits(srv->hub, &hl);
-	sg_frame *preludes[SG_RENDER_SLOTS];
-	if (retry != srv->cfg.sse_retry_ms) {
-		if (preludes_render(srv, preludes) == 0) /* queued ones hold their own ref */
-			for (int i = 0; i < SG_RENDER_SLOTS; i++) {
-				sg_frame_unref(srv->preludes[i]);
-				srv->preludes[i] = preludes[i];
-			}
-		else
-			srv->cfg.sse_retry_ms = retry; /* out of memory: what the preludes say */
-	}
-	if (srv == srv->group->workers[0]) /* lws' level is one for the process */
-		lws_set_log_level(log_mask(cfg->log_level), NULL);
-}
-
-/* What one worker's reload task needs; the task frees it. */
-typedef struct reload_task_arg {
-	reload_job *job; /* holds a ref */
-	sg_server *srv;
-} reload_task_arg;
-
-static void reload_task(void *arg)
-{
-	reload_task_arg *t = arg;
-	reload_job *job = t->job;
-	reload_apply(t->srv, &job->cfg);
-	free(t);
-	pthread_mutex_lock(&job->lock);
-	job->pending--;
-	pthread_cond_broadcast(&job->applied);
-	pthread_mutex_unlock(&job->lock);
-	reload_job_unref(job);
-}
-
-/* Waits until every worker applied job, a stop is asked (its loop may not
- * run tasks any more), or about 5 s passed (a loop that does not answer). */
-static void reload_wait(sg_server *srv, reload_job *job)
-{
-	pthread_mutex_lock(&job->lock);
-	for (int slice = 0; job->pending && !atomic_load(&srv->stop_asked) && slice < 100;
-	     slice++) {
-		struct timespec t;
-		clock_gettime(CLOCK_REALTIME, &t);
-		t.tv_nsec += 50 * 1000 * 1000;
-		if (t.tv_nsec >= 1000000000L) {
-			t.tv_sec++;
-			t.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&job->applied, &job->lock, &t);
-	}
-	pthread_mutex_unlock(&job->lock);
-}
-
-int sg_server_reload(sg_server *srv, const sg_config *cfg)
-{
-	if (!srv || !cfg)
-		return SG_EINVAL;
-	sg_group *g = srv->group;
-	srv = g->workers[0];
-	reload_job *job = calloc(1, sizeof(*job));
-	if (!job)
-		return SG_ENOMEM;
-	job->cfg = *cfg;
-	pthread_mutex_init(&job->lock, NULL);
-	pthread_cond_init(&job->applied, NULL);
-	job->refs = 1;
-	int wait = 1, rc = 0;
-	for (size_t i = 0; i < g->n; i++) {
-		sg_server *w = g->workers[i];
-		if (w->loop.on_loop(&w->loop)) { /* our own loop: at once, and no waiting */
-			reload_apply(w, &job->cfg);
-			wait = 0;
-			continue;
-		}
-		reload_task_arg *arg = malloc(sizeof(*arg));
-		if (!arg) {
-			rc = SG_ENOMEM;
-			continue;
-		}
-		*arg = (reload_task_arg){.job = job, .srv = w};
-		pthread_mutex_lock(&job->lock);
-		job->refs++;
-		job->pending++;
-		pthread_mutex_unlock(&job->lock);
-		if (!atomic_load(&w->loop_started))
-			wait = 0; /* applied when its loop starts */
-		if (w->loop.post(&w->loop, reload_task, arg)) {
-			free(arg);
-			pthread_mutex_lock(&job->lock);
-			job->refs--;
-			job->pending--;
-			pthread_mutex_unlock(&job->lock);
-			rc = SG_ECLOSED;
-		}
-	}
-	if (wait && !rc)
-		reload_wait(srv, job);
-	reload_job_unref(job);
-	return rc;
 }
 
 int sg_server_port(const sg_server *srv)

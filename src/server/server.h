@@ -137,6 +137,13 @@ struct sg_server {
 	long long last_heartbeat_us;
 };
 
+/* libwebsockets' log mask for a log_level setting. */
+int sg__server_log_mask(size_t level);
+/* Renders each transport's prelude with srv's settings into out (caller
+ * unrefs; NULL where a transport has none). SG_ENOMEM: nothing is kept. */
+int sg__server_preludes_render(const sg_server *srv, sg_frame *out[SG_RENDER_SLOTS]);
+/* The hub's bounds in cfg. */
+sg_hub_limits sg__server_hub_limits(const sg_config *cfg);
 /* Runs posted tasks (loop thread). */
 void sg__server_run_tasks(sg_server *srv);
 /* Writes a JSON error response {"error","detail"} into resp. */

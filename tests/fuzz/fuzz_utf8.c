@@ -12,15 +12,8 @@
 #include <stdlib.h>
 
 #include "core/utf8.h"
+#include "fuzz_check.h"
 
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,       \
-			        #cond);                                                            \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 static int ref_valid(const uint8_t *s, size_t len)
 {
@@ -60,12 +53,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *in, size_t size)
 {
 	int ok = sg_utf8_valid(in, size);
-	CHECK(ok == ref_valid(in, size));
+	SG_FUZZ_CHECK(ok == ref_valid(in, size));
 	for (size_t n = 0; n < size && n < 64; n++)
-		CHECK(sg_utf8_valid(in, n) == ref_valid(in, n));
+		SG_FUZZ_CHECK(sg_utf8_valid(in, n) == ref_valid(in, n));
 	if (ok) {
 		json_t *v = json_stringn((const char *)in, size);
-		CHECK(v != NULL);
+		SG_FUZZ_CHECK(v != NULL);
 		json_decref(v);
 	}
 	return 0;

@@ -26,15 +26,7 @@
 /* The clock every fuzz hub runs on: ids are "1700000000000-N". */
 #define SG_FUZZ_NOW 1700000000000LL
 
-/* Stops the run with a message libFuzzer reports as a crash. */
-#define SG_FUZZ_CHECK(cond)                                                                        \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__,       \
-			        #cond);                                                            \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
+#include "fuzz_check.h"
 
 typedef struct sg_fuzz_task {
 	sg_task_fn fn;

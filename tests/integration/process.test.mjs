@@ -11,7 +11,7 @@ import {
   exited, expectError, freePort, publish, publishEach, request, runBinary, startServer, tempDir, waitFor,
   waitForConnections, withTimeout, WORKERS, WWW,
 } from './lib/server.mjs';
-import { curl, wsClient } from './lib/clients.mjs';
+import { closeStreams, curl, streamsOn } from './lib/clients.mjs';
 import { samples, sseText, withIds } from './lib/messages.mjs';
 
 const EXIT_FORCED = 3;
@@ -91,26 +91,18 @@ function configFile(settings) {
 
 describe('stop signals', { timeout: 60000 }, () => {
   for (const signal of ['SIGTERM', 'SIGINT']) {
-    it(`${signal} with chunked, SSE and WebSocket streams open: exit 0 within grace + 1 s`, async () => {
+    it(`${signal} with chunked, SSE, ndjson and WebSocket streams open: exit 0 within grace + 1 s`, async () => {
       const server = await startServer({ args: ['--shutdown-grace-ms', '1000'] });
-      const sub = `${server.url}/channels/bye`;
-      const chunked = curl(sub, { maxTimeS: 30 });
-      const sse = curl(sub, { args: ['-H', 'Accept: text/event-stream'], maxTimeS: 30 });
-      let ws;
+      const s = await streamsOn(server, '/channels/bye');
       try {
-        ws = await wsClient(`ws://127.0.0.1:${server.port}/channels/bye`);
-        await chunked.waitHeaders();
-        await sse.waitHeaders();
-        await waitForConnections(server.url, 3);
+        await waitForConnections(server.url, 6);
         const r = await signalAndWait(server, signal);
         assert.deepStrictEqual({ code: r.code, signal: r.signal }, { code: 0, signal: null }, server.stderr());
         assert.ok(r.ms < 2000, `${signal} to exit took ${r.ms} ms`);
-        assert.equal((await chunked.done).code, 0);
-        assert.equal((await sse.done).code, 0);
-        assert.equal((await ws.waitClosed(10000)).code, 1001);
+        for (const k of ['chunked', 'chunkedJson', 'sse', 'ndjson']) assert.equal((await s[k].done).code, 0, k);
+        for (const k of ['ws', 'wsJson']) assert.equal((await s[k].waitClosed(10000)).code, 1001, k);
       } finally {
-        await chunked.kill();
-        await sse.kill();
+        await closeStreams(s);
         if (server.proc.exitCode === null) server.proc.kill('SIGKILL');
       }
     });
