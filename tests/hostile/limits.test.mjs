@@ -21,18 +21,20 @@ describe('connection limit', { timeout: 60000 }, () => {
   });
 
   it(`${MAX} streams are served; the next connection gets 503 JSON with Retry-After and is closed`, async () => {
+    const heads = [];
     for (let i = 0; i < MAX; i++) {
       const s = await connect(server.port);
+      heads[i] = '';
+      s.on('data', (d) => { heads[i] += d.toString('latin1'); });
       s.write('GET /channels/full HTTP/1.1\r\nHost: x\r\n\r\n');
       streams.push(s);
     }
-    let seen;
-    await waitFor(async () => {
-      seen = await metrics(server.url);
-      return seen.streamgate_connections === MAX;
-    }, { what: `${MAX} streams` }).catch((e) => {
-      throw new Error(`${e.message}: ${seen.streamgate_connections} streams, ${seen.streamgate_open_connections} open`);
-    });
+    // every stream answered before anything else connects: a /metrics
+    // request is a connection too, and would take a stream's place
+    await waitFor(() => heads.every((h) => h.includes('\r\n\r\n')), { what: `${MAX} stream heads` });
+    assert.ok(heads.every((h) => h.startsWith('HTTP/1.1 200 OK\r\n')), 'every stream got 200');
+    const m0 = await metrics(server.url);
+    assert.equal(m0.streamgate_connections, MAX);
     const text = await rawExchange(server.port, 'GET /channels/full HTTP/1.1\r\nHost: x\r\n\r\n');
     const [r] = parseResponses(text);
     assert.equal(r.status, 503);
