@@ -36,6 +36,7 @@ void sg__h1_write_pass(sg_conn *c)
 	sg__h1_write_stream(h);
 	if (!h->dead && h->state == SG_H1_HEAD && !h->processing)
 		sg__h1_process(h); /* requests that came behind the stream */
+	sg__h1_read_pace(h);
 	settle(h);
 }
 
@@ -159,7 +160,24 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (!h->dead && h->state != SG_H1_BUSY)
 		sg__h1_process(h);
+	sg__h1_read_pace(h);
 	settle(h);
+}
+
+void sg__h1_read_pace(sg_h1 *h)
+{
+	/* requests waiting behind answers the client does not read stay in
+	 * the socket, not in memory */
+	size_t waiting = h->in.len - h->in_off;
+	int want = !h->eof && !h->dead && (h->state == SG_H1_BUSY || h->state >= SG_H1_CLOSING ||
+					   waiting <= h->c.srv->cfg.max_header_bytes + H1_READ_CHUNK);
+	if (want == h->reading)
+		return;
+	if (want)
+		ev_io_start(h->c.srv->evloop, &h->rio);
+	else
+		ev_io_stop(h->c.srv->evloop, &h->rio);
+	h->reading = want;
 }
 
 static void on_write(struct ev_loop *loop, ev_io *w, int revents)
@@ -170,6 +188,7 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents)
 	sg__h1_flush(h);
 	if (!h->dead && !out_pending(h) && h->state == SG_H1_HEAD)
 		sg__h1_process(h);
+	sg__h1_read_pace(h);
 	settle(h);
 }
 

@@ -57,6 +57,9 @@ void sg__h1_send(sg_h1 *h, const void *p, size_t n);
 void sg__h1_flush(sg_h1 *h);
 /* Asks for a write pass on the next loop turn (the stream has frames). */
 void sg__h1_mark_dirty(sg_h1 *h);
+/* Reads while what waits in `in` is under a head's worth (or while a
+ * stream or a closing answer needs the reads); stops otherwise. */
+void sg__h1_read_pace(sg_h1 *h);
 /* (Re)arms the connection's one timer for ms from now; 0 stops it. */
 void sg__h1_timer(sg_h1 *h, size_t ms);
 
