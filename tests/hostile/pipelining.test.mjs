@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, request } from '../integration/lib/server.mjs';
 import { parseResponses, rawExchange } from '../integration/lib/raw.mjs';
-import { assertHealthy, idleCpuMs } from './lib/hostile.mjs';
+import { RSS_ENV, assertHealthy, idleCpuMs } from './lib/hostile.mjs';
 
 const GET_HEALTH = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
 const post = (ch, body) => `POST /channels/${ch} HTTP/1.1\r\nHost: x\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
@@ -14,7 +14,7 @@ const CLOSE = 'GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
 
 describe('pipelining', { timeout: 120000 }, () => {
   let server;
-  before(async () => { server = await startServer(); });
+  before(async () => { server = await startServer({ env: RSS_ENV }); });
   after(async () => { await server.stop(); });
 
   it('the packet that stopped the gateway: GET then POST in one write', async () => {

@@ -5,12 +5,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { metrics, rssBytes, startServer, waitFor } from '../integration/lib/server.mjs';
 import { collect, connect, parseResponses } from '../integration/lib/raw.mjs';
-import { assertHealthy } from './lib/hostile.mjs';
+import { RSS_ENV, assertHealthy } from './lib/hostile.mjs';
 
 describe('slow clients', { timeout: 60000 }, () => {
   let server;
   before(async () => {
-    server = await startServer({ args: ['--body-timeout-ms', '500', '--keepalive-timeout-ms', '300'] });
+    server = await startServer({ args: ['--body-timeout-ms', '500', '--keepalive-timeout-ms', '300'], env: RSS_ENV });
   });
   after(async () => { await server.stop(); });
 

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { metrics, request, rssBytes, sleep, startServer, waitFor, waitForConnections } from '../integration/lib/server.mjs';
 import { OP, closePayload, encodeFrame, rawWs } from './lib/wsraw.mjs';
+import { RSS_ENV } from './lib/hostile.mjs';
 
 const PATH = '/channels/hostile.ws?format=json';
 const SUBSCRIBE = JSON.stringify({ type: 'subscribe', channel: 'hostile.other' });
@@ -255,13 +256,11 @@ describe('ws_ping_timeout_ms', { timeout: 60000 }, () => {
 describe('body_timeout_ms on WebSocket messages', { timeout: 120000 }, () => {
   let server;
   before(async () => {
-    // under ASan (tests/run.sh sets ASAN_OPTIONS) freed memory would sit
-    // in its quarantine: turn that off so that RSS means something (its
-    // allocator still keeps more slack, hence the reading after a burst)
-    const env = process.env.ASAN_OPTIONS ? { ASAN_OPTIONS: `${process.env.ASAN_OPTIONS}:quarantine_size_mb=0` } : {};
-    // one worker: the RSS comparison is between two bursts on one loop's
-    // allocator arena (two workers would spread them over two)
-    server = await startServer({ args: ['--body-timeout-ms', '1000', '--heartbeat-ms', '0', '--workers', '1'], env });
+    // RSS_ENV: no ASan quarantine (its allocator still keeps more slack,
+    // hence the reading after a burst). One worker: the RSS comparison is
+    // between two bursts on one loop's allocator arena (two workers would
+    // spread them over two)
+    server = await startServer({ args: ['--body-timeout-ms', '1000', '--heartbeat-ms', '0', '--workers', '1'], env: RSS_ENV });
   });
   after(async () => {
     await server.stop();
