@@ -47,7 +47,7 @@ static int out_pending(const sg_h1 *h)
 	return h->out_off < h->out.len;
 }
 
-static void die(sg_h1 *h, int errored)
+void sg__h1_die(sg_h1 *h, int errored)
 {
 	h->dead = 1;
 	h->dead_errored = errored;
@@ -61,7 +61,7 @@ void sg__h1_send(sg_h1 *h, const void *p, size_t n)
 	if (!out_pending(h)) {
 		sent = send(h->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (sent < 0 && errno != EAGAIN && errno != EINTR) {
-			die(h, 1);
+			sg__h1_die(h, 1);
 			return;
 		}
 		if (sent < 0)
@@ -69,7 +69,7 @@ void sg__h1_send(sg_h1 *h, const void *p, size_t n)
 	}
 	if ((size_t)sent < n) {
 		if (sg_buf_append(&h->out, (const char *)p + sent, n - (size_t)sent)) {
-			die(h, 1);
+			sg__h1_die(h, 1);
 			return;
 		}
 		ev_io_start(h->c.srv->evloop, &h->wio);
@@ -87,10 +87,7 @@ static void drained(sg_h1 *h)
 		shutdown(h->fd, SHUT_WR);
 		h->state = SG_H1_LINGER;
 		sg__h1_timer(h, H1_LINGER_MS);
-		if (!h->reading) {
-			ev_io_start(h->c.srv->evloop, &h->rio);
-			h->reading = 1;
-		}
+		sg__h1_read_pace(h); /* read and drop until EOF */
 		break;
 	case SG_H1_BUSY:
 		sg__h1_mark_dirty(h); /* frames may have queued meanwhile */
@@ -113,7 +110,7 @@ void sg__h1_flush(sg_h1 *h)
 			ev_io_start(h->c.srv->evloop, &h->wio);
 			return;
 		}
-		die(h, 1);
+		sg__h1_die(h, 1);
 		return;
 	}
 	if (!h->dead)
@@ -149,14 +146,14 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 		ev_io_stop(loop, &h->rio);
 		h->reading = 0;
 		if (h->state == SG_H1_BUSY || h->state == SG_H1_LINGER || n < 0)
-			die(h, h->state == SG_H1_BUSY || n < 0);
+			sg__h1_die(h, h->state == SG_H1_BUSY || n < 0);
 	} else if (h->state == SG_H1_LINGER || h->state == SG_H1_CLOSING) {
 		/* what a refused client still sends is read and dropped */
 	} else if (sg_buf_append(&h->in, buf, (size_t)n)) {
-		die(h, 1);
+		sg__h1_die(h, 1);
 	} else if (h->state == SG_H1_BUSY &&
 		   h->in.len - h->in_off > h->c.srv->cfg.max_header_bytes) {
-		die(h, 1); /* more than a request head queued behind a stream */
+		sg__h1_die(h, 1); /* more than a request head queued behind a stream */
 	}
 	if (!h->dead && h->state != SG_H1_BUSY)
 		sg__h1_process(h);
@@ -198,7 +195,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	sg_h1 *h = SG_CONTAINER_OF(w, sg_h1, timer);
 	ev_timer_stop(loop, w);
 	if (h->state == SG_H1_LINGER || (h->state == SG_H1_HEAD && !h->head_started))
-		die(h, 0); /* done lingering, or idle: nothing to say */
+		sg__h1_die(h, 0); /* done lingering, or idle: nothing to say */
 	else
 		sg__h1_timed_out(h);
 	settle(h);

@@ -50,6 +50,9 @@ typedef struct sg_h1 {
 } sg_h1;
 
 /* h1.c */
+/* Marks h to be closed by its callback once the work in hand is done
+ * (errored: the client vanished or broke the connection). */
+void sg__h1_die(sg_h1 *h, int errored);
 /* Sends bytes now when nothing waits, else after what waits; a partial
  * send keeps the rest. Marks h dead on a socket error. */
 void sg__h1_send(sg_h1 *h, const void *p, size_t n);

@@ -16,23 +16,31 @@
 
 /* ---- answers ------------------------------------------------------------ */
 
-/* Sends resp and ends the request: the connection goes on to the next one,
- * or closes when the request or the answer says so. */
-static void answer(sg_h1 *h, sg_response *resp)
+/* The request's answer is queued: the connection goes on to the next
+ * request, or closes when the request, the answer or a shutdown says so. */
+static void request_done(sg_h1 *h)
 {
 	sg_server *srv = h->c.srv;
-	if (srv->shutting_down || h->over_limit)
+	if (srv->shutting_down)
 		h->wire.close = 1;
-	if (sg__response_write(resp, &h->wire, &h->out))
-		h->dead = h->dead_errored = 1;
-	sg__response_free(resp);
-	sg__request_free(h->c.req);
-	h->c.req = NULL;
-	sg_buf_free(&h->body);
 	h->state = h->wire.close ? SG_H1_CLOSING : SG_H1_HEAD;
 	h->head_started = 0;
 	sg__h1_timer(h, h->wire.close ? srv->cfg.body_timeout_ms : srv->cfg.keepalive_timeout_ms);
 	sg__h1_flush(h);
+}
+
+/* Sends resp and ends the request. */
+static void answer(sg_h1 *h, sg_response *resp)
+{
+	if (h->over_limit || h->c.srv->shutting_down)
+		h->wire.close = 1; /* said in the answer's own headers */
+	if (sg__response_write(resp, &h->wire, &h->out))
+		sg__h1_die(h, 1);
+	sg__response_free(resp);
+	sg__request_free(h->c.req);
+	h->c.req = NULL;
+	sg_buf_free(&h->body);
+	request_done(h);
 }
 
 /* A JSON error, and the connection closes: after it, where the next
@@ -49,7 +57,7 @@ static void fail(sg_h1 *h, int status, const char *error, const char *detail)
 void sg__h1_timed_out(sg_h1 *h)
 {
 	if (h->state == SG_H1_CLOSING) { /* the client does not read our answer */
-		h->dead = 1;
+		sg__h1_die(h, 0);
 		return;
 	}
 	if (h->state == SG_H1_HEAD && !h->wire.minor)
@@ -195,7 +203,7 @@ static void stream_begin(sg_h1 *h)
 		h->wire.close |= h->wire.minor == 0; /* the body ends with the connection */
 		sg_buf head = SG_BUF_INIT;
 		if (sg__response_stream_head(t, sg__stream_notes(s), &h->wire, &head))
-			h->dead = h->dead_errored = 1;
+			sg__h1_die(h, 1);
 		sg__h1_send(h, head.data, head.len);
 		sg_buf_free(&head);
 		h->c.headers_out = 1;
@@ -243,13 +251,7 @@ static void stream_finish(sg_h1 *h)
 	if (h->wire.minor)
 		sg__h1_send(h, "0\r\n\r\n", 5);
 	sg__conn_release(&h->c, 0);
-	if (h->c.srv->shutting_down)
-		h->wire.close = 1;
-	h->state = h->wire.close ? SG_H1_CLOSING : SG_H1_HEAD;
-	h->head_started = 0;
-	sg__h1_timer(h, h->wire.close ? h->c.srv->cfg.body_timeout_ms
-				      : h->c.srv->cfg.keepalive_timeout_ms);
-	sg__h1_flush(h);
+	request_done(h);
 }
 
 void sg__h1_write_stream(sg_h1 *h)
@@ -259,7 +261,7 @@ void sg__h1_write_stream(sg_h1 *h)
 	if (!s || h->state != SG_H1_BUSY || h->dead)
 		return;
 	if (c->aborting) {
-		h->dead = h->dead_errored = 1;
+		sg__h1_die(h, 1);
 		return;
 	}
 	if (h->out_off < h->out.len)
@@ -395,5 +397,5 @@ void sg__h1_process(sg_h1 *h)
 		h->in_off = 0;
 	}
 	if (h->eof && h->state == SG_H1_HEAD && !h->dead && h->out_off == h->out.len)
-		h->dead = 1; /* the client is done sending and has every answer */
+		sg__h1_die(h, 0); /* the client is done sending and has every answer */
 }

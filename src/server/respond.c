@@ -67,8 +67,9 @@ static const char *reason_phrase(int status)
 	return "Unknown";
 }
 
-/* Reads resp->file into resp->body. */
-static int load_file(sg_response *resp)
+/* Reads resp->file into resp->body; a file that cannot be read becomes a
+ * 404. */
+static void load_file(sg_response *resp)
 {
 	int fd = open(resp->file, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -77,20 +78,19 @@ static int load_file(sg_response *resp)
 		if (fd >= 0)
 			close(fd);
 		sg__response_error(resp, 404, "not_found", "no such file");
-		return 0;
+		return;
 	}
 	ssize_t n;
 	while ((n = read(fd, resp->body.data + resp->body.len,
 			 resp->body.cap - resp->body.len)) > 0)
 		resp->body.len += (size_t)n;
 	close(fd);
-	return 0;
 }
 
 int sg__response_write(sg_response *resp, const sg_wire_opts *o, sg_buf *out)
 {
-	if (resp->file[0] && load_file(resp))
-		return SG_ENOMEM;
+	if (resp->file[0])
+		load_file(resp);
 	int rc = sg_buf_printf(out, "HTTP/1.%d %d %s\r\n", o->minor, resp->status,
 			       reason_phrase(resp->status));
 	if (resp->status != 204 && resp->status != 100)

@@ -284,6 +284,19 @@ void sg__ws_dropping(struct lws *wsi, sg_conn *c)
 				 sizeof(parser) - 1);
 }
 
+/* Writes the next batch of c's queue (already framed) in one lws_write:
+ * LWS_WRITE_HTTP sends the bytes as they are, on a WebSocket too. 0, or
+ * -1 when the socket failed. */
+static int write_batch(sg_conn *c)
+{
+	unsigned char *start;
+	size_t len, take = sg__conn_batch(c, &sg_wire_websocket, &start, &len);
+	if (lws_write(c->wsi, start, len, LWS_WRITE_HTTP) != (int)len)
+		return -1;
+	sg__conn_batch_done(c, take);
+	return 0;
+}
+
 /* Writes the queue's batches now, each in one send, while lws holds no
  * unsent bytes for the socket: asking lws for a writeable callback instead
  * would cost an epoll_ctl to arm it (and lws' copy of what a send did not
@@ -297,15 +310,11 @@ void sg__ws_write_pass(sg_conn *c)
 		lws_callback_on_writable(c->wsi);
 		return;
 	}
-	while (sg__stream_queued(s) && !lws_partial_buffered(c->wsi)) {
-		unsigned char *start;
-		size_t len, take = sg__conn_batch(c, &sg_wire_websocket, &start, &len);
-		if (lws_write(c->wsi, start, len, LWS_WRITE_HTTP) != (int)len) {
+	while (sg__stream_queued(s) && !lws_partial_buffered(c->wsi))
+		if (write_batch(c)) {
 			c->aborting = 1; /* the callback closes it */
 			break;
 		}
-		sg__conn_batch_done(c, take);
-	}
 	if (sg__stream_queued(s) || c->ending || c->aborting)
 		lws_callback_on_writable(c->wsi);
 }
@@ -343,12 +352,8 @@ int sg__ws_writeable(sg_conn *c)
 		return 0;
 	}
 	if (sg__stream_queued(s)) {
-		unsigned char *start;
-		size_t len, take = sg__conn_batch(c, &sg_wire_websocket, &start, &len);
-		/* LWS_WRITE_HTTP sends the bytes as they are, on a WebSocket too */
-		if (lws_write(c->wsi, start, len, LWS_WRITE_HTTP) != (int)len)
+		if (write_batch(c))
 			return -1;
-		sg__conn_batch_done(c, take);
 		if (sg__stream_queued(s) || c->ending)
 			lws_callback_on_writable(c->wsi);
 		return 0;
