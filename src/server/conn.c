@@ -39,7 +39,7 @@ sg_stream *sg__conn_stream_new(sg_conn *c, const sg_transport *t, const sg_strea
 struct sg_writer {
 	ev_prepare prepare;
 	ev_timer delay; /* wakes the loop when write_delay_ms has passed */
-	ev_tstamp since; /* when the first connection of this pass got dirty */
+	ev_tstamp last; /* when the last pass wrote */
 	sg_server *srv;
 };
 
@@ -49,8 +49,6 @@ void sg__conn_mark_dirty(sg_conn *c)
 	if (c->is_dirty)
 		return;
 	c->is_dirty = 1;
-	if (!srv->dirty && srv->writer)
-		srv->writer->since = ev_now(srv->evloop);
 	c->dirty_prev = NULL;
 	c->dirty_next = srv->dirty;
 	if (srv->dirty)
@@ -71,16 +69,17 @@ void sg__conn_dirty_unlink(sg_conn *c)
 	c->is_dirty = 0;
 }
 
-/* With write_delay_ms set, a pass is put off until the first frame it would
- * write has waited that long: a loop with headroom writes as rarely as a
- * saturated one, several messages to a send, at the cost of that much
- * latency. A loop busier than the delay is never held back. */
+/* With write_delay_ms set, a loop writes at most once per that long: a pass
+ * due sooner after the last one is put off until then, and a loop with
+ * headroom sends several messages at a time, as a saturated one does, at
+ * the cost of at most that much latency. After a quiet spell the first
+ * message goes out at once; a loop busier than the delay is never held. */
 static int write_pass_deferred(struct sg_writer *wr)
 {
 	sg_server *srv = wr->srv;
 	if (!srv->cfg.write_delay_ms || !srv->dirty || srv->shutting_down)
 		return 0;
-	ev_tstamp left = wr->since + (ev_tstamp)srv->cfg.write_delay_ms / 1000 - ev_now(srv->evloop);
+	ev_tstamp left = wr->last + (ev_tstamp)srv->cfg.write_delay_ms / 1000 - ev_now(srv->evloop);
 	if (left <= 0)
 		return 0;
 	if (!ev_is_active(&wr->delay)) {
@@ -102,13 +101,14 @@ static void write_delay_over(struct ev_loop *loop, ev_timer *w, int revents)
  * frames during this turn writes them, several to a send. */
 static void write_pass(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-	(void)loop;
 	(void)revents;
 	struct sg_writer *wr = (struct sg_writer *)w;
 	sg_server *srv = wr->srv;
 	sg_conn *c;
 	if (write_pass_deferred(wr))
 		return;
+	if (srv->dirty)
+		wr->last = ev_now(loop);
 	while ((c = srv->dirty)) {
 		sg__conn_dirty_unlink(c);
 		if (c->is_ws)

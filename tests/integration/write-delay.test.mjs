@@ -1,7 +1,8 @@
-// write_delay_ms: a loop with headroom holds what it queued for up to that
-// long, so several messages go out in one write. Five messages published
-// together reach a chunked subscriber as one HTTP chunk when the delay is
-// set, where each loop turn would otherwise write what it had.
+// write_delay_ms: a loop writes at most once per that long, so several
+// messages go out in one write. After a quiet spell the first message goes
+// out at once; five published together just after it reach a chunked
+// subscriber as one HTTP chunk, where each loop turn would otherwise write
+// what it had.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, startServer, waitFor } from './lib/server.mjs';
@@ -30,7 +31,7 @@ describe('write_delay_ms', { timeout: 30000 }, () => {
     await server?.stop();
   });
 
-  it('sends messages published together in one chunk', async () => {
+  it('sends the first message at once and those published together after it in one chunk', async () => {
     const sock = await connect(server.port);
     let text = '';
     sock.on('data', (d) => (text += d.toString('latin1')));
@@ -38,15 +39,18 @@ describe('write_delay_ms', { timeout: 30000 }, () => {
     await waitFor(() => text.includes('\r\n\r\n'), { what: 'the stream head' });
     const head = text.slice(0, text.indexOf('\r\n\r\n') + 4);
     assert.match(head, /^HTTP\/1\.1 200 OK\r\n/);
+    const body = () => chunks(text.slice(head.length));
+    await request(server.url, { method: 'POST', path: '/channels/wd', body: 'm0' });
+    await waitFor(() => body().length === 1, { what: 'the first message' });
+    assert.deepStrictEqual(body(), ['m0\n']);
     const posts = [1, 2, 3, 4, 5].map((i) =>
       request(server.url, { method: 'POST', path: '/channels/wd', body: `m${i}` }));
     const answers = await Promise.all(posts);
     assert.deepStrictEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200]);
-    await waitFor(() => chunks(text.slice(head.length)).join('').split('\n').length > 5,
-      { what: 'five messages' });
+    await waitFor(() => body().join('').split('\n').length > 6, { what: 'five more messages' });
     sock.destroy();
-    const got = chunks(text.slice(head.length));
-    assert.equal(got.length, 1, `one chunk, got ${JSON.stringify(got)}`);
-    assert.deepStrictEqual(got[0].split('\n').filter(Boolean).sort(), ['m1', 'm2', 'm3', 'm4', 'm5']);
+    const got = body();
+    assert.equal(got.length, 2, `two chunks, got ${JSON.stringify(got)}`);
+    assert.deepStrictEqual(got[1].split('\n').filter(Boolean).sort(), ['m1', 'm2', 'm3', 'm4', 'm5']);
   });
 });
