@@ -15,6 +15,7 @@
 #include "conn.h"
 #include "h1.h"
 #include "listen.h"
+#include "rights.h"
 #include "websocket.h"
 
 #define SCRATCH_BYTES (64 * 1024)
@@ -330,8 +331,14 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "listen: expected HOST:PORT, got \"%s\"", cfg->listen);
 		return NULL;
 	}
+	if (sg__rights_exposure_check(cfg, "listen", host, err, errlen))
+		return NULL;
 	size_t n = workers_wanted(cfg);
 	sg_group *g = calloc(1, sizeof(*g));
+	if (g && !(g->auth = sg__rights_auth_new(cfg, err, errlen))) {
+		group_free(g);
+		return NULL;
+	}
 	if (!g || !(g->workers = calloc(n, sizeof(*g->workers))) ||
 	    !(g->threads = calloc(n, sizeof(*g->threads))) || (n > 1 && !(g->bus = sg_bus_new()))) {
 		group_free(g);
@@ -497,6 +504,7 @@ static void group_free(sg_group *g)
 		if (g->workers[i])
 			worker_free(g->workers[i]);
 	sg_bus_free(g->bus);
+	sg_auth_free(g->auth);
 	free(g->workers);
 	free(g->threads);
 	free(g);
@@ -595,6 +603,8 @@ const char *sg_strerror(int err)
 		return "input/output error";
 	case SG_EBADID:
 		return "malformed message id";
+	case SG_EACCES:
+		return "not allowed";
 	default:
 		return "unknown error";
 	}
