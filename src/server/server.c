@@ -331,8 +331,6 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "listen: expected HOST:PORT, got \"%s\"", cfg->listen);
 		return NULL;
 	}
-	if (sg__rights_exposure_check(cfg, "listen", host, err, errlen))
-		return NULL;
 	size_t n = workers_wanted(cfg);
 	sg_group *g = calloc(1, sizeof(*g));
 	if (g && !(g->auth = sg__rights_auth_new(cfg, err, errlen))) {
@@ -354,6 +352,17 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 			return NULL;
 		}
 		g->workers[i]->port = sg__listen_port(fd);
+	}
+	/* secure by default: judged on the address the name resolved to */
+	char bound[64];
+	if (sg__listen_host(g->workers[0]->listen_fd, bound, sizeof(bound))) {
+		snprintf(err, errlen, "listen: cannot read the bound address");
+		group_free(g);
+		return NULL;
+	}
+	if (sg__rights_exposure_check(cfg, "listen", bound, err, errlen)) {
+		group_free(g);
+		return NULL;
 	}
 	return g->workers[0];
 }
