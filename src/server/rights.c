@@ -45,8 +45,10 @@ int sg__may(const sg_server *srv, const sg_principal *p, sg_right right, const c
 {
 	if (p)
 		return sg_principal_may(p, right, channel);
-	if (right == SG_RIGHT_ADMIN)
-		return !auth_on(srv); /* as before auth existed */
+	if (right == SG_RIGHT_ADMIN) { /* without auth: whoever may publish anywhere, as before */
+		const char *pub = anonymous_list(srv, SG_RIGHT_PUBLISH);
+		return !auth_on(srv) && pub && strcmp(pub, "*") == 0;
+	}
 	return sg_patterns_match(anonymous_list(srv, right), channel);
 }
 

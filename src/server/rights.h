@@ -19,7 +19,8 @@ const char *sg__principal_sub(const sg_request *req);
 /* Nonzero when p (NULL: anonymous) holds right on channel on srv. */
 int sg__may(const sg_server *srv, const sg_principal *p, sg_right right, const char *channel);
 /* Nonzero when req may read admin endpoints (/metrics): an admin token,
- * a trusted listener (metrics_listen), or a gateway without auth. */
+ * a trusted listener (metrics_listen), or, on a gateway without auth,
+ * anyone when anonymous_publish is "*" (the default there). */
 int sg__may_admin(const sg_server *srv, const sg_request *req);
 
 /* 0 when req holds right on channel (NULL for admin endpoints); otherwise

@@ -394,6 +394,20 @@ describe('auth: secure by default', { timeout: 30000 }, () => {
     });
   }
 
+  it('no auth with anonymous_publish none: subscribe open, publish, delete and /metrics refused', async () => {
+    const server = await startServer({ args: ['--anonymous-publish', 'none'] });
+    try {
+      assert.equal((await head(server.url, '/channels/anything')).status, 200);
+      const res = await post(server.url, 'anything');
+      assert.equal(res.status, 403);
+      assert.equal(res.text, '{"error":"forbidden","detail":"not allowed to publish to channel anything"}');
+      assert.equal((await request(server.url, { method: 'DELETE', path: '/channels/anything' })).status, 403);
+      assert.equal((await request(server.url, { path: '/metrics' })).status, 403);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('no auth on loopback: everything open as before', async () => {
     const server = await startServer();
     try {
