@@ -135,10 +135,29 @@ static void do_publish(sg_stream *s, sg_server *srv, const sg_json_command *cmd)
 	reply_channel(s, cmd, "published", more);
 }
 
-/* A new token for the socket: its rights replace the old ones, and the
- * stream ends when it expires instead. An invalid one is an error reply;
- * the old token still holds until its own expiry. */
-static void do_refresh(sg_stream *s, const sg_json_command *cmd)
+/* After a refresh: the channels the new rights do not cover are left,
+ * each said with {"type":"unsubscribed","channel":NAME,"reason":"forbidden"}. */
+static void drop_forbidden(sg_stream *s, sg_server *srv)
+{
+	for (size_t i = sg__stream_nsubs(s); i-- > 0;) {
+		char name[SG_CHANNEL_NAME_MAX + 1], detail[8];
+		const char *error;
+		snprintf(name, sizeof(name), "%s", sg_hub_channel_name(sg__stream_sub_at(s, i)->channel));
+		if (!sg__stream_authorize(s, SG_RIGHT_SUBSCRIBE, name, "", &error, detail, sizeof(detail)) ||
+		    sg_hub_unsubscribe(srv->hub, s, name))
+			continue;
+		char json[SG_CHANNEL_NAME_MAX + 64];
+		snprintf(json, sizeof(json),
+			 "{\"type\":\"unsubscribed\",\"channel\":\"%s\",\"reason\":\"forbidden\"}", name);
+		sg__stream_control(s, "unsubscribed", json, NULL);
+	}
+}
+
+/* A new token for the socket: its rights replace the old ones (channels
+ * they do not cover are left), and the stream ends when it expires
+ * instead. An invalid one is an error reply; the old token still holds
+ * until its own expiry. */
+static void do_refresh(sg_stream *s, sg_server *srv, const sg_json_command *cmd)
 {
 	const char *detail;
 	long long expires_in;
@@ -156,6 +175,7 @@ static void do_refresh(sg_stream *s, const sg_json_command *cmd)
 	else
 		snprintf(more, sizeof(more), "\"expires_in\":null");
 	reply(s, cmd, "refreshed", more);
+	drop_forbidden(s, srv);
 }
 
 void sg__channels_command(sg_stream *s, const char *data, size_t len, void *ud)
@@ -171,7 +191,7 @@ void sg__channels_command(sg_stream *s, const char *data, size_t len, void *ud)
 	int known = strcmp(cmd.type, "subscribe") == 0 || strcmp(cmd.type, "unsubscribe") == 0 ||
 		    strcmp(cmd.type, "publish") == 0;
 	if (strcmp(cmd.type, "refresh") == 0)
-		do_refresh(s, &cmd);
+		do_refresh(s, srv, &cmd);
 	else if (!known)
 		reply_error(s, &cmd, "unknown_type", "type is subscribe, unsubscribe or publish");
 	else if (!cmd.channel || !sg_channel_name_valid(cmd.channel))

@@ -311,6 +311,14 @@ describe('auth: HS256 with issuer, audience, cookie and tickets', { timeout: 120
       ws.ws.send(JSON.stringify({ type: 'subscribe', channel: 'extra', ref: 3 }));
       await ws.waitCount(4);
       assert.deepEqual(JSON.parse(ws.payloads()[3]), { type: 'subscribed', channel: 'extra', ref: 3 });
+      // rights are replaced: a channel the newest token does not cover is left
+      const narrow = hs({ exp: now() + 60, streamgate: { subscribe: ['extra'] } });
+      ws.ws.send(JSON.stringify({ type: 'refresh', token: narrow, ref: 4 }));
+      await ws.waitCount(6);
+      assert.equal(JSON.parse(ws.payloads()[4]).type, 'refreshed');
+      assert.equal(ws.payloads()[5], '{"type":"unsubscribed","channel":"news","reason":"forbidden"}');
+      const after = await post(server.url, 'news', bearer(hs()), 'not for you');
+      assert.equal(JSON.parse(after.text).subscribers, 0);
     } finally {
       await ws.close();
     }
