@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import {
-  expectError, request, runBinary, sleep, startServer, tempDir, withTimeout, exited, WWW,
+  expectError, request, runBinary, sleep, startServer, tempDir, waitFor, withTimeout, exited, WWW,
 } from './lib/server.mjs';
 import { wsClient } from './lib/clients.mjs';
 import { keyPair, mint, now } from './lib/jwt.mjs';
@@ -361,6 +361,27 @@ describe('auth: RS256 and ES256 with a PEM public key', { timeout: 60000 }, () =
     const token = mint('ES256', es.privateKey, claims);
     const flipped = token.slice(0, -3) + (token.endsWith('AAA') ? 'BBB' : 'AAA');
     expectInvalid(await post(esServer.url, 'news', bearer(flipped)), 'bad signature');
+  });
+
+  it('SIGHUP reads the key file again: a rotated key, and a broken file keeps the last good one', async () => {
+    const pem = path.join(tmp.dir, 'rs.pem');
+    const next = keyPair('RS256');
+    fs.writeFileSync(pem, next.publicPem);
+    const reloads = () => (rsServer.stderr().match(/reload: done/g) || []).length;
+    const before = reloads();
+    rsServer.proc.kill('SIGHUP');
+    await waitFor(() => reloads() > before, { what: 'reload: done' });
+    assert.equal((await post(rsServer.url, 'news', bearer(mint('RS256', next.privateKey, claims)))).status, 200);
+    expectInvalid(await post(rsServer.url, 'news', bearer(mint('RS256', rs.privateKey, claims))), 'bad signature');
+    fs.writeFileSync(pem, 'not a key');
+    rsServer.proc.kill('SIGHUP');
+    await waitFor(() => rsServer.stderr().includes('auth_jwt_key_file: not a PEM RSA public key; keeping the previous settings'),
+      { what: 'the reload refused' });
+    assert.equal((await post(rsServer.url, 'news', bearer(mint('RS256', next.privateKey, claims)))).status, 200);
+    fs.writeFileSync(pem, rs.publicPem); // as the other tests expect
+    const again = reloads();
+    rsServer.proc.kill('SIGHUP');
+    await waitFor(() => reloads() > again, { what: 'reload: done' });
   });
 
   it('a key file of the wrong kind stops the start', async () => {
