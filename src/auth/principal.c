@@ -63,12 +63,14 @@ static const char *check_issuer_audience(json_t *root, const sg_claim_rules *r)
 	if (r->audience && *r->audience) {
 		json_t *aud = json_object_get(root, "aud"), *v;
 		size_t i;
-		if (json_is_string(aud) && strcmp(json_string_value(aud), r->audience) == 0)
-			return NULL;
-		if (json_is_array(aud))
-			json_array_foreach(aud, i, v) if (json_is_string(v) &&
-							 strcmp(json_string_value(v), r->audience) == 0)
+		if (json_is_string(aud))
+			return strcmp(json_string_value(aud), r->audience) == 0 ? NULL
+										: "wrong audience (aud)";
+		json_array_foreach(aud, i, v) /* no-op unless an array */
+		{
+			if (json_is_string(v) && strcmp(json_string_value(v), r->audience) == 0)
 				return NULL;
+		}
 		return "wrong audience (aud)";
 	}
 	return NULL;

@@ -12,7 +12,6 @@
 
 #include "admit.h"
 #include "auth/auth.h"
-#include "auth/jwt.h"
 #include "request.h"
 
 /* Where a token was found: bytes borrowed from the request. */
