@@ -24,6 +24,7 @@ enum sg_error {
 	SG_ETOOBIG = -5,   /* over a configured limit */
 	SG_EIO = -6,	   /* socket or file error */
 	SG_EBADID = -7,	   /* a malformed message id */
+	SG_EACCES = -8,	   /* the client's token (or no token) does not allow it */
 };
 
 /* Returns a static English description of an SG_E* code. */

@@ -60,6 +60,16 @@ int sg_stream_fail(sg_stream *s, int status, const char *error, const char *deta
  * max_channels. Loop thread. */
 int sg_stream_subscribe(sg_stream *s, const char *channel, const char *last_event_id);
 
+/* Rights of the client behind s (its token's "streamgate" claim, or the
+ * anonymous_* settings without one: README "Security"), for a handler
+ * that subscribes or publishes on its clients' behalf, as the built-in
+ * endpoints do. authorize_subscribe returns 0 when allowed; otherwise it
+ * refuses the stream as they do (401, or 403 naming the channel; a
+ * WebSocket: close 1008) and returns SG_EACCES: call it in the handler.
+ * may_publish is nonzero when allowed. Loop thread. */
+int sg_stream_authorize_subscribe(sg_stream *s, const char *channel);
+int sg_stream_may_publish(const sg_stream *s, const char *channel);
+
 /* Timers owned by the stream, run on the loop thread: once after `ms`, or
  * every `ms` until the stream closes. Cancelled when the stream closes;
  * SG_ECLOSED on a closing stream. ud is borrowed. Loop thread. */

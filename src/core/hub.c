@@ -252,6 +252,11 @@ static void unsubscribe_all(void *hub, sg_stream *s)
 		subscription_drop(hub, s, sg__stream_sub_at(s, 0)->channel);
 }
 
+const char *sg_hub_channel_name(const struct sg_channel *c)
+{
+	return c->name;
+}
+
 int sg_hub_unsubscribe(sg_hub *h, sg_stream *s, const char *channel)
 {
 	sg_channel *c = channel_find(h, channel);

@@ -84,6 +84,8 @@ int sg_hub_subscribe_many(sg_hub *h, sg_stream *s, const char *const *names, siz
 			  const char *last_id);
 /* SG_ENOTFOUND when s is not subscribed to channel. */
 int sg_hub_unsubscribe(sg_hub *h, sg_stream *s, const char *channel);
+/* The name of a channel a stream holds (borrowed, valid while it does). */
+const char *sg_hub_channel_name(const struct sg_channel *c);
 /* SG_ENOTFOUND when the channel does not exist. */
 int sg_hub_channel_info(sg_hub *h, const char *channel, sg_channel_info *out);
 size_t sg_hub_channel_count(const sg_hub *h);

@@ -159,6 +159,7 @@ int sg_json_parse_command(const char *text, size_t len, sg_json_command *out, ch
 	out->channel = member_string(root, "channel", &bad);
 	out->last_event_id = member_string(root, "last_event_id", &bad);
 	out->event = member_string(root, "event", &bad);
+	out->token = member_string(root, "token", &bad);
 	json_t *data = json_object_get(root, "data");
 	if (data)
 		out->data = text_of(data, &out->len);
@@ -186,6 +187,7 @@ void sg_json_command_free(sg_json_command *c)
 	free(c->event);
 	free(c->data);
 	free(c->ref);
+	free(c->token);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -30,9 +30,10 @@ int sg_json_parse_publish(const char *body, size_t len, sg_json_publish *out, ch
 void sg_json_publish_free(sg_json_publish *p);
 
 /* A WebSocket command {"type","channel","last_event_id","data","event",
- * "ref"}. Caller frees with sg_json_command_free. */
+ * "ref","token"}. Caller frees with sg_json_command_free. */
 typedef struct sg_json_command {
 	char *type, *channel, *last_event_id, *event;
+	char *token; /* "refresh": the new token; never logged */
 	char *data; /* a non-string "data" is its JSON text; NULL when absent */
 	size_t len;
 	char *ref; /* the client's "ref" as JSON text, echoed in replies */

@@ -11,6 +11,7 @@
 #include "core/utf8.h"
 #include "channels.h"
 #include "server/request.h"
+#include "server/rights.h"
 
 #define PREFIX "/channels/"
 
@@ -49,6 +50,32 @@ int sg__channels_subscribe(sg_stream *s, const char *name, const char *last_id,
 	return rc;
 }
 
+/* Fails s unless it may subscribe to every valid name of list ("a,b,c");
+ * malformed names are left for the subscription to refuse. */
+static int may_subscribe_all(sg_stream *s, const char *list)
+{
+	for (const char *p = list; *p;) {
+		char name[SG_CHANNEL_NAME_MAX + 1], action[SG_CHANNEL_NAME_MAX + 40], detail[200];
+		const char *error;
+		size_t n = strcspn(p, ",");
+		if (n <= SG_CHANNEL_NAME_MAX) {
+			memcpy(name, p, n);
+			name[n] = '\0';
+			snprintf(action, sizeof(action), "subscribe to channel %s", name);
+			int status = sg_channel_name_valid(name)
+					     ? sg__stream_authorize(s, SG_RIGHT_SUBSCRIBE, name, action,
+								    &error, detail, sizeof(detail))
+					     : 0;
+			if (status) {
+				fail(s, &(sg_client_error){status, error, detail});
+				return -1;
+			}
+		}
+		p += n + (p[n] == ',');
+	}
+	return 0;
+}
+
 /* GET /channels/a,b,c: every transport; several channels (or ?format=json)
  * make every frame a JSON envelope naming its channel. */
 static void channels_subscribe(sg_stream *s, const sg_request *req, void *ud)
@@ -65,6 +92,8 @@ static void channels_subscribe(sg_stream *s, const sg_request *req, void *ud)
 		fail(s, &(sg_client_error){400, "bad_format", "format is json or plain"});
 		return;
 	}
+	if (may_subscribe_all(s, list))
+		return;
 	if (strchr(list, ',') || (format && strcmp(format, "json") == 0))
 		sg__stream_set_tagged(s);
 	if (sg__channels_subscribe(s, list, last, &e))
@@ -107,6 +136,11 @@ static void channels_publish(sg_server *srv, const sg_request *req, const char *
 	sg_publish_result res;
 	sg_client_error e;
 	char err[200];
+	if (sg_channel_name_valid(name)) {
+		snprintf(err, sizeof(err), "publish to channel %s", name);
+		if (sg__authorize(srv, req, SG_RIGHT_PUBLISH, name, err, r))
+			return;
+	}
 	if (req->is_json) {
 		if (sg_json_parse_publish(body, len, &env, err, sizeof(err))) {
 			sg__response_error(r, 400, "bad_json", err);
@@ -132,10 +166,14 @@ static void channels_delete(sg_server *srv, const sg_request *req, sg_response *
 {
 	const char *name = channel_of(req);
 	size_t subscribers;
+	char action[SG_CHANNEL_NAME_MAX + 24];
 	if (!sg_channel_name_valid(name)) {
 		sg__response_error(r, 400, "bad_channel", SG_BAD_CHANNEL);
 		return;
 	}
+	snprintf(action, sizeof(action), "delete channel %s", name);
+	if (sg__authorize(srv, req, SG_RIGHT_ADMIN, NULL, action, r))
+		return;
 	if (sg_broker_remove(srv->broker, name, &subscribers)) {
 		sg__response_error(r, 404, "no_such_channel", "the channel does not exist");
 		return;
@@ -190,6 +228,10 @@ static void info_get(sg_server *srv, const sg_request *req, sg_response *r)
 		sg__response_error(r, 400, "bad_channel", SG_BAD_CHANNEL);
 		return;
 	}
+	char action[SG_CHANNEL_NAME_MAX + 40];
+	snprintf(action, sizeof(action), "read the info of channel %s", name);
+	if (sg__authorize(srv, req, SG_RIGHT_SUBSCRIBE, name, action, r))
+		return;
 	if (sg_broker_info(srv->broker, name, &ci)) {
 		sg__response_error(r, 404, "no_such_channel", "the channel does not exist");
 		return;

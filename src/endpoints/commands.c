@@ -2,13 +2,17 @@
  * commands — what a WebSocket client of /channels/ may send: JSON
  * {"type":"subscribe"|"unsubscribe"|"publish", ...}. Each gets one JSON
  * reply on the same socket, an acknowledgement or an error, echoing the
- * client's "ref". Publishing is allowed per the ws_publish setting.
+ * client's "ref". Subscribing and publishing need the stream's rights
+ * (its token's, or anonymous_*; README "Security"), and publishing the
+ * ws_publish setting too. {"type":"refresh","token":...} replaces the
+ * token behind the socket before it expires.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "channels.h"
 #include "core/json.h"
+#include "server/rights.h"
 
 /* Sends {"type":TYPE,<fields>,"ref":REF} to s. fields may be "". */
 static void reply(sg_stream *s, const sg_json_command *cmd, const char *type, const char *fields)
@@ -64,9 +68,24 @@ int sg_server_ws_may_publish(const sg_server *srv, const char *channel)
 	return srv && channel && publish_allowed(srv->cfg.ws_publish, channel);
 }
 
+/* Nonzero (and the error replied) unless s holds right on the command's
+ * channel; verb: "subscribe to" or "publish to". */
+static int refused(sg_stream *s, const sg_json_command *cmd, sg_right right, const char *verb)
+{
+	char action[SG_CHANNEL_NAME_MAX + 40], detail[200];
+	const char *error;
+	snprintf(action, sizeof(action), "%s channel %s", verb, cmd->channel);
+	if (!sg__stream_authorize(s, right, cmd->channel, action, &error, detail, sizeof(detail)))
+		return 0;
+	reply_error(s, cmd, error, detail);
+	return 1;
+}
+
 static void do_subscribe(sg_stream *s, const sg_json_command *cmd)
 {
 	sg_client_error e;
+	if (refused(s, cmd, SG_RIGHT_SUBSCRIBE, "subscribe to"))
+		return;
 	if (sg__stream_nsubs(s) >= SG_CHANNELS_PER_STREAM) {
 		reply_error(s, cmd, "too_many_subscriptions", "at most 16 channels a connection");
 		return;
@@ -99,6 +118,8 @@ static void do_publish(sg_stream *s, sg_server *srv, const sg_json_command *cmd)
 		reply_error(s, cmd, "bad_command", "publish needs \"data\"");
 		return;
 	}
+	if (refused(s, cmd, SG_RIGHT_PUBLISH, "publish to"))
+		return;
 	if (!sg_server_ws_may_publish(srv, cmd->channel)) {
 		reply_error(s, cmd, "forbidden", "this server does not let WebSocket clients "
 						 "publish to that channel (ws_publish)");
@@ -114,6 +135,49 @@ static void do_publish(sg_stream *s, sg_server *srv, const sg_json_command *cmd)
 	reply_channel(s, cmd, "published", more);
 }
 
+/* After a refresh: the channels the new rights do not cover are left,
+ * each said with {"type":"unsubscribed","channel":NAME,"reason":"forbidden"}. */
+static void drop_forbidden(sg_stream *s, sg_server *srv)
+{
+	for (size_t i = sg__stream_nsubs(s); i-- > 0;) {
+		char name[SG_CHANNEL_NAME_MAX + 1], detail[8];
+		const char *error;
+		snprintf(name, sizeof(name), "%s", sg_hub_channel_name(sg__stream_sub_at(s, i)->channel));
+		if (!sg__stream_authorize(s, SG_RIGHT_SUBSCRIBE, name, "", &error, detail, sizeof(detail)) ||
+		    sg_hub_unsubscribe(srv->hub, s, name))
+			continue;
+		char json[SG_CHANNEL_NAME_MAX + 64];
+		snprintf(json, sizeof(json),
+			 "{\"type\":\"unsubscribed\",\"channel\":\"%s\",\"reason\":\"forbidden\"}", name);
+		sg__stream_control(s, "unsubscribed", json, NULL);
+	}
+}
+
+/* A new token for the socket: its rights replace the old ones (channels
+ * they do not cover are left), and the stream ends when it expires
+ * instead. An invalid one is an error reply; the old token still holds
+ * until its own expiry. */
+static void do_refresh(sg_stream *s, sg_server *srv, const sg_json_command *cmd)
+{
+	const char *detail;
+	long long expires_in;
+	if (!cmd->token) {
+		reply_error(s, cmd, "bad_command", "refresh needs \"token\"");
+		return;
+	}
+	if (sg__rights_refresh(s, cmd->token, &detail, &expires_in)) {
+		reply_error(s, cmd, "invalid_token", detail);
+		return;
+	}
+	char more[48];
+	if (expires_in >= 0)
+		snprintf(more, sizeof(more), "\"expires_in\":%lld", (expires_in + 999) / 1000);
+	else
+		snprintf(more, sizeof(more), "\"expires_in\":null");
+	reply(s, cmd, "refreshed", more);
+	drop_forbidden(s, srv);
+}
+
 void sg__channels_command(sg_stream *s, const char *data, size_t len, void *ud)
 {
 	sg_server *srv = ud;
@@ -126,7 +190,9 @@ void sg__channels_command(sg_stream *s, const char *data, size_t len, void *ud)
 	}
 	int known = strcmp(cmd.type, "subscribe") == 0 || strcmp(cmd.type, "unsubscribe") == 0 ||
 		    strcmp(cmd.type, "publish") == 0;
-	if (!known)
+	if (strcmp(cmd.type, "refresh") == 0)
+		do_refresh(s, srv, &cmd);
+	else if (!known)
 		reply_error(s, &cmd, "unknown_type", "type is subscribe, unsubscribe or publish");
 	else if (!cmd.channel || !sg_channel_name_valid(cmd.channel))
 		reply_error(s, &cmd, "bad_channel", SG_BAD_CHANNEL);

@@ -6,6 +6,7 @@
 
 #include "core/frame.h"
 #include "core/message.h"
+#include "server/rights.h"
 #include "server/server.h"
 
 static int health_match(const sg_server *srv, const char *path)
@@ -58,7 +59,9 @@ static totals sum_workers(const sg_group *g)
 
 static void metrics_get(sg_server *srv, const sg_request *req, sg_response *r)
 {
-	(void)req;
+	/* admin tokens, or every request on a trusted listener (metrics_listen) */
+	if (sg__authorize(srv, req, SG_RIGHT_ADMIN, NULL, "read /metrics", r))
+		return;
 	totals t = sum_workers(srv->group);
 	r->content_type = "text/plain; version=0.0.4";
 	sg_buf_printf(&r->body,

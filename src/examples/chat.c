@@ -1,10 +1,11 @@
 /*
  * chat — the rack-stream chat example: /examples/chat/ROOM subscribes to
- * channel "chat.ROOM" (history replayed with ?last_event_id=); what a
+ * channel "chat.ROOM" (history replayed with ?last_event_id=) when the
+ * client may subscribe to it (its token, or anonymous_subscribe); what a
  * WebSocket client sends is published to the room, when the ws_publish
- * setting allows that channel; otherwise the sender alone gets
- * {"type":"error","error":"forbidden",...} (the built-in commands' error)
- * and stays connected. Messages are UTF-8 text: the gateway closes a
+ * setting and the client's rights allow that channel; otherwise the sender
+ * alone gets {"type":"error","error":"forbidden",...} (the built-in
+ * commands' error) and stays connected. Messages are UTF-8 text: the gateway closes a
  * socket that sends anything else before a hook sees it. Any transport can
  * listen, and POST /channels/chat.ROOM also speaks. Public API only.
  */
@@ -20,6 +21,9 @@
 static const char forbidden[] =
     "{\"type\":\"error\",\"error\":\"forbidden\",\"detail\":\"this server does not let "
     "WebSocket clients publish to that channel (ws_publish)\"}";
+static const char not_yours[] =
+    "{\"type\":\"error\",\"error\":\"forbidden\",\"detail\":\"not allowed to publish to "
+    "this room\"}";
 
 /* One message from a client (data borrowed): published to the room, or
  * refused to the sender. */
@@ -29,6 +33,8 @@ static void say(sg_stream *s, const char *data, size_t len, void *ud)
 	const char *channel = sg_stream_user(s);
 	if (!sg_server_ws_may_publish(srv, channel))
 		sg_stream_chunk(s, forbidden, sizeof(forbidden) - 1);
+	else if (!sg_stream_may_publish(s, channel))
+		sg_stream_chunk(s, not_yours, sizeof(not_yours) - 1);
 	else if (sg_server_publish(srv, channel, NULL, data, len) != 0)
 		sg_stream_close(s);
 }
@@ -56,6 +62,8 @@ void sg_example_chat(sg_stream *s, const sg_request *req, void *ud)
 		return;
 	}
 	snprintf(channel, sizeof(channel), "chat.%s", room);
+	if (sg_stream_authorize_subscribe(s, channel))
+		return;
 	int rc = sg_stream_subscribe(s, channel, sg_request_query(req, "last_event_id"));
 	char *name = rc ? NULL : strdup(channel);
 	if (!name) {

@@ -29,6 +29,7 @@ static int connection_limit(sg_server *srv, const sg_request *req, const sg_admi
 
 static const sg_admit_stage stages[] = {
 	connection_limit,
+	sg__admit_auth, /* admit_auth.c: the token, and who the request speaks for */
 };
 
 int sg__admit(sg_server *srv, const sg_request *req, const sg_admit_ctx *ctx, sg_response *resp)

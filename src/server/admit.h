@@ -11,7 +11,14 @@
 /* What admission knows of the connection a request came on. */
 typedef struct sg_admit_ctx {
 	int over_limit; /* the connection is past max_connections */
+	int trusted;	/* came on a trusted listener (metrics_listen): may do anything */
+	struct sg_principal **principal; /* out: who the request speaks for (the
+					    request's own field; auth stage) */
 } sg_admit_ctx;
+
+/* The stages with a file of their own. */
+int sg__admit_auth(sg_server *srv, const sg_request *req, const sg_admit_ctx *ctx,
+		   sg_response *resp);
 
 /* 0 when req may go on to routing; otherwise resp holds the refusal. */
 int sg__admit(sg_server *srv, const sg_request *req, const sg_admit_ctx *ctx, sg_response *resp);

@@ -57,6 +57,18 @@ static const key_spec keys[] = {
 	SIZE(log_level, 0, 4, "1", "0 quiet, 1 errors, 2 warnings, 3 notices, 4 info"),
 	RESTART_SIZE(examples, 0, 1, "1", "1 serves the example endpoints under /examples/, 0 does not"),
 	RESTART_SIZE(workers, 0, 64, "1", "service loops, each on a thread of its own sharing the port (0: one per CPU core)"),
+	/* authentication: README "Security" */
+	RESTART_TEXT(auth_jwt_alg, "", "JWT algorithm tokens must use: HS256/384/512, RS256/384/512, ES256/384/512 (empty: no authentication)"),
+	TEXT(auth_jwt_key, "", "the HS secret"),
+	TEXT(auth_jwt_key_file, "", "PEM public key file for RS and ES (read at start and on reload)"),
+	TEXT(auth_jwt_issuer, "", "required iss claim (empty: any)"),
+	TEXT(auth_jwt_audience, "", "required aud claim (empty: any)"),
+	SIZE(auth_jwt_leeway_ms, 0, 3600000, "0", "clock skew allowed on exp, nbf and iat"),
+	TEXT(auth_cookie, "", "name of a cookie holding the token (empty: none)"),
+	TEXT(anonymous_subscribe, "", "channels clients without a token may subscribe to: patterns, or none (empty: all without auth_jwt_alg, none with it)"),
+	TEXT(anonymous_publish, "", "channels clients without a token may publish to: patterns, or none (empty: all without auth_jwt_alg, none with it)"),
+	SIZE(auth_ticket_ttl_ms, 1000, 3600000, "30000", "how long a ticket from POST /auth/ticket stays usable"),
+	RESTART_SIZE(auth_ticket_max, 1, 1000000, "10000", "tickets held at once, every worker's (503 above)"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

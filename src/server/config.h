@@ -37,6 +37,18 @@ struct sg_config {
 	size_t log_level;
 	size_t examples;
 	size_t workers;
+	/* authentication (README "Security") */
+	char auth_jwt_alg[16];
+	char auth_jwt_key[512];
+	char auth_jwt_key_file[512];
+	char auth_jwt_issuer[256];
+	char auth_jwt_audience[256];
+	size_t auth_jwt_leeway_ms;
+	char auth_cookie[64];
+	char anonymous_subscribe[1024];
+	char anonymous_publish[1024];
+	size_t auth_ticket_ttl_ms;
+	size_t auth_ticket_max;
 };
 
 /* Writes the host part of cfg->listen into host (hostlen bytes) and its

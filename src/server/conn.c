@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/principal.h"
 #include "h1.h"
 #include "websocket.h"
 
@@ -150,6 +151,8 @@ void sg__conn_release(sg_conn *c, int errored)
 	srv->loop.timer_cancel(&srv->loop, c->timer);
 	srv->loop.timer_cancel(&srv->loop, c->pong_timer);
 	srv->loop.timer_cancel(&srv->loop, c->msg_timer);
+	srv->loop.timer_cancel(&srv->loop, c->expiry);
+	sg_principal_free(c->principal);
 	if (c->listed) {
 		if (c->prev)
 			c->prev->next = c->next;

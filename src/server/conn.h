@@ -30,6 +30,8 @@ typedef struct sg_conn {
 	struct sg_timer *msg_timer;  /* WebSocket: a message awaiting its end */
 	unsigned short close_code;   /* WebSocket close code when aborting (0: 1008) */
 	char reason[64];	/* close reason when aborting */
+	struct sg_principal *principal; /* the stream's rights (owned); NULL: anonymous */
+	struct sg_timer *expiry;	/* ends the stream when principal expires */
 } sg_conn;
 
 /* Makes a stream for c with transport t whose events go to sink, and

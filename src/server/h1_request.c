@@ -323,7 +323,7 @@ static void request(sg_h1 *h, const sg_h1_head *head, size_t start)
 				 .head_only = head->method_len == 4 && !memcmp(head->method, "HEAD", 4)};
 	if (!(h->c.req = sg__request_new(head, &err)))
 		return fail(h, err.status, err.error, err.detail);
-	sg_admit_ctx ctx = {.over_limit = h->over_limit};
+	sg_admit_ctx ctx = {.over_limit = h->over_limit, .principal = &h->c.req->principal};
 	if (sg__admit(srv, h->c.req, &ctx, &resp))
 		return answer(h, &resp);
 	if (head->upgrade_ws)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "respond.h"
+#include "rights.h"
 
 static sg_route *route_find(sg_server *srv, const char *path)
 {
@@ -65,6 +66,7 @@ int sg__open_stream(sg_conn *c, const sg_stream_sink *sink, sg_handler_fn fn, vo
 	}
 	if (c->srv->preludes[t->slot])
 		sg__stream_push(s, c->srv->preludes[t->slot]);
+	sg__rights_bind(c); /* the handler asks the stream's rights */
 	fn(s, c->req, ud);
 	return sg__stream_failure(s, error, detail);
 }

@@ -93,6 +93,16 @@ int sg__listen_port(int fd)
 	return ntohs(sa.sin_port);
 }
 
+int sg__listen_host(int fd, char *out, size_t len)
+{
+	struct sockaddr_in sa;
+	socklen_t n = sizeof(sa);
+	if (getsockname(fd, (struct sockaddr *)&sa, &n) ||
+	    !inet_ntop(AF_INET, &sa.sin_addr, out, (socklen_t)len))
+		return -1;
+	return 0;
+}
+
 static void on_accept(struct ev_loop *loop, ev_io *io, int revents);
 
 static void on_retry(struct ev_loop *loop, ev_timer *t, int revents)

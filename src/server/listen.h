@@ -19,6 +19,8 @@ typedef struct sg_listener sg_listener;
 int sg__listen_open(const char *host, int port, int first, char *err, size_t errlen);
 /* The port fd is bound to, or -1. */
 int sg__listen_port(int fd);
+/* The address fd is bound to, as text ("127.0.0.1"), into out. */
+int sg__listen_host(int fd, char *out, size_t len);
 
 /* Accepts on fd from srv's loop; NULL when out of memory.
  * fd stays the caller's to close. */

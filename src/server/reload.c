@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "rights.h"
 #include "server.h"
 
 /* One sg_server_reload call: the settings, and how many workers have yet
@@ -98,6 +99,11 @@ int sg_server_reload(sg_server *srv, const sg_config *cfg)
 		return SG_EINVAL;
 	sg_group *g = srv->group;
 	srv = g->workers[0];
+	char err[300];
+	if (sg__rights_auth_reload(g->auth, cfg, err, sizeof(err))) {
+		lwsl_err("reload: %s; keeping the previous settings\n", err);
+		return SG_EINVAL;
+	}
 	reload_job *job = calloc(1, sizeof(*job));
 	if (!job)
 		return SG_ENOMEM;

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/principal.h"
+
 /* One allocation: the header array, then each "name\0value\0". */
 static int copy_headers(sg_request *req, const sg_h1_head *h)
 {
@@ -72,6 +74,7 @@ static void request_clear(sg_request *req)
 	for (size_t i = 0; i < req->nargs; i++)
 		free(req->args[i]);
 	free(req->headers);
+	sg_principal_free(req->principal);
 	memset(req, 0, sizeof(*req));
 }
 

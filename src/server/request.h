@@ -30,6 +30,7 @@ struct sg_request {
 	int minor;		  /* HTTP/1.minor */
 	long long content_length; /* -1 when absent */
 	int is_json;
+	struct sg_principal *principal; /* set by admission: a token's, or NULL (none) */
 };
 
 /* A request made from a parsed head (borrowed); caller frees with

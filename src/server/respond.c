@@ -39,6 +39,11 @@ void sg__response_error(sg_response *resp, int status, const char *error, const 
 	if (sg_json_quote(&resp->body, detail, strlen(detail)))
 		sg_buf_puts(&resp->body, "\"(detail not valid UTF-8)\"");
 	sg_buf_puts(&resp->body, "}");
+	/* RFC 6750 §3: every 401 says how to authenticate */
+	if (status == 401)
+		resp->www_authenticate = strcmp(error, "invalid_token") == 0
+						 ? "Bearer error=\"invalid_token\""
+						 : "Bearer";
 }
 
 static const char *reason_phrase(int status)
@@ -99,6 +104,8 @@ int sg__response_write(sg_response *resp, const sg_wire_opts *o, sg_buf *out)
 	rc |= sg_buf_puts(out, "cache-control: no-cache\r\n");
 	if (resp->allow)
 		rc |= sg_buf_printf(out, "allow: %s\r\n", resp->allow);
+	if (resp->www_authenticate)
+		rc |= sg_buf_printf(out, "www-authenticate: %s\r\n", resp->www_authenticate);
 	if (resp->retry_after)
 		rc |= sg_buf_printf(out, "retry-after: %d\r\n", resp->retry_after);
 	if (resp->last_event_id[0])

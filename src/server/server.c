@@ -15,6 +15,7 @@
 #include "conn.h"
 #include "h1.h"
 #include "listen.h"
+#include "rights.h"
 #include "websocket.h"
 
 #define SCRATCH_BYTES (64 * 1024)
@@ -332,6 +333,10 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 	}
 	size_t n = workers_wanted(cfg);
 	sg_group *g = calloc(1, sizeof(*g));
+	if (g && !(g->auth = sg__rights_auth_new(cfg, err, errlen))) {
+		group_free(g);
+		return NULL;
+	}
 	if (!g || !(g->workers = calloc(n, sizeof(*g->workers))) ||
 	    !(g->threads = calloc(n, sizeof(*g->threads))) || (n > 1 && !(g->bus = sg_bus_new()))) {
 		group_free(g);
@@ -347,6 +352,17 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 			return NULL;
 		}
 		g->workers[i]->port = sg__listen_port(fd);
+	}
+	/* secure by default: judged on the address the name resolved to */
+	char bound[64];
+	if (sg__listen_host(g->workers[0]->listen_fd, bound, sizeof(bound))) {
+		snprintf(err, errlen, "listen: cannot read the bound address");
+		group_free(g);
+		return NULL;
+	}
+	if (sg__rights_exposure_check(cfg, "listen", bound, err, errlen)) {
+		group_free(g);
+		return NULL;
 	}
 	return g->workers[0];
 }
@@ -497,6 +513,7 @@ static void group_free(sg_group *g)
 		if (g->workers[i])
 			worker_free(g->workers[i]);
 	sg_bus_free(g->bus);
+	sg_auth_free(g->auth);
 	free(g->workers);
 	free(g->threads);
 	free(g);
@@ -595,6 +612,8 @@ const char *sg_strerror(int err)
 		return "input/output error";
 	case SG_EBADID:
 		return "malformed message id";
+	case SG_EACCES:
+		return "not allowed";
 	default:
 		return "unknown error";
 	}

@@ -33,6 +33,7 @@ typedef struct sg_response {
 	char last_event_id[SG_ID_TEXT_MAX];
 	const char *gap; /* X-Streamgate-Gap header, borrowed, or NULL */
 	int retry_after; /* seconds for a Retry-After header; 0: none */
+	const char *www_authenticate; /* WWW-Authenticate header (401), static, or NULL */
 } sg_response;
 
 #define SG_M_GET 1u
@@ -62,6 +63,7 @@ extern const sg_endpoint sg_endpoint_channel_info;
 extern const sg_endpoint sg_endpoint_health;
 extern const sg_endpoint sg_endpoint_metrics;
 extern const sg_endpoint sg_endpoint_static;
+extern const sg_endpoint sg_endpoint_ticket;
 
 /* A user route registered with sg_server_route. Owns path. */
 typedef struct sg_route {
@@ -90,6 +92,7 @@ typedef struct sg_group {
 	sg_bus *bus; /* NULL with one worker: the memory broker suffices */
 	pthread_t *threads;
 	atomic_size_t sockets; /* open client connections, every worker's */
+	struct sg_auth *auth;  /* tokens and tickets, every worker's (auth/auth.h) */
 } sg_group;
 
 /* One worker (with one worker, the whole server). */

@@ -361,9 +361,13 @@ int sg__ws_writeable(sg_conn *c)
 	if (!c->ending)
 		return 0;
 	const char *why = c->srv->shutting_down ? "server shutting down" : "stream closed";
-	lws_close_reason(c->wsi,
-			 c->srv->shutting_down ? LWS_CLOSE_STATUS_GOINGAWAY : LWS_CLOSE_STATUS_NORMAL,
-			 (unsigned char *)why, strlen(why));
+	enum lws_close_status code =
+		c->srv->shutting_down ? LWS_CLOSE_STATUS_GOINGAWAY : LWS_CLOSE_STATUS_NORMAL;
+	if (c->close_code && !c->srv->shutting_down) { /* an end with a reason: token expiry */
+		code = (enum lws_close_status)c->close_code;
+		why = c->reason;
+	}
+	lws_close_reason(c->wsi, code, (unsigned char *)why, strlen(why));
 	sg__conn_release(c, 0);
 	return -1;
 }

@@ -295,6 +295,7 @@ check "the binary starts in the image (--version is $version)" \
 brun "$ctr" -- cat /etc/streamgate/streamgate.json >"$work/default.json" 2>&1
 check "default config is docker/streamgate.json" cmp -s "$work/default.json" docker/streamgate.json
 check "default config listens on 0.0.0.0:8080" grep -q '"listen": "0.0.0.0:8080"' "$work/default.json"
+check "default config lets nobody publish anonymously" grep -q '"anonymous_publish": "none"' "$work/default.json"
 
 # compose.yaml cannot run here (no engine); its paths and port can be checked
 check "compose.yaml builds docker/Dockerfile from the repository root and publishes 8080" \
@@ -351,7 +352,8 @@ healthy() { # RUN-ARGS...: the image's HEALTHCHECK command, run as Docker would
 
 port=$(free_port)
 url=http://127.0.0.1:$port
-env_args=(--env "STREAMGATE_LISTEN=127.0.0.1:$port")
+# the default file publishes nothing anonymously (secure by default): open it
+env_args=(--env "STREAMGATE_LISTEN=127.0.0.1:$port" --env "STREAMGATE_ANONYMOUS_PUBLISH=*")
 start_gateway env "127.0.0.1:$port" "${env_args[@]}"
 check "env: gateway runs as uid $uid, not root" runs_as_user
 check "env: GET /healthz" http_is "$url/healthz" '{"status":"ok"}'

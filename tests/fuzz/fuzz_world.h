@@ -20,6 +20,7 @@
 #include "core/stream.h"
 #include "core/transport.h"
 #include "server/config.h"
+#include "server/conn.h"
 #include "server/request.h"
 #include "server/server.h"
 
@@ -38,7 +39,8 @@ typedef struct sg_fuzz_world {
 	sg_server srv;
 	sg_fuzz_task tasks[64];
 	size_t ntasks;
-	int conn; /* the fake connection a stream points at */
+	sg_conn conn;	/* the fake connection a stream points at: no token */
+	sg_group group; /* no auth: rights as before authentication */
 	long streams, msgs, frames;
 } sg_fuzz_world;
 
@@ -95,6 +97,8 @@ static inline sg_fuzz_world *sg_fuzz_world_new(void)
 	w->streams = sg_stream_live();
 	w->msgs = sg_msg_live();
 	w->frames = sg_frame_live();
+	w->srv.group = &w->group;
+	w->conn.srv = &w->srv;
 	w->srv.loop = (sg_loop){.post = sg_fuzz_post,
 	                        .on_loop = sg_fuzz_on_loop,
 	                        .timer_start = sg_fuzz_timer_start,
