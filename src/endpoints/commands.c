@@ -9,6 +9,8 @@
 
 #include "channels.h"
 #include "core/json.h"
+#include "server/admit.h"
+#include "server/conn.h"
 
 /* Sends {"type":TYPE,<fields>,"ref":REF} to s. fields may be "". */
 static void reply(sg_stream *s, const sg_json_command *cmd, const char *type, const char *fields)
@@ -89,6 +91,23 @@ static void do_unsubscribe(sg_stream *s, sg_server *srv, const sg_json_command *
 	reply_channel(s, cmd, "unsubscribed", "");
 }
 
+/* publish_rate, as for an HTTP publish: over it, an error reply with the
+ * seconds to wait, and the socket stays open. */
+static int rate_limited(sg_stream *s, sg_server *srv, const sg_json_command *cmd)
+{
+	const sg_conn *c = sg__stream_conn(s);
+	int wait = sg__rate_take(srv, c && c->rate_key ? c->rate_key : "");
+	if (!wait)
+		return 0;
+	char fields[160];
+	snprintf(fields, sizeof(fields),
+		 "\"error\":\"rate_limited\",\"detail\":\"this client publishes faster than "
+		 "publish_rate allows\",\"retry_after\":%d",
+		 wait);
+	reply(s, cmd, "error", fields);
+	return 1;
+}
+
 static void do_publish(sg_stream *s, sg_server *srv, const sg_json_command *cmd)
 {
 	sg_publish_req p = {.channel = cmd->channel, .event = cmd->event, .data = cmd->data,
@@ -104,6 +123,8 @@ static void do_publish(sg_stream *s, sg_server *srv, const sg_json_command *cmd)
 						 "publish to that channel (ws_publish)");
 		return;
 	}
+	if (rate_limited(s, srv, cmd))
+		return;
 	if (sg__channels_publish(srv, &p, &res, &e)) {
 		reply_error(s, cmd, e.error, e.detail);
 		return;

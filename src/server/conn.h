@@ -30,6 +30,7 @@ typedef struct sg_conn {
 	struct sg_timer *msg_timer;  /* WebSocket: a message awaiting its end */
 	unsigned short close_code;   /* WebSocket close code when aborting (0: 1008) */
 	char reason[64];	/* close reason when aborting */
+	char *rate_key;		/* WebSocket: its publishes' sg__rate_key, owned */
 } sg_conn;
 
 /* Makes a stream for c with transport t whose events go to sink, and

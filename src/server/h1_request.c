@@ -323,9 +323,17 @@ static void request(sg_h1 *h, const sg_h1_head *head, size_t start)
 				 .head_only = head->method_len == 4 && !memcmp(head->method, "HEAD", 4)};
 	if (!(h->c.req = sg__request_new(head, &err)))
 		return fail(h, err.status, err.error, err.detail);
-	sg_admit_ctx ctx = {.over_limit = h->over_limit};
-	if (sg__admit(srv, h->c.req, &ctx, &resp))
+	sg_admit_ctx ctx = {.over_limit = h->over_limit,
+			    .over_ip_limit = h->over_ip_limit,
+			    .from_metrics_listener = h->from_metrics,
+			    .peer = h->peer};
+	sg__admit_prepare(srv, h->c.req, &ctx);
+	h->wire.cors = h->c.req->cors;
+	if (sg__admit(srv, h->c.req, &ctx, &resp)) {
+		if (head->content_length > 0 || head->chunked || h->over_ip_limit)
+			h->wire.close = 1; /* a body we will not read; a connection over its limit */
 		return answer(h, &resp);
+	}
 	if (head->upgrade_ws)
 		return upgrade(h, head, start);
 	sg__http_route(srv, h->c.req, &resp, &h->d);

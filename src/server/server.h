@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "client_ip.h"
 #include "config.h"
 #include "core/broker.h"
 #include "core/buf.h"
@@ -33,6 +34,7 @@ typedef struct sg_response {
 	char last_event_id[SG_ID_TEXT_MAX];
 	const char *gap; /* X-Streamgate-Gap header, borrowed, or NULL */
 	int retry_after; /* seconds for a Retry-After header; 0: none */
+	sg_buf headers;	 /* more header lines, "name: value\r\n" each */
 } sg_response;
 
 #define SG_M_GET 1u
@@ -90,6 +92,9 @@ typedef struct sg_group {
 	sg_bus *bus; /* NULL with one worker: the memory broker suffices */
 	pthread_t *threads;
 	atomic_size_t sockets; /* open client connections, every worker's */
+	sg_cidr_list trusted_proxies; /* parsed once: a restart key */
+	struct sg_ip_table *ips;      /* connections per IP (max_connections_per_ip) */
+	struct sg_rate_table *rates;  /* publish_rate buckets */
 } sg_group;
 
 /* One worker (with one worker, the whole server). */
@@ -113,6 +118,8 @@ struct sg_server {
 	atomic_size_t connections;
 	int listen_fd;
 	struct sg_listener *listener;
+	int metrics_fd; /* metrics_listen's socket, or -1 */
+	struct sg_listener *metrics_listener;
 
 	pthread_mutex_t tasks_lock;
 	sg_task *tasks_head, *tasks_tail;
