@@ -330,8 +330,10 @@ static void request(sg_h1 *h, const sg_h1_head *head, size_t start)
 	sg__admit_prepare(srv, h->c.req, &ctx);
 	h->wire.cors = h->c.req->cors;
 	if (sg__admit(srv, h->c.req, &ctx, &resp)) {
-		if (head->content_length > 0 || head->chunked || h->over_ip_limit)
-			h->wire.close = 1; /* a body we will not read; a connection over its limit */
+		/* a body we will not read, a client that meant to leave HTTP, a
+		 * connection over its limit: none goes on */
+		if (head->content_length > 0 || head->chunked || head->upgrade_ws || h->over_ip_limit)
+			h->wire.close = 1;
 		return answer(h, &resp);
 	}
 	if (head->upgrade_ws)
