@@ -107,10 +107,10 @@ void sg__ip_release(sg_ip_table *t, sg_ip_count *lease)
 int sg__admit_ip_limit(sg_server *srv, const sg_request *req, const sg_admit_ctx *ctx,
 		       sg_response *resp)
 {
-	(void)srv;
 	(void)req;
 	if (!ctx->over_ip_limit)
 		return 0;
+	atomic_fetch_add(&srv->group->ip_refused, 1);
 	sg__response_error(resp, 429, "too_many_connections_per_ip",
 			   "this address has max_connections_per_ip connections open");
 	resp->retry_after = 1;

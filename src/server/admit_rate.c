@@ -192,6 +192,8 @@ int sg__rate_take(sg_server *srv, const char *key)
 			wait = seconds_to_token(b->tokens, rate);
 	} /* out of memory: let it publish rather than refuse everyone */
 	pthread_mutex_unlock(&t->lock);
+	if (wait)
+		atomic_fetch_add(&srv->group->rate_limited, 1);
 	return wait;
 }
 

@@ -95,6 +95,8 @@ typedef struct sg_group {
 	sg_cidr_list trusted_proxies; /* parsed once: a restart key */
 	struct sg_ip_table *ips;      /* connections per IP (max_connections_per_ip) */
 	struct sg_rate_table *rates;  /* publish_rate buckets */
+	atomic_ulong rate_limited;    /* publishes refused by publish_rate */
+	atomic_ulong ip_refused;      /* connections refused by max_connections_per_ip */
 } sg_group;
 
 /* One worker (with one worker, the whole server). */
