@@ -10,7 +10,6 @@
 #include "channels.h"
 #include "core/json.h"
 #include "server/admit.h"
-#include "server/conn.h"
 
 /* Sends {"type":TYPE,<fields>,"ref":REF} to s. fields may be "". */
 static void reply(sg_stream *s, const sg_json_command *cmd, const char *type, const char *fields)
@@ -95,8 +94,7 @@ static void do_unsubscribe(sg_stream *s, sg_server *srv, const sg_json_command *
  * seconds to wait, and the socket stays open. */
 static int rate_limited(sg_stream *s, sg_server *srv, const sg_json_command *cmd)
 {
-	const sg_conn *c = sg__stream_conn(s);
-	int wait = sg__rate_take(srv, c && c->rate_key ? c->rate_key : "");
+	int wait = sg__rate_take_stream(srv, s);
 	if (!wait)
 		return 0;
 	char fields[160];

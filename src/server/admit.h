@@ -70,5 +70,8 @@ const char *sg__rate_key(const sg_request *req);
  * publish_rate is 0); otherwise the whole seconds, at least 1, until it
  * may. */
 int sg__rate_take(sg_server *srv, const char *key);
+/* The same for a publish command on a WebSocket's stream s, under the key
+ * its handshake request had. */
+int sg__rate_take_stream(sg_server *srv, sg_stream *s);
 
 #endif

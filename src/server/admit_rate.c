@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "admit.h"
+#include "conn.h"
 
 #define RATE_BUCKETS 16384   /* hash chains; a power of two */
 #define RATE_KEYS_MAX 65536  /* buckets held at most */
@@ -173,7 +174,7 @@ static int seconds_to_token(double tokens, double rate)
 int sg__rate_take(sg_server *srv, const char *key)
 {
 	double rate = (double)srv->cfg.publish_rate;
-	if (!rate || !srv->group->rates)
+	if (!rate || !srv->group || !srv->group->rates)
 		return 0;
 	double burst = srv->cfg.publish_burst ? (double)srv->cfg.publish_burst : (rate > 1 ? rate : 1);
 	long long now = now_us(), full_us = (long long)(burst / rate * 1e6);
@@ -195,6 +196,14 @@ int sg__rate_take(sg_server *srv, const char *key)
 	if (wait)
 		atomic_fetch_add(&srv->group->rate_limited, 1);
 	return wait;
+}
+
+int sg__rate_take_stream(sg_server *srv, sg_stream *s)
+{
+	if (!srv->cfg.publish_rate)
+		return 0; /* before the stream's connection is looked at */
+	const sg_conn *c = sg__stream_conn(s);
+	return sg__rate_take(srv, c && c->rate_key ? c->rate_key : "");
 }
 
 const char *sg__rate_key(const sg_request *req)
