@@ -25,6 +25,7 @@ static void request_done(sg_h1 *h)
 		h->wire.close = 1;
 	h->state = h->wire.close ? SG_H1_CLOSING : SG_H1_HEAD;
 	h->head_started = 0;
+	h->wire.cors = (sg_cors){0}; /* a 408 for the next head is nobody's answer yet */
 	sg__h1_timer(h, h->wire.close ? srv->cfg.body_timeout_ms : srv->cfg.keepalive_timeout_ms);
 	sg__h1_flush(h);
 }
