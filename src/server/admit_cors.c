@@ -114,14 +114,12 @@ sg_cors sg__cors_decide(const sg_config *cfg, const sg_request *req)
 	const char *origin = sg_request_header(req, "origin");
 	match_arg m = {.origin = origin, .n = origin ? strlen(origin) : 0, .out = &c};
 	each_entry(cfg->allowed_origins, match_entry, &m);
-	if (!origin || c.mode == SG_CORS_ORIGIN)
+	if (c.mode == SG_CORS_ORIGIN)
 		return c;
-	if (same_origin(req, origin))
-		return c; /* a page of the gateway's own (www/): nothing to allow */
 	if (m.any)
-		c.mode = SG_CORS_ANY;
-	else
-		c.refused = 1;
+		c.mode = SG_CORS_ANY; /* on every answer: a cached one then serves any page */
+	else if (origin && !same_origin(req, origin))
+		c.refused = 1; /* same origin: a page of the gateway's own (www/) */
 	return c;
 }
 

@@ -236,6 +236,9 @@ describe('Origin with allowed_origins "*"', { timeout: 60000 }, () => {
     assert.equal(pre.headers['access-control-allow-origin'], '*');
     assert.equal(pre.headers['access-control-allow-credentials'], undefined);
     assert.equal(pre.headers.vary, undefined);
+    // and without Origin too, so that a cached answer serves any page
+    const plain = await request(server.url, { path: '/healthz' });
+    assert.equal(plain.headers['access-control-allow-origin'], '*');
   });
 });
 
