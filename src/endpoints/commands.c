@@ -13,6 +13,7 @@
 #include "channels.h"
 #include "core/json.h"
 #include "server/rights.h"
+#include "server/admit.h"
 
 /* Sends {"type":TYPE,<fields>,"ref":REF} to s. fields may be "". */
 static void reply(sg_stream *s, const sg_json_command *cmd, const char *type, const char *fields)
@@ -108,6 +109,22 @@ static void do_unsubscribe(sg_stream *s, sg_server *srv, const sg_json_command *
 	reply_channel(s, cmd, "unsubscribed", "");
 }
 
+/* publish_rate, as for an HTTP publish: over it, an error reply with the
+ * seconds to wait, and the socket stays open. */
+static int rate_limited(sg_stream *s, sg_server *srv, const sg_json_command *cmd)
+{
+	int wait = sg__rate_take_stream(srv, s);
+	if (!wait)
+		return 0;
+	char fields[160];
+	snprintf(fields, sizeof(fields),
+		 "\"error\":\"rate_limited\",\"detail\":\"this client publishes faster than "
+		 "publish_rate allows\",\"retry_after\":%d",
+		 wait);
+	reply(s, cmd, "error", fields);
+	return 1;
+}
+
 static void do_publish(sg_stream *s, sg_server *srv, const sg_json_command *cmd)
 {
 	sg_publish_req p = {.channel = cmd->channel, .event = cmd->event, .data = cmd->data,
@@ -125,6 +142,8 @@ static void do_publish(sg_stream *s, sg_server *srv, const sg_json_command *cmd)
 						 "publish to that channel (ws_publish)");
 		return;
 	}
+	if (rate_limited(s, srv, cmd))
+		return;
 	if (sg__channels_publish(srv, &p, &res, &e)) {
 		reply_error(s, cmd, e.error, e.detail);
 		return;

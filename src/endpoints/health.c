@@ -7,6 +7,7 @@
 #include "core/frame.h"
 #include "core/message.h"
 #include "server/rights.h"
+#include "server/admit.h"
 #include "server/server.h"
 
 static int health_match(const sg_server *srv, const char *path)
@@ -91,6 +92,15 @@ static void metrics_get(sg_server *srv, const sg_request *req, sg_response *r)
 		      "# TYPE streamgate_open_connections gauge\n"
 		      "streamgate_open_connections %zu\n",
 		      atomic_load(&srv->group->sockets));
+	sg_buf_printf(&r->body,
+		      "# TYPE streamgate_rate_limited_total counter\n"
+		      "streamgate_rate_limited_total %lu\n"
+		      "# TYPE streamgate_rate_limit_keys gauge\n"
+		      "streamgate_rate_limit_keys %zu\n"
+		      "# TYPE streamgate_ip_limit_refused_total counter\n"
+		      "streamgate_ip_limit_refused_total %lu\n",
+		      atomic_load(&srv->group->rate_limited), sg__rate_table_size(srv->group->rates),
+		      atomic_load(&srv->group->ip_refused));
 	sg_buf_puts(&r->body, "# TYPE streamgate_worker_connections gauge\n");
 	for (size_t i = 0; i < srv->group->n; i++)
 		sg_buf_printf(&r->body, "streamgate_worker_connections{worker=\"%zu\"} %zu\n", i,

@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admit.h"
+#include "client_ip.h"
+
 typedef enum { KEY_TEXT, KEY_SIZE, KEY_POLICY } key_kind;
 
 typedef struct key_spec {
@@ -21,14 +24,37 @@ typedef struct key_spec {
 	size_t min, max;     /* SIZE bounds */
 	const char *def;
 	const char *help;
+	int (*check)(const char *value, char *err, size_t errlen); /* TEXT: NULL, any */
 } key_spec;
 
 /* RESTART_ keys are read once, when the server starts; the others a
  * reload (SIGHUP, sg_server_reload) applies to the running server. */
-#define TEXT(f, d, h) {#f, KEY_TEXT, 1, offsetof(sg_config, f), sizeof(((sg_config *)0)->f), 0, 0, d, h}
-#define SIZE(f, lo, hi, d, h) {#f, KEY_SIZE, 1, offsetof(sg_config, f), 0, lo, hi, d, h}
-#define RESTART_TEXT(f, d, h) {#f, KEY_TEXT, 0, offsetof(sg_config, f), sizeof(((sg_config *)0)->f), 0, 0, d, h}
-#define RESTART_SIZE(f, lo, hi, d, h) {#f, KEY_SIZE, 0, offsetof(sg_config, f), 0, lo, hi, d, h}
+#define TEXT(f, d, h) {#f, KEY_TEXT, 1, offsetof(sg_config, f), sizeof(((sg_config *)0)->f), 0, 0, d, h, NULL}
+#define SIZE(f, lo, hi, d, h) {#f, KEY_SIZE, 1, offsetof(sg_config, f), 0, lo, hi, d, h, NULL}
+#define RESTART_TEXT(f, d, h) {#f, KEY_TEXT, 0, offsetof(sg_config, f), sizeof(((sg_config *)0)->f), 0, 0, d, h, NULL}
+#define RESTART_SIZE(f, lo, hi, d, h) {#f, KEY_SIZE, 0, offsetof(sg_config, f), 0, lo, hi, d, h, NULL}
+#define CHECKED_TEXT(f, check, d, h) {#f, KEY_TEXT, 0, offsetof(sg_config, f), sizeof(((sg_config *)0)->f), 0, 0, d, h, check}
+
+/* trusted_proxies: a list sg__cidr_list_parse takes. */
+static int proxies_check(const char *value, char *err, size_t errlen)
+{
+	sg_cidr_list l;
+	int rc = sg__cidr_list_parse(value, &l, err, errlen);
+	sg__cidr_list_free(&l);
+	return rc;
+}
+
+/* metrics_listen: "" or HOST:PORT. */
+static int address_check(const char *value, char *err, size_t errlen)
+{
+	const char *colon = strrchr(value, ':');
+	char *end;
+	long port = colon ? strtol(colon + 1, &end, 10) : -1;
+	if (!*value || (colon && colon > value && colon[1] && !*end && port >= 0 && port <= 65535))
+		return 0;
+	snprintf(err, errlen, "expected HOST:PORT (like 127.0.0.1:9100) or \"\", got \"%.60s\"", value);
+	return SG_EINVAL;
+}
 
 static const key_spec keys[] = {
 	RESTART_TEXT(listen, "127.0.0.1:8080", "address and port to listen on (port 0: any free port)"),
@@ -41,7 +67,7 @@ static const key_spec keys[] = {
 	SIZE(max_ws_message_bytes, 16, 1 << 30, "65536", "largest WebSocket message from a client"),
 	SIZE(queue_bytes, 1024, (size_t)1 << 34, "1048576", "bytes queued per client before the slow-client policy applies"),
 	{"slow_policy", KEY_POLICY, 1, offsetof(sg_config, slow_policy), 0, 0, 0, "drop_oldest",
-	 "drop_oldest or disconnect: what happens to a client whose queue is full"},
+	 "drop_oldest or disconnect: what happens to a client whose queue is full", NULL},
 	SIZE(history_count, 0, 10000000, "1000", "messages kept per channel for resume"),
 	SIZE(history_bytes, 0, (size_t)1 << 34, "4194304", "payload bytes kept per channel"),
 	SIZE(history_age_ms, 0, (size_t)1 << 40, "3600000", "oldest message kept for resume, in ms (0: no age bound)"),
@@ -69,6 +95,12 @@ static const key_spec keys[] = {
 	TEXT(anonymous_publish, "", "channels clients without a token may publish to: patterns, or none (empty: all without auth_jwt_alg, none with it)"),
 	SIZE(auth_ticket_ttl_ms, 1000, 3600000, "30000", "how long a ticket from POST /auth/ticket stays usable"),
 	RESTART_SIZE(auth_ticket_max, 1, 1000000, "10000", "tickets held at once, every worker's (503 above)"),
+	CHECKED_TEXT(allowed_origins, sg__cors_check, "", "origins whose pages may use the gateway besides its own: a comma list of scheme://host[:port], or * (any, never with credentials)"),
+	SIZE(publish_rate, 0, 1000000, "0", "publishes a second per client, HTTP and WebSocket (0: no limit)"),
+	SIZE(publish_burst, 0, 1000000, "0", "publishes a client may make at once before publish_rate applies (0: publish_rate, at least 1)"),
+	SIZE(max_connections_per_ip, 0, 1000000, "0", "connections open at once from one address, all workers together (429 above; 0: no limit)"),
+	CHECKED_TEXT(trusted_proxies, proxies_check, "", "proxies whose X-Forwarded-For is believed: a comma list of addresses and CIDRs (IPv4 and IPv6)"),
+	CHECKED_TEXT(metrics_listen, address_check, "", "a second address (HOST:PORT) serving only /metrics and /healthz, e.g. 127.0.0.1:9100 (\"\": none)"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -99,6 +131,12 @@ static int key_set(sg_config *cfg, const key_spec *k, const char *v, char *err, 
 	if (k->kind == KEY_TEXT) {
 		if (strlen(v) >= k->size) {
 			snprintf(err, errlen, "%s: value longer than %zu bytes", k->name, k->size - 1);
+			return SG_EINVAL;
+		}
+		if (k->check && k->check(v, err, errlen)) {
+			char why[256];
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen, "%s: %s", k->name, why);
 			return SG_EINVAL;
 		}
 		strcpy(field, v);
@@ -270,19 +308,24 @@ int sg_config_load_env(sg_config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
-int sg__config_listen_split(const sg_config *cfg, char *host, size_t hostlen, int *port)
+int sg__config_addr_split(const char *addr, char *host, size_t hostlen, int *port)
 {
-	const char *colon = strrchr(cfg->listen, ':');
-	if (!colon || (size_t)(colon - cfg->listen) >= hostlen)
+	const char *colon = strrchr(addr, ':');
+	if (!colon || (size_t)(colon - addr) >= hostlen)
 		return SG_EINVAL;
 	char *end;
 	long p = strtol(colon + 1, &end, 10);
 	if (!colon[1] || *end || p < 0 || p > 65535)
 		return SG_EINVAL;
-	memcpy(host, cfg->listen, (size_t)(colon - cfg->listen));
-	host[colon - cfg->listen] = '\0';
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
 	*port = (int)p;
 	return 0;
+}
+
+int sg__config_listen_split(const sg_config *cfg, char *host, size_t hostlen, int *port)
+{
+	return sg__config_addr_split(cfg->listen, host, hostlen, port);
 }
 
 void sg__config_usage(void *file)

@@ -49,18 +49,26 @@ struct sg_config {
 	char anonymous_publish[1024];
 	size_t auth_ticket_ttl_ms;
 	size_t auth_ticket_max;
+	char allowed_origins[1024];
+	size_t publish_rate;
+	size_t publish_burst;
+	size_t max_connections_per_ip;
+	char trusted_proxies[1024];
+	char metrics_listen[128];
 };
 
 /* Writes the host part of cfg->listen into host (hostlen bytes) and its
  * port into *port. SG_EINVAL when malformed. */
 int sg__config_listen_split(const sg_config *cfg, char *host, size_t hostlen, int *port);
+/* The same for any HOST:PORT address. */
+int sg__config_addr_split(const char *addr, char *host, size_t hostlen, int *port);
 /* Prints one line per key ("  --key VALUE  help (default: x)") to f. */
 void sg__config_usage(void *file);
 /* Nonzero when key (with '-' or '_') names a setting. */
 int sg__config_has_key(const char *key);
 /* Copies into dst every setting of src that can change while the server
- * runs (all but listen, www, max_header_bytes, max_connections, examples
- * and workers). */
+ * runs (all but listen, www, max_header_bytes, max_connections, examples,
+ * workers, allowed_origins, trusted_proxies and metrics_listen). */
 void sg__config_apply_live(sg_config *dst, const sg_config *src);
 /* Puts into names (static strings, at most max) the keys that differ
  * between running and next but only take effect at a restart; returns

@@ -165,6 +165,7 @@ void sg__conn_release(sg_conn *c, int errored)
 	sg_stream *s = c->stream;
 	sg_buf_free(&c->wsmsg);
 	sg__request_free(c->req);
+	free(c->rate_key);
 	/* ready for the next request on a kept-alive connection */
 	*c = (sg_conn){.wsi = c->wsi, .srv = srv, .is_ws = c->is_ws};
 	if (s)

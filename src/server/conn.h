@@ -32,6 +32,7 @@ typedef struct sg_conn {
 	char reason[64];	/* close reason when aborting */
 	struct sg_principal *principal; /* the stream's rights (owned); NULL: anonymous */
 	struct sg_timer *expiry;	/* ends the stream when principal expires */
+	char *rate_key;		/* WebSocket: its publishes' sg__rate_key, owned */
 } sg_conn;
 
 /* Makes a stream for c with transport t whose events go to sink, and

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "websocket.h"
 
 #define H1_READ_CHUNK 16384
@@ -219,6 +220,17 @@ static void unlink_conn(sg_h1 *h)
 	atomic_fetch_sub(&srv->group->sockets, 1);
 }
 
+/* Counts h against its peer's max_connections_per_ip; over it, h is only
+ * told so. The metrics port is the operator's: not counted. */
+static void ip_count(sg_h1 *h)
+{
+	sg_server *srv = h->c.srv;
+	size_t max = srv->cfg.max_connections_per_ip;
+	if (max && !h->from_metrics &&
+	    sg__ip_acquire(srv->group->ips, &h->peer, max, &h->ip_lease) == SG_ETOOBIG)
+		h->over_ip_limit = 1;
+}
+
 static void free_conn(sg_h1 *h)
 {
 	sg_buf_free(&h->in);
@@ -233,6 +245,7 @@ static void h1_close(sg_h1 *h, int errored)
 		sg__conn_release(&h->c, errored);
 	unlink_conn(h);
 	close(h->fd);
+	sg__ip_release(h->c.srv->group->ips, h->ip_lease);
 	free_conn(h);
 }
 
@@ -244,8 +257,8 @@ static void hand_over(sg_h1 *h)
 	unlink_conn(h);
 	sg_request *req = h->c.req;
 	h->c.req = NULL;
-	sg__ws_handoff(srv, h->fd, req, h->in.data + h->upgrade_at,
-		       h->in.len - h->upgrade_at);
+	sg__ws_handoff(srv, h->fd, req, h->in.data + h->upgrade_at, h->in.len - h->upgrade_at,
+		       h->ip_lease);
 	free_conn(h);
 }
 
@@ -275,7 +288,7 @@ static void refuse_now(int fd)
 	close(fd);
 }
 
-void sg__h1_adopt(sg_server *srv, int fd)
+void sg__h1_adopt(sg_server *srv, int fd, const struct sockaddr *peer, int from_metrics)
 {
 	size_t max = srv->cfg.max_connections;
 	size_t n = atomic_fetch_add(&srv->group->sockets, 1) + 1;
@@ -288,6 +301,9 @@ void sg__h1_adopt(sg_server *srv, int fd)
 	h->c.srv = srv;
 	h->fd = fd;
 	h->over_limit = n > max;
+	h->from_metrics = from_metrics;
+	sg__ip_from_sockaddr(peer, &h->peer);
+	ip_count(h);
 	ev_io_init(&h->rio, on_read, fd, EV_READ);
 	ev_io_init(&h->wio, on_write, fd, EV_WRITE);
 	ev_init(&h->timer, on_timer);

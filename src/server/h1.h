@@ -16,8 +16,11 @@ struct sg_conn;
 void sg__h1_stop(sg_server *srv);
 /* The write pass' turn for one HTTP/1 connection (conn.c's list). */
 void sg__h1_write_pass(struct sg_conn *c);
-/* Takes an accepted socket (non-blocking). Closes it when over the limits. */
-void sg__h1_adopt(sg_server *srv, int fd);
+struct sockaddr;
+/* Takes an accepted socket (non-blocking) from peer (borrowed);
+ * from_metrics: it came on metrics_listen. Closes it when over the
+ * limits. */
+void sg__h1_adopt(sg_server *srv, int fd, const struct sockaddr *peer, int from_metrics);
 /* Shutdown began: idle connections close now, busy ones after their
  * answer. */
 void sg__h1_shutdown(sg_server *srv);

@@ -44,8 +44,11 @@ typedef struct sg_h1 {
 	sg_dispatch d;
 	sg_wire_opts wire; /* of the request being answered */
 	size_t upgrade_at; /* where the upgrade request starts in `in` */
+	sg_ip peer;	   /* the socket's peer */
+	struct sg_ip_count *ip_lease; /* its place in max_connections_per_ip, or NULL */
 	unsigned over_limit : 1, is_chunked : 1, head_started : 1, eof : 1, dead : 1,
-		dead_errored : 1, processing : 1, reading : 1;
+		dead_errored : 1, processing : 1, reading : 1, over_ip_limit : 1,
+		from_metrics : 1;
 	struct sg_h1 *prev, *next; /* srv->h1s */
 } sg_h1;
 

@@ -25,6 +25,7 @@ static void request_done(sg_h1 *h)
 		h->wire.close = 1;
 	h->state = h->wire.close ? SG_H1_CLOSING : SG_H1_HEAD;
 	h->head_started = 0;
+	h->wire.cors = (sg_cors){0}; /* a 408 for the next head is nobody's answer yet */
 	sg__h1_timer(h, h->wire.close ? srv->cfg.body_timeout_ms : srv->cfg.keepalive_timeout_ms);
 	sg__h1_flush(h);
 }
@@ -323,9 +324,20 @@ static void request(sg_h1 *h, const sg_h1_head *head, size_t start)
 				 .head_only = head->method_len == 4 && !memcmp(head->method, "HEAD", 4)};
 	if (!(h->c.req = sg__request_new(head, &err)))
 		return fail(h, err.status, err.error, err.detail);
-	sg_admit_ctx ctx = {.over_limit = h->over_limit, .principal = &h->c.req->principal};
-	if (sg__admit(srv, h->c.req, &ctx, &resp))
+	sg_admit_ctx ctx = {.over_limit = h->over_limit,
+			    .over_ip_limit = h->over_ip_limit,
+			    .from_metrics_listener = h->from_metrics,
+			    .peer = h->peer,
+			    .principal = &h->c.req->principal};
+	sg__admit_prepare(srv, h->c.req, &ctx);
+	h->wire.cors = h->c.req->cors;
+	if (sg__admit(srv, h->c.req, &ctx, &resp)) {
+		/* a body we will not read, a client that meant to leave HTTP, a
+		 * connection over its limit: none goes on */
+		if (head->content_length > 0 || head->chunked || head->upgrade_ws || h->over_ip_limit)
+			h->wire.close = 1;
 		return answer(h, &resp);
+	}
 	if (head->upgrade_ws)
 		return upgrade(h, head, start);
 	sg__http_route(srv, h->c.req, &resp, &h->d);

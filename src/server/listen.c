@@ -30,6 +30,7 @@ struct sg_listener {
 	ev_timer retry;
 	sg_server *srv;
 	int fd;
+	unsigned flags; /* SG_LISTEN_* */
 };
 
 /* Nonzero when some socket already listens on sa: a bind without
@@ -117,7 +118,10 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 	(void)revents;
 	sg_listener *l = (sg_listener *)io;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct sockaddr_storage peer;
+		socklen_t peer_len = sizeof(peer);
+		int fd = accept4(l->fd, (struct sockaddr *)&peer, &peer_len,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) { /* the backlog waits; so do we */
@@ -129,17 +133,19 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		sg__h1_adopt(l->srv, fd); /* closes fd itself when over the limits */
+		/* closes fd itself when over the limits */
+		sg__h1_adopt(l->srv, fd, (struct sockaddr *)&peer, l->flags & SG_LISTEN_METRICS);
 	}
 }
 
-sg_listener *sg__listen_start(sg_server *srv, int fd)
+sg_listener *sg__listen_start(sg_server *srv, int fd, unsigned flags)
 {
 	sg_listener *l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
 	l->srv = srv;
 	l->fd = fd;
+	l->flags = flags;
 	ev_io_init(&l->io, on_accept, fd, EV_READ);
 	ev_timer_init(&l->retry, on_retry, FULL_RETRY_SECONDS, 0);
 	ev_io_start(srv->evloop, &l->io);

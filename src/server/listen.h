@@ -22,9 +22,11 @@ int sg__listen_port(int fd);
 /* The address fd is bound to, as text ("127.0.0.1"), into out. */
 int sg__listen_host(int fd, char *out, size_t len);
 
-/* Accepts on fd from srv's loop; NULL when out of memory.
- * fd stays the caller's to close. */
-sg_listener *sg__listen_start(sg_server *srv, int fd);
+#define SG_LISTEN_METRICS 1u /* metrics_listen: its connections are marked so */
+
+/* Accepts on fd from srv's loop (flags: SG_LISTEN_*); NULL when out of
+ * memory. fd stays the caller's to close. */
+sg_listener *sg__listen_start(sg_server *srv, int fd, unsigned flags);
 /* Stops accepting and frees l; NULL is a no-op. Loop thread. */
 void sg__listen_stop(sg_listener *l);
 

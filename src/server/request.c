@@ -100,6 +100,11 @@ void sg__request_free(sg_request *req)
 	free(req);
 }
 
+const char *sg__client_ip(const sg_request *req)
+{
+	return req->client_ip;
+}
+
 const char *sg_request_path(const sg_request *req)
 {
 	return req->path;

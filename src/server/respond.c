@@ -26,6 +26,27 @@ void sg__response_init(sg_response *resp)
 void sg__response_free(sg_response *resp)
 {
 	sg_buf_free(&resp->body);
+	sg_buf_free(&resp->headers);
+}
+
+/* What a page on an allowed origin may read: the answer, and the headers
+ * beyond the CORS-safelisted ones that the gateway's clients use. */
+static int cors_headers(const sg_cors *c, sg_buf *out)
+{
+	int rc = 0;
+	if (c->vary)
+		rc |= sg_buf_puts(out, "vary: origin\r\n");
+	if (c->mode == SG_CORS_ANY)
+		rc |= sg_buf_puts(out, "access-control-allow-origin: *\r\n");
+	else if (c->mode == SG_CORS_ORIGIN)
+		rc |= sg_buf_printf(out,
+				    "access-control-allow-origin: %.*s\r\n"
+				    "access-control-allow-credentials: true\r\n",
+				    (int)c->origin_len, c->origin);
+	if (c->mode != SG_CORS_NONE)
+		rc |= sg_buf_puts(out, "access-control-expose-headers: last-event-id, "
+				       "x-streamgate-gap, retry-after, www-authenticate\r\n");
+	return rc;
 }
 
 void sg__response_error(sg_response *resp, int status, const char *error, const char *detail)
@@ -112,6 +133,9 @@ int sg__response_write(sg_response *resp, const sg_wire_opts *o, sg_buf *out)
 		rc |= sg_buf_printf(out, "last-event-id: %s\r\n", resp->last_event_id);
 	if (resp->gap)
 		rc |= sg_buf_printf(out, "x-streamgate-gap: %s\r\n", resp->gap);
+	rc |= cors_headers(&o->cors, out);
+	if (resp->headers.len)
+		rc |= sg_buf_append(out, resp->headers.data, resp->headers.len);
 	if (o->close)
 		rc |= sg_buf_puts(out, "connection: close\r\n");
 	else if (o->minor == 0)
@@ -132,6 +156,7 @@ int sg__response_stream_head(const sg_transport *t, const char *gap, const sg_wi
 			       o->minor ? "transfer-encoding: chunked\r\n" : "connection: close\r\n");
 	if (gap)
 		rc |= sg_buf_printf(out, "x-streamgate-gap: %s\r\n", gap);
+	rc |= cors_headers(&o->cors, out);
 	rc |= sg_buf_puts(out, "\r\n");
 	return rc ? SG_ENOMEM : 0;
 }

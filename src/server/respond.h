@@ -7,6 +7,7 @@
 #define SG_SERVER_RESPOND_H
 
 #include "core/transport.h"
+#include "request.h"
 #include "server.h"
 
 /* How an answer goes on the wire. */
@@ -14,6 +15,7 @@ typedef struct sg_wire_opts {
 	int minor;     /* HTTP/1.minor of the request */
 	int close;     /* the connection ends after this answer */
 	int head_only; /* HEAD: the headers of the answer, no body */
+	sg_cors cors;  /* the request's CORS verdict: Access-Control-* on every answer */
 } sg_wire_opts;
 
 /* Appends resp to out as HTTP/1.x (a file named by resp->file is read

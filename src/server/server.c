@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "admit.h"
 #include "conn.h"
 #include "h1.h"
 #include "listen.h"
@@ -142,6 +143,7 @@ static int sg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
 		atomic_fetch_sub(&srv->group->sockets, 1);
+		sg__ws_destroyed(srv, wsi);
 		return 0;
 	case LWS_CALLBACK_HTTP: /* only upgrades reach lws: h1.c answers the rest */
 		return -1;
@@ -261,7 +263,7 @@ static int context_create(sg_server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start libwebsockets");
 		return SG_EIO;
 	}
-	if (sg__conn_writer_start(srv) || !(srv->listener = sg__listen_start(srv, srv->listen_fd))) {
+	if (sg__conn_writer_start(srv) || !(srv->listener = sg__listen_start(srv, srv->listen_fd, 0))) {
 		snprintf(err, errlen, "out of memory");
 		return SG_ENOMEM;
 	}
@@ -295,6 +297,7 @@ static sg_server *worker_new(const sg_config *cfg, sg_group *group, size_t index
 	group->workers[index] = srv;
 	srv->cfg = *cfg;
 	srv->listen_fd = listen_fd;
+	srv->metrics_fd = -1;
 	pthread_mutex_init(&srv->tasks_lock, NULL);
 	srv->stream_limits.queue_bytes = cfg->queue_bytes;
 	srv->stream_limits.policy = (sg_slow_policy)cfg->slow_policy;
@@ -313,6 +316,46 @@ static sg_server *worker_new(const sg_config *cfg, sg_group *group, size_t index
 		return NULL;
 	}
 	return context_create(srv, err, errlen) ? NULL : srv;
+}
+
+/* metrics_listen: a second socket for every worker, as the first. */
+static int metrics_open(sg_group *g, const sg_config *cfg, char *err, size_t errlen)
+{
+	char host[128];
+	int port;
+	if (sg__config_addr_split(cfg->metrics_listen, host, sizeof(host), &port)) {
+		snprintf(err, errlen, "metrics_listen: expected HOST:PORT, got \"%s\"", cfg->metrics_listen);
+		return SG_EINVAL;
+	}
+	for (size_t i = 0; i < g->n; i++) {
+		sg_server *w = g->workers[i];
+		w->metrics_fd = sg__listen_open(host, port, i == 0, err, errlen);
+		if (w->metrics_fd < 0)
+			return SG_EIO;
+		port = sg__listen_port(w->metrics_fd); /* port 0: the first picks, the others share */
+		if (!(w->metrics_listener = sg__listen_start(w, w->metrics_fd, SG_LISTEN_METRICS))) {
+			snprintf(err, errlen, "out of memory");
+			return SG_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* What the workers share for admission: trusted_proxies, connections per
+ * IP, publish rates. */
+static int admission_shared(sg_group *g, const sg_config *cfg, char *err, size_t errlen)
+{
+	char why[200] = "";
+	int rc = sg__cidr_list_parse(cfg->trusted_proxies, &g->trusted_proxies, why, sizeof(why));
+	if (rc) {
+		snprintf(err, errlen, "trusted_proxies: %s", why[0] ? why : "out of memory");
+		return rc;
+	}
+	if (!(g->ips = sg__ip_table_new()) || !(g->rates = sg__rate_table_new())) {
+		snprintf(err, errlen, "out of memory");
+		return SG_ENOMEM;
+	}
+	return 0;
 }
 
 static size_t workers_wanted(const sg_config *cfg)
@@ -344,6 +387,10 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	g->n = n;
+	if (admission_shared(g, cfg, err, errlen)) {
+		group_free(g);
+		return NULL;
+	}
 	for (size_t i = 0; i < n; i++) {
 		/* the first socket picks the port (when 0); the others share it */
 		int fd = sg__listen_open(host, i ? g->workers[0]->port : port, i == 0, err, errlen);
@@ -361,6 +408,10 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	if (sg__rights_exposure_check(cfg, "listen", bound, err, errlen)) {
+		group_free(g);
+		return NULL;
+	}
+	if (cfg->metrics_listen[0] && metrics_open(g, cfg, err, errlen)) {
 		group_free(g);
 		return NULL;
 	}
@@ -398,6 +449,8 @@ static void shutdown_begin(sg_server *srv)
 	sg__server_run_tasks(srv); /* chunks posted before the stop come first */
 	sg__listen_stop(srv->listener); /* nothing new while draining */
 	srv->listener = NULL;
+	sg__listen_stop(srv->metrics_listener);
+	srv->metrics_listener = NULL;
 	srv->shutting_down = 1;
 	srv->shutdown_deadline_us = lws_now_usecs() + (long long)srv->cfg.shutdown_grace_ms * 1000;
 	for (sg_conn *c = srv->conns, *next; c; c = next) {
@@ -471,6 +524,7 @@ int sg_server_port(const sg_server *srv)
 static void worker_free(sg_server *srv)
 {
 	sg__listen_stop(srv->listener); /* uses the loop: before it goes */
+	sg__listen_stop(srv->metrics_listener);
 	sg__h1_stop(srv);
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx); /* closes every WebSocket */
@@ -480,6 +534,8 @@ static void worker_free(sg_server *srv)
 		ev_loop_destroy(srv->evloop);
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
+	if (srv->metrics_fd >= 0)
+		close(srv->metrics_fd);
 	free(srv->housekeeping);
 	pthread_mutex_lock(&srv->tasks_lock);
 	srv->tasks_closed = 1;
@@ -514,6 +570,9 @@ static void group_free(sg_group *g)
 			worker_free(g->workers[i]);
 	sg_bus_free(g->bus);
 	sg_auth_free(g->auth);
+	sg__cidr_list_free(&g->trusted_proxies);
+	sg__ip_table_free(g->ips);
+	sg__rate_table_free(g->rates);
 	free(g->workers);
 	free(g->threads);
 	free(g);

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "client_ip.h"
 #include "config.h"
 #include "core/broker.h"
 #include "core/buf.h"
@@ -34,6 +35,7 @@ typedef struct sg_response {
 	const char *gap; /* X-Streamgate-Gap header, borrowed, or NULL */
 	int retry_after; /* seconds for a Retry-After header; 0: none */
 	const char *www_authenticate; /* WWW-Authenticate header (401), static, or NULL */
+	sg_buf headers;	 /* more header lines, "name: value\r\n" each */
 } sg_response;
 
 #define SG_M_GET 1u
@@ -93,6 +95,11 @@ typedef struct sg_group {
 	pthread_t *threads;
 	atomic_size_t sockets; /* open client connections, every worker's */
 	struct sg_auth *auth;  /* tokens and tickets, every worker's (auth/auth.h) */
+	sg_cidr_list trusted_proxies; /* parsed once: a restart key */
+	struct sg_ip_table *ips;      /* connections per IP (max_connections_per_ip) */
+	struct sg_rate_table *rates;  /* publish_rate buckets */
+	atomic_ulong rate_limited;    /* publishes refused by publish_rate */
+	atomic_ulong ip_refused;      /* connections refused by max_connections_per_ip */
 } sg_group;
 
 /* One worker (with one worker, the whole server). */
@@ -116,6 +123,8 @@ struct sg_server {
 	atomic_size_t connections;
 	int listen_fd;
 	struct sg_listener *listener;
+	int metrics_fd; /* metrics_listen's socket, or -1 */
+	struct sg_listener *metrics_listener;
 
 	pthread_mutex_t tasks_lock;
 	sg_task *tasks_head, *tasks_tail;

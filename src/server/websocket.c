@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admit.h"
 #include "core/utf8.h"
 #include "http.h"
 
@@ -45,7 +46,8 @@ static void pending_drop(sg_ws_pending **p)
 	free(e);
 }
 
-int sg__ws_handoff(sg_server *srv, int fd, sg_request *req, const char *bytes, size_t len)
+int sg__ws_handoff(sg_server *srv, int fd, sg_request *req, const char *bytes, size_t len,
+		   sg_ip_count *lease)
 {
 	sg_ws_pending **old = pending_find(srv, fd);
 	if (*old)
@@ -53,6 +55,7 @@ int sg__ws_handoff(sg_server *srv, int fd, sg_request *req, const char *bytes, s
 	sg_ws_pending *e = calloc(1, sizeof(*e));
 	if (!e) {
 		sg__request_free(req);
+		sg__ip_release(srv->group->ips, lease);
 		close(fd);
 		return SG_ENOMEM;
 	}
@@ -60,13 +63,24 @@ int sg__ws_handoff(sg_server *srv, int fd, sg_request *req, const char *bytes, s
 	e->req = req;
 	e->next = srv->ws_pending;
 	srv->ws_pending = e;
-	if (!lws_adopt_socket_vhost_readbuf(srv->vhost, fd, bytes, len)) {
+	struct lws *wsi = lws_adopt_socket_vhost_readbuf(srv->vhost, fd, bytes, len);
+	if (!wsi) {
 		sg_ws_pending **p = pending_find(srv, fd); /* lws closed fd */
 		if (*p)
 			pending_drop(p);
+		sg__ip_release(srv->group->ips, lease);
 		return SG_EIO;
 	}
+	/* the lease follows the connection, whether lws completes the
+	 * handshake or not: the wsi is its one owner to the end */
+	lws_set_opaque_user_data(wsi, lease);
 	return 0;
+}
+
+void sg__ws_destroyed(sg_server *srv, struct lws *wsi)
+{
+	sg__ip_release(srv->group->ips, lws_get_opaque_user_data(wsi));
+	lws_set_opaque_user_data(wsi, NULL);
 }
 
 void sg__ws_pending_free(sg_server *srv)
@@ -125,6 +139,9 @@ int sg__ws_established(sg_conn *c)
 	c->req = (*p)->req;
 	(*p)->req = NULL;
 	pending_drop(p);
+	if (!(c->rate_key = strdup(sg__rate_key(c->req))))
+		return refuse(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out_of_memory",
+			      "cannot keep the connection");
 	sg_handler_fn fn;
 	void *ud;
 	if (sg__stream_handler_for(c->srv, c->req->path, &fn, &ud))

@@ -12,10 +12,16 @@
 
 struct lws;
 
+struct sg_ip_count;
 /* Hands the socket fd, whose upgrade request req was accepted, to
  * libwebsockets with the bytes read so far (the request and anything
- * after it). Takes req and fd (closed on failure). */
-int sg__ws_handoff(sg_server *srv, int fd, sg_request *req, const char *bytes, size_t len);
+ * after it). Takes req, fd (closed on failure) and the connection's
+ * max_connections_per_ip lease (may be NULL; released when lws lets the
+ * connection go, see sg__ws_destroyed). */
+int sg__ws_handoff(sg_server *srv, int fd, sg_request *req, const char *bytes, size_t len,
+		   struct sg_ip_count *lease);
+/* lws frees wsi (any of ours): what it held of ours goes with it. */
+void sg__ws_destroyed(sg_server *srv, struct lws *wsi);
 /* Forgets handed-over requests (the server is going away). */
 void sg__ws_pending_free(sg_server *srv);
 /* Nonzero refuses the upgrade (not one handed over by us). */
