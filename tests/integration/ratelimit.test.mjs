@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { freePort, metrics, request, startServer, waitFor, withTimeout } from './lib/server.mjs';
 import { curl } from './lib/clients.mjs';
 import { parseResponses } from './lib/raw.mjs';
+import { mint, now } from './lib/jwt.mjs';
 
 const RATE_LIMITED = {
   error: 'rate_limited', detail: 'this client publishes faster than publish_rate allows',
@@ -90,6 +91,29 @@ describe('publish_rate and publish_burst', { timeout: 60000 }, () => {
     assert.deepStrictEqual(counts(first), { 200: 10, 429: 1 });
     await new Promise((r) => setTimeout(r, 1000 * Number(first.find((a) => a.status === 429).headers['retry-after'])));
     assert.equal((await once(server.port, post('rate.again', 'y'), '127.0.0.4')).status, 200);
+  });
+});
+
+describe('publish_rate with tokens', { timeout: 60000 }, () => {
+  const SECRET = 'rate-secret';
+  let server;
+  const bearer = (sub) => `Authorization: Bearer ${mint('HS256', SECRET,
+    { sub, exp: now() + 600, streamgate: { publish: ['rate.*'] } })}\r\n`;
+  before(async () => {
+    server = await startServer({ args: ['--publish-rate', '1', '--publish-burst', '3',
+      '--auth-jwt-alg', 'HS256', '--auth-jwt-key', SECRET] });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it('a client with a token is its sub: two users on one address have a bucket each, one user on two addresses one', async () => {
+    const burst = (sub, from) => Promise.all(Array.from({ length: 4 }, () =>
+      once(server.port, post('rate.sub', 'x', bearer(sub)), from)));
+    assert.deepStrictEqual(counts(await burst('alice', '127.0.0.6')), { 200: 3, 429: 1 });
+    assert.deepStrictEqual(counts(await burst('bob', '127.0.0.6')), { 200: 3, 429: 1 });
+    // alice again, from another address: her bucket is still empty
+    assert.equal((await once(server.port, post('rate.sub', 'x', bearer('alice')), '127.0.0.7')).status, 429);
   });
 });
 
