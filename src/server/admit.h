@@ -8,9 +8,13 @@
 
 #include "server.h"
 
+struct sockaddr_storage;
+
 /* What admission knows of the connection a request came on. */
 typedef struct sg_admit_ctx {
 	int over_limit; /* the connection is past max_connections */
+	const struct sockaddr_storage *peer; /* the client's address (borrowed) */
+	int secure;			     /* it came over TLS */
 } sg_admit_ctx;
 
 /* 0 when req may go on to routing; otherwise resp holds the refusal. */

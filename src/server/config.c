@@ -56,6 +56,9 @@ static const key_spec keys[] = {
 	SIZE(log_level, 0, 4, "1", "0 quiet, 1 errors, 2 warnings, 3 notices, 4 info"),
 	RESTART_SIZE(examples, 0, 1, "1", "1 serves the example endpoints under /examples/, 0 does not"),
 	RESTART_SIZE(workers, 0, 64, "1", "service loops, each on a thread of its own sharing the port (0: one per CPU core)"),
+	RESTART_TEXT(tls_listen, "", "address and port of the HTTPS listener (HTTP/2 and HTTP/1.1; empty: none)"),
+	TEXT(tls_cert, "", "PEM certificate chain for tls_listen (re-read on SIGHUP)"),
+	TEXT(tls_key, "", "PEM private key for tls_listen (re-read on SIGHUP)"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -259,15 +262,20 @@ int sg_config_load_env(sg_config *cfg, char *err, size_t errlen)
 
 int sg__config_listen_split(const sg_config *cfg, char *host, size_t hostlen, int *port)
 {
-	const char *colon = strrchr(cfg->listen, ':');
-	if (!colon || (size_t)(colon - cfg->listen) >= hostlen)
+	return sg__config_addr_split(cfg->listen, host, hostlen, port);
+}
+
+int sg__config_addr_split(const char *addr, char *host, size_t hostlen, int *port)
+{
+	const char *colon = strrchr(addr, ':');
+	if (!colon || (size_t)(colon - addr) >= hostlen)
 		return SG_EINVAL;
 	char *end;
 	long p = strtol(colon + 1, &end, 10);
 	if (!colon[1] || *end || p < 0 || p > 65535)
 		return SG_EINVAL;
-	memcpy(host, cfg->listen, (size_t)(colon - cfg->listen));
-	host[colon - cfg->listen] = '\0';
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
 	*port = (int)p;
 	return 0;
 }

@@ -36,11 +36,16 @@ struct sg_config {
 	size_t log_level;
 	size_t examples;
 	size_t workers;
+	char tls_listen[128]; /* "": no HTTPS port */
+	char tls_cert[512];
+	char tls_key[512];
 };
 
 /* Writes the host part of cfg->listen into host (hostlen bytes) and its
  * port into *port. SG_EINVAL when malformed. */
 int sg__config_listen_split(const sg_config *cfg, char *host, size_t hostlen, int *port);
+/* The same for any "HOST:PORT" text (tls_listen). */
+int sg__config_addr_split(const char *addr, char *host, size_t hostlen, int *port);
 /* Prints one line per key ("  --key VALUE  help (default: x)") to f. */
 void sg__config_usage(void *file);
 /* Nonzero when key (with '-' or '_') names a setting. */

@@ -277,6 +277,14 @@ static void refuse_now(int fd)
 
 void sg__h1_adopt(sg_server *srv, int fd)
 {
+	struct sockaddr_storage peer = {0};
+	socklen_t len = sizeof(peer);
+	getpeername(fd, (struct sockaddr *)&peer, &len); /* left zeroed if it fails */
+	sg__h1_adopt_from(srv, fd, &peer, 0);
+}
+
+void sg__h1_adopt_from(sg_server *srv, int fd, const struct sockaddr_storage *peer, int secure)
+{
 	size_t max = srv->cfg.max_connections;
 	size_t n = atomic_fetch_add(&srv->group->sockets, 1) + 1;
 	sg_h1 *h = n > max + H1_SLACK || srv->shutting_down ? NULL : calloc(1, sizeof(*h));
@@ -288,6 +296,8 @@ void sg__h1_adopt(sg_server *srv, int fd)
 	h->c.srv = srv;
 	h->fd = fd;
 	h->over_limit = n > max;
+	h->peer = *peer;
+	h->secure = secure;
 	ev_io_init(&h->rio, on_read, fd, EV_READ);
 	ev_io_init(&h->wio, on_write, fd, EV_WRITE);
 	ev_init(&h->timer, on_timer);

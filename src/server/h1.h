@@ -11,6 +11,7 @@
 #include "server.h"
 
 struct sg_conn;
+struct sockaddr_storage;
 
 /* Closes every HTTP/1 connection. */
 void sg__h1_stop(sg_server *srv);
@@ -18,6 +19,10 @@ void sg__h1_stop(sg_server *srv);
 void sg__h1_write_pass(struct sg_conn *c);
 /* Takes an accepted socket (non-blocking). Closes it when over the limits. */
 void sg__h1_adopt(sg_server *srv, int fd);
+/* The same for a socket whose client is elsewhere: the plaintext end of a
+ * TLS connection (tls_pump.c). peer (borrowed) is the client's address;
+ * secure: the client came over TLS. */
+void sg__h1_adopt_from(sg_server *srv, int fd, const struct sockaddr_storage *peer, int secure);
 /* Shutdown began: idle connections close now, busy ones after their
  * answer. */
 void sg__h1_shutdown(sg_server *srv);

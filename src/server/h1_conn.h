@@ -8,6 +8,7 @@
 
 #include <ev.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "conn.h"
 #include "h1.h"
@@ -45,8 +46,9 @@ typedef struct sg_h1 {
 	sg_wire_opts wire; /* of the request being answered */
 	size_t upgrade_at; /* where the upgrade request starts in `in` */
 	unsigned over_limit : 1, is_chunked : 1, head_started : 1, eof : 1, dead : 1,
-		dead_errored : 1, processing : 1, reading : 1;
-	struct sg_h1 *prev, *next; /* srv->h1s */
+		dead_errored : 1, processing : 1, reading : 1, secure : 1;
+	struct sockaddr_storage peer; /* the client (through TLS: the TCP peer) */
+	struct sg_h1 *prev, *next;    /* srv->h1s */
 } sg_h1;
 
 /* h1.c */

@@ -7,6 +7,7 @@
 #include "listen.h"
 
 #include "h1.h"
+#include "tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +31,7 @@ struct sg_listener {
 	ev_timer retry;
 	sg_server *srv;
 	int fd;
+	int secure;
 };
 
 /* Nonzero when some socket already listens on sa: a bind without
@@ -119,17 +121,21 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		sg__h1_adopt(l->srv, fd); /* closes fd itself when over the limits */
+		if (l->secure)
+			sg__tls_adopt(l->srv, fd); /* the same */
+		else
+			sg__h1_adopt(l->srv, fd); /* closes fd itself when over the limits */
 	}
 }
 
-sg_listener *sg__listen_start(sg_server *srv, int fd)
+sg_listener *sg__listen_start(sg_server *srv, int fd, int secure)
 {
 	sg_listener *l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
 	l->srv = srv;
 	l->fd = fd;
+	l->secure = secure;
 	ev_io_init(&l->io, on_accept, fd, EV_READ);
 	ev_timer_init(&l->retry, on_retry, FULL_RETRY_SECONDS, 0);
 	ev_io_start(srv->evloop, &l->io);

@@ -20,9 +20,10 @@ int sg__listen_open(const char *host, int port, int first, char *err, size_t err
 /* The port fd is bound to, or -1. */
 int sg__listen_port(int fd);
 
-/* Accepts on fd from srv's loop; NULL when out of memory.
+/* Accepts on fd from srv's loop, giving each connection to the HTTP/1
+ * engine, or with secure to TLS (tls.c); NULL when out of memory.
  * fd stays the caller's to close. */
-sg_listener *sg__listen_start(sg_server *srv, int fd);
+sg_listener *sg__listen_start(sg_server *srv, int fd, int secure);
 /* Stops accepting and frees l; NULL is a no-op. Loop thread. */
 void sg__listen_stop(sg_listener *l);
 

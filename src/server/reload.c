@@ -3,11 +3,13 @@
  * worker applies the live ones on its own loop; the caller may wait.
  */
 #include <libwebsockets.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "server.h"
+#include "tls.h"
 
 /* One sg_server_reload call: the settings, and how many workers have yet
  * to apply them. Freed by the last of the caller and the tasks to let go. */
@@ -98,6 +100,9 @@ int sg_server_reload(sg_server *srv, const sg_config *cfg)
 		return SG_EINVAL;
 	sg_group *g = srv->group;
 	srv = g->workers[0];
+	char why[300];
+	if (sg__tls_ctx_reload(g, cfg, why, sizeof(why))) /* new handshakes get the new cert */
+		fprintf(stderr, "streamgate: reload: %s; keeping the previous certificate\n", why);
 	reload_job *job = calloc(1, sizeof(*job));
 	if (!job)
 		return SG_ENOMEM;

@@ -87,24 +87,54 @@ static void load_file(sg_response *resp)
 	close(fd);
 }
 
+/* Emits resp's headers one by one: everything but framing and the
+ * connection's own headers, which each protocol adds itself. */
+static int fields_emit(const sg_response *resp, sg_field_fn fn, void *ctx)
+{
+	char n[32];
+	int rc = 0;
+	if (resp->status != 204 && resp->status != 100) {
+		rc |= fn(ctx, "content-type", resp->content_type);
+		snprintf(n, sizeof(n), "%zu", resp->body.len);
+		rc |= fn(ctx, "content-length", n);
+	}
+	rc |= fn(ctx, "cache-control", "no-cache");
+	if (resp->allow)
+		rc |= fn(ctx, "allow", resp->allow);
+	if (resp->retry_after) {
+		snprintf(n, sizeof(n), "%d", resp->retry_after);
+		rc |= fn(ctx, "retry-after", n);
+	}
+	if (resp->last_event_id[0])
+		rc |= fn(ctx, "last-event-id", resp->last_event_id);
+	if (resp->gap)
+		rc |= fn(ctx, "x-streamgate-gap", resp->gap);
+	return rc;
+}
+
+int sg__response_fields(sg_response *resp, sg_field_fn fn, void *ctx)
+{
+	if (resp->file[0]) {
+		load_file(resp);
+		resp->file[0] = '\0';
+	}
+	return fields_emit(resp, fn, ctx);
+}
+
+static int field_h1(void *ctx, const char *name, const char *value)
+{
+	return sg_buf_printf(ctx, "%s: %s\r\n", name, value);
+}
+
 int sg__response_write(sg_response *resp, const sg_wire_opts *o, sg_buf *out)
 {
-	if (resp->file[0])
+	if (resp->file[0]) { /* may turn into a 404: before the status line */
 		load_file(resp);
+		resp->file[0] = '\0';
+	}
 	int rc = sg_buf_printf(out, "HTTP/1.%d %d %s\r\n", o->minor, resp->status,
 			       reason_phrase(resp->status));
-	if (resp->status != 204 && resp->status != 100)
-		rc |= sg_buf_printf(out, "content-type: %s\r\ncontent-length: %zu\r\n",
-				    resp->content_type, resp->body.len);
-	rc |= sg_buf_puts(out, "cache-control: no-cache\r\n");
-	if (resp->allow)
-		rc |= sg_buf_printf(out, "allow: %s\r\n", resp->allow);
-	if (resp->retry_after)
-		rc |= sg_buf_printf(out, "retry-after: %d\r\n", resp->retry_after);
-	if (resp->last_event_id[0])
-		rc |= sg_buf_printf(out, "last-event-id: %s\r\n", resp->last_event_id);
-	if (resp->gap)
-		rc |= sg_buf_printf(out, "x-streamgate-gap: %s\r\n", resp->gap);
+	rc |= fields_emit(resp, field_h1, out);
 	if (o->close)
 		rc |= sg_buf_puts(out, "connection: close\r\n");
 	else if (o->minor == 0)
@@ -115,16 +145,22 @@ int sg__response_write(sg_response *resp, const sg_wire_opts *o, sg_buf *out)
 	return rc ? SG_ENOMEM : 0;
 }
 
+int sg__response_stream_fields(const sg_transport *t, const char *gap, sg_field_fn fn, void *ctx)
+{
+	int rc = fn(ctx, "content-type", t->content_type);
+	rc |= fn(ctx, "cache-control", "no-cache");
+	rc |= fn(ctx, "x-accel-buffering", "no");
+	if (gap)
+		rc |= fn(ctx, "x-streamgate-gap", gap);
+	return rc;
+}
+
 int sg__response_stream_head(const sg_transport *t, const char *gap, const sg_wire_opts *o,
 			     sg_buf *out)
 {
-	int rc = sg_buf_printf(out,
-			       "HTTP/1.%d 200 OK\r\ncontent-type: %s\r\n%s"
-			       "cache-control: no-cache\r\nx-accel-buffering: no\r\n",
-			       o->minor, t->content_type,
-			       o->minor ? "transfer-encoding: chunked\r\n" : "connection: close\r\n");
-	if (gap)
-		rc |= sg_buf_printf(out, "x-streamgate-gap: %s\r\n", gap);
+	int rc = sg_buf_printf(out, "HTTP/1.%d 200 OK\r\n", o->minor);
+	rc |= sg__response_stream_fields(t, gap, field_h1, out);
+	rc |= sg_buf_puts(out, o->minor ? "transfer-encoding: chunked\r\n" : "connection: close\r\n");
 	rc |= sg_buf_puts(out, "\r\n");
 	return rc ? SG_ENOMEM : 0;
 }

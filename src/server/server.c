@@ -15,6 +15,7 @@
 #include "conn.h"
 #include "h1.h"
 #include "listen.h"
+#include "tls.h"
 #include "websocket.h"
 
 #define SCRATCH_BYTES (64 * 1024)
@@ -260,7 +261,9 @@ static int context_create(sg_server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start libwebsockets");
 		return SG_EIO;
 	}
-	if (sg__conn_writer_start(srv) || !(srv->listener = sg__listen_start(srv, srv->listen_fd))) {
+	if (sg__conn_writer_start(srv) ||
+	    (srv->listen_fd >= 0 && !(srv->listener = sg__listen_start(srv, srv->listen_fd, 0))) ||
+	    (srv->tls_fd >= 0 && !(srv->tls_listener = sg__listen_start(srv, srv->tls_fd, 1)))) {
 		snprintf(err, errlen, "out of memory");
 		return SG_ENOMEM;
 	}
@@ -275,14 +278,18 @@ sg_hub_limits sg__server_hub_limits(const sg_config *cfg)
 			       .max_channels = cfg->max_channels};
 }
 
-/* Worker index of group, listening on listen_fd (closed with it). NULL on
- * failure: what was made is freed with the group. */
+/* Worker index of group, listening on listen_fd and tls_fd (either may
+ * be -1; closed with it). NULL on failure: what was made is freed with
+ * the group. */
 static sg_server *worker_new(const sg_config *cfg, sg_group *group, size_t index,
-			     int listen_fd, char *err, size_t errlen)
+			     int listen_fd, int tls_fd, char *err, size_t errlen)
 {
 	sg_server *srv = calloc(1, sizeof(*srv));
 	if (!srv) {
-		close(listen_fd);
+		if (listen_fd >= 0)
+			close(listen_fd);
+		if (tls_fd >= 0)
+			close(tls_fd);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
@@ -294,6 +301,7 @@ static sg_server *worker_new(const sg_config *cfg, sg_group *group, size_t index
 	group->workers[index] = srv;
 	srv->cfg = *cfg;
 	srv->listen_fd = listen_fd;
+	srv->tls_fd = tls_fd;
 	pthread_mutex_init(&srv->tasks_lock, NULL);
 	srv->stream_limits.queue_bytes = cfg->queue_bytes;
 	srv->stream_limits.policy = (sg_slow_policy)cfg->slow_policy;
@@ -322,12 +330,28 @@ static size_t workers_wanted(const sg_config *cfg)
 	return cores > 0 ? (size_t)cores : 1;
 }
 
-sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
+/* Opens worker i's socket on addr (HOST:PORT; "" : none, fd -1): the
+ * first picks the port (when 0), the others share first_port. */
+static int listen_addr(const char *key, const char *addr, size_t i, int first_port, int *fd,
+		       char *err, size_t errlen)
 {
 	char host[128];
 	int port;
-	if (sg__config_listen_split(cfg, host, sizeof(host), &port)) {
-		snprintf(err, errlen, "listen: expected HOST:PORT, got \"%s\"", cfg->listen);
+	*fd = -1;
+	if (!addr[0])
+		return 0;
+	if (sg__config_addr_split(addr, host, sizeof(host), &port)) {
+		snprintf(err, errlen, "%s: expected HOST:PORT, got \"%s\"", key, addr);
+		return SG_EINVAL;
+	}
+	*fd = sg__listen_open(host, i ? first_port : port, i == 0, err, errlen);
+	return *fd < 0 ? SG_EIO : 0;
+}
+
+sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->listen[0] && !cfg->tls_listen[0]) {
+		snprintf(err, errlen, "listen and tls_listen are both empty: nothing to listen on");
 		return NULL;
 	}
 	size_t n = workers_wanted(cfg);
@@ -339,14 +363,25 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	g->n = n;
+	if (cfg->tls_listen[0] && sg__tls_ctx_init(g, cfg, err, errlen)) {
+		group_free(g);
+		return NULL;
+	}
 	for (size_t i = 0; i < n; i++) {
-		/* the first socket picks the port (when 0); the others share it */
-		int fd = sg__listen_open(host, i ? g->workers[0]->port : port, i == 0, err, errlen);
-		if (fd < 0 || !worker_new(cfg, g, i, fd, err, errlen)) {
+		int fd, tfd = -1;
+		int rc = listen_addr("listen", cfg->listen, i, i ? g->workers[0]->port : 0, &fd, err,
+				     errlen);
+		if (!rc)
+			rc = listen_addr("tls_listen", cfg->tls_listen, i,
+					 i ? g->workers[0]->tls_port : 0, &tfd, err, errlen);
+		if (rc && fd >= 0)
+			close(fd);
+		if (rc || !worker_new(cfg, g, i, fd, tfd, err, errlen)) { /* it closes both */
 			group_free(g);
 			return NULL;
 		}
-		g->workers[i]->port = sg__listen_port(fd);
+		g->workers[i]->port = fd >= 0 ? sg__listen_port(fd) : 0;
+		g->workers[i]->tls_port = tfd >= 0 ? sg__listen_port(tfd) : 0;
 	}
 	return g->workers[0];
 }
@@ -382,6 +417,8 @@ static void shutdown_begin(sg_server *srv)
 	sg__server_run_tasks(srv); /* chunks posted before the stop come first */
 	sg__listen_stop(srv->listener); /* nothing new while draining */
 	srv->listener = NULL;
+	sg__listen_stop(srv->tls_listener);
+	srv->tls_listener = NULL;
 	srv->shutting_down = 1;
 	srv->shutdown_deadline_us = lws_now_usecs() + (long long)srv->cfg.shutdown_grace_ms * 1000;
 	for (sg_conn *c = srv->conns, *next; c; c = next) {
@@ -389,6 +426,7 @@ static void shutdown_begin(sg_server *srv)
 		sg_stream_close(c->stream);
 	}
 	sg__h1_shutdown(srv);
+	sg__tls_shutdown(srv);
 	ev_timer_init(&srv->housekeeping->shutdown, shutdown_watch, 0.0, 0.02); /* now, then every 20 ms */
 	ev_timer_start(srv->evloop, &srv->housekeeping->shutdown);
 }
@@ -452,9 +490,16 @@ int sg_server_port(const sg_server *srv)
 	return srv->port;
 }
 
+int sg_server_tls_port(const sg_server *srv)
+{
+	return srv->tls_port;
+}
+
 static void worker_free(sg_server *srv)
 {
 	sg__listen_stop(srv->listener); /* uses the loop: before it goes */
+	sg__listen_stop(srv->tls_listener);
+	sg__tls_stop(srv);
 	sg__h1_stop(srv);
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx); /* closes every WebSocket */
@@ -464,6 +509,8 @@ static void worker_free(sg_server *srv)
 		ev_loop_destroy(srv->evloop);
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
+	if (srv->tls_fd >= 0)
+		close(srv->tls_fd);
 	free(srv->housekeeping);
 	pthread_mutex_lock(&srv->tasks_lock);
 	srv->tasks_closed = 1;
@@ -497,6 +544,7 @@ static void group_free(sg_group *g)
 		if (g->workers[i])
 			worker_free(g->workers[i]);
 	sg_bus_free(g->bus);
+	sg__tls_ctx_free(g);
 	free(g->workers);
 	free(g->threads);
 	free(g);

@@ -90,6 +90,7 @@ typedef struct sg_group {
 	sg_bus *bus; /* NULL with one worker: the memory broker suffices */
 	pthread_t *threads;
 	atomic_size_t sockets; /* open client connections, every worker's */
+	struct sg_tls_ctx *tls; /* the certificate new handshakes use; NULL without tls_listen */
 } sg_group;
 
 /* One worker (with one worker, the whole server). */
@@ -111,8 +112,12 @@ struct sg_server {
 	atomic_ulong published;
 	atomic_ulong ws_ping_timeouts; /* WebSockets closed for not answering a ping */
 	atomic_size_t connections;
-	int listen_fd;
+	int listen_fd; /* -1 with listen: "" */
 	struct sg_listener *listener;
+	int tls_fd; /* -1 without tls_listen */
+	int tls_port;
+	struct sg_listener *tls_listener;
+	struct sg_tls *tlss; /* every TLS connection of this worker */
 
 	pthread_mutex_t tasks_lock;
 	sg_task *tasks_head, *tasks_tail;
