@@ -305,13 +305,14 @@ int sg__h2_recv(sg_tls *t, const char *p, size_t n)
 void sg__h2_send(sg_tls *t)
 {
 	sg_h2 *h2 = t->h2;
-	if (nghttp2_session_send(h2->session)) {
+	if (nghttp2_session_send(h2->session))
 		t->dead = 1;
-		return;
-	}
-	if (!nghttp2_session_want_read(h2->session) && !nghttp2_session_want_write(h2->session) &&
-	    !sg__tls_pending(t))
-		t->dead = 1; /* GOAWAY sent and no stream left */
+}
+
+int sg__h2_done(const sg_tls *t)
+{
+	return !nghttp2_session_want_read(t->h2->session) &&
+	       !nghttp2_session_want_write(t->h2->session);
 }
 
 int sg__h2_wants_read(const sg_tls *t)

@@ -18,9 +18,11 @@ int sg__h2_start(struct sg_tls *t);
 /* Feeds decrypted bytes to the session. Nonzero: the connection is over. */
 int sg__h2_recv(struct sg_tls *t, const char *p, size_t n);
 /* Lets the session queue what it has (answers, DATA within the windows,
- * acks) for SSL_write; the connection is marked dead once the session is
- * over and every byte is sent. */
+ * acks) for SSL_write. */
 void sg__h2_send(struct sg_tls *t);
+/* Nonzero once the session is over (GOAWAY sent, no stream left): the
+ * connection closes when its last bytes are sent. */
+int sg__h2_done(const struct sg_tls *t);
 /* Nonzero while the session reads. */
 int sg__h2_wants_read(const struct sg_tls *t);
 /* The write pass' turn for an HTTP/2 connection (conn.c's list): streams

@@ -165,6 +165,8 @@ void sg__tls_kick(sg_tls *t)
 		if (t->mode == SG_TLS_H2 && !t->dead)
 			sg__h2_send(t); /* what reading produced: settings, answers, acks */
 		sg__tls_flush(t);
+		if (t->mode == SG_TLS_H2 && !t->dead && !sg__tls_pending(t) && sg__h2_done(t))
+			t->dead = 1; /* its GOAWAY is out */
 	}
 	sg__tls_watch(t);
 }
