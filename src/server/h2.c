@@ -27,7 +27,7 @@ static sg_h2 *h2_of(void *user_data)
 /* nghttp2 hands us its frames; they wait in the TLS connection's buffer
  * for one SSL_write. Past the bound nghttp2 keeps them (WOULDBLOCK). */
 static ssize_t on_send(nghttp2_session *session, const uint8_t *data, size_t len, int flags,
-		       void *user_data)
+                       void *user_data)
 {
 	(void)session;
 	(void)flags;
@@ -41,8 +41,7 @@ static ssize_t on_send(nghttp2_session *session, const uint8_t *data, size_t len
 
 /* ---- streams come and go --------------------------------------------------- */
 
-static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame,
-			    void *user_data)
+static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame, void *user_data)
 {
 	sg_h2 *h2 = h2_of(user_data);
 	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
@@ -64,7 +63,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
 }
 
 static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_code,
-			   void *user_data)
+                           void *user_data)
 {
 	sg_h2 *h2 = h2_of(user_data);
 	sg_h2_stream *st = nghttp2_session_get_stream_user_data(session, id);
@@ -89,8 +88,8 @@ static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_
 /* ---- a request's headers ------------------------------------------------- */
 
 static int on_header(nghttp2_session *session, const nghttp2_frame *frame, const uint8_t *name,
-		     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
-		     void *user_data)
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+                     void *user_data)
 {
 	(void)flags;
 	(void)user_data;
@@ -154,7 +153,7 @@ static void request_ready(sg_h2_stream *st, int end_stream)
 	sg_server *srv = st->c.srv;
 	if (st->too_big)
 		return sg__h2_fail(st, 431, "headers_too_large",
-				   "the request headers are over max_header_bytes");
+		                   "the request headers are over max_header_bytes");
 	sg_h1_head head;
 	sg_h1_error err;
 	head_build(st, end_stream, &head);
@@ -166,7 +165,8 @@ static void request_ready(sg_h2_stream *st, int end_stream)
 		return sg__h2_fail(st, err.status, err.error, err.detail);
 	sg_buf_free(&st->hdrs);
 	st->head_only = strcmp(st->c.req->method, "HEAD") == 0;
-	sg_admit_ctx ctx = {.over_limit = st->h2->over_limit, .peer = &st->h2->t->peer, .secure = 1};
+	sg_admit_ctx ctx = {
+	    .over_limit = st->h2->over_limit, .peer = &st->h2->t->peer, .secure = 1};
 	sg_response resp;
 	sg__response_init(&resp);
 	if (sg__admit(srv, st->c.req, &ctx, &resp))
@@ -187,7 +187,7 @@ static void request_ready(sg_h2_stream *st, int end_stream)
 /* ---- request bodies -------------------------------------------------------- */
 
 static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, const uint8_t *data,
-			 size_t len, void *user_data)
+                         size_t len, void *user_data)
 {
 	(void)flags;
 	(void)user_data;
@@ -209,7 +209,7 @@ static void body_done(sg_h2_stream *st)
 	sg_response resp;
 	sg__response_init(&resp);
 	sg__http_post(st->c.srv, &st->d, st->c.req, st->body.data ? st->body.data : "",
-		      st->body.len, &resp);
+	              st->body.len, &resp);
 	sg_buf_free(&st->body);
 	sg__h2_answer(st, &resp);
 }
@@ -278,8 +278,8 @@ int sg__h2_start(sg_tls *t)
 		return SG_ENOMEM;
 	/* no SETTINGS_ENABLE_CONNECT_PROTOCOL: WebSocket is HTTP/1.1's */
 	nghttp2_settings_entry iv[] = {
-		{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2_MAX_STREAMS},
-		{NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)srv->cfg.max_header_bytes},
+	    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2_MAX_STREAMS},
+	    {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, (uint32_t)srv->cfg.max_header_bytes},
 	};
 	if (nghttp2_submit_settings(h2->session, NGHTTP2_FLAG_NONE, iv, 2))
 		return SG_ENOMEM;
@@ -295,8 +295,8 @@ int sg__h2_recv(sg_tls *t, const char *p, size_t n)
 	ssize_t r = nghttp2_session_mem_recv(h2->session, (const uint8_t *)p, n);
 	if (r < 0) { /* not HTTP/2, a flood, or out of memory: say so and close */
 		nghttp2_session_terminate_session(h2->session, r == NGHTTP2_ERR_FLOODED
-								       ? NGHTTP2_ENHANCE_YOUR_CALM
-								       : NGHTTP2_PROTOCOL_ERROR);
+		                                                   ? NGHTTP2_ENHANCE_YOUR_CALM
+		                                                   : NGHTTP2_PROTOCOL_ERROR);
 		h2->broken = 1;
 	}
 	return 0;
@@ -340,8 +340,8 @@ void sg__h2_shutdown(sg_tls *t)
 		return;
 	h2->goaway_sent = 1;
 	nghttp2_submit_goaway(h2->session, NGHTTP2_FLAG_NONE,
-			      nghttp2_session_get_last_proc_stream_id(h2->session),
-			      NGHTTP2_NO_ERROR, NULL, 0);
+	                      nghttp2_session_get_last_proc_stream_id(h2->session),
+	                      NGHTTP2_NO_ERROR, NULL, 0);
 	sg__conn_mark_dirty(&h2->c);
 }
 

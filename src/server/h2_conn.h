@@ -15,10 +15,10 @@
 #include "tls.h"
 
 typedef enum sg_h2s_state {
-	SG_H2S_HEADERS,	 /* collecting the request's headers */
-	SG_H2S_BODY,	 /* reading a POST body */
-	SG_H2S_ANSWER,	 /* an answer is submitted */
-	SG_H2S_STREAM,	 /* a streamed response (SSE, chunked, ndjson) */
+	SG_H2S_HEADERS,  /* collecting the request's headers */
+	SG_H2S_BODY,     /* reading a POST body */
+	SG_H2S_ANSWER,   /* an answer is submitted */
+	SG_H2S_STREAM,   /* a streamed response (SSE, chunked, ndjson) */
 	SG_H2S_LONGPOLL, /* waiting for frames, the end, or the timeout */
 } sg_h2s_state;
 
@@ -52,8 +52,8 @@ typedef struct sg_h2 {
 	double reset_tokens; /* rapid reset: RST_STREAMs the client may still send */
 	double reset_at;     /* when the tokens were last counted (loop time) */
 	unsigned over_limit : 1,
-		goaway_sent : 1, /* shutting down or idle: streams end, then close */
-		broken : 1;	 /* the client broke the protocol: GOAWAY, read no more */
+	    goaway_sent : 1, /* shutting down or idle: streams end, then close */
+	    broken : 1;      /* the client broke the protocol: GOAWAY, read no more */
 } sg_h2;
 
 /* h2_stream.c */

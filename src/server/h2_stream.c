@@ -49,7 +49,7 @@ static int submit(sg_h2_stream *st, int status, h2_fields *f, nghttp2_data_provi
 	for (size_t i = 0; i < f->n; i++) {
 		char *name = f->store.data + f->name_at[i], *value = f->store.data + f->value_at[i];
 		nv[i + 1] = (nghttp2_nv){(uint8_t *)name, (uint8_t *)value, strlen(name),
-					 strlen(value), NGHTTP2_NV_FLAG_NONE};
+		                         strlen(value), NGHTTP2_NV_FLAG_NONE};
 	}
 	/* nghttp2 copies the names and values */
 	int rc = nghttp2_submit_response(st->h2->session, st->id, nv, f->n + 1, prd);
@@ -59,7 +59,7 @@ static int submit(sg_h2_stream *st, int status, h2_fields *f, nghttp2_data_provi
 
 /* DATA of an answer: its body, from body_off. */
 static ssize_t answer_read(nghttp2_session *session, int32_t id, uint8_t *buf, size_t length,
-			   uint32_t *flags, nghttp2_data_source *src, void *user_data)
+                           uint32_t *flags, nghttp2_data_source *src, void *user_data)
 {
 	(void)session;
 	(void)id;
@@ -92,7 +92,7 @@ void sg__h2_answer(sg_h2_stream *st, sg_response *resp)
 		st->finished = 1;
 	if (rc || submit(st, resp->status, &f, has_body ? &prd : NULL))
 		nghttp2_submit_rst_stream(st->h2->session, NGHTTP2_FLAG_NONE, st->id,
-					  NGHTTP2_INTERNAL_ERROR);
+		                          NGHTTP2_INTERNAL_ERROR);
 	sg_buf_free(&f.store);
 	sg__response_free(resp);
 	sg__request_free(st->c.req);
@@ -132,15 +132,15 @@ static void h2_end(void *p, int abort, const char *reason)
 }
 
 static const sg_stream_sink h2_sink = {
-	.want_write = h2_want_write,
-	.end = h2_end,
+    .want_write = h2_want_write,
+    .end = h2_end,
 };
 
 /* DATA of a stream: queued frames as they are, no chunk framing. A frame
  * taken off the queue is held (cur) until all of it is sent, so the
  * slow-client policy may drop the queue's oldest frames meanwhile. */
 static ssize_t stream_read(nghttp2_session *session, int32_t id, uint8_t *buf, size_t length,
-			   uint32_t *flags, nghttp2_data_source *src, void *user_data)
+                           uint32_t *flags, nghttp2_data_source *src, void *user_data)
 {
 	(void)session;
 	(void)id;
@@ -216,8 +216,8 @@ void sg__h2_stream_begin(sg_h2_stream *st)
 		st->c.headers_out = 1;
 	} else {
 		st->state = SG_H2S_LONGPOLL;
-		st->c.timer = srv->loop.timer_start(&srv->loop, srv->cfg.longpoll_timeout_ms,
-						    wait_over, st);
+		st->c.timer =
+		    srv->loop.timer_start(&srv->loop, srv->cfg.longpoll_timeout_ms, wait_over, st);
 		if (!st->c.timer) /* out of memory: answer at once rather than never */
 			wait_over(st);
 	}

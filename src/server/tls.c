@@ -16,7 +16,7 @@
 #include "h2.h"
 
 #define TLS_READ_CHUNK 16384
-#define TLS_SLACK 64	       /* as h1.c: past max_connections + this, closed at once */
+#define TLS_SLACK 64 /* as h1.c: past max_connections + this, closed at once */
 
 static void tls_close(sg_tls *t);
 
@@ -87,7 +87,8 @@ void sg__tls_flush(sg_tls *t)
 	t->write_wants_read = 0;
 	while (!t->dead && sg__tls_pending(t)) {
 		size_t n = sg__tls_pending(t);
-		int w = SSL_write(t->ssl, t->out.data + t->out_off, n > INT32_MAX ? INT32_MAX : (int)n);
+		int w =
+		    SSL_write(t->ssl, t->out.data + t->out_off, n > INT32_MAX ? INT32_MAX : (int)n);
 		if (w > 0) {
 			t->out_off += (size_t)w;
 			continue;

@@ -23,8 +23,8 @@ struct sg_h2;
 
 typedef enum sg_tls_mode {
 	SG_TLS_HANDSHAKE, /* until SSL_accept completes (or its deadline) */
-	SG_TLS_PUMP,	  /* HTTP/1.1: bytes to and from the HTTP/1 engine */
-	SG_TLS_H2,	  /* HTTP/2: bytes to and from nghttp2 */
+	SG_TLS_PUMP,      /* HTTP/1.1: bytes to and from the HTTP/1 engine */
+	SG_TLS_H2,        /* HTTP/2: bytes to and from nghttp2 */
 } sg_tls_mode;
 
 /* One TLS connection; owns fd, ssl, its buffers, the pump's socket and
@@ -34,18 +34,17 @@ typedef struct sg_tls {
 	sg_server *srv;
 	int fd;
 	SSL *ssl;
-	ev_io io;	/* fd, with the events the connection waits for */
+	ev_io io;       /* fd, with the events the connection waits for */
 	ev_timer timer; /* the handshake's deadline */
 	sg_tls_mode mode;
 	sg_buf out; /* plaintext for SSL_write, from out_off */
 	size_t out_off;
-	unsigned write_wants_read : 1, read_wants_write : 1, peer_done : 1, dead : 1,
-		counted : 1;
+	unsigned write_wants_read : 1, read_wants_write : 1, peer_done : 1, dead : 1, counted : 1;
 	struct sockaddr_storage peer;
 	/* pump */
-	int pfd;      /* our end of the socketpair; -1 when none */
+	int pfd; /* our end of the socketpair; -1 when none */
 	ev_io pio;
-	sg_buf in;    /* decrypted, not yet taken by the engine, from in_off */
+	sg_buf in; /* decrypted, not yet taken by the engine, from in_off */
 	size_t in_off;
 	unsigned app_done : 1; /* the engine closed its end */
 	struct sg_h2 *h2;

@@ -25,7 +25,7 @@ static const unsigned char alpn_ours[] = "\x02h2\x08http/1.1";
 /* Picks h2 when the client offers it, else http/1.1; a client that
  * offers neither goes on without ALPN and gets HTTP/1.1. */
 static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
-		       const unsigned char *in, unsigned int inlen, void *arg)
+                       const unsigned char *in, unsigned int inlen, void *arg)
 {
 	(void)ssl;
 	(void)arg;
@@ -62,11 +62,10 @@ static SSL_CTX *ctx_build(const sg_config *cfg, char *err, size_t errlen)
 	/* no renegotiation (a client could make us redo handshakes at will);
 	 * our preference of ciphers */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-					 SSL_OP_NO_COMPRESSION |
-					 SSL_OP_IGNORE_UNEXPECTED_EOF);
+	                             SSL_OP_NO_COMPRESSION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	/* a write retried after WANT_WRITE may start further on in our buffer */
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-				      SSL_MODE_RELEASE_BUFFERS);
+	                          SSL_MODE_RELEASE_BUFFERS);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
@@ -76,7 +75,7 @@ static SSL_CTX *ctx_build(const sg_config *cfg, char *err, size_t errlen)
 		openssl_reason("tls_key: cannot load", cfg->tls_key, err, errlen);
 	} else if (SSL_CTX_check_private_key(ctx) != 1) {
 		openssl_reason("tls_key: does not match the certificate in", cfg->tls_cert, err,
-			       errlen);
+		               errlen);
 	} else {
 		return ctx;
 	}

@@ -64,7 +64,7 @@ static void push_in(sg_tls *t)
 {
 	while (in_pending(t)) {
 		ssize_t n = send(t->pfd, t->in.data + t->in_off, in_pending(t),
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		                 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
 			t->in_off += (size_t)n;
 			continue;
