@@ -7,6 +7,7 @@
  */
 #include "tls.h"
 
+#include <errno.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdlib.h>
@@ -16,7 +17,8 @@
 #include "h2.h"
 
 #define TLS_READ_CHUNK 16384
-#define TLS_SLACK 64 /* as h1.c: past max_connections + this, closed at once */
+#define TLS_SLACK 64     /* as h1.c: past max_connections + this, closed at once */
+#define TLS_LINGER_S 2.0 /* reading after our last bytes, before close */
 
 static void tls_close(sg_tls *t);
 
@@ -41,7 +43,7 @@ static int wants_input(const sg_tls *t)
 
 void sg__tls_watch(sg_tls *t)
 {
-	if (t->dead)
+	if (t->dead || t->lingering)
 		return;
 	int ev = 0;
 	if (t->mode == SG_TLS_HANDSHAKE) {
@@ -160,6 +162,8 @@ static void read_some(sg_tls *t)
 
 void sg__tls_kick(sg_tls *t)
 {
+	if (t->lingering)
+		return;
 	if (t->mode != SG_TLS_HANDSHAKE && !t->dead) {
 		sg__tls_flush(t);
 		read_some(t); /* OpenSSL may hold records the socket no longer signals */
@@ -167,7 +171,7 @@ void sg__tls_kick(sg_tls *t)
 			sg__h2_send(t); /* what reading produced: settings, answers, acks */
 		sg__tls_flush(t);
 		if (t->mode == SG_TLS_H2 && !t->dead && !sg__tls_pending(t) && sg__h2_done(t))
-			t->dead = 1; /* its GOAWAY is out */
+			t->finished = 1; /* its GOAWAY is out */
 	}
 	sg__tls_watch(t);
 }
@@ -209,11 +213,50 @@ static void handshake(sg_tls *t)
 
 /* ---- callbacks ---------------------------------------------------------- */
 
+/* Lingering: what the client still sends is dropped until its EOF, so
+ * that our close does not reset the connection before the client has
+ * read our last bytes (a GOAWAY, an answer). */
+static void linger_read(sg_tls *t)
+{
+	char buf[TLS_READ_CHUNK];
+	for (int i = 0; i < 64; i++) { /* at most 1 MB a turn */
+		ssize_t n = recv(t->fd, buf, sizeof(buf), 0);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			t->dead = 1;
+			return;
+		}
+	}
+}
+
+static void linger_begin(sg_tls *t)
+{
+	struct ev_loop *loop = t->srv->evloop;
+	SSL_shutdown(t->ssl); /* close_notify, best effort: never waited for */
+	ERR_clear_error();
+	shutdown(t->fd, SHUT_WR);
+	t->lingering = 1;
+	sg__h2_free(t);
+	sg__tls_pump_close(t);
+	ev_io_stop(loop, &t->io);
+	ev_io_set(&t->io, t->fd, EV_READ);
+	ev_io_start(loop, &t->io);
+	ev_timer_stop(loop, &t->timer);
+	ev_timer_set(&t->timer, TLS_LINGER_S, 0.0);
+	ev_timer_start(loop, &t->timer);
+}
+
 static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop;
 	(void)revents;
 	sg_tls *t = (sg_tls *)(void *)((char *)w - offsetof(sg_tls, io));
+	if (t->lingering) {
+		linger_read(t);
+		sg__tls_settle(t);
+		return;
+	}
 	if (t->mode == SG_TLS_HANDSHAKE)
 		handshake(t);
 	sg__tls_kick(t);
@@ -225,11 +268,11 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	sg_tls *t = (sg_tls *)(void *)((char *)w - offsetof(sg_tls, timer));
-	if (t->mode == SG_TLS_H2) { /* idle for keepalive_timeout_ms: GOAWAY */
+	if (t->mode == SG_TLS_H2 && !t->lingering) { /* idle for keepalive_timeout_ms: GOAWAY */
 		sg__h2_shutdown(t);
 		sg__tls_kick(t);
 	} else {
-		t->dead = 1; /* the handshake did not finish in time */
+		t->dead = 1; /* the handshake did not finish in time, or lingering is over */
 	}
 	sg__tls_settle(t);
 }
@@ -245,7 +288,8 @@ static void tls_close(sg_tls *t)
 	sg__tls_pump_close(t);
 	if (t->ssl) {
 		if (t->mode != SG_TLS_HANDSHAKE)
-			SSL_shutdown(t->ssl); /* one try at close_notify; never waited for */
+			if (!t->lingering) /* one try at close_notify; never waited for */
+				SSL_shutdown(t->ssl);
 		ERR_clear_error();
 		SSL_free(t->ssl);
 	}
@@ -267,6 +311,8 @@ void sg__tls_settle(sg_tls *t)
 {
 	if (t->dead)
 		tls_close(t);
+	else if (t->finished && !t->lingering)
+		linger_begin(t);
 }
 
 void sg__tls_adopt(sg_server *srv, int fd)

@@ -39,7 +39,9 @@ typedef struct sg_tls {
 	sg_tls_mode mode;
 	sg_buf out; /* plaintext for SSL_write, from out_off */
 	size_t out_off;
-	unsigned write_wants_read : 1, read_wants_write : 1, peer_done : 1, dead : 1, counted : 1;
+	unsigned write_wants_read : 1, read_wants_write : 1, peer_done : 1, dead : 1, counted : 1,
+	    finished : 1,  /* all is said: close_notify, then linger */
+	    lingering : 1; /* shut for writing: reading and dropping until EOF */
 	struct sockaddr_storage peer;
 	/* pump */
 	int pfd; /* our end of the socketpair; -1 when none */

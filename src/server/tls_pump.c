@@ -133,7 +133,7 @@ void sg__tls_pump_peer_done(sg_tls *t)
 void sg__tls_pump_drained(sg_tls *t)
 {
 	if (t->app_done && !sg__tls_pending(t))
-		t->dead = 1; /* the engine's last bytes are sent: close_notify and close */
+		t->finished = 1; /* the engine's last bytes are sent: close_notify and close */
 	else
 		pump_watch(t);
 }

@@ -1,6 +1,7 @@
 // Hostile clients on the TLS port: a handshake that never finishes, HTTP/2
 // garbage after the preface, a rapid-reset flood (CVE-2023-44487), more
-// streams than SETTINGS_MAX_CONCURRENT_STREAMS and an oversized header list.
+// streams than SETTINGS_MAX_CONCURRENT_STREAMS, an oversized header list
+// and an HTTP/2 reader that stops reading.
 // The gateway answers each with a timeout, GOAWAY or a clear refusal, and
 // stays healthy on both ports.
 import { after, before, describe, it } from 'node:test';
@@ -8,9 +9,9 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
-import { startServer, tempDir, waitFor, withTimeout } from '../integration/lib/server.mjs';
+import { publish, rssBytes, startServer, tempDir, waitFor, withTimeout } from '../integration/lib/server.mjs';
 import { h2Connect, h2Request, makeCa, makeServerCert, tlsArgs, tlsConnect } from '../integration/lib/tls.mjs';
-import { assertHealthy } from './lib/hostile.mjs';
+import { assertHealthy, RSS_ENV } from './lib/hostile.mjs';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 const GOAWAY = 7;
@@ -18,11 +19,13 @@ const RST_STREAM = 3;
 const ENHANCE_YOUR_CALM = 11;
 
 const tmp = tempDir('streamgate-tls-hostile-');
-let ca, server;
+let ca, certs, server;
+const message = (i) => `message ${i} ${'x'.repeat(100000)}`;
 
 before(async () => {
   ca = fs.readFileSync(makeCa(tmp.dir));
-  server = await startServer({ tls: true, args: [...tlsArgs(makeServerCert(tmp.dir)), '--body-timeout-ms', '500'] });
+  certs = makeServerCert(tmp.dir);
+  server = await startServer({ tls: true, args: [...tlsArgs(certs), '--body-timeout-ms', '500'] });
 });
 after(async () => {
   await server?.stop();
@@ -134,9 +137,44 @@ describe('TLS port under hostile clients', () => {
     for (let i = 0; i < 101; i++) parts.push(frame(1, 0x5, 1 + 2 * i, sse));
     c.socket.write(Buffer.concat(parts));
     await waitFor(() => c.frames().some((f) => f.type === RST_STREAM && f.stream === 201), { what: 'RST_STREAM on stream 201' });
-    assert.equal(c.frames().filter((f) => f.type === 1).length, 100, 'HEADERS answers to the first 100');
+    const refused = c.frames().find((f) => f.type === RST_STREAM && f.stream === 201);
+    assert.equal(refused.payload.readUInt32BE(0), 7, 'REFUSED_STREAM');
+    await waitFor(() => c.frames().filter((f) => f.type === 1).length === 100, { what: 'HEADERS answers to the first 100' });
     c.socket.destroy();
     await healthyBothWays();
+  });
+
+  it('a reader that stops reading meets the slow-client policy, not unbounded memory', async () => {
+    const srv = await startServer({ tls: true, env: RSS_ENV, args: [...tlsArgs(certs), '--history-count', '0', '--queue-bytes', '262144'] });
+    try {
+      const session = await h2Connect(srv.tlsPort, ca, { initialWindowSize: 1024 });
+      const req = session.request({ ':path': '/channels/flood' });
+      const parts = [];
+      req.on('data', (d) => parts.push(d));
+      await withTimeout(new Promise((resolve) => req.once('response', resolve)), 10000, 'headers');
+      req.pause();
+      const rss0 = rssBytes(srv.pid);
+      for (let i = 0; i < 100; i++) await publish(srv.url, 'flood', message(i));
+      const grown = rssBytes(srv.pid) - rss0;
+      assert.ok(grown < 12 * 1024 * 1024, `RSS grew by ${grown} bytes for 10 MB published to a reader that reads nothing`);
+      req.resume();
+      const last = message(99);
+      await waitFor(() => Buffer.concat(parts).toString('utf8').endsWith(`${last}\n`), { timeoutMs: 20000, what: 'the last message' });
+      // whole messages, in order: frames are dropped whole, never cut
+      const lines = Buffer.concat(parts).toString('utf8').slice(0, -1).split('\n');
+      let prev = -1;
+      for (const line of lines) {
+        const m = /^message (\d+) (x+)$/.exec(line);
+        assert.ok(m && m[2].length === 100000, `a whole message: ${line.slice(0, 40)}`);
+        assert.ok(Number(m[1]) > prev);
+        prev = Number(m[1]);
+      }
+      assert.ok(lines.length < 100, 'the oldest were dropped');
+      req.close();
+      session.close();
+    } finally {
+      await srv.stop();
+    }
   });
 
   it('a header list over max_header_bytes gets 431 JSON', async () => {
