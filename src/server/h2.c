@@ -159,6 +159,9 @@ static void request_ready(sg_h2_stream *st, int end_stream)
 	head_build(st, end_stream, &head);
 	if (head.method_len > SG_H1_METHOD_MAX || !head.target_len || head.target[0] != '/')
 		return sg__h2_fail(st, 400, "bad_request", "a request needs a method and a path");
+	if (st->h2->held > SG_H2_HELD_MAX(srv))
+		return sg__h2_fail(st, 503, "busy",
+		                   "this connection holds too many bodies and answers: read them");
 	if (strlen(head.target) > srv->cfg.max_url_bytes)
 		return sg__h2_fail(st, 414, "url_too_long", "the path is over max_url_bytes");
 	if (!(st->c.req = sg__request_new(&head, &err)))
@@ -199,8 +202,15 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, co
 		sg__h2_fail(st, 413, "body_too_large", "the body is over max_body_bytes");
 		return 0;
 	}
+	if (st->h2->held + len > SG_H2_HELD_MAX(st->c.srv)) {
+		st->body_over = 1;
+		sg__h2_fail(st, 503, "busy",
+		            "this connection holds too many bodies and answers: read them");
+		return 0;
+	}
 	if (sg_buf_append(&st->body, data, len))
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	st->h2->held += len;
 	return 0;
 }
 
@@ -210,7 +220,7 @@ static void body_done(sg_h2_stream *st)
 	sg__response_init(&resp);
 	sg__http_post(st->c.srv, &st->d, st->c.req, st->body.data ? st->body.data : "",
 	              st->body.len, &resp);
-	sg_buf_free(&st->body);
+	sg__h2_body_drop(st);
 	sg__h2_answer(st, &resp);
 }
 

@@ -49,6 +49,7 @@ typedef struct sg_h2 {
 	nghttp2_session *session;
 	sg_h2_stream *streams;
 	size_t nstreams;
+	size_t held;         /* bytes of request bodies and unsent answers, every stream's */
 	double reset_tokens; /* rapid reset: RST_STREAMs the client may still send */
 	double reset_at;     /* when the tokens were last counted (loop time) */
 	unsigned over_limit : 1,
@@ -56,7 +57,14 @@ typedef struct sg_h2 {
 	    broken : 1;      /* the client broke the protocol: GOAWAY, read no more */
 } sg_h2;
 
+/* A connection holding more than this in bodies and answers gets 503 for
+ * new requests and bodies until its client reads: 100 streams cannot make
+ * it hold 100 bodies. */
+#define SG_H2_HELD_MAX(srv) (4 * (srv)->cfg.max_body_bytes + 65536)
+
 /* h2_stream.c */
+/* Frees st's body and takes it off the connection's count. */
+void sg__h2_body_drop(sg_h2_stream *st);
 /* Submits resp as st's answer (frees resp). */
 void sg__h2_answer(sg_h2_stream *st, sg_response *resp);
 /* A JSON error answer. */

@@ -73,6 +73,7 @@ static ssize_t answer_read(nghttp2_session *session, int32_t id, uint8_t *buf, s
 	if (st->body_off == st->body.len) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 		st->finished = 1;
+		sg__h2_body_drop(st);
 	}
 	return (ssize_t)n;
 }
@@ -81,10 +82,11 @@ void sg__h2_answer(sg_h2_stream *st, sg_response *resp)
 {
 	h2_fields f = {.store = SG_BUF_INIT};
 	int rc = sg__response_fields(resp, field_add, &f);
-	sg_buf_free(&st->body);
+	sg__h2_body_drop(st);
 	st->body = resp->body; /* the answer's body is st's now */
 	resp->body = (sg_buf)SG_BUF_INIT;
 	st->body_off = 0;
+	st->h2->held += st->body.len;
 	st->state = SG_H2S_ANSWER;
 	int has_body = !st->head_only && resp->status != 204 && st->body.len;
 	nghttp2_data_provider prd = {.source.ptr = st, .read_callback = answer_read};
@@ -265,5 +267,12 @@ void sg__h2_stream_clear(sg_h2_stream *st, int errored)
 	sg_frame_unref(st->cur);
 	st->cur = NULL;
 	sg_buf_free(&st->hdrs);
+	sg__h2_body_drop(st);
+}
+
+void sg__h2_body_drop(sg_h2_stream *st)
+{
+	st->h2->held -= st->body.len;
 	sg_buf_free(&st->body);
+	st->body_off = 0;
 }

@@ -177,6 +177,33 @@ describe('TLS port under hostile clients', () => {
     }
   });
 
+  it('bodies left unfinished on many streams are bounded per connection (503 busy)', async () => {
+    // node's own bound on what a session buffers (10 MB) would refuse our
+    // 18 MB before the gateway sees them
+    const session = await h2Connect(server.tlsPort, ca, {}, { maxSessionMemory: 200 });
+    const answers = [];
+    const reqs = [];
+    for (let i = 0; i < 20; i++) {
+      const req = session.request({ ':method': 'POST', ':path': '/channels/held' });
+      req.on('response', (h) => {
+        let text = '';
+        req.setEncoding('utf8');
+        req.on('data', (d) => (text += d));
+        req.on('end', () => answers.push({ status: h[':status'], text }));
+      });
+      req.on('error', () => {});
+      req.write(Buffer.alloc(900 * 1024, 0x61)); // never ended
+      reqs.push(req);
+    }
+    await waitFor(() => answers.length >= 15, { timeoutMs: 20000, what: `503 answers (have ${answers.length})` });
+    for (const a of answers) {
+      assert.equal(a.status, 503);
+      assert.equal(a.text, '{"error":"busy","detail":"this connection holds too many bodies and answers: read them"}');
+    }
+    session.destroy();
+    await healthyBothWays();
+  });
+
   it('a header list over max_header_bytes gets 431 JSON', async () => {
     const session = await h2Connect(server.tlsPort, ca);
     const r = await h2Request(session, { path: '/healthz', headers: { 'x-big': 'a'.repeat(6000), 'x-big2': 'b'.repeat(6000) } });

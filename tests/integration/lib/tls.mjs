@@ -50,10 +50,11 @@ export function tlsConnect(port, ca, { alpn = ['http/1.1'], minVersion } = {}) {
   }), 10000, `TLS connection to ${port}`);
 }
 
-// An HTTP/2 session (node's http2, a real client) to the TLS port.
-export function h2Connect(port, ca, settings = {}) {
+// An HTTP/2 session (node's http2, a real client) to the TLS port;
+// options go to http2.connect.
+export function h2Connect(port, ca, settings = {}, options = {}) {
   return withTimeout(new Promise((resolve, reject) => {
-    const session = http2.connect(`https://localhost:${port}`, { ca, settings });
+    const session = http2.connect(`https://localhost:${port}`, { ca, settings, ...options });
     session.once('connect', () => resolve(session));
     session.once('error', reject);
   }), 10000, `HTTP/2 session to ${port}`);
