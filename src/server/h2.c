@@ -325,6 +325,12 @@ int sg__h2_done(const sg_tls *t)
 	       !nghttp2_session_want_write(t->h2->session);
 }
 
+void sg__h2_want_send(sg_tls *t)
+{
+	if (t->h2)
+		sg__conn_mark_dirty(&t->h2->c);
+}
+
 int sg__h2_wants_read(const sg_tls *t)
 {
 	return t->h2 && !t->h2->broken && nghttp2_session_want_read(t->h2->session);

@@ -23,6 +23,8 @@ void sg__h2_send(struct sg_tls *t);
 /* Nonzero once the session is over (GOAWAY sent, no stream left): the
  * connection closes when its last bytes are sent. */
 int sg__h2_done(const struct sg_tls *t);
+/* Asks for the connection's write pass this loop turn. */
+void sg__h2_want_send(struct sg_tls *t);
 /* Nonzero while the session reads. */
 int sg__h2_wants_read(const struct sg_tls *t);
 /* The write pass' turn for an HTTP/2 connection (conn.c's list): streams

@@ -259,7 +259,16 @@ static void on_io(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (t->mode == SG_TLS_HANDSHAKE)
 		handshake(t);
-	sg__tls_kick(t);
+	if (t->mode == SG_TLS_H2 && !t->dead) {
+		/* what the session has to say after reading goes out in the
+		 * write pass: one send (and one SSL_write) per loop turn */
+		sg__tls_flush(t);
+		read_some(t);
+		sg__h2_want_send(t);
+		sg__tls_watch(t);
+	} else {
+		sg__tls_kick(t);
+	}
 	sg__tls_settle(t);
 }
 
@@ -269,8 +278,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	sg_tls *t = (sg_tls *)(void *)((char *)w - offsetof(sg_tls, timer));
 	if (t->mode == SG_TLS_H2 && !t->lingering) { /* idle for keepalive_timeout_ms: GOAWAY */
-		sg__h2_shutdown(t);
-		sg__tls_kick(t);
+		sg__h2_shutdown(t);                  /* its write pass sends the GOAWAY */
 	} else {
 		t->dead = 1; /* the handshake did not finish in time, or lingering is over */
 	}
