@@ -142,6 +142,52 @@ describe('HTTP/2 over TLS with node http2', () => {
   });
 });
 
+describe('HTTP/2 timers', () => {
+  it('an idle SSE stream gets heartbeats; a long-poll times out with []', async () => {
+    const srv = await startServer({ tls: true, args: [...tlsArgs(files), '--heartbeat-ms', '300', '--longpoll-timeout-ms', '400'] });
+    try {
+      const session = await h2Connect(srv.tlsPort, ca);
+      const req = session.request({ ':path': '/channels/tls-quiet', accept: 'text/event-stream' });
+      let text = '';
+      req.setEncoding('utf8');
+      req.on('data', (d) => (text += d));
+      await waitFor(() => text.length >= ': ok\n\n:\n\n:\n\n'.length, { what: 'two heartbeats' });
+      assert.match(text, /^: ok\n\n(:\n\n)+$/);
+      const t0 = Date.now();
+      const poll = await h2Request(session, { path: '/channels/tls-quiet?transport=longpoll' });
+      const took = Date.now() - t0;
+      assert.equal(poll.status, 200);
+      assert.equal(poll.text, '[]');
+      assert.ok(took >= 350 && took < 3000, `the long-poll answered after ${took} ms`);
+      req.close();
+      session.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
+describe('HTTP/2 and shutdown', () => {
+  it('SIGTERM ends an h2 SSE stream with END_STREAM and exits 0', async () => {
+    const srv = await startServer({ tls: true, args: tlsArgs(files) });
+    const session = await h2Connect(srv.tlsPort, ca);
+    session.on('error', () => {});
+    const req = session.request({ ':path': '/channels/tls-bye', accept: 'text/event-stream' });
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('data', (d) => (text += d));
+    const ended = new Promise((resolve) => req.once('end', resolve));
+    await waitFor(() => text === ': ok\n\n', { what: 'the SSE prelude' });
+    const a = await publish(srv.url, 'tls-bye', 'last words');
+    await waitFor(() => text.includes('last words'), { what: 'the message' });
+    await srv.stop();
+    await withTimeout(ended, 5000, 'the stream ends');
+    assert.equal(text, `: ok\n\nid: ${a.id}\ndata: last words\n\n`);
+    assert.equal(req.rstCode, 0);
+    session.destroy();
+  });
+});
+
 describe('HTTP/1.1 and WebSocket on the TLS port', () => {
   it('curl --http1.1 over TLS', async () => {
     const r = await curlDone(`${server.tlsUrl}/healthz`, ['--http1.1']);
