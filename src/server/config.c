@@ -51,6 +51,7 @@ static const key_spec keys[] = {
 	SIZE(sse_retry_ms, 0, 3600000, "0", "SSE retry: sent to browsers (0: none, the browser's default)"),
 	SIZE(longpoll_timeout_ms, 100, 3600000, "30000", "how long a long-poll waits before answering []"),
 	SIZE(body_timeout_ms, 100, 3600000, "10000", "how long a request head, a request body or a fragmented WebSocket message may take to arrive"),
+	SIZE(write_delay_ms, 0, 1000, "0", "how long a queued message may wait so that more go out in the same write (0: each loop turn writes what it queued)"),
 	SIZE(keepalive_timeout_ms, 100, 3600000, "15000", "how long an idle kept-alive HTTP connection stays open"),
 	SIZE(shutdown_grace_ms, 0, 60000, "2000", "how long shutdown waits for clients to drain"),
 	SIZE(log_level, 0, 4, "1", "0 quiet, 1 errors, 2 warnings, 3 notices, 4 info"),

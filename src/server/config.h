@@ -32,6 +32,7 @@ struct sg_config {
 	size_t longpoll_timeout_ms;
 	size_t body_timeout_ms;
 	size_t keepalive_timeout_ms;
+	size_t write_delay_ms;
 	size_t shutdown_grace_ms;
 	size_t log_level;
 	size_t examples;

@@ -40,6 +40,8 @@ sg_stream *sg__conn_stream_new(sg_conn *c, const sg_transport *t, const sg_strea
 
 struct sg_writer {
 	ev_prepare prepare;
+	ev_timer delay; /* wakes the loop when write_delay_ms has passed */
+	ev_tstamp since; /* when the first connection of this pass got dirty */
 	sg_server *srv;
 };
 
@@ -49,6 +51,8 @@ void sg__conn_mark_dirty(sg_conn *c)
 	if (c->is_dirty)
 		return;
 	c->is_dirty = 1;
+	if (!srv->dirty && srv->writer)
+		srv->writer->since = ev_now(srv->evloop);
 	c->dirty_prev = NULL;
 	c->dirty_next = srv->dirty;
 	if (srv->dirty)
@@ -69,14 +73,44 @@ void sg__conn_dirty_unlink(sg_conn *c)
 	c->is_dirty = 0;
 }
 
+/* With write_delay_ms set, a pass is put off until the first frame it would
+ * write has waited that long: a loop with headroom writes as rarely as a
+ * saturated one, several messages to a send, at the cost of that much
+ * latency. A loop busier than the delay is never held back. */
+static int write_pass_deferred(struct sg_writer *wr)
+{
+	sg_server *srv = wr->srv;
+	if (!srv->cfg.write_delay_ms || !srv->dirty || srv->shutting_down)
+		return 0;
+	ev_tstamp left = wr->since + (ev_tstamp)srv->cfg.write_delay_ms / 1000 - ev_now(srv->evloop);
+	if (left <= 0)
+		return 0;
+	if (!ev_is_active(&wr->delay)) {
+		ev_timer_set(&wr->delay, left, 0);
+		ev_timer_start(srv->evloop, &wr->delay);
+	}
+	return 1;
+}
+
+/* The delay timer only has to wake the loop: its prepare watcher writes. */
+static void write_delay_over(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+}
+
 /* Runs just before the loop sleeps: every connection whose stream queued
  * frames during this turn writes them, several to a send. */
 static void write_pass(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	sg_server *srv = ((struct sg_writer *)w)->srv;
+	struct sg_writer *wr = (struct sg_writer *)w;
+	sg_server *srv = wr->srv;
 	sg_conn *c;
+	if (write_pass_deferred(wr))
+		return;
 	while ((c = srv->dirty)) {
 		sg__conn_dirty_unlink(c);
 		if (c->is_ws)
@@ -96,6 +130,7 @@ int sg__conn_writer_start(sg_server *srv)
 	w->srv = srv;
 	ev_prepare_init(&w->prepare, write_pass);
 	ev_prepare_start(srv->evloop, &w->prepare);
+	ev_timer_init(&w->delay, write_delay_over, 0, 0);
 	srv->writer = w;
 	return 0;
 }
@@ -105,6 +140,7 @@ void sg__conn_writer_stop(sg_server *srv)
 	if (!srv->writer)
 		return;
 	ev_prepare_stop(srv->evloop, &srv->writer->prepare);
+	ev_timer_stop(srv->evloop, &srv->writer->delay);
 	free(srv->writer);
 	srv->writer = NULL;
 }

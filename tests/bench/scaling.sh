@@ -7,7 +7,7 @@
 # 2-worker ÷ 1-worker ratio. Reports numbers; never fails on timing.
 #
 #   tests/bench/scaling.sh [--quick] [--scenarios S6,S7,S2,S3] [--no-nchan]
-#       [--out DIR] [--wait-quiet SECONDS]
+#       [--out DIR] [--wait-quiet SECONDS] [--server-arg ARG]...
 #
 # The load generator shares the 2-core machine (it takes about half a core
 # at these rates), so two workers can have at most ~1.5 cores between them.
@@ -20,6 +20,7 @@ scenarios="S6,S7,S2,S3"
 peers=(--only streamgate --only nchan)
 out=""
 quiet=()
+extra=() # more streamgate flags, e.g. --server-arg --write-delay-ms --server-arg 50
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) quick=(--quick) ;;
@@ -27,6 +28,7 @@ while [ $# -gt 0 ]; do
 	--no-nchan) peers=(--only streamgate) ;;
 	--out) out="${2:?}"; shift ;;
 	--wait-quiet) quiet=(--wait-quiet "${2:?}"); shift ;;
+	--server-arg) extra+=(--server-arg "${2:?}"); shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "scaling.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -37,7 +39,7 @@ done
 for n in 1 2; do
 	"$here/compare.sh" ${quick[@]+"${quick[@]}"} ${quiet[@]+"${quiet[@]}"} "${peers[@]}" --limits default \
 		--scenarios "$scenarios" --server-arg --workers --server-arg "$n" \
-		--nchan-workers "$n" --out "$out/w$n" >/dev/null
+		--nchan-workers "$n" ${extra[@]+"${extra[@]}"} --out "$out/w$n" >/dev/null
 done
 
 kv() { awk -F= -v k="$2" '$1 == k { print $2; exit }' "$1" 2>/dev/null || true; }
