@@ -10,7 +10,7 @@ import net from 'node:net';
 import WebSocket from 'ws';
 import { curl } from './lib/clients.mjs';
 import {
-  publish, request, sleep, startServer, tempDir, waitFor, withTimeout,
+  publish, request, runBinary, sleep, startServer, tempDir, waitFor, withTimeout,
 } from './lib/server.mjs';
 import { h2Connect, h2Request, makeCa, makeServerCert, tlsArgs, tlsConnect } from './lib/tls.mjs';
 
@@ -279,10 +279,34 @@ describe('certificate reload', () => {
       const want = `: ok\n\nid: ${a.id}\ndata: before\n\nid: ${b.id}\ndata: after\n\n`;
       await waitFor(() => text.length >= want.length, { what: 'both events on the old connection' });
       assert.equal(text, want);
+      // a certificate that does not load: said on stderr, the last good one stays
+      fs.writeFileSync(f.cert, 'not a certificate\n');
+      srv.proc.kill('SIGHUP');
+      await waitFor(() => /reload: tls_cert: cannot load [^\n]*; keeping the previous certificate/.test(srv.stderr()), { what: 'the reload error' });
+      const third = await tlsConnect(srv.tlsPort, ca);
+      assert.equal(third.cert.serialNumber, '2002');
+      third.socket.destroy();
       session.close();
     } finally {
       await srv.stop();
       dir.cleanup();
+    }
+  });
+});
+
+describe('TLS settings that cannot start', () => {
+  it('exit 1 with one line saying why', async () => {
+    const cases = [
+      [['--tls-listen', '127.0.0.1:0'], 'streamgate: tls_listen needs tls_cert and tls_key (PEM files)\n'],
+      [['--listen', ''], 'streamgate: listen and tls_listen are both empty: nothing to listen on\n'],
+      [['--tls-listen', 'nope', '--tls-cert', files.cert, '--tls-key', files.key], 'streamgate: tls_listen: expected HOST:PORT, got "nope"\n'],
+      [['--tls-listen', '127.0.0.1:0', '--tls-cert', files.cert, '--tls-key', caFile], /^streamgate: tls_key: cannot load .*ca\.pem: .*\n$/],
+    ];
+    for (const [args, want] of cases) {
+      const r = await runBinary(['--listen', '127.0.0.1:0', ...args]);
+      assert.equal(r.code, 1, r.stderr);
+      if (typeof want === 'string') assert.equal(r.stderr, want);
+      else assert.match(r.stderr, want);
     }
   });
 });
