@@ -28,6 +28,7 @@
 
 #define PUMP_CAP (64 * 1024)
 #define PUMP_CHUNK 16384
+#define PUMP_SOCKBUF (32 * 1024)
 
 static size_t in_pending(const sg_tls *t)
 {
@@ -143,6 +144,12 @@ int sg__tls_pump_start(sg_tls *t)
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv))
 		return SG_EIO;
+	/* small kernel buffers between the two: the engine sees a client
+	 * that does not read (and applies the slow-client policy) about as
+	 * soon as it would on a plain socket */
+	int size = PUMP_SOCKBUF;
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
 	t->pfd = sv[0];
 	ev_io_init(&t->pio, on_pump, t->pfd, EV_READ);
 	/* the engine counts the connection from now on (and applies the

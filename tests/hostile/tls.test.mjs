@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
-import { publish, rssBytes, startServer, tempDir, waitFor, withTimeout } from '../integration/lib/server.mjs';
+import { publish, request, rssBytes, startServer, tempDir, waitFor, withTimeout } from '../integration/lib/server.mjs';
 import { h2Connect, h2Request, makeCa, makeServerCert, tlsArgs, tlsConnect } from '../integration/lib/tls.mjs';
 import { assertHealthy, RSS_ENV } from './lib/hostile.mjs';
 
@@ -202,6 +202,39 @@ describe('TLS port under hostile clients', () => {
     }
     session.destroy();
     await healthyBothWays();
+  });
+
+  it('an HTTP/1.1-over-TLS reader that stops reading meets slow_policy disconnect', async () => {
+    const srv = await startServer({ tls: true, args: [...tlsArgs(certs), '--slow-policy', 'disconnect', '--queue-bytes', '65536', '--history-count', '0'] });
+    try {
+      const { socket } = await tlsConnect(srv.tlsPort, ca);
+      socket.on('error', () => {});
+      let head = '';
+      const gotHead = new Promise((resolve) => socket.on('data', function first(d) {
+        head += d.toString('latin1');
+        if (!head.includes('\r\n\r\n')) return;
+        socket.off('data', first);
+        socket.pause();
+        socket.on('data', () => {});
+        resolve();
+      }));
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      socket.write('GET /channels/slow-tls HTTP/1.1\r\nHost: t\r\n\r\n');
+      await withTimeout(gotHead, 5000, 'the stream head');
+      // the kernel's loopback buffers take a few MB before anything backs up
+      const chunk = 'y'.repeat(10000);
+      const cut = async () => /^streamgate_slow_disconnects_total [1-9]/m.test((await request(srv.url, { path: '/metrics' })).text);
+      let published = 0;
+      while (published < 4000 && !(published % 100 === 0 && await cut())) {
+        await publish(srv.url, 'slow-tls', chunk);
+        published++;
+      }
+      assert.ok(await cut(), `no slow disconnect after ${published} messages of 10 KB`);
+      socket.resume(); // what was sent before the cut drains, then the close
+      await withTimeout(closed, 10000, 'the close of the cut reader');
+    } finally {
+      await srv.stop();
+    }
   });
 
   it('a header list over max_header_bytes gets 431 JSON', async () => {
