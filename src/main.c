@@ -272,8 +272,11 @@ int main(int argc, char **argv)
 		signal(SIGHUP, SIG_IGN);
 	char host[128];
 	int port;
-	sg__config_listen_split(cfg, host, sizeof(host), &port);
-	printf("streamgate listening on http://%s:%d\n", host, sg_server_port(srv));
+	if (cfg->listen[0] && sg__config_listen_split(cfg, host, sizeof(host), &port) == 0)
+		printf("streamgate listening on http://%s:%d\n", host, sg_server_port(srv));
+	if (cfg->tls_listen[0] &&
+	    sg__config_addr_split(cfg->tls_listen, host, sizeof(host), &port) == 0)
+		printf("streamgate listening on https://%s:%d\n", host, sg_server_tls_port(srv));
 	fflush(stdout);
 	rc = sg_server_run(srv);
 	if (reloading) {

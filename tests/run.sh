@@ -15,6 +15,7 @@ cd "$root"
 
 need_pkgs=(build-essential cmake pkg-config libwebsockets-dev libjansson-dev libssl-dev
 	libcap-dev libcmocka-dev libjwt-dev curl ca-certificates clang)
+need_pkgs+=(libnghttp2-dev openssl) # HTTP/2 on the TLS port; the TLS tests make their CA with openssl
 command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs npm)
 missing=()
 for p in "${need_pkgs[@]}"; do

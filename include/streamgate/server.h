@@ -47,6 +47,8 @@ void sg_server_stop(sg_server *srv);
 int sg_server_reload(sg_server *srv, const sg_config *cfg);
 /* The TCP port the server listens on (useful with port 0). */
 int sg_server_port(const sg_server *srv);
+/* The port the HTTPS listener (tls_listen) is bound to, or 0 without one. */
+int sg_server_tls_port(const sg_server *srv);
 
 /* Publishes one message to a channel. Safe from any thread; the id is
  * assigned on the loop thread. channel, event (may be NULL) and data are

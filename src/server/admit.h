@@ -11,6 +11,8 @@
 #include "request.h"
 #include "server.h"
 
+struct sockaddr_storage;
+
 /* What admission knows of the connection a request came on. */
 typedef struct sg_admit_ctx {
 	int over_limit;		   /* the connection is past max_connections */

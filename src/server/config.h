@@ -55,6 +55,9 @@ struct sg_config {
 	size_t max_connections_per_ip;
 	char trusted_proxies[1024];
 	char metrics_listen[128];
+	char tls_listen[128]; /* "": no HTTPS port */
+	char tls_cert[512];
+	char tls_key[512];
 };
 
 /* Writes the host part of cfg->listen into host (hostlen bytes) and its

@@ -14,6 +14,8 @@
 
 #include "auth/principal.h"
 #include "h1.h"
+#include "h2.h"
+#include "respond.h"
 #include "websocket.h"
 
 sg_stream *sg__conn_stream_new(sg_conn *c, const sg_transport *t, const sg_stream_sink *sink)
@@ -114,6 +116,8 @@ static void write_pass(struct ev_loop *loop, ev_prepare *w, int revents)
 		sg__conn_dirty_unlink(c);
 		if (c->is_ws)
 			sg__ws_write_pass(c);
+		else if (c->is_h2)
+			sg__h2_write_pass(c);
 		else
 			sg__h1_write_pass(c);
 	}
@@ -167,9 +171,30 @@ void sg__conn_release(sg_conn *c, int errored)
 	sg__request_free(c->req);
 	free(c->rate_key);
 	/* ready for the next request on a kept-alive connection */
-	*c = (sg_conn){.wsi = c->wsi, .srv = srv, .is_ws = c->is_ws};
+	*c = (sg_conn){.wsi = c->wsi, .srv = srv, .is_ws = c->is_ws, .is_h2 = c->is_h2};
 	if (s)
 		sg__stream_detach(s, errored);
+}
+
+char *sg__conn_longpoll_response(sg_conn *c, sg_response *r)
+{
+	sg_stream *s = c->stream;
+	const sg_transport *t = sg__stream_transport_of(s);
+	sg__response_init(r);
+	r->content_type = t->content_type;
+	sg_id_format(sg__stream_last(s), r->last_event_id);
+	char *gap = sg__stream_notes(s) ? strdup(sg__stream_notes(s)) : NULL;
+	r->gap = gap;
+	sg_buf_puts(&r->body, t->batch_open);
+	for (size_t i = 0; sg__stream_queued(s); i++) {
+		sg_frame *f = sg__stream_peek(s, 0);
+		if (i)
+			sg_buf_puts(&r->body, t->batch_sep);
+		sg_buf_append(&r->body, sg_frame_data(f), f->len);
+		sg__stream_pop(s);
+	}
+	sg_buf_puts(&r->body, t->batch_close);
+	return gap;
 }
 
 void sg__conn_heartbeat(sg_conn *c)

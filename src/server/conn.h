@@ -24,7 +24,8 @@ typedef struct sg_conn {
 	struct sg_conn *dirty_prev, *dirty_next; /* srv->dirty */
 	sg_buf wsmsg;		     /* WebSocket message being reassembled */
 	unsigned listed : 1, ending : 1, aborting : 1, timed_out : 1, is_ws : 1,
-		headers_out : 1, active : 1, ping_due : 1, is_dirty : 1;
+		headers_out : 1, active : 1, ping_due : 1, is_dirty : 1,
+		is_h2 : 1; /* an HTTP/2 connection's (h2.c) */
 	struct sg_timer *timer; /* a long-poll's wait, on the loop */
 	struct sg_timer *pong_timer; /* WebSocket: a ping awaiting its pong */
 	struct sg_timer *msg_timer;  /* WebSocket: a message awaiting its end */
@@ -49,6 +50,11 @@ void sg__conn_dirty_unlink(sg_conn *c);
 /* Starts and stops srv's write pass (an ev_prepare on its loop). */
 int sg__conn_writer_start(sg_server *srv);
 void sg__conn_writer_stop(sg_server *srv);
+
+/* Long-poll: fills r (initialised here) with every frame c's stream
+ * queued, as one batch. Returns the gap note r->gap points to (caller
+ * frees it once r is written; NULL when none). */
+char *sg__conn_longpoll_response(sg_conn *c, sg_response *r);
 
 /* Heartbeat tick: an open stream that wrote nothing since the last tick
  * gets its transport's heartbeat (a WebSocket: a ping). */

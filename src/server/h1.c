@@ -288,7 +288,7 @@ static void refuse_now(int fd)
 	close(fd);
 }
 
-void sg__h1_adopt(sg_server *srv, int fd, const struct sockaddr *peer, int from_metrics)
+void sg__h1_adopt(sg_server *srv, int fd, const struct sockaddr *peer, unsigned flags)
 {
 	size_t max = srv->cfg.max_connections;
 	size_t n = atomic_fetch_add(&srv->group->sockets, 1) + 1;
@@ -301,7 +301,7 @@ void sg__h1_adopt(sg_server *srv, int fd, const struct sockaddr *peer, int from_
 	h->c.srv = srv;
 	h->fd = fd;
 	h->over_limit = n > max;
-	h->from_metrics = from_metrics;
+	h->from_metrics = !!(flags & SG_H1_FROM_METRICS);
 	sg__ip_from_sockaddr(peer, &h->peer);
 	ip_count(h);
 	ev_io_init(&h->rio, on_read, fd, EV_READ);

@@ -8,6 +8,7 @@
 
 #include <ev.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "conn.h"
 #include "h1.h"

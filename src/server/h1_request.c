@@ -168,15 +168,11 @@ static void wait_over(void *p)
 /* HEAD on a streaming path: the headers its GET would get, no stream. */
 static void stream_head_only(sg_h1 *h)
 {
-	const sg_transport *t;
-	const char *why;
-	sg_negotiation n = {.forced = sg_request_query(h->c.req, "transport"),
-			    .accept = sg_request_header(h->c.req, "accept")};
-	if (sg_transport_negotiate(&n, &t, &why))
-		return fail(h, 400, "bad_transport", why);
 	sg_response r;
 	sg__response_init(&r);
-	r.content_type = t->content_type;
+	sg__http_stream_head(h->c.req, &r);
+	if (r.status != 200)
+		h->wire.close = 1;
 	answer(h, &r);
 }
 
@@ -224,23 +220,8 @@ static void stream_begin(sg_h1 *h)
 /* Long-poll: one answer with every queued frame as a batch. */
 static void longpoll_answer(sg_h1 *h)
 {
-	sg_stream *s = h->c.stream;
-	const sg_transport *t = sg__stream_transport_of(s);
 	sg_response r;
-	sg__response_init(&r);
-	r.content_type = t->content_type;
-	sg_id_format(sg__stream_last(s), r.last_event_id);
-	char *gap = sg__stream_notes(s) ? strdup(sg__stream_notes(s)) : NULL;
-	r.gap = gap;
-	sg_buf_puts(&r.body, t->batch_open);
-	for (size_t i = 0; sg__stream_queued(s); i++) {
-		sg_frame *f = sg__stream_peek(s, 0);
-		if (i)
-			sg_buf_puts(&r.body, t->batch_sep);
-		sg_buf_append(&r.body, sg_frame_data(f), f->len);
-		sg__stream_pop(s);
-	}
-	sg_buf_puts(&r.body, t->batch_close);
+	char *gap = sg__conn_longpoll_response(&h->c, &r);
 	sg__conn_release(&h->c, 0);
 	answer(h, &r);
 	free(gap);

@@ -71,6 +71,18 @@ int sg__open_stream(sg_conn *c, const sg_stream_sink *sink, sg_handler_fn fn, vo
 	return sg__stream_failure(s, error, detail);
 }
 
+void sg__http_stream_head(const sg_request *req, sg_response *resp)
+{
+	const sg_transport *t;
+	const char *why;
+	sg_negotiation n = {.forced = sg_request_query(req, "transport"),
+			    .accept = sg_request_header(req, "accept")};
+	if (sg_transport_negotiate(&n, &t, &why))
+		sg__response_error(resp, 400, "bad_transport", why);
+	else
+		resp->content_type = t->content_type;
+}
+
 /* A POST: its framing decides whether the body can be read. */
 static void route_post(sg_server *srv, const sg_request *req, sg_response *resp, sg_dispatch *d)
 {

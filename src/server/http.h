@@ -33,6 +33,10 @@ void sg__http_route(sg_server *srv, const sg_request *req, sg_response *resp, sg
 void sg__http_post(sg_server *srv, const sg_dispatch *d, const sg_request *req, const char *body,
 		   size_t len, sg_response *resp);
 
+/* HEAD on a streaming path: the answer (no body) its GET's headers would
+ * have, or a 400 for a transport that cannot be had. */
+void sg__http_stream_head(const sg_request *req, sg_response *resp);
+
 /* Resolves a path to a user route's handler or a streaming endpoint's.
  * Returns 0 and fills fn/ud, or SG_ENOTFOUND. */
 int sg__stream_handler_for(sg_server *srv, const char *path, sg_handler_fn *fn, void **ud);

@@ -7,6 +7,7 @@
 #include "listen.h"
 
 #include "h1.h"
+#include "tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -133,8 +134,11 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		/* closes fd itself when over the limits */
-		sg__h1_adopt(l->srv, fd, (struct sockaddr *)&peer, l->flags & SG_LISTEN_METRICS);
+		if (l->flags & SG_LISTEN_TLS)
+			sg__tls_adopt(l->srv, fd); /* the same */
+		else /* closes fd itself when over the limits */
+			sg__h1_adopt(l->srv, fd, (struct sockaddr *)&peer,
+				     l->flags & SG_LISTEN_METRICS ? SG_H1_FROM_METRICS : 0);
 	}
 }
 

@@ -23,6 +23,7 @@ int sg__listen_port(int fd);
 int sg__listen_host(int fd, char *out, size_t len);
 
 #define SG_LISTEN_METRICS 1u /* metrics_listen: its connections are marked so */
+#define SG_LISTEN_TLS 2u	    /* tls_listen: connections go to TLS (tls.c) */
 
 /* Accepts on fd from srv's loop (flags: SG_LISTEN_*); NULL when out of
  * memory. fd stays the caller's to close. */

@@ -3,12 +3,14 @@
  * worker applies the live ones on its own loop; the caller may wait.
  */
 #include <libwebsockets.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "rights.h"
 #include "server.h"
+#include "tls.h"
 
 /* One sg_server_reload call: the settings, and how many workers have yet
  * to apply them. Freed by the last of the caller and the tasks to let go. */
@@ -104,6 +106,8 @@ int sg_server_reload(sg_server *srv, const sg_config *cfg)
 		lwsl_err("reload: %s; keeping the previous settings\n", err);
 		return SG_EINVAL;
 	}
+	if (sg__tls_ctx_reload(g, cfg, err, sizeof(err))) /* new handshakes get the new cert */
+		fprintf(stderr, "streamgate: reload: %s; keeping the previous certificate\n", err);
 	reload_job *job = calloc(1, sizeof(*job));
 	if (!job)
 		return SG_ENOMEM;

@@ -29,26 +29,6 @@ void sg__response_free(sg_response *resp)
 	sg_buf_free(&resp->headers);
 }
 
-/* What a page on an allowed origin may read: the answer, and the headers
- * beyond the CORS-safelisted ones that the gateway's clients use. */
-static int cors_headers(const sg_cors *c, sg_buf *out)
-{
-	int rc = 0;
-	if (c->vary)
-		rc |= sg_buf_puts(out, "vary: origin\r\n");
-	if (c->mode == SG_CORS_ANY)
-		rc |= sg_buf_puts(out, "access-control-allow-origin: *\r\n");
-	else if (c->mode == SG_CORS_ORIGIN)
-		rc |= sg_buf_printf(out,
-				    "access-control-allow-origin: %.*s\r\n"
-				    "access-control-allow-credentials: true\r\n",
-				    (int)c->origin_len, c->origin);
-	if (c->mode != SG_CORS_NONE)
-		rc |= sg_buf_puts(out, "access-control-expose-headers: last-event-id, "
-				       "x-streamgate-gap, retry-after, www-authenticate\r\n");
-	return rc;
-}
-
 void sg__response_error(sg_response *resp, int status, const char *error, const char *detail)
 {
 	resp->status = status;
@@ -113,29 +93,99 @@ static void load_file(sg_response *resp)
 	close(fd);
 }
 
+/* What a page on an allowed origin may read: the answer, and the headers
+ * beyond the CORS-safelisted ones that the gateway's clients use. */
+static int cors_fields(const sg_cors *c, sg_field_fn fn, void *ctx)
+{
+	char origin[256]; /* origin_len is a byte */
+	int rc = 0;
+	if (c->vary)
+		rc |= fn(ctx, "vary", "origin");
+	if (c->mode == SG_CORS_ANY)
+		rc |= fn(ctx, "access-control-allow-origin", "*");
+	else if (c->mode == SG_CORS_ORIGIN) {
+		snprintf(origin, sizeof(origin), "%.*s", (int)c->origin_len, c->origin);
+		rc |= fn(ctx, "access-control-allow-origin", origin);
+		rc |= fn(ctx, "access-control-allow-credentials", "true");
+	}
+	if (c->mode != SG_CORS_NONE)
+		rc |= fn(ctx, "access-control-expose-headers",
+			 "last-event-id, x-streamgate-gap, retry-after, www-authenticate");
+	return rc;
+}
+
+/* The header lines a stage added to resp->headers ("name: value\r\n"
+ * each), one by one. */
+static int extra_fields(const sg_buf *lines, sg_field_fn fn, void *ctx)
+{
+	char name[64], value[1024];
+	int rc = 0;
+	for (size_t at = 0; at < lines->len;) {
+		const char *line = lines->data + at;
+		const char *eol = memchr(line, '\r', lines->len - at);
+		const char *colon = memchr(line, ':', eol ? (size_t)(eol - line) : 0);
+		if (!eol || !colon || colon[1] != ' ')
+			return -1; /* not written by sg_buf_printf("%s: %s\r\n") */
+		snprintf(name, sizeof(name), "%.*s", (int)(colon - line), line);
+		snprintf(value, sizeof(value), "%.*s", (int)(eol - colon - 2), colon + 2);
+		rc |= fn(ctx, name, value);
+		at = (size_t)(eol - lines->data) + 2;
+	}
+	return rc;
+}
+
+/* Emits resp's headers one by one: everything but framing and the
+ * connection's own headers, which each protocol adds itself. */
+static int fields_emit(const sg_response *resp, const sg_cors *cors, sg_field_fn fn, void *ctx)
+{
+	char n[32];
+	int rc = 0;
+	if (resp->status != 204 && resp->status != 100) {
+		rc |= fn(ctx, "content-type", resp->content_type);
+		snprintf(n, sizeof(n), "%zu", resp->body.len);
+		rc |= fn(ctx, "content-length", n);
+	}
+	rc |= fn(ctx, "cache-control", "no-cache");
+	if (resp->allow)
+		rc |= fn(ctx, "allow", resp->allow);
+	if (resp->www_authenticate)
+		rc |= fn(ctx, "www-authenticate", resp->www_authenticate);
+	if (resp->retry_after) {
+		snprintf(n, sizeof(n), "%d", resp->retry_after);
+		rc |= fn(ctx, "retry-after", n);
+	}
+	if (resp->last_event_id[0])
+		rc |= fn(ctx, "last-event-id", resp->last_event_id);
+	if (resp->gap)
+		rc |= fn(ctx, "x-streamgate-gap", resp->gap);
+	rc |= cors_fields(cors, fn, ctx);
+	rc |= extra_fields(&resp->headers, fn, ctx);
+	return rc;
+}
+
+int sg__response_fields(sg_response *resp, const sg_cors *cors, sg_field_fn fn, void *ctx)
+{
+	if (resp->file[0]) {
+		load_file(resp);
+		resp->file[0] = '\0';
+	}
+	return fields_emit(resp, cors, fn, ctx);
+}
+
+static int field_h1(void *ctx, const char *name, const char *value)
+{
+	return sg_buf_printf(ctx, "%s: %s\r\n", name, value);
+}
+
 int sg__response_write(sg_response *resp, const sg_wire_opts *o, sg_buf *out)
 {
-	if (resp->file[0])
+	if (resp->file[0]) { /* may turn into a 404: before the status line */
 		load_file(resp);
+		resp->file[0] = '\0';
+	}
 	int rc = sg_buf_printf(out, "HTTP/1.%d %d %s\r\n", o->minor, resp->status,
 			       reason_phrase(resp->status));
-	if (resp->status != 204 && resp->status != 100)
-		rc |= sg_buf_printf(out, "content-type: %s\r\ncontent-length: %zu\r\n",
-				    resp->content_type, resp->body.len);
-	rc |= sg_buf_puts(out, "cache-control: no-cache\r\n");
-	if (resp->allow)
-		rc |= sg_buf_printf(out, "allow: %s\r\n", resp->allow);
-	if (resp->www_authenticate)
-		rc |= sg_buf_printf(out, "www-authenticate: %s\r\n", resp->www_authenticate);
-	if (resp->retry_after)
-		rc |= sg_buf_printf(out, "retry-after: %d\r\n", resp->retry_after);
-	if (resp->last_event_id[0])
-		rc |= sg_buf_printf(out, "last-event-id: %s\r\n", resp->last_event_id);
-	if (resp->gap)
-		rc |= sg_buf_printf(out, "x-streamgate-gap: %s\r\n", resp->gap);
-	rc |= cors_headers(&o->cors, out);
-	if (resp->headers.len)
-		rc |= sg_buf_append(out, resp->headers.data, resp->headers.len);
+	rc |= fields_emit(resp, &o->cors, field_h1, out);
 	if (o->close)
 		rc |= sg_buf_puts(out, "connection: close\r\n");
 	else if (o->minor == 0)
@@ -146,17 +196,24 @@ int sg__response_write(sg_response *resp, const sg_wire_opts *o, sg_buf *out)
 	return rc ? SG_ENOMEM : 0;
 }
 
+int sg__response_stream_fields(const sg_transport *t, const char *gap, const sg_cors *cors,
+			       sg_field_fn fn, void *ctx)
+{
+	int rc = fn(ctx, "content-type", t->content_type);
+	rc |= fn(ctx, "cache-control", "no-cache");
+	rc |= fn(ctx, "x-accel-buffering", "no");
+	if (gap)
+		rc |= fn(ctx, "x-streamgate-gap", gap);
+	rc |= cors_fields(cors, fn, ctx);
+	return rc;
+}
+
 int sg__response_stream_head(const sg_transport *t, const char *gap, const sg_wire_opts *o,
 			     sg_buf *out)
 {
-	int rc = sg_buf_printf(out,
-			       "HTTP/1.%d 200 OK\r\ncontent-type: %s\r\n%s"
-			       "cache-control: no-cache\r\nx-accel-buffering: no\r\n",
-			       o->minor, t->content_type,
-			       o->minor ? "transfer-encoding: chunked\r\n" : "connection: close\r\n");
-	if (gap)
-		rc |= sg_buf_printf(out, "x-streamgate-gap: %s\r\n", gap);
-	rc |= cors_headers(&o->cors, out);
+	int rc = sg_buf_printf(out, "HTTP/1.%d 200 OK\r\n", o->minor);
+	rc |= sg__response_stream_fields(t, gap, &o->cors, field_h1, out);
+	rc |= sg_buf_puts(out, o->minor ? "transfer-encoding: chunked\r\n" : "connection: close\r\n");
 	rc |= sg_buf_puts(out, "\r\n");
 	return rc ? SG_ENOMEM : 0;
 }

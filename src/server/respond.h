@@ -26,6 +26,17 @@ int sg__response_write(sg_response *resp, const sg_wire_opts *o, sg_buf *out);
  * X-Streamgate-Gap value. */
 int sg__response_stream_head(const sg_transport *t, const char *gap, const sg_wire_opts *o,
 			     sg_buf *out);
+/* One response header: 0, or nonzero when it could not be kept. */
+typedef int (*sg_field_fn)(void *ctx, const char *name, const char *value);
+/* Emits resp's headers through fn, whatever the protocol, with the CORS
+ * headers cors (the request's verdict) calls for: all but the
+ * status and the framing and connection headers each protocol adds (a
+ * file named by resp->file is read into the body first: it may become a
+ * 404). Nonzero when fn failed. */
+int sg__response_fields(sg_response *resp, const sg_cors *cors, sg_field_fn fn, void *ctx);
+/* The same for the head of a stream with transport t. */
+int sg__response_stream_fields(const sg_transport *t, const char *gap, const sg_cors *cors,
+			       sg_field_fn fn, void *ctx);
 void sg__response_init(sg_response *resp);
 void sg__response_free(sg_response *resp);
 

@@ -17,6 +17,7 @@
 #include "h1.h"
 #include "listen.h"
 #include "rights.h"
+#include "tls.h"
 #include "websocket.h"
 
 #define SCRATCH_BYTES (64 * 1024)
@@ -263,7 +264,10 @@ static int context_create(sg_server *srv, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start libwebsockets");
 		return SG_EIO;
 	}
-	if (sg__conn_writer_start(srv) || !(srv->listener = sg__listen_start(srv, srv->listen_fd, 0))) {
+	if (sg__conn_writer_start(srv) ||
+	    (srv->listen_fd >= 0 && !(srv->listener = sg__listen_start(srv, srv->listen_fd, 0))) ||
+	    (srv->tls_fd >= 0 &&
+	     !(srv->tls_listener = sg__listen_start(srv, srv->tls_fd, SG_LISTEN_TLS)))) {
 		snprintf(err, errlen, "out of memory");
 		return SG_ENOMEM;
 	}
@@ -278,14 +282,18 @@ sg_hub_limits sg__server_hub_limits(const sg_config *cfg)
 			       .max_channels = cfg->max_channels};
 }
 
-/* Worker index of group, listening on listen_fd (closed with it). NULL on
- * failure: what was made is freed with the group. */
+/* Worker index of group, listening on listen_fd and tls_fd (either may
+ * be -1; closed with it). NULL on failure: what was made is freed with
+ * the group. */
 static sg_server *worker_new(const sg_config *cfg, sg_group *group, size_t index,
-			     int listen_fd, char *err, size_t errlen)
+			     int listen_fd, int tls_fd, char *err, size_t errlen)
 {
 	sg_server *srv = calloc(1, sizeof(*srv));
 	if (!srv) {
-		close(listen_fd);
+		if (listen_fd >= 0)
+			close(listen_fd);
+		if (tls_fd >= 0)
+			close(tls_fd);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
@@ -298,6 +306,7 @@ static sg_server *worker_new(const sg_config *cfg, sg_group *group, size_t index
 	srv->cfg = *cfg;
 	srv->listen_fd = listen_fd;
 	srv->metrics_fd = -1;
+	srv->tls_fd = tls_fd;
 	pthread_mutex_init(&srv->tasks_lock, NULL);
 	srv->stream_limits.queue_bytes = cfg->queue_bytes;
 	srv->stream_limits.policy = (sg_slow_policy)cfg->slow_policy;
@@ -366,12 +375,50 @@ static size_t workers_wanted(const sg_config *cfg)
 	return cores > 0 ? (size_t)cores : 1;
 }
 
-sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
+/* Opens worker i's socket on addr (HOST:PORT; "" : none, fd -1): the
+ * first picks the port (when 0), the others share first_port. */
+/* Secure by default: each listening address, judged on what its name
+ * resolved to, must be loopback unless access control is set. */
+static int exposure_check(sg_group *g, const sg_config *cfg, char *err, size_t errlen)
+{
+	const struct {
+		const char *key;
+		int fd;
+	} bound[] = {{"listen", g->workers[0]->listen_fd}, {"tls_listen", g->workers[0]->tls_fd}};
+	for (size_t i = 0; i < sizeof(bound) / sizeof(bound[0]); i++) {
+		char host[64];
+		if (bound[i].fd < 0)
+			continue;
+		if (sg__listen_host(bound[i].fd, host, sizeof(host))) {
+			snprintf(err, errlen, "%s: cannot read the bound address", bound[i].key);
+			return SG_EINVAL;
+		}
+		if (sg__rights_exposure_check(cfg, bound[i].key, host, err, errlen))
+			return SG_EINVAL;
+	}
+	return 0;
+}
+
+static int listen_addr(const char *key, const char *addr, size_t i, int first_port, int *fd,
+		       char *err, size_t errlen)
 {
 	char host[128];
 	int port;
-	if (sg__config_listen_split(cfg, host, sizeof(host), &port)) {
-		snprintf(err, errlen, "listen: expected HOST:PORT, got \"%s\"", cfg->listen);
+	*fd = -1;
+	if (!addr[0])
+		return 0;
+	if (sg__config_addr_split(addr, host, sizeof(host), &port)) {
+		snprintf(err, errlen, "%s: expected HOST:PORT, got \"%s\"", key, addr);
+		return SG_EINVAL;
+	}
+	*fd = sg__listen_open(host, i ? first_port : port, i == 0, err, errlen);
+	return *fd < 0 ? SG_EIO : 0;
+}
+
+sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->listen[0] && !cfg->tls_listen[0]) {
+		snprintf(err, errlen, "listen and tls_listen are both empty: nothing to listen on");
 		return NULL;
 	}
 	size_t n = workers_wanted(cfg);
@@ -387,27 +434,28 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	g->n = n;
-	if (admission_shared(g, cfg, err, errlen)) {
+	if (admission_shared(g, cfg, err, errlen) ||
+	    (cfg->tls_listen[0] && sg__tls_ctx_init(g, cfg, err, errlen))) {
 		group_free(g);
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
-		/* the first socket picks the port (when 0); the others share it */
-		int fd = sg__listen_open(host, i ? g->workers[0]->port : port, i == 0, err, errlen);
-		if (fd < 0 || !worker_new(cfg, g, i, fd, err, errlen)) {
+		int fd, tfd = -1;
+		int rc = listen_addr("listen", cfg->listen, i, i ? g->workers[0]->port : 0, &fd, err,
+				     errlen);
+		if (!rc)
+			rc = listen_addr("tls_listen", cfg->tls_listen, i,
+					 i ? g->workers[0]->tls_port : 0, &tfd, err, errlen);
+		if (rc && fd >= 0)
+			close(fd);
+		if (rc || !worker_new(cfg, g, i, fd, tfd, err, errlen)) { /* it closes both */
 			group_free(g);
 			return NULL;
 		}
-		g->workers[i]->port = sg__listen_port(fd);
+		g->workers[i]->port = fd >= 0 ? sg__listen_port(fd) : 0;
+		g->workers[i]->tls_port = tfd >= 0 ? sg__listen_port(tfd) : 0;
 	}
-	/* secure by default: judged on the address the name resolved to */
-	char bound[64];
-	if (sg__listen_host(g->workers[0]->listen_fd, bound, sizeof(bound))) {
-		snprintf(err, errlen, "listen: cannot read the bound address");
-		group_free(g);
-		return NULL;
-	}
-	if (sg__rights_exposure_check(cfg, "listen", bound, err, errlen)) {
+	if (exposure_check(g, cfg, err, errlen)) {
 		group_free(g);
 		return NULL;
 	}
@@ -451,6 +499,8 @@ static void shutdown_begin(sg_server *srv)
 	srv->listener = NULL;
 	sg__listen_stop(srv->metrics_listener);
 	srv->metrics_listener = NULL;
+	sg__listen_stop(srv->tls_listener);
+	srv->tls_listener = NULL;
 	srv->shutting_down = 1;
 	srv->shutdown_deadline_us = lws_now_usecs() + (long long)srv->cfg.shutdown_grace_ms * 1000;
 	for (sg_conn *c = srv->conns, *next; c; c = next) {
@@ -458,6 +508,7 @@ static void shutdown_begin(sg_server *srv)
 		sg_stream_close(c->stream);
 	}
 	sg__h1_shutdown(srv);
+	sg__tls_shutdown(srv);
 	ev_timer_init(&srv->housekeeping->shutdown, shutdown_watch, 0.0, 0.02); /* now, then every 20 ms */
 	ev_timer_start(srv->evloop, &srv->housekeeping->shutdown);
 }
@@ -521,10 +572,17 @@ int sg_server_port(const sg_server *srv)
 	return srv->port;
 }
 
+int sg_server_tls_port(const sg_server *srv)
+{
+	return srv->tls_port;
+}
+
 static void worker_free(sg_server *srv)
 {
 	sg__listen_stop(srv->listener); /* uses the loop: before it goes */
 	sg__listen_stop(srv->metrics_listener);
+	sg__listen_stop(srv->tls_listener);
+	sg__tls_stop(srv);
 	sg__h1_stop(srv);
 	if (srv->ctx)
 		lws_context_destroy(srv->ctx); /* closes every WebSocket */
@@ -536,6 +594,8 @@ static void worker_free(sg_server *srv)
 		close(srv->listen_fd);
 	if (srv->metrics_fd >= 0)
 		close(srv->metrics_fd);
+	if (srv->tls_fd >= 0)
+		close(srv->tls_fd);
 	free(srv->housekeeping);
 	pthread_mutex_lock(&srv->tasks_lock);
 	srv->tasks_closed = 1;
@@ -573,6 +633,7 @@ static void group_free(sg_group *g)
 	sg__cidr_list_free(&g->trusted_proxies);
 	sg__ip_table_free(g->ips);
 	sg__rate_table_free(g->rates);
+	sg__tls_ctx_free(g);
 	free(g->workers);
 	free(g->threads);
 	free(g);

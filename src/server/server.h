@@ -100,6 +100,7 @@ typedef struct sg_group {
 	struct sg_rate_table *rates;  /* publish_rate buckets */
 	atomic_ulong rate_limited;    /* publishes refused by publish_rate */
 	atomic_ulong ip_refused;      /* connections refused by max_connections_per_ip */
+	struct sg_tls_ctx *tls; /* the certificate new handshakes use; NULL without tls_listen */
 } sg_group;
 
 /* One worker (with one worker, the whole server). */
@@ -121,10 +122,14 @@ struct sg_server {
 	atomic_ulong published;
 	atomic_ulong ws_ping_timeouts; /* WebSockets closed for not answering a ping */
 	atomic_size_t connections;
-	int listen_fd;
+	int listen_fd; /* -1 with listen: "" */
 	struct sg_listener *listener;
 	int metrics_fd; /* metrics_listen's socket, or -1 */
 	struct sg_listener *metrics_listener;
+	int tls_fd; /* -1 without tls_listen */
+	int tls_port;
+	struct sg_listener *tls_listener;
+	struct sg_tls *tlss; /* every TLS connection of this worker */
 
 	pthread_mutex_t tasks_lock;
 	sg_task *tasks_head, *tasks_tail;

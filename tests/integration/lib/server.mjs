@@ -18,6 +18,7 @@ export const WWW = process.env.STREAMGATE_WWW || '/work/main/www';
 export const WORKERS = process.env.STREAMGATE_WORKERS || '';
 
 const READY = /^streamgate listening on http:\/\/127\.0\.0\.1:(\d+)$/;
+const READY_TLS = /^streamgate listening on https:\/\/127\.0\.0\.1:(\d+)$/;
 
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -70,8 +71,10 @@ export async function runBinary(args, { env = {}, timeoutMs = 10000 } = {}) {
 
 // Starts streamgate. args: extra flags. listen: replaces the --listen flag
 // (null: no --listen flag at all, e.g. to test STREAMGATE_LISTEN).
-// Returns {port, url, proc, pid, stderr(), stop()}.
-export async function startServer({ args = [], env = {}, www = WWW, listen = '127.0.0.1:0', timeoutMs = 10000 } = {}) {
+// tls: also wait for the HTTPS listener's line (args carry --tls-listen);
+// with listen '' only that line comes. Returns {port, url, tlsPort, tlsUrl,
+// proc, pid, stderr(), stop()}.
+export async function startServer({ args = [], env = {}, www = WWW, listen = '127.0.0.1:0', timeoutMs = 10000, tls = false } = {}) {
   const argv = [...(listen === null ? [] : ['--listen', listen]), '--www', www,
     ...(WORKERS ? ['--workers', WORKERS] : []), ...args];
   const proc = spawn(BIN, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -84,15 +87,20 @@ export async function startServer({ args = [], env = {}, www = WWW, listen = '12
       reject(new Error(`streamgate exited before ready (code ${code}, signal ${signal}); stderr:\n${stderr}`)));
     proc.stdout.setEncoding('utf8').on('data', (d) => {
       stdout += d;
+      let plain = listen === '' ? 0 : null;
+      let secure = tls ? null : 0;
       for (const line of stdout.split('\n').slice(0, -1)) {
         const m = READY.exec(line);
-        if (m) resolve(Number(m[1]));
+        if (m) plain = Number(m[1]);
+        const t = READY_TLS.exec(line);
+        if (t) secure = Number(t[1]);
       }
+      if (plain !== null && secure !== null) resolve([plain, secure]);
     });
   });
-  let port;
+  let port, tlsPort;
   try {
-    port = await withTimeout(ready, timeoutMs, `ready line from ${BIN} ${argv.join(' ')}`);
+    [port, tlsPort] = await withTimeout(ready, timeoutMs, `ready line from ${BIN} ${argv.join(' ')}`);
   } catch (err) {
     proc.kill('SIGKILL');
     throw err;
@@ -100,6 +108,8 @@ export async function startServer({ args = [], env = {}, www = WWW, listen = '12
   const server = {
     port,
     url: `http://127.0.0.1:${port}`,
+    tlsPort,
+    tlsUrl: `https://127.0.0.1:${tlsPort}`,
     proc,
     pid: proc.pid,
     stdout: () => stdout,
