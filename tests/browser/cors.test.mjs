@@ -6,8 +6,11 @@
 // WebSocket opens; with credentials too (exact origins answer
 // Access-Control-Allow-Credentials). Not allowed: EventSource fails,
 // fetch is refused, a no-cors text/plain POST publishes nothing and a
-// WebSocket is refused. Each case is one row of CASES: cookie auth
-// (auth_cookie) adds rows with its own gateway flags and a cookie.
+// WebSocket is refused. Each case is one row of CASES. With auth_cookie, a
+// third gateway takes its token from an HttpOnly cookie the page cannot
+// read: with the cookie, EventSource (withCredentials) receives and fetch
+// with credentials publishes; a no-cors POST carries no cookie and
+// publishes nothing; without the cookie, nothing gets through.
 //
 //   STREAMGATE_BIN=build/streamgate STREAMGATE_WWW=www node --test tests/browser/cors.test.mjs
 import assert from 'node:assert/strict';
@@ -15,6 +18,10 @@ import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { request, startGateway, withTimeout } from './lib/gateway.mjs';
 import { launchChromium } from './lib/browser.mjs';
+import { mint, now } from '../integration/lib/jwt.mjs';
+
+const SECRET = 'browser-cookie-secret';
+const token = (claim) => mint('HS256', SECRET, { sub: 'page-user', exp: now() + 600, streamgate: claim });
 
 const LIMIT = { timeout: 90000 };
 let pages; // the second origin's server
@@ -24,7 +31,7 @@ const gateways = {};
 
 // What a page on pageOrigin can do with gateway url (runs in the page).
 // Every step is bounded; the result says what happened, never throws.
-async function tryFromPage({ url, channel, credentials }) {
+async function tryFromPage({ url, channel, credentials, expect }) {
   const withTimeout = (p, ms, what) => Promise.race([p, new Promise((resolve) => setTimeout(() => resolve(`timeout: ${what}`), ms))]);
   const out = {};
   const es = new EventSource(`${url}/channels/${channel}`, { withCredentials: credentials });
@@ -51,13 +58,16 @@ async function tryFromPage({ url, channel, credentials }) {
   await fetch(`${url}/channels/${channel}`, { method: 'POST', mode: 'no-cors', body: 'no-cors from the page' })
     .catch(() => {});
   out.received = await withTimeout(new Promise((resolve) => {
-    const check = () => (received.length >= 3 || es.readyState === EventSource.CLOSED ? resolve(received) : setTimeout(check, 20));
+    const check = () => (received.length >= expect || es.readyState === EventSource.CLOSED ? resolve(received) : setTimeout(check, 20));
     check();
   }), 5000, 'messages');
   es.close();
   out.webSocket = await withTimeout(new Promise((resolve) => {
     const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/channels/${channel}`);
-    ws.onopen = () => { ws.close(); resolve('open'); };
+    // open, and still open a moment later; or closed by the gateway after
+    // the handshake (a channel the client may not read: 1008); or refused
+    ws.onopen = () => setTimeout(() => { ws.close(); resolve('open'); }, 300);
+    ws.onclose = (e) => resolve(`closed ${e.code}`);
     ws.onerror = () => resolve('refused');
   }), 5000, 'WebSocket');
   return out;
@@ -91,6 +101,26 @@ const CASES = [
       received: [], webSocket: 'refused',
     },
   },
+  {
+    name: 'allowed origin, HttpOnly cookie', gateway: 'cookie', credentials: true, cookie: true,
+    want: {
+      eventSource: 'open',
+      textPost: { status: 200, channel: true },
+      jsonPost: { status: 200, channel: true },
+      received: ['text from the page', 'json from the page'], // no-cors sends no cookie
+      webSocket: 'open',
+    },
+  },
+  {
+    name: 'allowed origin, no cookie', gateway: 'cookie', credentials: true, cookie: false,
+    want: {
+      eventSource: 'failed',
+      textPost: { status: 401, channel: false },
+      jsonPost: { status: 401, channel: false },
+      received: [],
+      webSocket: 'closed 1008', // the handshake is HTTP/1.1's; the subscription is refused after it
+    },
+  },
 ];
 
 // The page's result with publish answers reduced to what the case checks.
@@ -109,6 +139,8 @@ describe('CORS from a second origin in Chromium', LIMIT, () => {
     pageOrigin = `http://127.0.0.1:${pages.address().port}`;
     gateways.allowed = await startGateway({ args: ['--allowed-origins', pageOrigin] });
     gateways.closed = await startGateway();
+    gateways.cookie = await startGateway({ args: ['--allowed-origins', pageOrigin, '--auth-jwt-alg', 'HS256',
+      '--auth-jwt-key', SECRET, '--auth-cookie', 'sg_token'] });
     browser = await launchChromium();
   });
   after(async () => {
@@ -122,15 +154,19 @@ describe('CORS from a second origin in Chromium', LIMIT, () => {
       const gw = gateways[c.gateway];
       const channel = `cors-browser-${i}`;
       const context = await browser.newContext();
+      if (c.cookie) // as an application would set it: HttpOnly, for the gateway's host
+        await context.addCookies([{ name: 'sg_token', value: token({ subscribe: ['cors-*'], publish: ['cors-*'] }),
+          url: gw.url, httpOnly: true, sameSite: 'Lax' }]);
       try {
         const page = await context.newPage();
         await page.goto(`${pageOrigin}/`);
         assert.equal(await page.evaluate(() => location.origin), pageOrigin);
-        const got = await withTimeout(page.evaluate(tryFromPage, { url: gw.url, channel, credentials: c.credentials }),
+        const got = await withTimeout(page.evaluate(tryFromPage, { url: gw.url, channel, credentials: c.credentials, expect: c.want.received.length || 3 }),
           30000, `the page's tries (${c.name})`);
         assert.deepStrictEqual(summary(got, channel), c.want);
         // what the gateway holds: the page's messages, or nothing at all
-        const info = await request(gw.url, { path: `/channels/${channel}/info` });
+        const info = await request(gw.url, { path: `/channels/${channel}/info`,
+          headers: { authorization: `Bearer ${token({ admin: true, subscribe: ['*'] })}` } });
         if (c.want.received.length)
           assert.equal(JSON.parse(info.text).history.count, c.want.received.length);
         else
