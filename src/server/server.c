@@ -1,7 +1,8 @@
 /*
- * server — the libwebsockets context, its one service loop, the task queue
- * that lets other threads reach the loop, and clean shutdown. Requests are
- * dispatched to http.c and websocket.c.
+ * server — one worker: the libwebsockets context, its one service loop, the
+ * task queue that lets other threads reach the loop, and clean shutdown.
+ * Requests are dispatched to http.c and websocket.c; group.c makes the
+ * workers and what they share.
  */
 #include "server.h"
 
@@ -127,7 +128,6 @@ void sg__server_run_tasks(sg_server *srv)
 /* ---- libwebsockets callback ------------------------------------------- */
 
 static void stop_if_asked(sg_server *srv);
-static void group_free(sg_group *g);
 
 static int sg_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
 		       size_t len)
@@ -282,10 +282,7 @@ sg_hub_limits sg__server_hub_limits(const sg_config *cfg)
 			       .max_channels = cfg->max_channels};
 }
 
-/* Worker index of group, listening on listen_fd and tls_fd (either may
- * be -1; closed with it). NULL on failure: what was made is freed with
- * the group. */
-static sg_server *worker_new(const sg_config *cfg, sg_group *group, size_t index,
+sg_server *sg__worker_new(const sg_config *cfg, sg_group *group, size_t index,
 			     int listen_fd, int tls_fd, char *err, size_t errlen)
 {
 	sg_server *srv = calloc(1, sizeof(*srv));
@@ -325,145 +322,6 @@ static sg_server *worker_new(const sg_config *cfg, sg_group *group, size_t index
 		return NULL;
 	}
 	return context_create(srv, err, errlen) ? NULL : srv;
-}
-
-/* metrics_listen: a second socket for every worker, as the first. */
-static int metrics_open(sg_group *g, const sg_config *cfg, char *err, size_t errlen)
-{
-	char host[128];
-	int port;
-	if (sg__config_addr_split(cfg->metrics_listen, host, sizeof(host), &port)) {
-		snprintf(err, errlen, "metrics_listen: expected HOST:PORT, got \"%s\"", cfg->metrics_listen);
-		return SG_EINVAL;
-	}
-	for (size_t i = 0; i < g->n; i++) {
-		sg_server *w = g->workers[i];
-		w->metrics_fd = sg__listen_open(host, port, i == 0, err, errlen);
-		if (w->metrics_fd < 0)
-			return SG_EIO;
-		port = sg__listen_port(w->metrics_fd); /* port 0: the first picks, the others share */
-		if (!(w->metrics_listener = sg__listen_start(w, w->metrics_fd, SG_LISTEN_METRICS))) {
-			snprintf(err, errlen, "out of memory");
-			return SG_ENOMEM;
-		}
-	}
-	return 0;
-}
-
-/* What the workers share for admission: trusted_proxies, connections per
- * IP, publish rates. */
-static int admission_shared(sg_group *g, const sg_config *cfg, char *err, size_t errlen)
-{
-	char why[200] = "";
-	int rc = sg__cidr_list_parse(cfg->trusted_proxies, &g->trusted_proxies, why, sizeof(why));
-	if (rc) {
-		snprintf(err, errlen, "trusted_proxies: %s", why[0] ? why : "out of memory");
-		return rc;
-	}
-	if (!(g->ips = sg__ip_table_new()) || !(g->rates = sg__rate_table_new())) {
-		snprintf(err, errlen, "out of memory");
-		return SG_ENOMEM;
-	}
-	return 0;
-}
-
-static size_t workers_wanted(const sg_config *cfg)
-{
-	if (cfg->workers)
-		return cfg->workers;
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	return cores > 0 ? (size_t)cores : 1;
-}
-
-/* Opens worker i's socket on addr (HOST:PORT; "" : none, fd -1): the
- * first picks the port (when 0), the others share first_port. */
-/* Secure by default: each listening address, judged on what its name
- * resolved to, must be loopback unless access control is set. */
-static int exposure_check(sg_group *g, const sg_config *cfg, char *err, size_t errlen)
-{
-	const struct {
-		const char *key;
-		int fd;
-	} bound[] = {{"listen", g->workers[0]->listen_fd}, {"tls_listen", g->workers[0]->tls_fd}};
-	for (size_t i = 0; i < sizeof(bound) / sizeof(bound[0]); i++) {
-		char host[64];
-		if (bound[i].fd < 0)
-			continue;
-		if (sg__listen_host(bound[i].fd, host, sizeof(host))) {
-			snprintf(err, errlen, "%s: cannot read the bound address", bound[i].key);
-			return SG_EINVAL;
-		}
-		if (sg__rights_exposure_check(cfg, bound[i].key, host, err, errlen))
-			return SG_EINVAL;
-	}
-	return 0;
-}
-
-static int listen_addr(const char *key, const char *addr, size_t i, int first_port, int *fd,
-		       char *err, size_t errlen)
-{
-	char host[128];
-	int port;
-	*fd = -1;
-	if (!addr[0])
-		return 0;
-	if (sg__config_addr_split(addr, host, sizeof(host), &port)) {
-		snprintf(err, errlen, "%s: expected HOST:PORT, got \"%s\"", key, addr);
-		return SG_EINVAL;
-	}
-	*fd = sg__listen_open(host, i ? first_port : port, i == 0, err, errlen);
-	return *fd < 0 ? SG_EIO : 0;
-}
-
-sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
-{
-	if (!cfg->listen[0] && !cfg->tls_listen[0]) {
-		snprintf(err, errlen, "listen and tls_listen are both empty: nothing to listen on");
-		return NULL;
-	}
-	size_t n = workers_wanted(cfg);
-	sg_group *g = calloc(1, sizeof(*g));
-	if (g && !(g->auth = sg__rights_auth_new(cfg, err, errlen))) {
-		group_free(g);
-		return NULL;
-	}
-	if (!g || !(g->workers = calloc(n, sizeof(*g->workers))) ||
-	    !(g->threads = calloc(n, sizeof(*g->threads))) || (n > 1 && !(g->bus = sg_bus_new()))) {
-		group_free(g);
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	g->n = n;
-	if (admission_shared(g, cfg, err, errlen) ||
-	    (cfg->tls_listen[0] && sg__tls_ctx_init(g, cfg, err, errlen))) {
-		group_free(g);
-		return NULL;
-	}
-	for (size_t i = 0; i < n; i++) {
-		int fd, tfd = -1;
-		int rc = listen_addr("listen", cfg->listen, i, i ? g->workers[0]->port : 0, &fd, err,
-				     errlen);
-		if (!rc)
-			rc = listen_addr("tls_listen", cfg->tls_listen, i,
-					 i ? g->workers[0]->tls_port : 0, &tfd, err, errlen);
-		if (rc && fd >= 0)
-			close(fd);
-		if (rc || !worker_new(cfg, g, i, fd, tfd, err, errlen)) { /* it closes both */
-			group_free(g);
-			return NULL;
-		}
-		g->workers[i]->port = fd >= 0 ? sg__listen_port(fd) : 0;
-		g->workers[i]->tls_port = tfd >= 0 ? sg__listen_port(tfd) : 0;
-	}
-	if (exposure_check(g, cfg, err, errlen)) {
-		group_free(g);
-		return NULL;
-	}
-	if (cfg->metrics_listen[0] && metrics_open(g, cfg, err, errlen)) {
-		group_free(g);
-		return NULL;
-	}
-	return g->workers[0];
 }
 
 /* Once a second: expire history, reclaim idle channels, and give streams
@@ -577,7 +435,7 @@ int sg_server_tls_port(const sg_server *srv)
 	return srv->tls_port;
 }
 
-static void worker_free(sg_server *srv)
+void sg__worker_free(sg_server *srv)
 {
 	sg__listen_stop(srv->listener); /* uses the loop: before it goes */
 	sg__listen_stop(srv->metrics_listener);
@@ -617,32 +475,6 @@ static void worker_free(sg_server *srv)
 	free(srv->scratch);
 	pthread_mutex_destroy(&srv->tasks_lock);
 	free(srv);
-}
-
-/* Frees every worker (the last first: the first holds the routes), then
- * the bus they shared. */
-static void group_free(sg_group *g)
-{
-	if (!g)
-		return;
-	for (size_t i = g->n; i-- > 0;)
-		if (g->workers[i])
-			worker_free(g->workers[i]);
-	sg_bus_free(g->bus);
-	sg_auth_free(g->auth);
-	sg__cidr_list_free(&g->trusted_proxies);
-	sg__ip_table_free(g->ips);
-	sg__rate_table_free(g->rates);
-	sg__tls_ctx_free(g);
-	free(g->workers);
-	free(g->threads);
-	free(g);
-}
-
-void sg_server_free(sg_server *srv)
-{
-	if (srv)
-		group_free(srv->group);
 }
 
 int sg_server_route(sg_server *srv, const char *path, sg_handler_fn fn, void *ud)

@@ -154,6 +154,13 @@ struct sg_server {
 	long long last_heartbeat_us;
 };
 
+/* Worker index of group, listening on listen_fd and tls_fd (either may
+ * be -1; closed with it). NULL on failure: what was made is freed with
+ * the group (server.c). */
+sg_server *sg__worker_new(const sg_config *cfg, sg_group *group, size_t index, int listen_fd,
+			  int tls_fd, char *err, size_t errlen);
+/* Stops and frees one worker of a group being freed (group.c). */
+void sg__worker_free(sg_server *srv);
 /* libwebsockets' log mask for a log_level setting. */
 int sg__server_log_mask(size_t level);
 /* Renders each transport's prelude with srv's settings into out (caller

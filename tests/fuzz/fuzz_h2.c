@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fuzz_world.h"
+#include "server/admit.h"
 #include "server/conn.h"
 #include "server/h2.h"
 #include "server/tls.h"
@@ -94,8 +95,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sg_fuzz_world *w = sg_fuzz_world_new();
 	sg_server *srv = &w->srv;
 	sg_server *workers[1] = {srv};
-	sg_group group = {.n = 1, .workers = workers};
-	srv->group = &group;
+	/* the shared admission tables a real group has (/metrics reads them) */
+	sg_group *group = &w->group;
+	group->n = 1;
+	group->workers = workers;
+	SG_FUZZ_CHECK((group->ips = sg__ip_table_new()) && (group->rates = sg__rate_table_new()));
 	srv->evloop = loop;
 	snprintf(srv->cfg.www, sizeof(srv->cfg.www), "/nonexistent");
 	srv->cfg.max_body_bytes = 4096;
@@ -120,6 +124,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sg__h2_free(&t);
 	sg_buf_free(&t.out);
 	SG_FUZZ_CHECK(srv->conns == NULL);
+	sg__ip_table_free(group->ips);
+	sg__rate_table_free(group->rates);
 	sg_fuzz_world_free(w);
 	return 0;
 }
