@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #include "hub_private.h"
+#include "core/list.h"
 
 static sg_channel_list *list_of(sg_hub *h, sg_idle_list which)
 {
@@ -20,15 +21,7 @@ void sg__hub_idle_unlink(sg_hub *h, sg_channel *c)
 	if (c->idle == SG_IDLE_NONE)
 		return;
 	sg_channel_list *l = list_of(h, c->idle);
-	if (c->idle_prev)
-		c->idle_prev->idle_next = c->idle_next;
-	else
-		l->head = c->idle_next;
-	if (c->idle_next)
-		c->idle_next->idle_prev = c->idle_prev;
-	else
-		l->tail = c->idle_prev;
-	c->idle_prev = c->idle_next = NULL;
+	SG_DLIST_UNLINK(l->head, l->tail, c, idle_prev, idle_next);
 	c->idle = SG_IDLE_NONE;
 }
 
@@ -37,13 +30,7 @@ static void idle_append(sg_hub *h, sg_channel *c, sg_idle_list which)
 {
 	sg_channel_list *l = list_of(h, which);
 	c->idle = which;
-	c->idle_prev = l->tail;
-	c->idle_next = NULL;
-	if (l->tail)
-		l->tail->idle_next = c;
-	else
-		l->head = c;
-	l->tail = c;
+	SG_DLIST_APPEND(l->head, l->tail, c, idle_prev, idle_next);
 }
 
 void sg__hub_idle_touch(sg_hub *h, sg_channel *c)

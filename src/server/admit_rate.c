@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "admit.h"
+#include "core/list.h"
 #include "conn.h"
 #include "rights.h"
 
@@ -92,25 +93,13 @@ static size_t hash_key(const sg_rate_table *t, const char *key, size_t n)
 
 static void lru_unlink(sg_rate_table *t, rate_bucket *b)
 {
-	if (b->newer)
-		b->newer->older = b->older;
-	else
-		t->newest = b->older;
-	if (b->older)
-		b->older->newer = b->newer;
-	else
-		t->oldest = b->newer;
-	b->newer = b->older = NULL;
+	SG_DLIST_UNLINK(t->newest, t->oldest, b, newer, older);
 }
 
 static void lru_push(sg_rate_table *t, rate_bucket *b)
 {
-	b->older = t->newest;
-	if (t->newest)
-		t->newest->newer = b;
-	t->newest = b;
-	if (!t->oldest)
-		t->oldest = b;
+	/* newest first: appending at the "tail" end of the newer links */
+	SG_DLIST_APPEND(t->oldest, t->newest, b, older, newer);
 }
 
 static void bucket_drop(sg_rate_table *t, rate_bucket *b)

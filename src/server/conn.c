@@ -5,6 +5,7 @@
  * in place in its head- and tailroom. Never writes to a socket itself.
  */
 #include "conn.h"
+#include "core/list.h"
 
 #include <ev.h>
 #include <libwebsockets.h>
@@ -27,11 +28,7 @@ sg_stream *sg__conn_stream_new(sg_conn *c, const sg_transport *t, const sg_strea
 		return NULL;
 	c->stream = s;
 	c->listed = 1;
-	c->prev = NULL;
-	c->next = srv->conns;
-	if (srv->conns)
-		srv->conns->prev = c;
-	srv->conns = c;
+	SG_LIST_PUSH(srv->conns, c, prev, next);
 	atomic_fetch_add(&srv->connections, 1);
 	sg_hub_attach(srv->hub, s);
 	return s;
@@ -52,23 +49,14 @@ void sg__conn_mark_dirty(sg_conn *c)
 	if (c->is_dirty)
 		return;
 	c->is_dirty = 1;
-	c->dirty_prev = NULL;
-	c->dirty_next = srv->dirty;
-	if (srv->dirty)
-		srv->dirty->dirty_prev = c;
-	srv->dirty = c;
+	SG_LIST_PUSH(srv->dirty, c, dirty_prev, dirty_next);
 }
 
 void sg__conn_dirty_unlink(sg_conn *c)
 {
 	if (!c->is_dirty)
 		return;
-	if (c->dirty_prev)
-		c->dirty_prev->dirty_next = c->dirty_next;
-	else
-		c->srv->dirty = c->dirty_next;
-	if (c->dirty_next)
-		c->dirty_next->dirty_prev = c->dirty_prev;
+	SG_LIST_UNLINK(c->srv->dirty, c, dirty_prev, dirty_next);
 	c->is_dirty = 0;
 }
 
@@ -158,12 +146,7 @@ void sg__conn_release(sg_conn *c, int errored)
 	srv->loop.timer_cancel(&srv->loop, c->expiry);
 	sg_principal_free(c->principal);
 	if (c->listed) {
-		if (c->prev)
-			c->prev->next = c->next;
-		else
-			srv->conns = c->next;
-		if (c->next)
-			c->next->prev = c->prev;
+		SG_LIST_UNLINK(srv->conns, c, prev, next);
 		atomic_fetch_sub(&srv->connections, 1);
 	}
 	sg_stream *s = c->stream;

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "h1_conn.h"
+#include "core/list.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -211,12 +212,7 @@ static void unlink_conn(sg_h1 *h)
 	ev_io_stop(srv->evloop, &h->wio);
 	ev_timer_stop(srv->evloop, &h->timer);
 	sg__conn_dirty_unlink(&h->c);
-	if (h->prev)
-		h->prev->next = h->next;
-	else
-		srv->h1s = h->next;
-	if (h->next)
-		h->next->prev = h->prev;
+	SG_LIST_UNLINK(srv->h1s, h, prev, next);
 	atomic_fetch_sub(&srv->group->sockets, 1);
 }
 
@@ -307,10 +303,7 @@ void sg__h1_adopt(sg_server *srv, int fd, const struct sockaddr *peer, unsigned 
 	ev_io_init(&h->rio, on_read, fd, EV_READ);
 	ev_io_init(&h->wio, on_write, fd, EV_WRITE);
 	ev_init(&h->timer, on_timer);
-	h->next = srv->h1s;
-	if (srv->h1s)
-		srv->h1s->prev = h;
-	srv->h1s = h;
+	SG_LIST_PUSH(srv->h1s, h, prev, next);
 	ev_io_start(srv->evloop, &h->rio);
 	h->reading = 1;
 	h->head_started = 1; /* a new connection owes us a request soon */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "admit.h"
+#include "core/list.h"
 #include "h2_conn.h"
 
 #define H2_MAX_STREAMS 100 /* SETTINGS_MAX_CONCURRENT_STREAMS */
@@ -52,10 +53,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
 	st->c.srv = h2->c.srv;
 	st->h2 = h2;
 	st->id = frame->hd.stream_id;
-	st->next = h2->streams;
-	if (h2->streams)
-		h2->streams->prev = st;
-	h2->streams = st;
+	SG_LIST_PUSH(h2->streams, st, prev, next);
 	h2->nstreams++;
 	ev_timer_stop(h2->c.srv->evloop, &h2->t->timer); /* not idle */
 	nghttp2_session_set_stream_user_data(session, st->id, st);
@@ -70,12 +68,7 @@ static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_
 	if (!st)
 		return 0;
 	sg__h2_stream_clear(st, error_code != NGHTTP2_NO_ERROR || !st->finished);
-	if (st->prev)
-		st->prev->next = st->next;
-	else
-		h2->streams = st->next;
-	if (st->next)
-		st->next->prev = st->prev;
+	SG_LIST_UNLINK(h2->streams, st, prev, next);
 	h2->nstreams--;
 	free(st);
 	if (!h2->nstreams) { /* idle from now: keepalive_timeout_ms to the next stream */

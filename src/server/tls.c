@@ -6,6 +6,7 @@
  * connection is freed only from its callbacks and the write pass.
  */
 #include "tls.h"
+#include "core/list.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -302,12 +303,7 @@ static void tls_close(sg_tls *t)
 		SSL_free(t->ssl);
 	}
 	close(t->fd);
-	if (t->prev)
-		t->prev->next = t->next;
-	else
-		srv->tlss = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
+	SG_LIST_UNLINK(srv->tlss, t, prev, next);
 	if (t->counted)
 		atomic_fetch_sub(&srv->group->sockets, 1);
 	sg_buf_free(&t->out);
@@ -349,10 +345,7 @@ void sg__tls_adopt(sg_server *srv, int fd)
 	/* a handshake has as long as a request head (body_timeout_ms) */
 	ev_timer_init(&t->timer, on_timer, (double)srv->cfg.body_timeout_ms / 1000.0, 0.0);
 	ev_timer_start(srv->evloop, &t->timer);
-	t->next = srv->tlss;
-	if (srv->tlss)
-		srv->tlss->prev = t;
-	srv->tlss = t;
+	SG_LIST_PUSH(srv->tlss, t, prev, next);
 	sg__tls_watch(t);
 }
 
