@@ -10,9 +10,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "admit.h"
+#include "core/hash.h"
 
 #define IP_BUCKETS 4096 /* a power of two */
 
@@ -33,8 +33,7 @@ sg_ip_table *sg__ip_table_new(void)
 	sg_ip_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed))
-		t->seed = (uint64_t)(uintptr_t)t ^ 0x9e3779b97f4a7c15ull;
+	sg_hash_seed(&t->seed);
 	pthread_mutex_init(&t->lock, NULL);
 	return t;
 }
@@ -53,13 +52,9 @@ void sg__ip_table_free(sg_ip_table *t)
 	free(t);
 }
 
-/* FNV-1a over the seed and the address. */
 static size_t bucket_of(const sg_ip_table *t, const sg_ip *ip)
 {
-	uint64_t h = 0xcbf29ce484222325ull ^ t->seed;
-	for (size_t i = 0; i < sizeof(ip->b); i++)
-		h = (h ^ ip->b[i]) * 0x100000001b3ull;
-	return (size_t)(h ^ (h >> 29)) & (IP_BUCKETS - 1);
+	return sg_hash_bytes(t->seed, ip->b, sizeof(ip->b)) & (IP_BUCKETS - 1);
 }
 
 int sg__ip_acquire(sg_ip_table *t, const sg_ip *ip, size_t max, sg_ip_count **lease)

@@ -13,10 +13,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "admit.h"
+#include "core/hash.h"
 #include "core/list.h"
 #include "conn.h"
 #include "rights.h"
@@ -48,8 +48,7 @@ sg_rate_table *sg__rate_table_new(void)
 	sg_rate_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) != sizeof(t->seed))
-		t->seed = (uint64_t)(uintptr_t)t ^ 0x9e3779b97f4a7c15ull;
+	sg_hash_seed(&t->seed);
 	pthread_mutex_init(&t->lock, NULL);
 	return t;
 }
@@ -81,14 +80,6 @@ static long long now_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static size_t hash_key(const sg_rate_table *t, const char *key, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ull ^ t->seed;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)key[i]) * 0x100000001b3ull;
-	return (size_t)(h ^ (h >> 29));
 }
 
 static void lru_unlink(sg_rate_table *t, rate_bucket *b)
@@ -127,7 +118,7 @@ static void make_room(sg_rate_table *t, long long now, long long full_us)
 static rate_bucket *bucket_get(sg_rate_table *t, const char *key, double burst, long long now,
 			       long long full_us)
 {
-	size_t n = strnlen(key, RATE_KEY_MAX), h = hash_key(t, key, n);
+	size_t n = strnlen(key, RATE_KEY_MAX), h = sg_hash_bytes(t->seed, key, n);
 	if (!t->chains && !(t->chains = calloc(RATE_BUCKETS, sizeof(*t->chains))))
 		return NULL;
 	rate_bucket **chain = &t->chains[h & (RATE_BUCKETS - 1)], *b = *chain;
