@@ -1,7 +1,9 @@
 /*
- * tickets — a bounded table under one mutex. Lookups compare in constant
- * time (a ticket is a bearer secret); the table is small enough (max
- * entries, one scan) that no index is needed. Tickets are never logged.
+ * tickets — a bounded table under one mutex: a keyed hash finds a ticket
+ * in O(1) whatever the table holds (a flood of made-up tickets costs a
+ * chain walk each, not a scan of every live one), and a list in the order
+ * they were issued lets expired ones go from its old end. Texts compare in
+ * constant time (a ticket is a bearer secret). Tickets are never logged.
  */
 #include "tickets.h"
 
@@ -11,62 +13,87 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
+#include "core/list.h"
 #include "streamgate/error.h"
 
 typedef struct ticket {
 	char text[SG_TICKET_TEXT];
 	long long expires_ms;
-	sg_principal *p; /* owned */
+	sg_principal *p;	     /* owned */
+	struct ticket *chain;	     /* in its hash bucket */
+	struct ticket *newer, *older; /* in issue order */
 } ticket;
 
 struct sg_tickets {
 	pthread_mutex_t lock;
-	ticket *v;
-	size_t n, max;
+	uint64_t seed;
+	size_t n, max, mask;
+	ticket **buckets; /* mask + 1 */
+	ticket *newest, *oldest;
 };
 
 sg_tickets *sg_tickets_new(size_t max)
 {
 	sg_tickets *t = calloc(1, sizeof(*t));
-	if (!t || !(t->v = calloc(max ? max : 1, sizeof(*t->v)))) {
+	size_t nb = 64;
+	while (nb < max && nb < (1u << 20))
+		nb <<= 1;
+	if (!t || !(t->buckets = calloc(nb, sizeof(*t->buckets)))) {
 		free(t);
 		return NULL;
 	}
 	t->max = max;
+	t->mask = nb - 1;
+	sg_hash_seed(&t->seed);
 	pthread_mutex_init(&t->lock, NULL);
 	return t;
+}
+
+static void ticket_free(ticket *k)
+{
+	sg_principal_free(k->p);
+	free(k);
 }
 
 void sg_tickets_free(sg_tickets *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->n; i++)
-		sg_principal_free(t->v[i].p);
-	free(t->v);
+	while (t->oldest) {
+		ticket *k = t->oldest;
+		t->oldest = k->newer;
+		ticket_free(k);
+	}
+	free(t->buckets);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
 
-static void remove_at(sg_tickets *t, size_t i)
+static ticket **bucket_of(sg_tickets *t, const char *text)
 {
-	sg_principal_free(t->v[i].p);
-	t->v[i] = t->v[--t->n];
+	return &t->buckets[sg_hash_bytes(t->seed, text, SG_TICKET_TEXT - 1) & t->mask];
 }
 
-/* Drops expired tickets, the one that expired first first, until one
- * slot is free. Nonzero when none had expired. Under the lock. */
-static int sweep_one(sg_tickets *t, long long now_ms)
+/* Takes k off the table (under the lock); the caller frees it. */
+static void remove_ticket(sg_tickets *t, ticket *k)
 {
-	size_t oldest = t->n;
-	for (size_t i = 0; i < t->n; i++)
-		if (t->v[i].expires_ms <= now_ms &&
-		    (oldest == t->n || t->v[i].expires_ms < t->v[oldest].expires_ms))
-			oldest = i;
-	if (oldest == t->n)
-		return -1;
-	remove_at(t, oldest);
-	return 0;
+	ticket **p = bucket_of(t, k->text);
+	while (*p != k)
+		p = &(*p)->chain;
+	*p = k->chain;
+	SG_DLIST_UNLINK(t->oldest, t->newest, k, older, newer);
+	t->n--;
+}
+
+/* Drops the expired tickets at the old end of the issue order. */
+static void sweep(sg_tickets *t, long long now_ms)
+{
+	while (t->oldest && t->oldest->expires_ms <= now_ms) {
+		ticket *k = t->oldest;
+		remove_ticket(t, k);
+		ticket_free(k);
+	}
 }
 
 int sg_tickets_issue(sg_tickets *t, const sg_principal *p, long long now_ms, long long ttl_ms,
@@ -81,21 +108,27 @@ int sg_tickets_issue(sg_tickets *t, const sg_principal *p, long long now_ms, lon
 		out[2 * i + 1] = hex[raw[i] & 15];
 	}
 	out[SG_TICKET_TEXT - 1] = '\0';
-	sg_principal *copy = sg_principal_dup(p);
-	if (!copy)
+	ticket *k = calloc(1, sizeof(*k));
+	if (!k || !(k->p = sg_principal_dup(p))) {
+		free(k);
 		return SG_ENOMEM;
-	copy->from_ticket = 1;
+	}
+	k->p->from_ticket = 1;
+	memcpy(k->text, out, SG_TICKET_TEXT);
+	k->expires_ms = now_ms + ttl_ms;
 	pthread_mutex_lock(&t->lock);
-	int rc = t->n < t->max || sweep_one(t, now_ms) == 0 ? 0 : SG_ETOOBIG;
+	sweep(t, now_ms);
+	int rc = t->n < t->max ? 0 : SG_ETOOBIG;
 	if (!rc) {
-		ticket *k = &t->v[t->n++];
-		memcpy(k->text, out, SG_TICKET_TEXT);
-		k->expires_ms = now_ms + ttl_ms;
-		k->p = copy;
+		ticket **b = bucket_of(t, k->text);
+		k->chain = *b;
+		*b = k;
+		SG_DLIST_APPEND(t->oldest, t->newest, k, older, newer);
+		t->n++;
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (rc)
-		sg_principal_free(copy);
+		ticket_free(k);
 	return rc;
 }
 
@@ -105,17 +138,19 @@ sg_principal *sg_tickets_take(sg_tickets *t, const char *text, long long now_ms)
 	if (strlen(text) != SG_TICKET_TEXT - 1)
 		return NULL;
 	pthread_mutex_lock(&t->lock);
-	for (size_t i = 0; i < t->n; i++) {
-		if (CRYPTO_memcmp(t->v[i].text, text, SG_TICKET_TEXT - 1) != 0)
-			continue;
-		if (t->v[i].expires_ms > now_ms) {
-			p = t->v[i].p;
-			t->v[i].p = NULL;
+	ticket *k = *bucket_of(t, text);
+	while (k && CRYPTO_memcmp(k->text, text, SG_TICKET_TEXT - 1) != 0)
+		k = k->chain;
+	if (k) {
+		if (k->expires_ms > now_ms) {
+			p = k->p;
+			k->p = NULL;
 		}
-		remove_at(t, i); /* used or expired: gone either way */
-		break;
+		remove_ticket(t, k); /* used or expired: gone either way */
 	}
 	pthread_mutex_unlock(&t->lock);
+	if (k)
+		ticket_free(k);
 	return p;
 }
 

@@ -84,7 +84,7 @@ static long long now_us(void)
 
 static void lru_unlink(sg_rate_table *t, rate_bucket *b)
 {
-	SG_DLIST_UNLINK(t->newest, t->oldest, b, newer, older);
+	SG_DLIST_UNLINK(t->oldest, t->newest, b, older, newer);
 }
 
 static void lru_push(sg_rate_table *t, rate_bucket *b)
@@ -193,16 +193,20 @@ const char *sg__rate_key(const sg_request *req)
 	return sub ? sub : sg__client_ip(req);
 }
 
-static int is_publish(const sg_request *req)
+/* What publish_rate counts: publishes, and tickets (each holds a place in
+ * the gateway's bounded ticket table: a client minting them without end
+ * would take every place from the others). */
+static int is_counted(const sg_request *req)
 {
-	return strcmp(req->method, "POST") == 0 && strncmp(req->path, "/channels/", 10) == 0;
+	return strcmp(req->method, "POST") == 0 &&
+	       (strncmp(req->path, "/channels/", 10) == 0 || strcmp(req->path, "/auth/ticket") == 0);
 }
 
 int sg__admit_publish_rate(sg_server *srv, const sg_request *req, const sg_admit_ctx *ctx,
 			   sg_response *resp)
 {
 	(void)ctx;
-	if (!srv->cfg.publish_rate || !is_publish(req))
+	if (!srv->cfg.publish_rate || !is_counted(req))
 		return 0;
 	int wait = sg__rate_take(srv, sg__rate_key(req));
 	if (!wait)

@@ -115,6 +115,13 @@ describe('publish_rate with tokens', { timeout: 60000 }, () => {
     // alice again, from another address: her bucket is still empty
     assert.equal((await once(server.port, post('rate.sub', 'x', bearer('alice')), '127.0.0.7')).status, 429);
   });
+
+  it('tickets count as publishes: a client cannot fill the ticket table', async () => {
+    const ticket = `POST /auth/ticket HTTP/1.1\r\nHost: gw\r\n${bearer('carol')}Content-Length: 0\r\nConnection: close\r\n\r\n`;
+    const got = await Promise.all(Array.from({ length: 4 }, () => once(server.port, ticket, '127.0.0.9')));
+    assert.deepStrictEqual(counts(got), { 200: 3, 429: 1 });
+    assert.deepStrictEqual(JSON.parse(got.find((r) => r.status === 429).body), RATE_LIMITED);
+  });
 });
 
 describe('publish_rate over WebSocket', { timeout: 60000 }, () => {
