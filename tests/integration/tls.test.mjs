@@ -13,6 +13,7 @@ import {
   publish, request, runBinary, sleep, startServer, tempDir, waitFor, withTimeout,
 } from './lib/server.mjs';
 import { h2Connect, h2Request, makeCa, makeServerCert, tlsArgs, tlsConnect } from './lib/tls.mjs';
+import { mint, now } from './lib/jwt.mjs';
 
 const tmp = tempDir('streamgate-tls-');
 let caFile, ca, files, server;
@@ -139,6 +140,53 @@ describe('HTTP/2 over TLS with node http2', () => {
     await waitFor(() => text.length >= want.length, { what: 'the replayed event' });
     assert.equal(text, want);
     req.close();
+  });
+});
+
+describe('HTTP/2 requests pass the same admission as HTTP/1', () => {
+  const SECRET = 'h2-admission-secret';
+  const ORIGIN = 'https://app.example';
+  let gw, session;
+  before(async () => {
+    gw = await startServer({ tls: true, args: [...tlsArgs(files), '--auth-jwt-alg', 'HS256', '--auth-jwt-key', SECRET,
+      '--allowed-origins', ORIGIN, '--max-connections-per-ip', '1'] });
+    session = await h2Connect(gw.tlsPort, ca);
+  });
+  after(async () => {
+    session?.close();
+    await gw?.stop();
+  });
+
+  it('a token is required and checked; CORS headers for a listed origin; a refused origin', async () => {
+    const none = await h2Request(session, { path: '/channels/h2a?transport=longpoll' });
+    assert.equal(none.status, 401);
+    assert.equal(none.headers['www-authenticate'], 'Bearer');
+    assert.equal(JSON.parse(none.text).error, 'token_required');
+    const bad = await h2Request(session, { path: '/channels/h2a?transport=longpoll', headers: { authorization: 'Bearer x.y.z' } });
+    assert.equal(bad.status, 401);
+    assert.equal(bad.headers['www-authenticate'], 'Bearer error="invalid_token"');
+    const token = mint('HS256', SECRET, { sub: 'h2', exp: now() + 600, streamgate: { publish: ['h2a'] } });
+    const ok = await h2Request(session, { method: 'POST', path: '/channels/h2a', body: 'over h2',
+      headers: { authorization: `Bearer ${token}`, origin: ORIGIN } });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers['access-control-allow-origin'], ORIGIN);
+    assert.equal(ok.headers['access-control-allow-credentials'], 'true');
+    assert.equal(ok.headers.vary, 'origin');
+    const evil = await h2Request(session, { method: 'POST', path: '/channels/h2a', body: 'x',
+      headers: { authorization: `Bearer ${token}`, origin: 'https://evil.example' } });
+    assert.equal(evil.status, 403);
+    assert.equal(JSON.parse(evil.text).error, 'origin_not_allowed');
+  });
+
+  it('a second HTTP/2 connection from the address is past max_connections_per_ip', async () => {
+    const second = await h2Connect(gw.tlsPort, ca);
+    try {
+      const refused = await h2Request(second, { path: '/channels/h2a?transport=longpoll' });
+      assert.equal(refused.status, 429);
+      assert.equal(JSON.parse(refused.text).error, 'too_many_connections_per_ip');
+    } finally {
+      second.close();
+    }
   });
 });
 
