@@ -1,0 +1,228 @@
+// streamgate.js, the browser client, in headless Chromium against the real
+// gateway: a page imports /streamgate.js from the gateway and receives a
+// numbered sequence published by the test at a steady rate, while
+//   - the gateway is killed (SIGKILL) and started again on the same port;
+//   - a TCP proxy between the page and the gateway cuts every connection
+//     mid-stream, then lets the page in again;
+//   - the proxy refuses WebSocket upgrades, so the client falls back to
+//     long-polling (and is cut mid-stream there too).
+// Each time the page must end with exactly the published sequence: nothing
+// lost, nothing repeated, in order; gaps are reported exactly where the
+// gateway lost history (the restart), and nowhere else.
+//
+//   STREAMGATE_BIN=build/streamgate STREAMGATE_WWW=www node --test tests/browser/client.test.mjs
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import net from 'node:net';
+import { publish, request, sleep, startGateway, waitFor } from './lib/gateway.mjs';
+import { launchChromium } from './lib/browser.mjs';
+
+const LIMIT = { timeout: 90000 };
+const COUNT = 300;
+const EVERY_MS = 10; // the publisher's pace: one message per 10 ms
+const CLIENT = { reconnectMs: 100, maxReconnectMs: 1000 };
+
+let gw;
+let browser;
+const errors = [];
+
+// A TCP proxy to port that can cut every connection it carries and, with
+// refuseUpgrades, drops any request asking for a WebSocket upgrade (what a
+// proxy that does not pass WebSockets does).
+function tcpProxy(port, { refuseUpgrades = false } = {}) {
+  const pairs = new Set();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    const pair = [client, upstream];
+    pairs.add(pair);
+    const drop = () => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    client.on('data', (d) => {
+      if (refuseUpgrades && /^upgrade:\s*websocket/im.test(d.toString('latin1'))) return drop();
+      upstream.write(d);
+    });
+    upstream.pipe(client);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+    url: `http://127.0.0.1:${server.address().port}`,
+    cut() {
+      const n = pairs.size;
+      for (const [a, b] of [...pairs]) { a.destroy(); b.destroy(); }
+      pairs.clear();
+      return n;
+    },
+    close: () => new Promise((done) => { for (const [a, b] of pairs) { a.destroy(); b.destroy(); } server.close(done); }),
+  })));
+}
+
+// Opens a page of origin (the gateway or a proxy), imports /streamgate.js
+// from it and connects with opts; the page records every event on
+// window.__sg. Returns the page.
+async function clientPage(origin, opts, { blockWebSocket = false } = {}) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.setDefaultTimeout(10000);
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.goto(`${origin}/`);
+  await page.evaluate(async ({ opts, blockWebSocket }) => {
+    if (blockWebSocket) window.WebSocket = undefined;
+    const { connect } = await import('/streamgate.js');
+    const log = (window.__sg = { messages: [], gaps: [], events: [], errors: [] });
+    const sg = (window.sg = connect('', opts));
+    sg.on('message', (m) => log.messages.push(m));
+    sg.on('gap', (g) => log.gaps.push(g));
+    sg.on('error', (e) => log.errors.push(e.code || String(e)));
+    for (const type of ['open', 'reconnecting', 'fallback', 'end'])
+      sg.on(type, (d) => log.events.push({ type, transport: d.transport ?? null }));
+  }, { opts: { ...CLIENT, ...opts }, blockWebSocket });
+  return page;
+}
+
+const log = (page) => page.evaluate(() => window.__sg);
+const received = async (page) => (await log(page)).messages.length;
+
+async function waitOpen(page, n = 1) {
+  await waitFor(async () => (await log(page)).events.filter((e) => e.type === 'open').length >= n,
+    { what: `the client's open event #${n}` });
+}
+
+// Publishes messages from..to (text "channel:i") at a steady pace; onEach(i)
+// runs after each answer. Retries a publish the gateway could not take
+// (while it is down), and resolves [{channel, id, data}] in id order.
+async function publishRange(channels, from, to, onEach = async () => {}) {
+  const sent = [];
+  for (let i = from; i <= to; i++) {
+    const channel = channels[i % channels.length];
+    const data = `${channel}:${i}`;
+    let answer;
+    await waitFor(async () => {
+      try {
+        answer = await publish(gw.url, channel, data);
+        return true;
+      } catch (err) {
+        if (!/ECONNREFUSED|ECONNRESET/.test(err.message)) throw err;
+        return false;
+      }
+    }, { what: `publish ${data}`, timeoutMs: 15000, intervalMs: 50 });
+    sent.push({ channel, id: answer.id, event: null, data });
+    await onEach(i);
+    await sleep(EVERY_MS);
+  }
+  return sent;
+}
+
+// Waits until the page holds as many messages as were sent, then asserts
+// it holds exactly them, in order.
+async function assertExactly(page, sent, what) {
+  await waitFor(async () => (await received(page)) >= sent.length,
+    { what: `${sent.length} messages on the page (${what})`, timeoutMs: 20000 }).catch(() => {});
+  assert.deepEqual((await log(page)).messages, sent, `${what}: exactly the published sequence`);
+}
+
+before(async () => {
+  gw = await startGateway();
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  gw?.kill();
+  assert.deepEqual(errors, [], 'no uncaught errors on the pages');
+});
+
+test('GET /streamgate.js is the ES module in www/, as text/javascript', async () => {
+  const res = await request(gw.url, { path: '/streamgate.js' });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers['content-type'], 'text/javascript; charset=utf-8');
+  assert.match(res.text, /^export function connect\(baseUrl, opts = \{\}\) \{$/m);
+});
+
+test('kill -9 and a restart on the same port: the client resumes, the gap is signalled once, no message lost or repeated', LIMIT, async () => {
+  const channel = `restart-${process.pid}`;
+  const page = await clientPage(gw.url, { channels: [channel], transport: 'ws', lastEventId: '0' });
+  await waitOpen(page);
+  const killAt = COUNT / 2;
+  let lastBefore;
+  const sent = await publishRange([channel], 1, COUNT, async (i) => {
+    if (i !== killAt) return;
+    // the memory broker's history dies with the process: wait until the
+    // page has everything the old process acknowledged, so the restart
+    // itself loses nothing the test can see
+    await waitFor(async () => (await received(page)) === killAt, { what: `message ${killAt} on the page` });
+    lastBefore = (await log(page)).messages.at(-1).id;
+    gw.kill();
+    await waitFor(() => gw.proc.exitCode !== null || gw.proc.signalCode !== null, { what: 'the gateway to die' });
+    gw = await startGateway({ listen: `127.0.0.1:${gw.port}` });
+  });
+  await assertExactly(page, sent, 'across a restart');
+  const { gaps, events, errors: clientErrors } = await log(page);
+  assert.deepEqual(gaps, [{ channel, lastEventId: lastBefore, firstId: gaps[0]?.firstId ?? null, reason: 'restarted' }],
+    'one restarted gap, naming the last id the page had');
+  assert.ok(gaps[0].firstId === null || sent.some((m) => m.id === gaps[0].firstId), 'first_id is a message the new process holds');
+  assert.ok(events.some((e) => e.type === 'reconnecting'), 'the client said it was reconnecting');
+  assert.deepEqual(events.filter((e) => e.type === 'open').map((e) => e.transport), ['ws', 'ws'], 'opened twice, over WebSocket');
+  assert.deepEqual(clientErrors, []);
+  await page.context().close();
+});
+
+test('connections cut mid-stream by a proxy: two channels on one socket, resumed with no gap, loss or repeat', LIMIT, async () => {
+  const proxy = await tcpProxy(gw.port);
+  const channels = [`cut-a-${process.pid}`, `cut-b-${process.pid}`];
+  const page = await clientPage(proxy.url, { channels, transport: 'auto', lastEventId: '0' });
+  await waitOpen(page);
+  let cuts = 0;
+  const sent = await publishRange(channels, 1, COUNT, async (i) => {
+    if (i % 100 === 50) cuts += proxy.cut(); // mid-stream, and the page catches up in between
+  });
+  await assertExactly(page, sent, 'across three cuts');
+  const { gaps, events, errors: clientErrors } = await log(page);
+  assert.ok(cuts >= 3, `the proxy cut the page's connections (${cuts})`);
+  assert.deepEqual(gaps, [], 'nothing was lost, so no gap is signalled');
+  assert.deepEqual(events.filter((e) => e.type === 'open').map((e) => e.transport), ['ws', 'ws', 'ws', 'ws']);
+  assert.deepEqual(clientErrors, []);
+
+  // publish over the socket, then unsubscribe one channel and add another
+  const mine = await page.evaluate((ch) => window.sg.publish(ch, 'from the page'), channels[0]);
+  assert.match(mine.id, /^\d+-\d+$/);
+  assert.equal(mine.subscribers, 1);
+  await waitFor(async () => (await log(page)).messages.at(-1)?.id === mine.id, { what: 'the page\'s own message' });
+  const third = `cut-c-${process.pid}`;
+  await page.evaluate(({ drop, add }) => { window.sg.unsubscribe(drop); window.sg.subscribe(add); }, { drop: channels[1], add: third });
+  await waitFor(async () => (await request(gw.url, { path: `/channels/${third}/info` })).status === 200,
+    { what: `${third} to exist (subscribed)` });
+  const more = await publishRange([channels[1], third], 1, 4);
+  await waitFor(async () => (await received(page)) === sent.length + 3, { what: 'the messages of the new channel' });
+  await sleep(200);
+  assert.deepEqual((await log(page)).messages.slice(sent.length + 1), more.filter((m) => m.channel === third),
+    'the unsubscribed channel delivers nothing, the new one everything');
+  await page.context().close();
+  await proxy.close();
+});
+
+test('WebSocket blocked by a proxy: the client falls back to long-poll, and is cut there too, with no loss or repeat', LIMIT, async () => {
+  const proxy = await tcpProxy(gw.port, { refuseUpgrades: true });
+  const channel = `fallback-${process.pid}`;
+  const page = await clientPage(proxy.url, { channels: [channel], transport: 'auto', wsAttempts: 2, lastEventId: '0' });
+  await waitFor(async () => (await log(page)).events.some((e) => e.type === 'fallback'), { what: 'the switch to long-poll' });
+  let cuts = 0;
+  const sent = await publishRange([channel], 1, COUNT, async (i) => {
+    if (i % 100 === 50) cuts += proxy.cut();
+  });
+  await assertExactly(page, sent, 'long-poll across cuts');
+  const { gaps, events, errors: clientErrors } = await log(page);
+  assert.ok(cuts >= 3, `the proxy cut the page's long-polls (${cuts})`);
+  assert.deepEqual(gaps, []);
+  assert.ok(!events.some((e) => e.type === 'open' && e.transport === 'ws'), 'no WebSocket ever opened');
+  assert.equal(events.find((e) => e.type === 'open')?.transport, 'longpoll');
+  assert.deepEqual(events.filter((e) => e.type === 'fallback'), [{ type: 'fallback', transport: 'longpoll' }], 'one switch, after 2 refused upgrades');
+  assert.deepEqual(clientErrors, []);
+  const mine = await page.evaluate((ch) => window.sg.publish(ch, 'posted'), channel);
+  await waitFor(async () => (await log(page)).messages.at(-1)?.id === mine.id, { what: 'a message published with POST' });
+  await page.context().close();
+  await proxy.close();
+});
