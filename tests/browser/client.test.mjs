@@ -16,6 +16,7 @@ import { after, before, test } from 'node:test';
 import net from 'node:net';
 import { publish, request, sleep, startGateway, waitFor } from './lib/gateway.mjs';
 import { launchChromium } from './lib/browser.mjs';
+import { mint, now } from '../integration/lib/jwt.mjs';
 
 const LIMIT = { timeout: 90000 };
 const COUNT = 300;
@@ -225,4 +226,47 @@ test('WebSocket blocked by a proxy: the client falls back to long-poll, and is c
   await waitFor(async () => (await log(page)).messages.at(-1)?.id === mine.id, { what: 'a message published with POST' });
   await page.context().close();
   await proxy.close();
+});
+
+test('a DELETE of the channel ends the stream: one end event, no reconnect', LIMIT, async () => {
+  const channel = `end-${process.pid}`;
+  const page = await clientPage(gw.url, { channels: [channel], transport: 'ws', lastEventId: '0' });
+  await waitOpen(page);
+  const res = await request(gw.url, { method: 'DELETE', path: `/channels/${channel}` });
+  assert.equal(res.status, 200, res.text);
+  await waitFor(async () => (await log(page)).events.some((e) => e.type === 'end'), { what: 'the end event' });
+  await sleep(500);
+  const { events, errors: clientErrors } = await log(page);
+  assert.deepEqual(events, [{ type: 'open', transport: 'ws' }, { type: 'end', transport: null }]);
+  assert.deepEqual(clientErrors, []);
+  assert.equal(await page.evaluate(() => window.sg.state), 'closed');
+  await page.context().close();
+});
+
+test('with tokens: the token reaches the WebSocket and POST, refusals come back as error codes', LIMIT, async () => {
+  const SECRET = 'client-test-secret-0123456789abcdef';
+  const secure = await startGateway({ args: ['--auth-jwt-alg', 'HS256', '--auth-jwt-key', SECRET] });
+  try {
+    const token = mint('HS256', SECRET, { sub: 'alice', exp: now() + 600, streamgate: { subscribe: ['room.*'], publish: ['room.a'] } });
+    const page = await clientPage(secure.url, { channels: ['room.a'], transport: 'ws', token, lastEventId: '0' });
+    await waitOpen(page);
+    const viaWs = await page.evaluate(() => window.sg.publish('room.a', { n: 1 }));
+    assert.equal(viaWs.subscribers, 1);
+    const refused = await page.evaluate(() => window.sg.publish('room.b', 'no').then(() => 'published', (e) => e.code));
+    assert.equal(refused, 'forbidden');
+    await waitFor(async () => (await received(page)) === 1, { what: 'the JSON message' });
+    assert.equal((await log(page)).messages[0].data, '{"n":1}');
+    await page.context().close();
+
+    // long-poll and POST carry it as a Bearer header; a channel outside the token ends the client
+    const lp = await clientPage(secure.url, { channels: ['room.a'], transport: 'longpoll', token, lastEventId: '0' });
+    const viaPost = await lp.evaluate(() => window.sg.publish('room.a', 'by POST'));
+    await waitFor(async () => (await log(lp)).messages.some((m) => m.id === viaPost.id), { what: 'the POSTed message over long-poll' });
+    await lp.evaluate(() => window.sg.subscribe('secret'));
+    await waitFor(async () => (await log(lp)).events.some((e) => e.type === 'end'), { what: 'the end after a refusal' });
+    assert.deepEqual((await log(lp)).errors, ['forbidden']);
+    await lp.context().close();
+  } finally {
+    secure.kill();
+  }
 });
