@@ -11,7 +11,7 @@
 //   sg.on('gap', (g) => console.warn('lost on', g.channel, g.reason));
 //   await sg.publish('news', 'hello');
 //
-// README "Browser client" documents the options and events.
+// README "Browser client: streamgate.js" documents the options and events.
 
 const DEFAULTS = {
   channels: [],
@@ -335,8 +335,8 @@ class Client {
         return;
       }
       if (this.poll !== ctl) return;
-      if (res.status === 404 || (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429))
-        return this.finish(res.status === 404 ? 'ended' : 'refused', apiError(body));
+      if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429)
+        return this.finish('refused', apiError(body));
       if (!res.ok) return this.retry();
       if (this.state !== 'open') this.opened();
       for (const el of body) el.type === 'gap' ? this.gap(el) : this.deliver(el);
