@@ -24,11 +24,14 @@ const SECRET = 'dashboard-test-secret-0123456789';
 let browser;
 const closers = [];
 const errors = [];
+const requests = []; // [page origin, URL asked]
 
 after(async () => {
   for (const close of closers.reverse()) await close();
   await browser?.close();
   assert.deepEqual(errors, [], 'no uncaught errors on the pages');
+  assert.ok(requests.length > 0);
+  assert.deepEqual(requests.filter(([origin, url]) => new URL(url).origin !== origin), [], 'nothing fetched from elsewhere');
 });
 
 // GET /metrics as {name: number} (unlabelled samples).
@@ -73,6 +76,7 @@ async function openDashboard(url) {
   const page = await context.newPage();
   page.setDefaultTimeout(10000);
   page.on('pageerror', (err) => errors.push(err.message));
+  page.on('request', (req) => requests.push([new URL(url).origin, req.url()]));
   await page.goto(url);
   return page;
 }

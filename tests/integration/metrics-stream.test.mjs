@@ -6,9 +6,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { eventSource, wsClient } from './lib/clients.mjs';
 import { mint, now } from './lib/jwt.mjs';
-import { expectError, metrics, publish, request, startServer, waitFor, waitForConnections } from './lib/server.mjs';
+import { WORKERS, expectError, metrics, publish, request, startServer, waitFor, waitForConnections } from './lib/server.mjs';
 
 const SECRET = 'metrics-stream-secret-0123456789ab';
+const WORKERS_N = Number(WORKERS || 1);
 // the snapshot's keys, in order, and the /metrics sample each one is
 const FIELDS = {
   time_ms: null,
@@ -73,11 +74,11 @@ describe('GET /metrics/stream on an open gateway', () => {
     const reader = res.body.getReader();
     let text = '';
     while (!text.includes('\n')) text += new TextDecoder().decode((await reader.read()).value);
-    assert.equal(JSON.parse(text.split('\n')[0]).workers, 1);
+    assert.equal(JSON.parse(text.split('\n')[0]).workers, WORKERS_N);
     ac.abort();
     const ws = await wsClient(`${gw.url.replace('http', 'ws')}/metrics/stream`);
     await ws.waitCount(1, 5000);
-    assert.equal(JSON.parse(ws.payloads()[0]).workers, 1);
+    assert.equal(JSON.parse(ws.payloads()[0]).workers, WORKERS_N);
     await ws.close();
   });
 
