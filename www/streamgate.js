@@ -45,7 +45,8 @@ class Client {
     this.wsBase = this.httpBase.replace(/^http/, 'ws');
     this.transport = this.opts.transport === 'longpoll' ? 'longpoll' : 'ws';
     this.state = 'connecting'; // 'connecting' | 'open' | 'reconnecting' | 'closed'
-    this.subs = new Map(); // channel -> {pos: id to resume after, or null (live)}
+    this.subs = new Map(); // channel -> {pos: id to resume after, or null (live); gap: the last one told}
+    this.synced = new Set(); // channels the open WebSocket delivers in id order with the others
     this.seen = null; // the newest id this client saw on any channel
     this.listeners = new Map();
     this.pending = new Map(); // WebSocket command ref -> {resolve, reject}
@@ -83,12 +84,12 @@ class Client {
     if (this.subs.has(channel)) return;
     this.subs.set(channel, { pos: lastEventId ?? this.seen });
     if (this.state === 'closed') return;
-    const from = lastEventId == null ? {} : { last_event_id: lastEventId };
-    if (this.wsOpen()) this.command({ type: 'subscribe', channel, ...from }).catch((e) => this.fail(e));
+    if (this.wsOpen()) this.subscribeCommand(channel, lastEventId);
     else if (this.poll || (!this.ws && !this.timer)) this.restart(); // else the coming connection takes it
   }
 
   unsubscribe(channel) {
+    this.synced.delete(channel);
     if (!this.subs.delete(channel) || this.state === 'closed') return;
     if (this.wsOpen()) this.command({ type: 'unsubscribe', channel }).catch(() => {});
     else if (this.poll) this.restart();
@@ -178,11 +179,14 @@ class Client {
     this.emit('message', { channel: m.channel, id: m.id, event: m.event ?? null, data: m.data });
   }
 
-  // A gap object; one whose first kept id is not after what this client
-  // already has (a cursor older than the channel's own position) lost it nothing.
+  // A gap object. One whose first kept id is not after what this client
+  // already has (a cursor older than the channel's own position) lost it
+  // nothing; one equal to the last told (no message came since) says nothing new.
   gap(g) {
-    const pos = this.subs.get(g.channel)?.pos;
-    if (!this.subs.has(g.channel) || (g.first_id && pos != null && compareIds(g.first_id, pos) <= 0)) return;
+    const sub = this.subs.get(g.channel);
+    const key = `${g.last_event_id} ${g.first_id} ${g.reason}`;
+    if (!sub || (g.first_id && sub.pos != null && compareIds(g.first_id, sub.pos) <= 0) || sub.gap === key) return;
+    sub.gap = key;
     this.emit('gap', { channel: g.channel, lastEventId: g.last_event_id, firstId: g.first_id ?? null, reason: g.reason });
   }
 
@@ -240,7 +244,8 @@ class Client {
 
   connect() {
     if (this.state === 'closed' || this.subs.size === 0) return;
-    if (this.transport === 'ws' && this.opts.transport === 'auto' && this.wsFailures >= this.opts.wsAttempts) {
+    const blocked = this.wsFailures >= this.opts.wsAttempts || typeof WebSocket !== 'function';
+    if (this.transport === 'ws' && this.opts.transport === 'auto' && blocked) {
       this.transport = 'longpoll';
       this.emit('fallback', { transport: 'longpoll', wsFailures: this.wsFailures });
     }
@@ -256,15 +261,20 @@ class Client {
     const token = await this.token();
     if (token) query.set('access_token', token);
     if (this.generation !== generation || this.state === 'closed') return;
+    const listed = this.channels;
     const ws = new WebSocket(`${this.wsBase}${this.channelPath()}?${query}`);
     let opened = false;
     this.ws = ws;
+    this.synced = new Set(listed);
     this.timer = setTimeout(() => ws.close(), this.opts.openTimeoutMs);
     ws.onopen = () => {
       clearTimeout(this.timer);
       opened = true;
       this.wsFailures = 0;
       this.opened();
+      // what changed while it was connecting
+      for (const ch of listed) if (!this.subs.has(ch)) this.command({ type: 'unsubscribe', channel: ch }).catch(() => {});
+      for (const ch of this.subs.keys()) if (!listed.includes(ch)) this.subscribeCommand(ch, this.subs.get(ch).pos);
     };
     ws.onmessage = (e) => this.wsMessage(e.data);
     ws.onclose = (e) => {
@@ -295,7 +305,12 @@ class Client {
     } catch {
       return this.fail(apiError({ error: 'bad_frame', detail: 'a WebSocket message that is not JSON' }));
     }
-    if (!m.type) return this.deliver(m);
+    if (!m.type) {
+      this.deliver(m);
+      // one socket delivers its channels merged in id order: the others are caught up too
+      for (const ch of this.synced) if (this.subs.has(ch)) this.subs.get(ch).pos = newest(this.subs.get(ch).pos, m.id);
+      return;
+    }
     if (m.type === 'gap') return this.gap(m);
     const p = m.ref != null && this.pending.get(m.ref);
     if (p) {
@@ -305,6 +320,19 @@ class Client {
     if (m.type === 'unsubscribed' && this.subs.delete(m.channel)) // the gateway took the right away
       this.fail(apiError({ error: m.reason || 'unsubscribed', detail: `unsubscribed from ${m.channel}`, channel: m.channel }));
     else if (m.type === 'error') this.fail(apiError(m));
+  }
+
+  // Subscribes the open socket to channel (from lastEventId, or live); the
+  // reply comes after the replay, so from then on it is in step with the rest.
+  subscribeCommand(channel, lastEventId) {
+    const from = lastEventId == null ? {} : { last_event_id: lastEventId };
+    this.command({ type: 'subscribe', channel, ...from }).then(
+      () => this.subs.has(channel) && this.synced.add(channel),
+      (err) => {
+        if (err.code === 'disconnected') return; // the next connection lists it
+        this.subs.delete(channel); // refused: it must not spoil the next connection's URL
+        this.fail(err);
+      });
   }
 
   // Sends a command; resolves with its reply, rejects with its error reply.

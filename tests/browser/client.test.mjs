@@ -143,9 +143,11 @@ test('GET /streamgate.js is the ES module in www/, as text/javascript', async ()
   assert.match(res.text, /^export function connect\(baseUrl, opts = \{\}\) \{$/m);
 });
 
-test('kill -9 and a restart on the same port: the client resumes, the gap is signalled once, no message lost or repeated', LIMIT, async () => {
+test('kill -9 and a restart on the same port: the client resumes, the gap is signalled once per channel, no message lost or repeated', LIMIT, async () => {
   const channel = `restart-${process.pid}`;
-  const page = await clientPage(gw.url, { channels: [channel], transport: 'ws', lastEventId: '0' });
+  const quiet = `restart-quiet-${process.pid}`; // on the same socket, never published to
+  const proxy = await tcpProxy(gw.port); // only to cut the page's socket at the end
+  const page = await clientPage(proxy.url, { channels: [channel, quiet], transport: 'ws', lastEventId: '0' });
   await waitOpen(page);
   const killAt = COUNT / 2;
   let lastBefore;
@@ -161,14 +163,27 @@ test('kill -9 and a restart on the same port: the client resumes, the gap is sig
     gw = await startGateway({ listen: `127.0.0.1:${gw.port}` });
   });
   await assertExactly(page, sent, 'across a restart');
-  const { gaps, events, errors: clientErrors } = await log(page);
-  assert.deepEqual(gaps, [{ channel, lastEventId: lastBefore, firstId: gaps[0]?.firstId ?? null, reason: 'restarted' }],
-    'one restarted gap, naming the last id the page had');
-  assert.ok(gaps[0].firstId === null || sent.some((m) => m.id === gaps[0].firstId), 'first_id is a message the new process holds');
+  const restarted = (ch) => ({ channel: ch, lastEventId: lastBefore, firstId: null, reason: 'restarted' });
+  const { gaps } = await log(page);
+  const firstIds = gaps.map((g) => g.firstId);
+  assert.deepEqual(gaps.map((g) => ({ ...g, firstId: null })), [restarted(channel), restarted(quiet)],
+    'one restarted gap per channel, naming the last id the page had (the quiet channel was in step)');
+  assert.ok(firstIds[0] === null || sent.some((m) => m.id === firstIds[0]), 'first_id is a message the new process holds');
+  assert.equal(firstIds[1], null, 'the quiet channel has no history');
+
+  // one more cut: the quiet channel resumes from where the socket was, not
+  // from before the restart, so the gap is not told again
+  assert.ok(proxy.cut() >= 1);
+  await waitOpen(page, 3);
+  const last = await publishRange([channel], COUNT + 1, COUNT + 1);
+  await assertExactly(page, [...sent, ...last], 'after another cut');
+  const { events, errors: clientErrors } = await log(page);
+  assert.equal((await log(page)).gaps.length, 2, 'no gap told twice');
   assert.ok(events.some((e) => e.type === 'reconnecting'), 'the client said it was reconnecting');
-  assert.deepEqual(events.filter((e) => e.type === 'open').map((e) => e.transport), ['ws', 'ws'], 'opened twice, over WebSocket');
+  assert.deepEqual(events.filter((e) => e.type === 'open').map((e) => e.transport), ['ws', 'ws', 'ws'], 'opened three times, over WebSocket');
   assert.deepEqual(clientErrors, []);
   await page.context().close();
+  await proxy.close();
 });
 
 test('connections cut mid-stream by a proxy: two channels on one socket, resumed with no gap, loss or repeat', LIMIT, async () => {
@@ -226,6 +241,16 @@ test('WebSocket blocked by a proxy: the client falls back to long-poll, and is c
   await waitFor(async () => (await log(page)).messages.at(-1)?.id === mine.id, { what: 'a message published with POST' });
   await page.context().close();
   await proxy.close();
+});
+
+test('a page without WebSocket long-polls at once', LIMIT, async () => {
+  const channel = `nows-${process.pid}`;
+  const page = await clientPage(gw.url, { channels: [channel], lastEventId: '0' }, { blockWebSocket: true });
+  const sent = await publishRange([channel], 1, 20);
+  await assertExactly(page, sent, 'without WebSocket');
+  const { events } = await log(page);
+  assert.deepEqual(events.slice(0, 2), [{ type: 'fallback', transport: 'longpoll' }, { type: 'open', transport: 'longpoll' }]);
+  await page.context().close();
 });
 
 test('a DELETE of the channel ends the stream: one end event, no reconnect', LIMIT, async () => {
