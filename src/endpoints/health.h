@@ -9,7 +9,7 @@
 #include "core/buf.h"
 #include "server/server.h"
 
-/* Appends to out (the caller's) one JSON object holding the figures of
+/* Appends to out (the caller's; srv is borrowed) one JSON object holding the figures of
  * /metrics, summed over the workers (README "GET /metrics/stream").
  * Fields that nothing counts yet are null, never left out, so a reader
  * can tell "not counted" from zero. 0, or SG_ENOMEM. Any thread. */

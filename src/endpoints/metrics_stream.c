@@ -21,7 +21,8 @@ static int metrics_stream_match(const sg_server *srv, const char *path)
 	return strcmp(path, PATH) == 0;
 }
 
-/* ?interval_ms=N, within the bounds; -1 when malformed or out of them. */
+/* ?interval_ms=N of req (borrowed), within the bounds; -1 when malformed
+ * or out of them. */
 static long interval_of(const sg_request *req)
 {
 	const char *v = sg_request_query(req, "interval_ms");
@@ -42,6 +43,8 @@ static void send_snapshot(sg_stream *s, void *ud)
 	sg_buf_free(&b);
 }
 
+/* The stream handler: s and req are borrowed, ud is the worker (borrowed).
+ * The right is asked before the arguments are read. */
 static void metrics_stream_open(sg_stream *s, const sg_request *req, void *ud)
 {
 	const char *error;
