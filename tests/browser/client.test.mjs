@@ -186,6 +186,29 @@ test('kill -9 and a restart on the same port: the client resumes, the gap is sig
   await proxy.close();
 });
 
+test('kill -9 right after a publish was answered: only what the dead process held may be lost, and that is a gap', LIMIT, async () => {
+  const channel = `restart-now-${process.pid}`;
+  const page = await clientPage(gw.url, { channels: [channel], transport: 'ws', lastEventId: '0' });
+  await waitOpen(page);
+  const killAt = COUNT / 2;
+  const sent = await publishRange([channel], 1, COUNT, async (i) => {
+    if (i !== killAt) return;
+    gw.kill(); // no waiting for the page: message killAt may be on its way, or not
+    await waitFor(() => gw.proc.exitCode !== null || gw.proc.signalCode !== null, { what: 'the gateway to die' });
+    gw = await startGateway({ listen: `127.0.0.1:${gw.port}` });
+  });
+  await waitFor(async () => (await log(page)).messages.at(-1)?.id === sent.at(-1).id, { what: 'the last message on the page', timeoutMs: 20000 });
+  const { messages, gaps } = await log(page);
+  // the page has a prefix of what the old process answered, then all the new one answered
+  const had = messages.findIndex((m) => m.id === sent[killAt].id);
+  assert.ok(had >= 1, 'the page got messages from both processes');
+  assert.deepEqual(messages.slice(0, had), sent.slice(0, had), 'the old process: a prefix, in order');
+  assert.deepEqual(messages.slice(had), sent.slice(killAt), 'the new process: everything, in order');
+  assert.deepEqual(gaps.map((g) => [g.channel, g.lastEventId, g.reason]), [[channel, messages[had - 1].id, 'restarted']],
+    'one restarted gap, naming the last id the page had');
+  await page.context().close();
+});
+
 test('connections cut mid-stream by a proxy: two channels on one socket, resumed with no gap, loss or repeat', LIMIT, async () => {
   const proxy = await tcpProxy(gw.port);
   const channels = [`cut-a-${process.pid}`, `cut-b-${process.pid}`];
