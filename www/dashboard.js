@@ -77,6 +77,11 @@ class LineChart {
       ctx.stroke();
       ctx.lineWidth = 1;
       const last = this.points.at(-1)?.values[name];
+      if (last != null) { // the newest point as a dot: a line needs two
+        ctx.beginPath();
+        ctx.arc(x(this.points.length - 1), y(last), 3, 0, 2 * Math.PI);
+        ctx.fill();
+      }
       const label = `${name} ${fmt(last)}`;
       ctx.fillRect(legendX, 6, 10, 10);
       ctx.textAlign = 'left';

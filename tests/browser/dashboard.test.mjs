@@ -83,6 +83,18 @@ async function openDashboard(url) {
 
 const dashboard = (page) => page.evaluate(() => window.__dashboard);
 
+// Saves a screenshot in tests/artifacts/ and asserts it is not blank.
+async function screenshotCheck(page, name) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, name);
+  await page.screenshot({ path: file });
+  const img = decodePng(fs.readFileSync(file));
+  assert.deepEqual([img.width, img.height], [VIEWPORT.width, VIEWPORT.height]);
+  const { distinct, dominantShare } = colourStats(img);
+  assert.ok(distinct >= 300, `${name}: only ${distinct} colours, the page looks blank`);
+  assert.ok(dominantShare < 0.8, `${name}: one colour covers ${(dominantShare * 100).toFixed(1)}%`);
+}
+
 test('under load, the plotted values track /metrics, and the page is not blank', LIMIT, async () => {
   const gw = await startGateway({ args: ['--queue-bytes', '32768', '--slow-policy', 'drop_oldest'] });
   closers.push(async () => gw.stop());
@@ -137,14 +149,7 @@ test('under load, the plotted values track /metrics, and the page is not blank',
   assert.equal(await page.textContent('#state'), 'open');
   assert.equal(await page.textContent('#tiles [data-field="streams"]'), '5');
 
-  fs.mkdirSync(ARTIFACTS, { recursive: true });
-  const file = path.join(ARTIFACTS, 'dashboard.png');
-  await page.screenshot({ path: file });
-  const img = decodePng(fs.readFileSync(file));
-  assert.deepEqual([img.width, img.height], [VIEWPORT.width, VIEWPORT.height]);
-  const { distinct, dominantShare } = colourStats(img);
-  assert.ok(distinct >= 300, `only ${distinct} colours: the page looks blank`);
-  assert.ok(dominantShare < 0.8, `one colour covers ${(dominantShare * 100).toFixed(1)}%`);
+  await screenshotCheck(page, 'dashboard.png');
   // and the connections chart itself has lines on it, not just its frame
   const inked = await page.evaluate(() => {
     const c = document.getElementById('chart-connections');
@@ -176,3 +181,43 @@ test('with authentication: an admin token in the fragment works; without one the
   await refused.context().close();
 });
 
+
+test('the fields the gateway does not count yet are plotted once they come (a stubbed stream)', LIMIT, async () => {
+  const gw = await startGateway();
+  closers.push(async () => gw.stop());
+  const base = {
+    workers: 1, connections: 6, open_connections: 7, channels: 2, frames_dropped_total: 0, slow_disconnects_total: 0,
+    channels_evicted_total: 0, ws_ping_timeouts_total: 0, rate_limited_total: 0, ip_limit_refused_total: 0,
+    messages_live: 0, frames_live: 0,
+  };
+  const snaps = [
+    { ...base, time_ms: 1000000, published_total: 100, delivered_total: 400, delivery_lag_ms: { p50: 0.4, p99: 3 } },
+    {
+      ...base, time_ms: 1002000, published_total: 140, delivered_total: 560, delivery_lag_ms: { p50: 0.5, p99: 7.5 },
+      connections_by_transport: { ws: 3, sse: 2, longpoll: 1, chunked: 0, ndjson: 0 },
+      top_channels: [{ channel: 'news', subscribers: 4 }, { channel: 'sports', subscribers: 2 }],
+    },
+  ];
+  browser ??= await launchChromium();
+  const context = await browser.newContext({ viewport: VIEWPORT, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.route('**/metrics/stream*', (route) => route.fulfill({
+    status: 200,
+    headers: { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' },
+    body: snaps.map((s) => `data: ${JSON.stringify({ connections_by_transport: null, top_channels: null, ...s })}\n\n`).join(''),
+  }));
+  await page.goto(`${gw.url}/dashboard.html`);
+  await waitFor(async () => (await dashboard(page))?.snapshots >= 2, { what: 'the two stubbed snapshots' });
+  const { plotted } = await dashboard(page);
+  assert.deepEqual(plotted.connections, { ws: 3, sse: 2, longpoll: 1, chunked: 0, ndjson: 0 });
+  assert.equal(plotted['publishes/s'], 20);
+  assert.equal(plotted['deliveries/s'], 80);
+  assert.deepEqual([plotted.p50, plotted.p99], [0.5, 7.5]);
+  assert.deepEqual(plotted.top, [{ label: 'news', value: 4 }, { label: 'sports', value: 2 }]);
+  assert.equal(await page.textContent('#note-top'), '');
+  assert.equal(await page.textContent('#note-rates'), '');
+  await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+  await screenshotCheck(page, 'dashboard-all-fields.png');
+  await context.close();
+});
