@@ -198,16 +198,17 @@ function setState(state, note = '') {
 const hashToken = new URLSearchParams(location.hash.slice(1)).get('access_token');
 const queryToken = new URLSearchParams(location.search).get('access_token');
 
-// The stream's URL with the page's credentials: a fresh ticket for a
-// #access_token, the ?access_token as is, or none (the cookie, or no auth).
+// The stream's URL (relative: the page may sit behind a path prefix) with
+// the page's credentials: a fresh ticket for a #access_token, the
+// ?access_token as is, or none (the cookie, or no auth).
 async function streamUrl() {
   if (hashToken) {
-    const res = await fetch('/auth/ticket', { method: 'POST', headers: { Authorization: `Bearer ${hashToken}` } });
+    const res = await fetch('auth/ticket', { method: 'POST', headers: { Authorization: `Bearer ${hashToken}` } });
     const body = await res.json();
     if (!res.ok) throw new Error(`${res.status} ${body.error}: ${body.detail}`);
-    return `/metrics/stream?ticket=${encodeURIComponent(body.ticket)}`;
+    return `metrics/stream?ticket=${encodeURIComponent(body.ticket)}`;
   }
-  return queryToken ? `/metrics/stream?access_token=${encodeURIComponent(queryToken)}` : '/metrics/stream';
+  return queryToken ? `metrics/stream?access_token=${encodeURIComponent(queryToken)}` : 'metrics/stream';
 }
 
 // Why the stream was refused: EventSource cannot say, so ask once with fetch.
