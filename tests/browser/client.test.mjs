@@ -26,6 +26,7 @@ const CLIENT = { reconnectMs: 100, maxReconnectMs: 1000 };
 let gw;
 let browser;
 const errors = [];
+const proxies = []; // closed in after(), also when a test failed half-way
 
 // A TCP proxy to port that can cut every connection it carries and, with
 // refuseUpgrades, drops any request asking for a WebSocket upgrade (what a
@@ -49,7 +50,7 @@ function tcpProxy(port, { refuseUpgrades = false } = {}) {
     });
     upstream.pipe(client);
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+  const proxy = new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
     url: `http://127.0.0.1:${server.address().port}`,
     cut() {
       const n = pairs.size;
@@ -57,8 +58,10 @@ function tcpProxy(port, { refuseUpgrades = false } = {}) {
       pairs.clear();
       return n;
     },
-    close: () => new Promise((done) => { for (const [a, b] of pairs) { a.destroy(); b.destroy(); } server.close(done); }),
+    close: () => new Promise((done) => { for (const [a, b] of pairs) { a.destroy(); b.destroy(); } server.close(() => done()); }),
   })));
+  proxies.push(proxy);
+  return proxy;
 }
 
 // Opens a page of origin (the gateway or a proxy), imports /streamgate.js
@@ -131,6 +134,7 @@ before(async () => {
 });
 
 after(async () => {
+  for (const p of proxies) await (await p).close();
   await browser?.close();
   gw?.kill();
   assert.deepEqual(errors, [], 'no uncaught errors on the pages');
@@ -183,7 +187,6 @@ test('kill -9 and a restart on the same port: the client resumes, the gap is sig
   assert.deepEqual(events.filter((e) => e.type === 'open').map((e) => e.transport), ['ws', 'ws', 'ws'], 'opened three times, over WebSocket');
   assert.deepEqual(clientErrors, []);
   await page.context().close();
-  await proxy.close();
 });
 
 test('kill -9 right after a publish was answered: only what the dead process held may be lost, and that is a gap', LIMIT, async () => {
@@ -240,7 +243,6 @@ test('connections cut mid-stream by a proxy: two channels on one socket, resumed
   assert.deepEqual((await log(page)).messages.slice(sent.length + 1), more.filter((m) => m.channel === third),
     'the unsubscribed channel delivers nothing, the new one everything');
   await page.context().close();
-  await proxy.close();
 });
 
 test('WebSocket blocked by a proxy: the client falls back to long-poll, and is cut there too, with no loss or repeat', LIMIT, async () => {
@@ -263,7 +265,6 @@ test('WebSocket blocked by a proxy: the client falls back to long-poll, and is c
   const mine = await page.evaluate((ch) => window.sg.publish(ch, 'posted'), channel);
   await waitFor(async () => (await log(page)).messages.at(-1)?.id === mine.id, { what: 'a message published with POST' });
   await page.context().close();
-  await proxy.close();
 });
 
 test('a page without WebSocket long-polls at once', LIMIT, async () => {

@@ -66,8 +66,12 @@ function steadyLoad(gw, channel, bytes) {
       await publish(gw.url, channel, body);
       await sleep(20);
     }
-  })();
-  return async () => { running = false; await done; };
+  })().catch((err) => err); // a failed publish ends the load; stop() reports it
+  return async () => {
+    running = false;
+    const err = await done;
+    if (err) throw err;
+  };
 }
 
 async function openDashboard(url) {
@@ -100,8 +104,10 @@ test('under load, the plotted values track /metrics, and the page is not blank',
   closers.push(async () => gw.stop());
   const channel = 'dash-load';
   const stopSubs = subscribers(gw, channel, 3);
+  closers.push(async () => stopSubs());
   await waitFor(async () => (await metrics(gw.url)).streamgate_connections === 4, { what: '4 subscribers' });
   const stopLoad = steadyLoad(gw, channel, 16384);
+  closers.push(stopLoad); // also when an assertion below fails: the load must not run for ever
   const page = await openDashboard(`${gw.url}/dashboard.html`);
   await waitFor(async () => (await dashboard(page)).snapshots >= 3, { what: '3 snapshots on the page' });
   await waitFor(async () => (await metrics(gw.url)).streamgate_frames_dropped_total > 0,
@@ -160,8 +166,6 @@ test('under load, the plotted values track /metrics, and the page is not blank',
   });
   assert.ok(inked > 2000, `the connections chart has ${inked} drawn pixels`);
 
-  await stopLoad();
-  stopSubs();
   await page.context().close();
 });
 
