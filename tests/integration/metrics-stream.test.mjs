@@ -9,6 +9,11 @@ import { mint, now } from './lib/jwt.mjs';
 import { WORKERS, expectError, metrics, publish, request, startServer, waitFor, waitForConnections } from './lib/server.mjs';
 
 const SECRET = 'metrics-stream-secret-0123456789ab';
+// clients still open when a test fails half-way: closed in after(), or an
+// EventSource would reconnect for ever and the file would never end
+const open = [];
+const track = (client) => (open.push(client), client);
+after(() => { for (const c of open) c.close(); });
 const WORKERS_N = Number(WORKERS || 1);
 // the snapshot's keys, in order, and the /metrics sample each one is
 const FIELDS = {
@@ -39,10 +44,10 @@ describe('GET /metrics/stream on an open gateway', () => {
   after(async () => { await gw.stop(); });
 
   it('sends a snapshot at once and then every interval_ms, each equal to /metrics while nothing moves', async () => {
-    const sub = await eventSource(`${gw.url}/channels/ms-news`);
+    const sub = track(await eventSource(`${gw.url}/channels/ms-news`));
     for (let i = 0; i < 5; i++) await publish(gw.url, 'ms-news', `m${i}`);
     await sub.waitCount(5);
-    const stream = await eventSource(`${gw.url}/metrics/stream?interval_ms=200`);
+    const stream = track(await eventSource(`${gw.url}/metrics/stream?interval_ms=200`));
     const events = await stream.waitCount(3, 5000);
     const snaps = events.map((e) => JSON.parse(e.data));
     for (const s of snaps) assert.deepEqual(Object.keys(s), Object.keys(FIELDS), 'the fields, in order');
@@ -102,7 +107,7 @@ describe('GET /metrics/stream needs the admin right', () => {
     assert.equal(expectError(user, 403, 'forbidden'), 'not allowed to read /metrics/stream');
     const ws = await wsClient(`${gw.url.replace('http', 'ws')}/metrics/stream?access_token=${token(false)}`);
     assert.equal((await ws.waitClosed()).code, 1008, 'a WebSocket is closed 1008');
-    const admin = await eventSource(`${gw.url}/metrics/stream?access_token=${token(true)}`);
+    const admin = track(await eventSource(`${gw.url}/metrics/stream?access_token=${token(true)}`));
     const [first] = await admin.waitCount(1, 5000);
     assert.equal(JSON.parse(first.data).connections, 1);
     admin.close();
