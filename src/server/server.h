@@ -64,6 +64,7 @@ extern const sg_endpoint sg_endpoint_channels;
 extern const sg_endpoint sg_endpoint_channel_info;
 extern const sg_endpoint sg_endpoint_health;
 extern const sg_endpoint sg_endpoint_metrics;
+extern const sg_endpoint sg_endpoint_metrics_stream;
 extern const sg_endpoint sg_endpoint_static;
 extern const sg_endpoint sg_endpoint_ticket;
 
