@@ -200,13 +200,23 @@ static int history_append(sg_hub *h, sg_channel *c, sg_msg *m)
 
 int sg_hub_publish(sg_hub *h, const sg_publish_req *req, sg_publish_result *res)
 {
-	int64_t now = hub_now(h);
 	sg_id pos;
 	if (!sg_channel_name_valid(req->channel) || !sg_event_name_valid(req->event))
 		return SG_EINVAL;
-	int rc = sg_id_accept(req->id, h->last, (uint64_t)now, &pos);
+	int rc = sg_id_accept(req->id, h->last, (uint64_t)hub_now(h), &pos);
+	return rc ? rc : sg_hub_publish_at(h, req, pos, res);
+}
+
+int sg_hub_publish_at(sg_hub *h, const sg_publish_req *req, sg_id pos, sg_publish_result *res)
+{
+	int64_t now = hub_now(h);
 	sg_channel *c;
-	if (rc || (rc = channel_get(h, req->channel, &c)))
+	if (!sg_channel_name_valid(req->channel) || !sg_event_name_valid(req->event))
+		return SG_EINVAL;
+	if (sg_id_cmp(pos, h->last) <= 0)
+		return SG_EID_STALE;
+	int rc = channel_get(h, req->channel, &c);
+	if (rc)
 		return rc;
 	char id[SG_ID_TEXT_MAX];
 	sg_id_format(pos, id);
@@ -274,55 +284,127 @@ static const char *resume_gap(const sg_hub *h, const sg_channel *c, sg_id after)
 	return sg_id_cmp(after, h->start) < 0 ? "restarted" : "evicted";
 }
 
-/* Tells s that resuming c from last_id has a gap, before the replay. */
-static void signal_gap(sg_stream *s, const sg_channel *c, const char *last_id, const char *why)
+/* Tells s that resuming channel from last_id has a gap, before the
+ * replay; first is the replay's first message or NULL. */
+static void signal_gap(sg_stream *s, const char *channel, const char *last_id, const char *why,
+		       const sg_msg *first)
 {
-	char first[SG_ID_TEXT_MAX] = "";
-	if (c->hcount)
-		sg_id_format(history_at(c, 0)->pos, first);
 	sg_buf json = SG_BUF_INIT, note = SG_BUF_INIT;
 	sg_buf_puts(&json, "{\"type\":\"gap\",\"channel\":\"");
-	sg_buf_puts(&json, c->name); /* names need no JSON escaping */
+	sg_buf_puts(&json, channel); /* names need no JSON escaping */
 	sg_buf_printf(&json, "\",\"last_event_id\":\"%s\",\"first_id\":", last_id);
-	sg_buf_printf(&json, c->hcount ? "\"%s\"" : "%snull", first);
+	sg_buf_printf(&json, first ? "\"%s\"" : "%snull", first ? first->id : "");
 	sg_buf_printf(&json, ",\"reason\":\"%s\"}", why);
-	sg_buf_printf(&note, "%s; reason=%s; first_id=%s", c->name, why, c->hcount ? first : "none");
+	sg_buf_printf(&note, "%s; reason=%s; first_id=%s", channel, why, first ? first->id : "none");
 	if (json.data && note.data)
 		sg__stream_control(s, "gap", json.data, note.data);
 	sg_buf_free(&json);
 	sg_buf_free(&note);
 }
 
-/* Queues the history of every channel after `after` (a channel with a gap:
- * all of it), merged in id order so the client's last id stays a true
- * position in all of them. */
-static void replay(const sg_hub *h, sg_stream *s, sg_channel **cs, size_t n, const char *last_id)
-{
+struct sg_resume {
+	sg_stream *s; /* a ref */
 	sg_id after;
-	sg_id_parse(last_id, &after);
-	size_t next[SG_SUBSCRIBE_MAX];
-	for (size_t k = 0; k < n; k++) {
-		const char *why = resume_gap(h, cs[k], after);
-		if (why) {
-			signal_gap(s, cs[k], last_id, why);
-			sg__stream_reset_last(s, h->last); /* the replay moves it on */
-		}
-		next[k] = 0;
-		while (!why && next[k] < cs[k]->hcount &&
-		       sg_id_cmp(history_at(cs[k], next[k])->pos, after) <= 0)
-			next[k]++;
-	}
+	char last_id[SG_ID_TEXT_MAX];
+	size_t n;
+	char names[SG_SUBSCRIBE_MAX][SG_CHANNEL_NAME_MAX + 1];
+};
+
+/* Queues every channel's replay merged in id order, so the client's last
+ * id stays a true position in all of them. */
+static void replay_merged(sg_stream *s, const sg_replay *v, size_t n)
+{
+	size_t next[SG_SUBSCRIBE_MAX] = {0};
 	for (;;) {
 		size_t best = n;
 		for (size_t k = 0; k < n; k++)
-			if (next[k] < cs[k]->hcount &&
-			    (best == n || sg_id_cmp(history_at(cs[k], next[k])->pos,
-						    history_at(cs[best], next[best])->pos) < 0))
+			if (next[k] < v[k].n &&
+			    (best == n ||
+			     sg_id_cmp(v[k].msgs[next[k]]->pos, v[best].msgs[next[best]]->pos) < 0))
 				best = k;
 		if (best == n)
 			return;
-		sg__stream_deliver(s, history_at(cs[best], next[best]++));
+		sg__stream_deliver_now(s, v[best].msgs[next[best]++]);
 	}
+}
+
+void sg_hub_resume_done(sg_resume *r, int rc, const sg_replay *v, sg_id upto)
+{
+	sg_stream *s = r->s;
+	const char *names[SG_SUBSCRIBE_MAX];
+	for (size_t k = 0; k < r->n; k++)
+		names[k] = r->names[k];
+	if (rc) {
+		sg__stream_abort(s, "history unavailable");
+	} else {
+		for (size_t k = 0; k < r->n; k++)
+			if (v[k].gap) {
+				signal_gap(s, names[k], r->last_id, v[k].gap,
+					   v[k].n ? v[k].msgs[0] : NULL);
+				sg__stream_reset_last(s, upto); /* the replay moves it on */
+			}
+		replay_merged(s, v, r->n);
+	}
+	sg__stream_unhold(s, names, r->n, upto);
+	sg_stream_unref(s);
+	free(r);
+}
+
+/* The hub's own history as a replay source: what c holds after `after`
+ * (all of it after a gap), into *out with msgs in the caller's buffer. */
+static void history_after(const sg_hub *h, const sg_channel *c, sg_id after, sg_msg **buf,
+			  sg_replay *out)
+{
+	size_t i = 0;
+	out->gap = resume_gap(h, c, after);
+	while (!out->gap && i < c->hcount && sg_id_cmp(history_at(c, i)->pos, after) <= 0)
+		i++;
+	out->msgs = buf;
+	out->n = 0;
+	for (; i < c->hcount; i++)
+		buf[out->n++] = history_at(c, i);
+}
+
+static void local_history(sg_hub *h, sg_resume *r, sg_channel **cs)
+{
+	sg_replay v[SG_SUBSCRIBE_MAX];
+	size_t total = 0;
+	for (size_t k = 0; k < r->n; k++)
+		total += cs[k]->hcount;
+	sg_msg **buf = malloc((total ? total : 1) * sizeof(*buf));
+	if (!buf) {
+		sg_hub_resume_done(r, SG_ENOMEM, NULL, h->last);
+		return;
+	}
+	for (size_t k = 0, used = 0; k < r->n; used += v[k].n, k++)
+		history_after(h, cs[k], r->after, buf + used, &v[k]);
+	sg_hub_resume_done(r, 0, v, h->last);
+	free(buf);
+}
+
+/* Replays what s missed on cs[0..n) after last_id: from this hub's history,
+ * or through the history hook when a broker keeps it elsewhere. Live
+ * messages wait meanwhile. */
+static int resume_start(sg_hub *h, sg_stream *s, sg_channel **cs, size_t n, const char *last_id)
+{
+	sg_resume *r = calloc(1, sizeof(*r));
+	if (!r)
+		return SG_ENOMEM;
+	r->s = sg_stream_ref(s);
+	sg_id_parse(last_id, &r->after);
+	snprintf(r->last_id, sizeof(r->last_id), "%s", last_id);
+	r->n = n;
+	const char *names[SG_SUBSCRIBE_MAX];
+	for (size_t k = 0; k < n; k++) {
+		strcpy(r->names[k], cs[k]->name); /* valid names fit */
+		names[k] = r->names[k];
+	}
+	sg__stream_hold(s);
+	if (h->hooks.history)
+		h->hooks.history(h->hooks.ud, r, names, n, r->after);
+	else
+		local_history(h, r, cs);
+	return 0;
 }
 
 /* Adds s to c's subscribers (not yet subscribed). */
@@ -371,9 +453,10 @@ int sg_hub_subscribe_many(sg_hub *h, sg_stream *s, const char *const *names, siz
 	}
 	sg_hub_attach(h, s);
 	sg__stream_set_last(s, last_id ? after : h->last);
-	if (last_id)
-		replay(h, s, cs, fresh, last_id);
-	return 0;
+	int rc = last_id ? resume_start(h, s, cs, fresh, last_id) : 0;
+	while (rc && fresh)
+		subscription_drop(h, s, cs[--fresh]);
+	return rc;
 }
 
 int sg_hub_subscribe(sg_hub *h, sg_stream *s, const char *channel, const char *last_id)
@@ -491,6 +574,34 @@ void sg_hub_lost(sg_hub *h, sg_id id)
 	if (sg_id_cmp(id, h->last) > 0)
 		h->last = id;
 	h->floor = h->last; /* a channel made from now on vouches from here */
+}
+
+sg_hub_limits sg_hub_get_limits(const sg_hub *h)
+{
+	return h->lim;
+}
+
+size_t sg_hub_subscribers(const sg_hub *h, const char *channel)
+{
+	const sg_channel *c = channel_find(h, channel);
+	return c ? c->nsubs : 0;
+}
+
+void sg_hub_gap(sg_hub *h, const char *channel, const char *why)
+{
+	sg_channel *c = channel_find(h, channel);
+	for (size_t i = 0; c && i < c->nsubs; i++) {
+		char last[SG_ID_TEXT_MAX];
+		sg_id_format(sg__stream_last(c->subs[i]), last);
+		signal_gap(c->subs[i], channel, last, why, NULL);
+	}
+}
+
+void sg_hub_rebase(sg_hub *h, sg_id last)
+{
+	h->last = h->floor = last;
+	if (sg_id_cmp(h->start, last) > 0)
+		h->start = last;
 }
 
 void sg_hub_set_hooks(sg_hub *h, const sg_hub_hooks *hooks)

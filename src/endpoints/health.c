@@ -14,11 +14,17 @@ static int health_match(const sg_server *srv, const char *path)
 	return strcmp(path, "/healthz") == 0;
 }
 
+/* Degraded while this worker's broker cannot reach its store: a load
+ * balancer then sends publishers elsewhere. */
 static void health_get(sg_server *srv, const sg_request *req, sg_response *r)
 {
-	(void)srv;
 	(void)req;
-	sg_buf_puts(&r->body, "{\"status\":\"ok\"}");
+	if (sg_broker_healthy(srv->broker)) {
+		sg_buf_puts(&r->body, "{\"status\":\"ok\"}");
+		return;
+	}
+	r->status = 503;
+	sg_buf_puts(&r->body, "{\"status\":\"degraded\",\"broker\":\"down\"}");
 }
 
 const sg_endpoint sg_endpoint_health = {

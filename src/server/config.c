@@ -57,6 +57,10 @@ static const key_spec keys[] = {
 	SIZE(log_level, 0, 4, "1", "0 quiet, 1 errors, 2 warnings, 3 notices, 4 info"),
 	RESTART_SIZE(examples, 0, 1, "1", "1 serves the example endpoints under /examples/, 0 does not"),
 	RESTART_SIZE(workers, 0, 64, "1", "service loops, each on a thread of its own sharing the port (0: one per CPU core)"),
+	RESTART_TEXT(broker, "memory", "memory (one node) or redis (nodes sharing one Redis: see README \"Scale-out with Redis\")"),
+	RESTART_TEXT(redis_url, "redis://127.0.0.1:6379/0", "the Redis of broker redis: redis://[:password@]host:port/db"),
+	RESTART_TEXT(redis_prefix, "sg:", "prefix of every Redis key and channel streamgate uses"),
+	SIZE(redis_timeout_ms, 10, 600000, "2000", "how long a Redis connect or command may take before it counts as failed (an HTTP answer waiting for the broker gets 504 after twice this)"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

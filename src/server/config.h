@@ -37,6 +37,10 @@ struct sg_config {
 	size_t log_level;
 	size_t examples;
 	size_t workers;
+	char broker[16];       /* memory | redis */
+	char redis_url[512];
+	char redis_prefix[64];
+	size_t redis_timeout_ms;
 };
 
 /* Writes the host part of cfg->listen into host (hostlen bytes) and its

@@ -29,9 +29,13 @@ static void request_done(sg_h1 *h)
 	sg__h1_flush(h);
 }
 
+static void wait_for(sg_h1 *h, sg_response *resp);
+
 /* Sends resp and ends the request. */
 static void answer(sg_h1 *h, sg_response *resp)
 {
+	if (resp->deferred)
+		return wait_for(h, resp);
 	if (h->over_limit || h->c.srv->shutting_down)
 		h->wire.close = 1; /* said in the answer's own headers */
 	if (sg__response_write(resp, &h->wire, &h->out))
@@ -41,6 +45,55 @@ static void answer(sg_h1 *h, sg_response *resp)
 	h->c.req = NULL;
 	sg_buf_free(&h->body);
 	request_done(h);
+}
+
+/* ---- answers that come later ---------------------------------------- */
+
+/* From the broker's callback, at any depth: the write pass sends it. */
+static void reply_arrived(void *owner)
+{
+	sg__h1_mark_dirty(owner);
+}
+
+/* The endpoint deferred resp: the connection waits (reading no further
+ * request, so pipelined answers keep their order) until the answer
+ * arrives or the broker's backstop passes. */
+static void wait_for(sg_h1 *h, sg_response *resp)
+{
+	sg_reply *r = resp->deferred;
+	resp->deferred = NULL;
+	sg__response_free(resp);
+	sg_buf_free(&h->body);
+	if (sg__reply_attach(r, h, reply_arrived)) {
+		sg_response now;
+		sg__reply_take(r, &now);
+		return answer(h, &now);
+	}
+	h->reply = r;
+	h->state = SG_H1_WAIT;
+	sg__h1_timer(h, 2 * h->c.srv->cfg.redis_timeout_ms);
+}
+
+void sg__h1_reply_check(sg_h1 *h)
+{
+	if (h->state != SG_H1_WAIT || h->dead || !h->reply->sent)
+		return;
+	sg_response r;
+	sg__reply_take(h->reply, &r);
+	h->reply = NULL;
+	answer(h, &r);
+}
+
+/* The broker never answered: 504, and the connection goes on (the
+ * request was read whole, so the next one starts where it should). */
+static void wait_timed_out(sg_h1 *h)
+{
+	sg_response r;
+	sg__reply_abandon(h->reply);
+	h->reply = NULL;
+	sg__response_init(&r);
+	sg__response_error(&r, 504, "broker_timeout", "the broker did not answer in time");
+	answer(h, &r);
 }
 
 /* A JSON error, and the connection closes: after it, where the next
@@ -60,6 +113,8 @@ void sg__h1_timed_out(sg_h1 *h)
 		sg__h1_die(h, 0);
 		return;
 	}
+	if (h->state == SG_H1_WAIT)
+		return wait_timed_out(h);
 	if (h->state == SG_H1_HEAD && !h->wire.minor)
 		h->wire.minor = 1;
 	fail(h, 408, "request_timeout",

@@ -33,6 +33,7 @@ typedef struct sg_response {
 	char last_event_id[SG_ID_TEXT_MAX];
 	const char *gap; /* X-Streamgate-Gap header, borrowed, or NULL */
 	int retry_after; /* seconds for a Retry-After header; 0: none */
+	struct sg_reply *deferred; /* set by sg__response_defer: the answer comes later */
 } sg_response;
 
 #define SG_M_GET 1u
