@@ -30,7 +30,8 @@ typedef struct sg_broker_ops {
 	void (*info)(sg_broker *b, const char *channel, sg_broker_info_fn done, void *ud);
 	/* Deletes channel everywhere: as sg_hub_delete. */
 	void (*remove)(sg_broker *b, const char *channel, sg_broker_removed_fn done, void *ud);
-	/* Nonzero while the store can be reached (/healthz). NULL: always. */
+	/* Nonzero while the store can be reached (/healthz). NULL: always.
+	 * Any thread. */
 	int (*healthy)(const sg_broker *b);
 	/* Frees the broker; NULL-safe. Pending operations complete first,
 	 * with an error. */

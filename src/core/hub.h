@@ -142,6 +142,10 @@ typedef struct sg_replay {
  * replay (after a gap the cursor goes there). rc nonzero: the source
  * could not answer and the stream is cut, so its client resumes again. */
 void sg_hub_resume_done(sg_resume *r, int rc, const sg_replay *v, sg_id upto);
+/* Nonzero when r is a subscribe that asked for no history: the read only
+ * covers the time until the broker's own subscription took effect, a gap
+ * is not the client's concern and a failed read cuts nothing. */
+int sg_hub_resume_live(const sg_resume *r);
 
 /* Hooks for a broker that spans several hubs (see broker/workers.c); each
  * NULL-safe, called on the hub's thread. sync runs before the hub answers

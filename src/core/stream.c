@@ -310,7 +310,11 @@ int sg__stream_control(sg_stream *s, const char *kind, const char *json, const c
 {
 	if (!s->conn)
 		return SG_ECLOSED;
-	if (note && sg__stream_state(s) == SG_STREAM_NEW && notes_add(s, note))
+	/* a one-shot answer's head goes out with it: a replay that came late
+	 * (a networked broker's) still gets its note in the header */
+	int head_to_come = sg__stream_state(s) == SG_STREAM_NEW ||
+			   s->transport->wire == SG_WIRE_HTTP_ONESHOT;
+	if (note && head_to_come && notes_add(s, note))
 		return SG_ENOMEM;
 	sg_frame *f = s->transport->control(kind, json, s->tagged);
 	if (!f)

@@ -14,12 +14,21 @@ static int health_match(const sg_server *srv, const char *path)
 	return strcmp(path, "/healthz") == 0;
 }
 
-/* Degraded while this worker's broker cannot reach its store: a load
- * balancer then sends publishers elsewhere. */
+/* Nonzero when every worker's broker reaches its store. */
+static int brokers_healthy(const sg_group *g)
+{
+	for (size_t i = 0; i < g->n; i++)
+		if (!sg_broker_healthy(g->workers[i]->broker))
+			return 0;
+	return 1;
+}
+
+/* Degraded while a worker's broker cannot reach its store (publishes on
+ * it fail): a load balancer then sends clients elsewhere. */
 static void health_get(sg_server *srv, const sg_request *req, sg_response *r)
 {
 	(void)req;
-	if (sg_broker_healthy(srv->broker)) {
+	if (brokers_healthy(srv->group)) {
 		sg_buf_puts(&r->body, "{\"status\":\"ok\"}");
 		return;
 	}

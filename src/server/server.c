@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "broker/redis.h"
 #include "conn.h"
 #include "h1.h"
 #include "listen.h"
@@ -275,11 +276,19 @@ sg_hub_limits sg__server_hub_limits(const sg_config *cfg)
 			       .max_channels = cfg->max_channels};
 }
 
-/* The worker's broker: the workers' bus or, alone, memory. */
+/* The worker's broker, on its loop: redis when configured (each worker
+ * has its own connections), else the workers' bus or, alone, memory. */
 static int broker_create(sg_server *srv, char *err, size_t errlen)
 {
+	if (strcmp(srv->cfg.broker, "redis") == 0) {
+		sg_redis_opts o = {.url = srv->cfg.redis_url, .prefix = srv->cfg.redis_prefix,
+				   .timeout_ms = srv->cfg.redis_timeout_ms};
+		srv->broker = sg_broker_redis_new(srv->hub, srv->evloop, &o, err, errlen);
+		return srv->broker ? 0 : SG_EINVAL;
+	}
 	if (strcmp(srv->cfg.broker, "memory") != 0) {
-		snprintf(err, errlen, "broker: expected memory, got \"%.32s\"", srv->cfg.broker);
+		snprintf(err, errlen, "broker: expected memory or redis, got \"%.32s\"",
+			 srv->cfg.broker);
 		return SG_EINVAL;
 	}
 	srv->broker = srv->group->bus

@@ -24,8 +24,7 @@ typedef struct pending {
 	char names[SG_SUBSCRIBE_MAX][SG_CHANNEL_NAME_MAX + 1];
 } pending;
 
-static void history_later(void *ud, sg_resume *r, const char *const *names, size_t n,
-			  sg_id after)
+static void history_later(void *ud, sg_resume *r, const char *const *names, size_t n, sg_id after)
 {
 	pending *p = ud;
 	p->r = r;
@@ -80,9 +79,9 @@ static void test_live_waits_for_the_replay(void **state)
 	sg_msg *v[] = {stored("c", 2, "m2"), stored("c", 3, "m3")};
 	complete(p, NULL, v, 2, 3);
 	assert_all_frames(e, s,
-			  "id: " ID(2) "\ndata: m2\n\n"
-			  "id: " ID(3) "\ndata: m3\n\n"
-			  "id: " ID(4) "\ndata: m4\n\n");
+	                  "id: " ID(2) "\ndata: m2\n\n"
+	                               "id: " ID(3) "\ndata: m3\n\n"
+	                                            "id: " ID(4) "\ndata: m4\n\n");
 	publish_n(e, "c", 5, 5); /* and live again */
 	assert_frame(e, s, 3, "id: " ID(5) "\ndata: m5\n\n");
 	assert_id(sg__stream_last(e->subs[s]), ID(5));
@@ -93,15 +92,59 @@ static void test_other_channels_are_not_dropped(void **state)
 	env *e = *state;
 	pending *p = hook_later(e);
 	size_t s = sub_add(e, &sg_transport_sse, "a", NULL);
+	complete(p, NULL, NULL, 0, 0); /* the broker had "a" subscribed already */
 	sg__stream_set_tagged(e->subs[s]);
 	const char *b = "b";
 	assert_int_equal(sg_hub_subscribe_many(e->hub, e->subs[s], &b, 1, "0"), 0);
 	publish_n(e, "a", 1, 1); /* 1000-1 on a: held, not in b's replay */
 	sg_msg *v[] = {stored("b", 2, "x")};
 	complete(p, NULL, v, 1, 2);
-	assert_all_frames(e, s,
-			  "id: " ID(2) "\ndata: " ENVELOPE("b", ID(2), "x") "\n\n"
-			  "id: " ID(1) "\ndata: " ENVELOPE("a", ID(1), "m1") "\n\n");
+	assert_all_frames(
+	    e, s,
+	    "id: " ID(2) "\ndata: " ENVELOPE("b", ID(2), "x") "\n\n"
+	                                                      "id: " ID(1) "\ndata: " ENVELOPE(
+	                                                          "a", ID(1), "m1") "\n\n");
+}
+
+static void test_live_subscribe_until_the_broker_subscribed(void **state)
+{
+	env *e = *state;
+	pending *p = hook_later(e);
+	publish_n(e, "c", 1, 1); /* before the subscribe: not the client's */
+	size_t s = sub_add(e, &sg_transport_sse, "c", NULL);
+	sg_resume *first = p->r;
+	size_t t = sub_add(e, &sg_transport_sse, "c", NULL);
+	assert_int_equal(p->calls, 2);
+	assert_id(p->after, ID(1)); /* from the hub's last id */
+	publish_n(e, "c", 3, 3);    /* live, held by both */
+	/* the broker read what came after the subscribe: 1000-2 (published
+	 * through another node before its SUBSCRIBE took) and 1000-3 */
+	sg_msg *v[] = {stored("c", 2, "m2"), stored("c", 3, "m3")};
+	complete(p, NULL, v, 2, 3); /* the second stream's resume */
+	assert_all_frames(e, t,
+	                  "id: " ID(2) "\ndata: m2\n\n"
+	                               "id: " ID(3) "\ndata: m3\n\n");
+	assert_int_equal(sg__stream_queued(e->subs[s]), 0); /* still held */
+	p->r = first;
+	sg_msg *w[] = {stored("c", 3, "m3")};
+	complete(p, NULL, w, 1, 3); /* m3 once: the held copy was in the read */
+	assert_all_frames(e, s, "id: " ID(3) "\ndata: m3\n\n");
+}
+
+static void test_live_subscribe_ignores_gaps_and_failures(void **state)
+{
+	env *e = *state;
+	pending *p = hook_later(e);
+	size_t s = sub_add(e, &sg_transport_sse, "c", NULL);
+	publish_n(e, "c", 1, 1);
+	sg_msg *v[] = {stored("c", 1, "m1")};
+	complete(p, "evicted", v, 1, 0); /* no gap told, nothing old replayed */
+	assert_all_frames(e, s, "id: " ID(1) "\ndata: m1\n\n");
+	size_t t = sub_add(e, &sg_transport_sse, "d", NULL);
+	publish_n(e, "d", 2, 2);
+	sg_hub_resume_done(p->r, SG_EIO, NULL, (sg_id){0, 0});
+	assert_int_equal(e->conns[t].ends, 0); /* Redis away: the live stream stays */
+	assert_all_frames(e, t, "id: " ID(2) "\ndata: m2\n\n");
 }
 
 static void test_gap_from_the_broker(void **state)
@@ -112,8 +155,9 @@ static void test_gap_from_the_broker(void **state)
 	sg_msg *v[] = {stored("c", 9, "new")};
 	complete(p, "restarted", v, 1, 9);
 	assert_all_frames(e, s,
-			  "event: sg.gap\ndata: " GAP_JSON("c", ID(7), Q(ID(9)), "restarted") "\n\n"
-			  "id: " ID(9) "\ndata: new\n\n");
+	                  "event: sg.gap\ndata: " GAP_JSON(
+	                      "c", ID(7), Q(ID(9)), "restarted") "\n\n"
+	                                                         "id: " ID(9) "\ndata: new\n\n");
 	assert_id(sg__stream_last(e->subs[s]), ID(9));
 }
 
@@ -163,14 +207,19 @@ static void test_held_backlog_is_bounded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_live_waits_for_the_replay, env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_live_waits_for_the_replay, env_setup,
+	                                    env_teardown),
 	    cmocka_unit_test_setup_teardown(test_other_channels_are_not_dropped, env_setup,
-					    env_teardown),
+	                                    env_teardown),
+	    cmocka_unit_test_setup_teardown(test_live_subscribe_until_the_broker_subscribed,
+	                                    env_setup, env_teardown),
+	    cmocka_unit_test_setup_teardown(test_live_subscribe_ignores_gaps_and_failures,
+	                                    env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_gap_from_the_broker, env_setup, env_teardown),
 	    cmocka_unit_test_setup_teardown(test_failed_read_cuts_the_stream, env_setup,
-					    env_teardown),
+	                                    env_teardown),
 	    cmocka_unit_test_setup_teardown(test_client_gone_before_the_answer, env_setup,
-					    env_teardown),
+	                                    env_teardown),
 	    cmocka_unit_test_setup_teardown(test_held_backlog_is_bounded, env_setup, env_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
