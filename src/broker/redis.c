@@ -427,6 +427,7 @@ sg_broker *sg_broker_redis_new(sg_hub *hub, struct ev_loop *loop, const sg_redis
 	b->base.hub = hub;
 	b->loop = loop;
 	b->timeout_ms = o->timeout_ms;
+	b->wait_replicas = o->wait_replicas;
 	b->backoff_s = SG_REDIS_BACKOFF_MIN_S;
 	ev_init(&b->retry, on_retry);
 	double tick = (double)o->timeout_ms / 4000.0;

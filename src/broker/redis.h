@@ -16,6 +16,7 @@ typedef struct sg_redis_opts {
 	const char *url;    /* redis://[[user]:password@]host[:port][/db] */
 	const char *prefix; /* of every key and pubsub channel */
 	size_t timeout_ms;  /* connects and commands */
+	size_t wait_replicas; /* a publish waits for this many replicas (WAIT) */
 } sg_redis_opts;
 
 /* A Redis broker for hub on loop (both borrowed, loop thread). Resolves

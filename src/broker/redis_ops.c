@@ -24,6 +24,7 @@ typedef struct rop {
 	char want[SG_ID_TEXT_MAX];
 	char *event, *data;
 	size_t subscribers; /* local, when the operation started */
+	sg_publish_result res; /* a publish waiting for its replicas */
 	union {
 		sg_broker_published_fn published;
 		sg_broker_info_fn info;
@@ -88,6 +89,32 @@ static int op_send(rop *op)
 
 /* ---- publish ------------------------------------------------------------------- */
 
+/* WAIT's answer: how many replicas have every write before it. */
+static void on_wait(redisAsyncContext *ac, void *reply, void *priv)
+{
+	(void)ac;
+	rop *op = priv;
+	const redisReply *r = reply;
+	sg__redis_replied(op->b);
+	int rc = !r || r->type != REDIS_REPLY_INTEGER			? SG_EIO
+		 : (unsigned long long)r->integer < op->b->wait_replicas ? SG_EREPLICAS
+									   : 0;
+	op->done.published(op->ud, rc, rc ? NULL : &op->res);
+	op_free(op);
+}
+
+/* Sends WAIT for the replicas after a publish that res describes; the
+ * wait is half the command deadline, so a slow replica is an answer (not
+ * enough replicas), not a lost connection. */
+static int wait_send(rop *op, const sg_publish_result *res)
+{
+	char n[24], ms[24];
+	op->res = *res;
+	snprintf(n, sizeof(n), "%zu", op->b->wait_replicas);
+	snprintf(ms, sizeof(ms), "%zu", op->b->timeout_ms / 2 ? op->b->timeout_ms / 2 : 1);
+	return sg__redis_send(op->b, on_wait, op, 3, (const char *[]){"WAIT", n, ms}, NULL);
+}
+
 static void published(rop *op, int rc, const redisReply *r)
 {
 	sg_publish_result res = {0};
@@ -102,6 +129,8 @@ static void published(rop *op, int rc, const redisReply *r)
 	if (!rc) {
 		memcpy(res.id, r->element[0]->str, r->element[0]->len);
 		res.subscribers = sg_hub_subscribers(op->b->base.hub, op->channel);
+		if (op->b->wait_replicas && wait_send(op, &res) == 0)
+			return; /* answered when the replicas have it */
 	}
 	op->done.published(op->ud, rc, rc ? NULL : &res);
 	op_free(op);

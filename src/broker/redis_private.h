@@ -49,6 +49,7 @@ typedef struct sg_rbroker {
 	char ip[64]; /* host resolved once, at creation */
 	char prefix[64];
 	size_t timeout_ms;
+	size_t wait_replicas; /* WAIT for this many after each publish (0: none) */
 	redisAsyncContext *cmd, *sub; /* NULL while down */
 	sg_redis_state state;
 	atomic_int up; /* state == UP, for /healthz on any worker's thread */

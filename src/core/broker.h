@@ -16,6 +16,9 @@ typedef struct sg_broker sg_broker;
  * with an error when the broker is freed first). What the callback is
  * given is borrowed for the call. rc as the sg_hub_* function it mirrors,
  * or SG_EIO when the store is unreachable. */
+/* publish: stored, but fewer replicas than asked acknowledged it in time */
+#define SG_EREPLICAS (-101)
+
 typedef void (*sg_broker_published_fn)(void *ud, int rc, const sg_publish_result *res);
 typedef void (*sg_broker_info_fn)(void *ud, int rc, const sg_channel_info *info);
 typedef void (*sg_broker_removed_fn)(void *ud, int rc, size_t subscribers);

@@ -106,6 +106,10 @@ static sg_client_error publish_error(int rc)
 	if (rc == SG_EIO)
 		return (sg_client_error){503, "broker_unavailable",
 					 "the broker cannot be reached: nothing was published"};
+	if (rc == SG_EREPLICAS)
+		return (sg_client_error){503, "not_replicated",
+					 "stored, but fewer replicas than redis_wait_replicas "
+					 "acknowledged it in time: it may be lost in a failover"};
 	return (sg_client_error){503, "out_of_memory", "cannot publish"};
 }
 

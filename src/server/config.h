@@ -41,6 +41,7 @@ struct sg_config {
 	char redis_url[512];
 	char redis_prefix[64];
 	size_t redis_timeout_ms;
+	size_t redis_wait_replicas;
 };
 
 /* Writes the host part of cfg->listen into host (hostlen bytes) and its

@@ -296,6 +296,29 @@ describe('broker redis', { skip, timeout: 300000 }, () => {
     }
   });
 
+  test('redis_wait_replicas 1: a publish is answered once a replica has it; a replica that stops answering makes it 503 not_replicated', async () => {
+    const r = await startRedis();
+    const replica = await startRedis({ replicaOf: r.port });
+    const [a] = await nodes(r, 1, ['--redis-wait-replicas', '1']);
+    try {
+      await waitFor(async () => (await replica.cli('INFO', 'replication')).includes('master_link_status:up'),
+        { what: 'the replica in sync' });
+      const first = await publish(a.url, 'rep', 'one');
+      assert.equal(await replica.cli('XLEN', 'sg:s:rep'), '1', 'on the replica when answered');
+      replica.signal('SIGSTOP');
+      expectError(await request(a.url, { method: 'POST', path: '/channels/rep', body: 'two' }), 503, 'not_replicated');
+      replica.signal('SIGCONT');
+      const third = await publish(a.url, 'rep', 'three');
+      assert.ok(idCompare(first.id, third.id) < 0);
+      assert.equal((await request(a.url, { path: '/healthz' })).status, 200, 'a slow replica is not a lost Redis');
+    } finally {
+      replica.signal('SIGCONT');
+      await a.stop();
+      await replica.cleanup();
+      await r.cleanup();
+    }
+  });
+
   test('a WebSocket client publishes through one node to subscribers on another', async () => {
     const r = await startRedis();
     const list = await nodes(r, 2);

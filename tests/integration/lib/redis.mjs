@@ -23,10 +23,10 @@ export async function redisCli(port, ...args) {
 }
 
 // Starts redis-server: appendonly true keeps data across restarts (AOF,
-// fsync always), false keeps nothing. Returns {port, url, dir, stop(),
+// fsync always), false keeps nothing; replicaOf: the port of its primary. Returns {port, url, dir, stop(),
 // start(), kill(signal), cli(...args), cleanup()}; start() again on the
 // same port and directory after stop().
-export async function startRedis({ appendonly = false } = {}) {
+export async function startRedis({ appendonly = false, replicaOf = null } = {}) {
   const port = await freePort();
   const { dir, cleanup } = tempDir('streamgate-redis-');
   let proc = null;
@@ -39,7 +39,8 @@ export async function startRedis({ appendonly = false } = {}) {
     async start() {
       proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '',
         '--appendonly', appendonly ? 'yes' : 'no', '--appendfsync', 'always', '--dir', dir,
-        '--protected-mode', 'no', '--daemonize', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        '--protected-mode', 'no', '--daemonize', 'no',
+        ...(replicaOf ? ['--replicaof', '127.0.0.1', String(replicaOf)] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
       proc.stdout.setEncoding('utf8').on('data', (d) => (log += d));
       proc.stderr.setEncoding('utf8').on('data', (d) => (log += d));
       await waitFor(async () => {
