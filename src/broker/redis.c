@@ -127,14 +127,16 @@ static void live_clear(sg_rbroker *b)
  * its callbacks is deferred by hiredis until that callback returns. */
 static void teardown(sg_rbroker *b)
 {
-	redisAsyncContext *cmd = b->cmd, *sub = b->sub;
-	b->cmd = b->sub = NULL;
+	redisAsyncContext *cmd = b->cmd, *sub = b->sub, *sentinel = b->sentinel;
+	b->cmd = b->sub = b->sentinel = NULL;
 	sg__redis_set_state(b, SG_REDIS_DOWN);
 	b->meta_ok = b->sub_ok = b->catching_up = b->recatch = 0;
 	if (cmd)
 		redisAsyncFree(cmd);
 	if (sub)
 		redisAsyncFree(sub);
+	if (sentinel)
+		redisAsyncFree(sentinel);
 	b->nsent = b->sent_head = 0;
 	sg_rchans_reset(&b->chans);
 	sg__redis_reads_fail(b);
@@ -166,6 +168,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 		b->cmd = NULL; /* hiredis frees it after this returns */
 	else if (ac == b->sub)
 		b->sub = NULL;
+	else if (ac == b->sentinel)
+		b->sentinel = NULL;
 	else
 		return; /* one we dropped ourselves */
 	sg__redis_fail(b, "connection lost");
@@ -180,6 +184,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		b->cmd = NULL; /* hiredis frees a context whose connect failed */
 	else if (ac == b->sub)
 		b->sub = NULL;
+	else if (ac == b->sentinel)
+		b->sentinel = NULL;
 	else
 		return;
 	sg__redis_fail(b, "cannot connect");
@@ -292,20 +298,63 @@ static void send_auth(sg_rbroker *b, redisAsyncContext *ac, redisCallbackFn *fn,
 		sent_push(b);
 }
 
+void sg__redis_attach(sg_rbroker *b, redisAsyncContext *ac)
+{
+	ac->data = b;
+	redisLibevAttach(b->loop, ac);
+	redisAsyncSetConnectCallback(ac, on_connect);
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+}
+
 static redisAsyncContext *open_one(sg_rbroker *b)
 {
-	redisAsyncContext *ac = redisAsyncConnect(b->ip, b->url.port);
+	redisAsyncContext *ac = redisAsyncConnect(b->ip, b->port);
 	if (!ac)
 		return NULL;
 	if (ac->err) {
 		redisAsyncFree(ac);
 		return NULL;
 	}
-	ac->data = b;
-	redisLibevAttach(b->loop, ac);
-	redisAsyncSetConnectCallback(ac, on_connect);
-	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	sg__redis_attach(b, ac);
 	return ac;
+}
+
+/* A primary a sentinel named must say it is one (a stale answer, or a
+ * demoted one, is not). */
+static void on_role(redisAsyncContext *ac, void *reply, void *priv)
+{
+	(void)ac;
+	sg_rbroker *b = priv;
+	redisReply *r = reply;
+	sg__redis_replied(b);
+	if (r && (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+		  !sg__redis_is_string(r->element[0]) || strcmp(r->element[0]->str, "master") != 0))
+		sg__redis_fail(b, "not a primary");
+}
+
+void sg__redis_open(sg_rbroker *b)
+{
+	if (!(b->cmd = open_one(b)) || !(b->sub = open_one(b))) {
+		sg__redis_fail(b, "cannot connect");
+		return;
+	}
+	char db[16];
+	snprintf(db, sizeof(db), "%d", b->url.db);
+	send_auth(b, b->cmd, on_setup, 1);
+	if (b->nsentinels)
+		sg__redis_send(b, on_role, b, 1, (const char *[]){"ROLE"}, NULL);
+	/* named for CLIENT LIST: which node holds which connection */
+	char name[64];
+	snprintf(name, sizeof(name), "streamgate-%ld-cmd", (long)getpid());
+	sg__redis_send(b, on_setup, b, 3, (const char *[]){"CLIENT", "SETNAME", name}, NULL);
+	sg__redis_send(b, on_setup, b, 2, (const char *[]){"SELECT", db}, NULL);
+	sg__redis_send(b, on_script_loaded, b, 3, (const char *[]){"SCRIPT", "LOAD", sg__redis_lua},
+		       NULL);
+	send_auth(b, b->sub, on_sub_ready, 0);
+	snprintf(name, sizeof(name), "streamgate-%ld-sub", (long)getpid());
+	redisAsyncCommandArgv(b->sub, on_sub_ready, b, 3,
+			      (const char *[]){"CLIENT", "SETNAME", name}, NULL);
+	redisAsyncCommand(b->sub, on_sub_ready, b, "PING");
 }
 
 static void connect_now(sg_rbroker *b)
@@ -314,25 +363,10 @@ static void connect_now(sg_rbroker *b)
 		return;
 	sg__redis_set_state(b, SG_REDIS_CONNECTING);
 	b->connect_since = ev_now(b->loop);
-	if (!(b->cmd = open_one(b)) || !(b->sub = open_one(b))) {
-		sg__redis_fail(b, "cannot connect");
-		return;
-	}
-	char db[16];
-	snprintf(db, sizeof(db), "%d", b->url.db);
-	send_auth(b, b->cmd, on_setup, 1);
-	/* named for CLIENT LIST: which node holds which connection */
-	char name[64];
-	snprintf(name, sizeof(name), "streamgate-%ld-cmd", (long)getpid());
-	sg__redis_send(b, on_setup, b, 3, (const char *[]){"CLIENT", "SETNAME", name}, NULL);
-	sg__redis_send(b, on_setup, b, 2, (const char *[]){"SELECT", db}, NULL);
-	sg__redis_send(b, on_script_loaded, b, 3, (const char *[]){"SCRIPT", "LOAD", sg__redis_lua},
-	               NULL);
-	send_auth(b, b->sub, on_sub_ready, 0);
-	snprintf(name, sizeof(name), "streamgate-%ld-sub", (long)getpid());
-	redisAsyncCommandArgv(b->sub, on_sub_ready, b, 3,
-	                      (const char *[]){"CLIENT", "SETNAME", name}, NULL);
-	redisAsyncCommand(b->sub, on_sub_ready, b, "PING");
+	if (b->nsentinels)
+		sg__redis_discover(b);
+	else
+		sg__redis_open(b);
 }
 
 /* ---- the watchdog ---------------------------------------------------------- */
@@ -364,12 +398,12 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- the broker ------------------------------------------------------------- */
 
-static int resolve(const char *host, char *ip, size_t cap, char *err, size_t errlen)
+int sg__redis_resolve(const char *host, char *ip, size_t cap, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
 	int rc = getaddrinfo(host, NULL, &hints, &res);
 	if (rc) {
-		snprintf(err, errlen, "redis_url: cannot resolve \"%s\": %s", host,
+		snprintf(err, errlen, "redis: cannot resolve \"%s\": %s", host,
 		         gai_strerror(rc));
 		return SG_EINVAL;
 	}
@@ -412,11 +446,15 @@ sg_broker *sg_broker_redis_new(sg_hub *hub, struct ev_loop *loop, const sg_redis
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	int sentinels = o->sentinels && *o->sentinels;
 	if (sg_redis_url_parse(o->url, &b->url, err, errlen) ||
-	    resolve(b->url.host, b->ip, sizeof(b->ip), err, errlen)) {
+	    (sentinels ? sg__redis_sentinels_parse(b, o->sentinels, err, errlen)
+		       : sg__redis_resolve(b->url.host, b->ip, sizeof(b->ip), err, errlen))) {
 		free(b);
 		return NULL;
 	}
+	b->port = b->url.port;
+	snprintf(b->master, sizeof(b->master), "%s", o->master ? o->master : "mymaster");
 	if (strlen(o->prefix) >= sizeof(b->prefix) - 8) {
 		snprintf(err, errlen, "redis_prefix: at most %zu bytes", sizeof(b->prefix) - 9);
 		free(b);

@@ -17,6 +17,8 @@ typedef struct sg_redis_opts {
 	const char *prefix; /* of every key and pubsub channel */
 	size_t timeout_ms;  /* connects and commands */
 	size_t wait_replicas; /* a publish waits for this many replicas (WAIT) */
+	const char *sentinels; /* "host:port,..." ("" or NULL: none): the primary comes from them */
+	const char *master;    /* the name the sentinels know the primary by */
 } sg_redis_opts;
 
 /* A Redis broker for hub on loop (both borrowed, loop thread). Resolves

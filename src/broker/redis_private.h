@@ -17,6 +17,8 @@
 #include "redis_state.h"
 #include "redis_url.h"
 
+#define SG_REDIS_SENTINELS_MAX 8 /* redis_sentinels asked in turn */
+
 typedef enum {
 	SG_REDIS_DOWN,       /* waiting to reconnect */
 	SG_REDIS_CONNECTING, /* connecting, loading the script, subscribing, catching up */
@@ -46,7 +48,14 @@ typedef struct sg_rbroker {
 	sg_broker base;
 	struct ev_loop *loop; /* borrowed: the worker's */
 	sg_redis_url url;
-	char ip[64]; /* host resolved once, at creation */
+	char ip[64]; /* host resolved once, at creation, or the primary a sentinel named */
+	int port;
+	/* Sentinel (redis_sentinel.c): where to ask for the primary */
+	char sentinel_ip[SG_REDIS_SENTINELS_MAX][64];
+	int sentinel_port[SG_REDIS_SENTINELS_MAX];
+	size_t nsentinels, sentinel_next;
+	char master[128];
+	redisAsyncContext *sentinel; /* the sentinel asked, then SUBSCRIBEd to +switch-master */
 	char prefix[64];
 	size_t timeout_ms;
 	size_t wait_replicas; /* WAIT for this many after each publish (0: none) */
@@ -118,6 +127,21 @@ void sg__redis_key(const sg_rbroker *b, const char *kind, const char *channel, c
 /* Applies a live payload for channel to the hub (or queues it while a
  * catch-up is out). */
 void sg__redis_live(sg_rbroker *b, const char *channel, const char *payload, size_t len);
+
+/* Resolves host (once, at creation) into ip. SG_EINVAL with err. */
+int sg__redis_resolve(const char *host, char *ip, size_t cap, char *err, size_t errlen);
+/* Opens the command and SUBSCRIBE connections to b->ip:b->port and sends
+ * their first commands. */
+void sg__redis_open(sg_rbroker *b);
+/* Sets up ac (hiredis) on b's loop with b's connect callbacks. */
+void sg__redis_attach(sg_rbroker *b, redisAsyncContext *ac);
+
+/* redis_sentinel.c */
+/* Resolves list "host:port,..." into b's sentinels. SG_EINVAL with err. */
+int sg__redis_sentinels_parse(sg_rbroker *b, const char *list, char *err, size_t errlen);
+/* Asks the next sentinel for the primary, then opens the connections to
+ * it (sg__redis_open) and follows +switch-master. */
+void sg__redis_discover(sg_rbroker *b);
 
 /* redis_sub.c */
 /* Sends what channel c needs (sg_rchans_each callback, ud the broker). */

@@ -42,6 +42,8 @@ struct sg_config {
 	char redis_prefix[64];
 	size_t redis_timeout_ms;
 	size_t redis_wait_replicas;
+	char redis_sentinels[512];
+	char redis_master[128];
 };
 
 /* Writes the host part of cfg->listen into host (hostlen bytes) and its

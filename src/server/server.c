@@ -283,7 +283,9 @@ static int broker_create(sg_server *srv, char *err, size_t errlen)
 	if (strcmp(srv->cfg.broker, "redis") == 0) {
 		sg_redis_opts o = {.url = srv->cfg.redis_url, .prefix = srv->cfg.redis_prefix,
 				   .timeout_ms = srv->cfg.redis_timeout_ms,
-				   .wait_replicas = srv->cfg.redis_wait_replicas};
+				   .wait_replicas = srv->cfg.redis_wait_replicas,
+				   .sentinels = srv->cfg.redis_sentinels,
+				   .master = srv->cfg.redis_master};
 		srv->broker = sg_broker_redis_new(srv->hub, srv->evloop, &o, err, errlen);
 		return srv->broker ? 0 : SG_EINVAL;
 	}
