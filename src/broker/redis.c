@@ -328,7 +328,7 @@ static void on_role(redisAsyncContext *ac, void *reply, void *priv)
 	redisReply *r = reply;
 	sg__redis_replied(b);
 	if (r && (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-		  !sg__redis_is_string(r->element[0]) || strcmp(r->element[0]->str, "master") != 0))
+	          !sg__redis_is_string(r->element[0]) || strcmp(r->element[0]->str, "master") != 0))
 		sg__redis_fail(b, "not a primary");
 }
 
@@ -349,11 +349,11 @@ void sg__redis_open(sg_rbroker *b)
 	sg__redis_send(b, on_setup, b, 3, (const char *[]){"CLIENT", "SETNAME", name}, NULL);
 	sg__redis_send(b, on_setup, b, 2, (const char *[]){"SELECT", db}, NULL);
 	sg__redis_send(b, on_script_loaded, b, 3, (const char *[]){"SCRIPT", "LOAD", sg__redis_lua},
-		       NULL);
+	               NULL);
 	send_auth(b, b->sub, on_sub_ready, 0);
 	snprintf(name, sizeof(name), "streamgate-%ld-sub", (long)getpid());
 	redisAsyncCommandArgv(b->sub, on_sub_ready, b, 3,
-			      (const char *[]){"CLIENT", "SETNAME", name}, NULL);
+	                      (const char *[]){"CLIENT", "SETNAME", name}, NULL);
 	redisAsyncCommand(b->sub, on_sub_ready, b, "PING");
 }
 
@@ -403,8 +403,7 @@ int sg__redis_resolve(const char *host, char *ip, size_t cap, char *err, size_t 
 	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res;
 	int rc = getaddrinfo(host, NULL, &hints, &res);
 	if (rc) {
-		snprintf(err, errlen, "redis: cannot resolve \"%s\": %s", host,
-		         gai_strerror(rc));
+		snprintf(err, errlen, "redis: cannot resolve \"%s\": %s", host, gai_strerror(rc));
 		return SG_EINVAL;
 	}
 	inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)res->ai_addr)->sin_addr, ip,
@@ -449,7 +448,7 @@ sg_broker *sg_broker_redis_new(sg_hub *hub, struct ev_loop *loop, const sg_redis
 	int sentinels = o->sentinels && *o->sentinels;
 	if (sg_redis_url_parse(o->url, &b->url, err, errlen) ||
 	    (sentinels ? sg__redis_sentinels_parse(b, o->sentinels, err, errlen)
-		       : sg__redis_resolve(b->url.host, b->ip, sizeof(b->ip), err, errlen))) {
+	               : sg__redis_resolve(b->url.host, b->ip, sizeof(b->ip), err, errlen))) {
 		free(b);
 		return NULL;
 	}

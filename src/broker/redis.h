@@ -13,10 +13,10 @@
 struct ev_loop;
 
 typedef struct sg_redis_opts {
-	const char *url;    /* redis://[[user]:password@]host[:port][/db] */
-	const char *prefix; /* of every key and pubsub channel */
-	size_t timeout_ms;  /* connects and commands */
-	size_t wait_replicas; /* a publish waits for this many replicas (WAIT) */
+	const char *url;       /* redis://[[user]:password@]host[:port][/db] */
+	const char *prefix;    /* of every key and pubsub channel */
+	size_t timeout_ms;     /* connects and commands */
+	size_t wait_replicas;  /* a publish waits for this many replicas (WAIT) */
 	const char *sentinels; /* "host:port,..." ("" or NULL: none): the primary comes from them */
 	const char *master;    /* the name the sentinels know the primary by */
 } sg_redis_opts;

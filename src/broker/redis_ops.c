@@ -23,7 +23,7 @@ typedef struct rop {
 	char channel[SG_CHANNEL_NAME_MAX + 1];
 	char want[SG_ID_TEXT_MAX];
 	char *event, *data;
-	size_t subscribers; /* local, when the operation started */
+	size_t subscribers;    /* local, when the operation started */
 	sg_publish_result res; /* a publish waiting for its replicas */
 	union {
 		sg_broker_published_fn published;
@@ -96,9 +96,9 @@ static void on_wait(redisAsyncContext *ac, void *reply, void *priv)
 	rop *op = priv;
 	const redisReply *r = reply;
 	sg__redis_replied(op->b);
-	int rc = !r || r->type != REDIS_REPLY_INTEGER			? SG_EIO
-		 : (unsigned long long)r->integer < op->b->wait_replicas ? SG_EREPLICAS
-									   : 0;
+	int rc = !r || r->type != REDIS_REPLY_INTEGER                    ? SG_EIO
+	         : (unsigned long long)r->integer < op->b->wait_replicas ? SG_EREPLICAS
+	                                                                 : 0;
 	op->done.published(op->ud, rc, rc ? NULL : &op->res);
 	op_free(op);
 }

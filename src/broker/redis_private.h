@@ -58,7 +58,7 @@ typedef struct sg_rbroker {
 	redisAsyncContext *sentinel; /* the sentinel asked, then SUBSCRIBEd to +switch-master */
 	char prefix[64];
 	size_t timeout_ms;
-	size_t wait_replicas; /* WAIT for this many after each publish (0: none) */
+	size_t wait_replicas;         /* WAIT for this many after each publish (0: none) */
 	redisAsyncContext *cmd, *sub; /* NULL while down */
 	sg_redis_state state;
 	atomic_int up; /* state == UP, for /healthz on any worker's thread */

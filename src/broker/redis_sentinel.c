@@ -27,13 +27,14 @@ int sg__redis_sentinels_parse(sg_rbroker *b, const char *list, char *err, size_t
 		if (!colon || colon == p || !colon[1] || *end || port < 1 || port > 65535 ||
 		    b->nsentinels == SG_REDIS_SENTINELS_MAX) {
 			snprintf(err, errlen,
-				 "redis_sentinels: expected up to %d host:port, comma-separated, got \"%.200s\"",
-				 SG_REDIS_SENTINELS_MAX, list);
+			         "redis_sentinels: expected up to %d host:port, comma-separated, "
+			         "got \"%.200s\"",
+			         SG_REDIS_SENTINELS_MAX, list);
 			return SG_EINVAL;
 		}
 		*colon = '\0';
 		if (sg__redis_resolve(p, b->sentinel_ip[b->nsentinels],
-				      sizeof(b->sentinel_ip[b->nsentinels]), err, errlen))
+		                      sizeof(b->sentinel_ip[b->nsentinels]), err, errlen))
 			return SG_EINVAL;
 		b->sentinel_port[b->nsentinels++] = (int)port;
 	}
