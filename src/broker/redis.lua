@@ -10,7 +10,8 @@
 --   pub  ARGV: 2 pubsub channel, 3 event ("": none), 4 data,
 --        5 history_count, 6 history_age_ms (0: none), 7 wanted id ("": none)
 --        -> {id, epoch}
---   read ARGV: 2 the epoch the caller knew ("": none), 3 after ("0": all)
+--   read ARGV: 2 the epoch the caller knew ("": none), 3 after ("0": all),
+--        4 ms (optional): a live subscribe's read, only entries that recent
 --        -> {epoch, last, gap1, entries1, gap2, entries2, ...}
 --   info -> {exists, xlen, first, last, bytes}
 --   del  ARGV: 2 pubsub channel -> {deleted}
@@ -74,10 +75,15 @@ if mode == 'read' then
   local out = {epoch, fmt(lms, lseq)}
   local restarted = (ARGV[2] ~= '' and ARGV[2] ~= epoch) or
                     ((ams > 0 or aseq > 0) and after(sms, sseq, ams, aseq))
+  local recent = tonumber(ARGV[4] or '') or 0
   for i = 2, #KEYS do
     local gap = ''
     local from = '(' .. ARGV[3]
-    if restarted then
+    if recent > 0 then
+      -- a live subscribe: what came after `after` and lately (an idle
+      -- node's `after` may be old), no gap (the client asked for none)
+      if now - recent > ams then from = string.format('%d', now - recent) end
+    elseif restarted then
       gap = 'restarted'
     elseif after(ams, aseq, lms, lseq) then
       gap = 'unknown'
@@ -90,7 +96,7 @@ if mode == 'read' then
         end
       end
     end
-    if gap ~= '' or (ams == 0 and aseq == 0) then from = '-' end
+    if recent == 0 and (gap ~= '' or (ams == 0 and aseq == 0)) then from = '-' end
     out[#out + 1] = gap
     out[#out + 1] = redis.call('XRANGE', KEYS[i], from, '+')
   end

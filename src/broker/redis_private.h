@@ -30,6 +30,7 @@ typedef enum {
 typedef struct sg_rread {
 	struct sg_rread *next;
 	sg_resume *r;
+	int live; /* a subscribe without an id (see sg_hub_resume_live) */
 	sg_id after;
 	size_t n;
 	char names[SG_SUBSCRIBE_MAX][SG_CHANNEL_NAME_MAX + 1];

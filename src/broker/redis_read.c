@@ -122,13 +122,14 @@ static void resume_read(redisAsyncContext *ac, void *reply, void *priv);
 static void catch_up_read(redisAsyncContext *ac, void *reply, void *priv);
 
 /* Sends the read script over rr's channels after `after`, epoch "" (the
- * ids decide) or the one this node knows (a catch-up). */
+ * ids decide) or the one this node knows (a catch-up); a live subscribe's
+ * read only goes back 2 x redis_timeout_ms (by Redis's clock). */
 static int read_send(rreading *rr, const char *epoch, sg_id after, redisCallbackFn *fn,
-                     const char *how)
+		     const char *how)
 {
 	sg_rbroker *b = rr->b;
-	char meta[96], from[SG_ID_TEXT_MAX];
-	size_t argc = rr->n + 4;
+	char meta[96], from[SG_ID_TEXT_MAX], recent[24] = "";
+	size_t argc = rr->n + 5;
 	const char **argv = calloc(argc, sizeof(*argv));
 	char *keys = calloc(rr->n ? rr->n : 1, 256);
 	int rc = SG_ENOMEM;
@@ -143,6 +144,11 @@ static int read_send(rreading *rr, const char *epoch, sg_id after, redisCallback
 		argv[rr->n + 1] = "read";
 		argv[rr->n + 2] = epoch;
 		argv[rr->n + 3] = from;
+		/* a live subscribe reads from this node's last id, which an idle
+		 * node may have had for long: only the last moments count */
+		if (rr->rd && rr->rd->live)
+			snprintf(recent, sizeof(recent), "%zu", 2 * b->timeout_ms);
+		argv[rr->n + 4] = recent;
 		rc = sg__redis_script_as(b, how, fn, rr, (int)rr->n + 1, (int)argc, argv, NULL);
 	}
 	free(argv);
@@ -257,6 +263,7 @@ void sg__redis_history(void *ud, sg_resume *r, const char *const *names, size_t 
 		return;
 	}
 	rd->r = r;
+	rd->live = sg_hub_resume_live(r);
 	rd->after = after;
 	rd->n = n;
 	for (size_t i = 0; i < n; i++)

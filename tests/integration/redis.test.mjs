@@ -319,6 +319,22 @@ describe('broker redis', { skip, timeout: 300000 }, () => {
     }
   });
 
+  test('a live subscriber on an idle node gets what is published from then on, not what other nodes published long before', async () => {
+    const r = await startRedis();
+    const list = await nodes(r, 2);
+    const [a, b] = list;
+    try {
+      await publishRoundRobin([a], 'idle', 1, 5); // b hears nothing of it
+      await sleep(1500); // past 2 x redis_timeout_ms (500)
+      const streams = await streamsOn(b, '/channels/idle');
+      const fresh = await publishRoundRobin([a], 'idle', 6, 8);
+      await expectStreams(streams, wantAll('idle', fresh));
+    } finally {
+      await stopAll(list);
+      await r.cleanup();
+    }
+  });
+
   test('a WebSocket client publishes through one node to subscribers on another', async () => {
     const r = await startRedis();
     const list = await nodes(r, 2);
