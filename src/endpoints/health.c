@@ -100,6 +100,10 @@ static void metrics_get(sg_server *srv, const sg_request *req, sg_response *r)
 		      t.connections, sg_hub_channel_count(srv->hub), t.published, t.dropped,
 		      t.slow, t.evicted, t.ping_timeouts, sg_msg_live(), sg_frame_live(), srv->group->n);
 	sg_buf_printf(&r->body,
+		      "# TYPE streamgate_broker_up gauge\n"
+		      "streamgate_broker_up %d\n",
+		      brokers_healthy(srv->group));
+	sg_buf_printf(&r->body,
 		      "# TYPE streamgate_open_connections gauge\n"
 		      "streamgate_open_connections %zu\n",
 		      atomic_load(&srv->group->sockets));

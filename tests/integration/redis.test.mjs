@@ -17,7 +17,7 @@ import {
 } from './lib/messages.mjs';
 import { parseResponses, rawExchange } from './lib/raw.mjs';
 import {
-  expectError, publish, request, sleep, startServer, steadyPublisher, waitFor,
+  expectError, metrics, publish, request, sleep, startServer, steadyPublisher, waitFor,
 } from './lib/server.mjs';
 import { HAVE_REDIS, nodeArgs, startRedis, waitHealth } from './lib/redis.mjs';
 
@@ -169,11 +169,15 @@ describe('broker redis', { skip, timeout: 300000 }, () => {
         const res = await waitHealth(request, s.url, 503);
         assert.equal(res.text, '{"status":"degraded","broker":"down"}');
         assert.equal(res.headers['content-type'], 'application/json');
+        assert.equal((await metrics(s.url)).streamgate_broker_up, 0);
       }
       expectError(await request(a.url, { method: 'POST', path: '/channels/aof', body: 'lost?' }), 503, 'broker_unavailable');
       expectError(await request(b.url, { path: '/channels/aof/info' }), 503, 'broker_unavailable');
       await r.start();
-      for (const s of list) assert.equal((await waitHealth(request, s.url, 200)).text, '{"status":"ok"}');
+      for (const s of list) {
+        assert.equal((await waitHealth(request, s.url, 200)).text, '{"status":"ok"}');
+        assert.equal((await metrics(s.url)).streamgate_broker_up, 1);
+      }
       const later = await publishRoundRobin(list, 'aof', 51, 100);
       await expectStreams(streams, wantAll('aof', [...before, ...later]));
       const resumed = await streamsOn(a, '/channels/aof', `last_event_id=${before[19].id}`);
