@@ -303,7 +303,8 @@ describe('broker redis', { skip, timeout: 300000 }, () => {
   test('redis_wait_replicas 1: a publish is answered once a replica has it; a replica that stops answering makes it 503 not_replicated', async () => {
     const r = await startRedis();
     const replica = await startRedis({ replicaOf: r.port });
-    const [a] = await nodes(r, 1, ['--redis-wait-replicas', '1']);
+    // WAIT gets half of redis_timeout_ms: a second, loaded machine or not
+    const [a] = await nodes(r, 1, ['--redis-wait-replicas', '1', '--redis-timeout-ms', '2000']);
     try {
       await waitFor(async () => (await replica.cli('INFO', 'replication')).includes('master_link_status:up'),
         { what: 'the replica in sync' });
