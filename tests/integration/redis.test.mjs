@@ -1,7 +1,7 @@
 // broker redis: several real gateway nodes on one real redis-server that
 // the test starts itself (loopback, a temporary directory). Publish on any
 // node, receive on every node and transport byte-exact, once, in one
-// order; resume on another node; a node killed with SIGKILL; Redis
+// order; resume on another node (one channel, and two with one id); a node killed with SIGKILL; Redis
 // restarted with its data (nothing lost, 503 and a degraded /healthz
 // meanwhile) and without (the `restarted` gap); a node's connections cut
 // while others publish (its catch-up); history bounded in Redis; answers
@@ -320,6 +320,39 @@ describe('broker redis', { skip, timeout: 300000 }, () => {
       replica.signal('SIGCONT');
       await a.stop();
       await replica.cleanup();
+      await r.cleanup();
+    }
+  });
+
+  test('one Last-Event-ID resumes several channels on another node, merged in id order, then live', async () => {
+    const r = await startRedis();
+    const list = await nodes(r, 2);
+    const [a, b] = list;
+    const route = ['mc.a', 'mc.b', 'mc.other', 'mc.b', 'mc.a'];
+    const publishRouted = async (first, last) => {
+      const out = [];
+      for (let i = first; i <= last; i++) {
+        const m = samples(i, i)[0];
+        const channel = route[i % route.length];
+        out.push({ channel, id: (await publish(a.url, channel, m.body)).id, data: m.data, event: m.event });
+      }
+      return out;
+    };
+    try {
+      const before = (await publishRouted(1, 20)).filter((m) => m.channel !== 'mc.other');
+      const from = before[5].id;
+      const streams = await streamsOn(b, '/channels/mc.a,mc.b', `last_event_id=${from}`);
+      const live = (await publishRouted(21, 30)).filter((m) => m.channel !== 'mc.other');
+      const all = [...before.slice(6), ...live];
+      const env = (m) => JSON.stringify(envelope(m.channel, m));
+      const lines = all.map((m) => `${env(m)}\n`).join('');
+      await expectStreams(streams, {
+        header: undefined, chunked: lines, chunkedJson: lines, ndjson: lines,
+        sse: SSE_PRELUDE + all.map((m) => `id: ${m.id}\ndata: ${env(m)}\n\n`).join(''),
+        ws: all.map(env), wsJson: all.map(env),
+      });
+    } finally {
+      await stopAll(list);
       await r.cleanup();
     }
   });
