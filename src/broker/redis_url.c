@@ -39,11 +39,13 @@ static int number(const char *p, size_t n, long lo, long hi, int *out)
 	return 0;
 }
 
+/* The error names the URL without what may be a password. */
 static int fail(char *err, size_t errlen, const char *why, const char *text)
 {
+	const char *at = strrchr(text, '@');
 	snprintf(err, errlen,
-	         "redis_url: %s (expected redis://[:password@]host:port/db, got \"%.200s\")", why,
-	         text);
+	         "redis_url: %s (expected redis://[:password@]host:port/db, got \"%s%.200s\")", why,
+	         at ? "redis://***" : "", at ? at : text);
 	return SG_EINVAL;
 }
 

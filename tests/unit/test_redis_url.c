@@ -73,6 +73,11 @@ static void test_refusals(void **state)
 		assert_int_equal(sg_redis_url_parse(bad[i], &u, err, sizeof(err)), SG_EINVAL);
 		assert_non_null(strstr(err, "redis_url: "));
 	}
+	sg_redis_url u;
+	char err[300];
+	assert_int_equal(sg_redis_url_parse("redis://:s3cret@h:0/0", &u, err, sizeof(err)), SG_EINVAL);
+	assert_null(strstr(err, "s3cret")); /* errors never show the password */
+	assert_non_null(strstr(err, "redis://***@h:0/0"));
 }
 
 int main(void)
