@@ -312,7 +312,7 @@ int sg__stream_control(sg_stream *s, const char *kind, const char *json, const c
 		return SG_ECLOSED;
 	/* a one-shot answer's head goes out with it: a replay that came late
 	 * (a networked broker's) still gets its note in the header */
-	int head_to_come = sg__stream_state(s) == SG_STREAM_NEW ||
+	int head_to_come = sg__stream_state(s) == SG_STREAM_NEW || s->head_waits ||
 			   s->transport->wire == SG_WIRE_HTTP_ONESHOT;
 	if (note && head_to_come && notes_add(s, note))
 		return SG_ENOMEM;

@@ -88,6 +88,10 @@ int sg__stream_deliver(sg_stream *s, struct sg_msg *m);
 void sg__stream_hold(sg_stream *s);
 int sg__stream_deliver_now(sg_stream *s, struct sg_msg *m);
 void sg__stream_unhold(sg_stream *s, const char *const *names, size_t n, sg_id replayed);
+/* Nonzero while a replay is on its way: the server then waits with the
+ * response head, which the replay's gap notes still reach, and is told
+ * (want_write) when the replay is in. */
+int sg__stream_head_waits(sg_stream *s);
 /* Ends the response now with reason (a WebSocket close reason). */
 void sg__stream_abort(sg_stream *s, const char *reason);
 

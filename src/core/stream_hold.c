@@ -16,6 +16,12 @@ void sg__stream_hold(sg_stream *s)
 	s->holding++;
 }
 
+int sg__stream_head_waits(sg_stream *s)
+{
+	s->head_waits = s->holding > 0;
+	return s->head_waits;
+}
+
 void sg__stream_held_clear(sg_stream *s)
 {
 	for (size_t i = 0; i < s->nheld; i++)
@@ -69,6 +75,9 @@ void sg__stream_unhold(sg_stream *s, const char *const *names, size_t n, sg_id r
 	s->nheld = keep;
 	if (--s->holding)
 		return;
+	if (s->head_waits && s->conn) /* even with nothing to send */
+		s->sink->want_write(s->conn);
+	s->head_waits = 0;
 	sg_msg **v = s->held;
 	size_t nv = s->nheld;
 	s->held = NULL;

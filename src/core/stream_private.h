@@ -56,6 +56,7 @@ struct sg_stream {
 	struct sg_msg **held;
 	size_t nheld, held_cap, held_bytes;
 	int holding; /* resumes still waiting for their replay */
+	int head_waits; /* the server holds the head until they are in */
 
 	struct stream_timer *timers; /* armed timers, a list */
 	sg_message_fn on_message;

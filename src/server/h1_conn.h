@@ -48,7 +48,8 @@ typedef struct sg_h1 {
 	sg_wire_opts wire; /* of the request being answered */
 	size_t upgrade_at; /* where the upgrade request starts in `in` */
 	unsigned over_limit : 1, is_chunked : 1, head_started : 1, eof : 1, dead : 1,
-		dead_errored : 1, processing : 1, reading : 1;
+		dead_errored : 1, processing : 1, reading : 1,
+		head_later : 1; /* a streamed answer's head waits for its replay */
 	struct sg_h1 *prev, *next; /* srv->h1s */
 } sg_h1;
 

@@ -234,6 +234,24 @@ static void stream_head_only(sg_h1 *h)
 	answer(h, &r);
 }
 
+/* Sends a streamed answer's head, with the gap notes the stream has, once
+ * no replay is on its way (or the stream ends first). */
+static void stream_head(sg_h1 *h)
+{
+	sg_conn *c = &h->c;
+	sg_stream *s = c->stream;
+	if (!h->head_later || (!c->ending && !c->aborting && sg__stream_head_waits(s)))
+		return;
+	h->head_later = 0;
+	sg_buf head = SG_BUF_INIT;
+	if (sg__response_stream_head(sg__stream_transport_of(s), sg__stream_notes(s), &h->wire,
+				     &head))
+		sg__h1_die(h, 1);
+	sg__h1_send(h, head.data, head.len);
+	sg_buf_free(&head);
+	c->headers_out = 1;
+}
+
 static void stream_begin(sg_h1 *h)
 {
 	const char *error, *detail;
@@ -256,12 +274,10 @@ static void stream_begin(sg_h1 *h)
 	sg__h1_timer(h, 0);
 	if (t->wire == SG_WIRE_HTTP_STREAM) {
 		h->wire.close |= h->wire.minor == 0; /* the body ends with the connection */
-		sg_buf head = SG_BUF_INIT;
-		if (sg__response_stream_head(t, sg__stream_notes(s), &h->wire, &head))
-			sg__h1_die(h, 1);
-		sg__h1_send(h, head.data, head.len);
-		sg_buf_free(&head);
-		h->c.headers_out = 1;
+		/* a replay on its way (a networked broker's) may bring a gap for
+		 * the head: the write pass sends it once the replay is in */
+		h->head_later = 1;
+		stream_head(h);
 	} else {
 		h->c.timer = h->c.srv->loop.timer_start(&h->c.srv->loop,
 							 h->c.srv->cfg.longpoll_timeout_ms, wait_over, h);
@@ -321,6 +337,9 @@ void sg__h1_write_stream(sg_h1 *h)
 	}
 	if (h->out_off < h->out.len)
 		return; /* the socket is full; its write watcher comes back here */
+	stream_head(h);
+	if (h->head_later)
+		return; /* the replay is not in yet: its frames wait */
 	const sg_transport *t = sg__stream_transport_of(s);
 	if (t->wire == SG_WIRE_HTTP_ONESHOT) {
 		if (sg__stream_queued(s) || c->ending || c->timed_out)

@@ -230,6 +230,13 @@ describe('broker redis', { skip, timeout: 300000 }, () => {
       assert.equal(lp.status, 200);
       assert.equal(lp.text, `[${gapJson('empty', before[2].id, after1[0].id, 'restarted')},${JSON.stringify(envelope('empty', after1[0]))}]`);
       assert.equal(lp.headers['x-streamgate-gap'], `empty; reason=restarted; first_id=${after1[0].id}`);
+      // a stream's head waits for its replay: the gap is in its header too
+      const resumed = curl(`${b.url}/channels/empty`, { args: ['-H', 'Accept: text/event-stream', '-H', `Last-Event-ID: ${before[2].id}`] });
+      const head = await resumed.waitHeaders();
+      assert.equal(head.headers['x-streamgate-gap'], `empty; reason=restarted; first_id=${after1[0].id}`);
+      const replay = SSE_PRELUDE + sseGapFrame('empty', before[2].id, after1[0].id, 'restarted') + after1.map(sseFrame).join('');
+      assert.equal((await resumed.waitBytes(Buffer.byteLength(replay))).toString(), replay);
+      await resumed.kill();
     } finally {
       await stopAll(list);
       await r.cleanup();
