@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 need_pkgs=(build-essential cmake pkg-config libwebsockets-dev libjansson-dev libssl-dev
-	libcap-dev libcmocka-dev libjwt-dev curl ca-certificates clang)
+	libcap-dev libcmocka-dev libjwt-dev curl ca-certificates clang libhiredis-dev redis-server)
 need_pkgs+=(libnghttp2-dev openssl) # HTTP/2 on the TLS port; the TLS tests make their CA with openssl
 command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs npm)
 missing=()

@@ -51,8 +51,11 @@ int sg_server_port(const sg_server *srv);
 int sg_server_tls_port(const sg_server *srv);
 
 /* Publishes one message to a channel. Safe from any thread; the id is
- * assigned on the loop thread. channel, event (may be NULL) and data are
- * copied. SG_EINVAL for a bad channel name, SG_ECLOSED once stopped. */
+ * assigned on the loop thread (by Redis with broker redis, later). channel,
+ * event (may be NULL) and data are copied. SG_EINVAL for a bad channel
+ * name, SG_ECLOSED once stopped; a failure after it was handed on (Redis
+ * unreachable) is not reported: the message is then not counted in
+ * streamgate_messages_published_total. */
 int sg_server_publish(sg_server *srv, const char *channel, const char *event, const void *data,
 		      size_t len);
 /* Nonzero when the `ws_publish` setting lets WebSocket clients publish to

@@ -1,24 +1,32 @@
 /*
  * memory — the embedded broker: one process, nothing to install. Publishing
- * is delivery to the local hub, which keeps the history.
+ * is delivery to the local hub, which keeps the history; every operation
+ * completes at once.
  */
 #include <stdlib.h>
 
 #include "core/broker.h"
 
-static int memory_publish(sg_broker *b, const sg_publish_req *req, sg_publish_result *res)
+static void memory_publish(sg_broker *b, const sg_publish_req *req, sg_broker_published_fn done,
+			   void *ud)
 {
-	return sg_hub_publish(b->hub, req, res);
+	sg_publish_result res;
+	int rc = sg_hub_publish(b->hub, req, &res);
+	done(ud, rc, rc ? NULL : &res);
 }
 
-static int memory_info(sg_broker *b, const char *channel, sg_channel_info *out)
+static void memory_info(sg_broker *b, const char *channel, sg_broker_info_fn done, void *ud)
 {
-	return sg_hub_channel_info(b->hub, channel, out);
+	sg_channel_info ci;
+	int rc = sg_hub_channel_info(b->hub, channel, &ci);
+	done(ud, rc, rc ? NULL : &ci);
 }
 
-static int memory_remove(sg_broker *b, const char *channel, size_t *subscribers)
+static void memory_remove(sg_broker *b, const char *channel, sg_broker_removed_fn done, void *ud)
 {
-	return sg_hub_delete(b->hub, channel, subscribers);
+	size_t n = 0;
+	int rc = sg_hub_delete(b->hub, channel, &n);
+	done(ud, rc, n);
 }
 
 static void memory_free(sg_broker *b)

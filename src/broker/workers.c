@@ -213,7 +213,7 @@ static bus_item *item_new(item_kind kind, const char *channel, const char *event
 	return it;
 }
 
-static int workers_publish(sg_broker *b, const sg_publish_req *req, sg_publish_result *res)
+static int workers_publish_now(sg_broker *b, const sg_publish_req *req, sg_publish_result *res)
 {
 	worker *w = (worker *)b;
 	sg_bus *bus = w->bus;
@@ -243,7 +243,7 @@ static int workers_publish(sg_broker *b, const sg_publish_req *req, sg_publish_r
 	return 0;
 }
 
-static int workers_info(sg_broker *b, const char *channel, sg_channel_info *out)
+static int workers_info_now(sg_broker *b, const char *channel, sg_channel_info *out)
 {
 	worker *w = (worker *)b;
 	drain(w);
@@ -258,7 +258,7 @@ static int workers_info(sg_broker *b, const char *channel, sg_channel_info *out)
 	return rc;
 }
 
-static int workers_remove(sg_broker *b, const char *channel, size_t *subscribers)
+static int workers_remove_now(sg_broker *b, const char *channel, size_t *subscribers)
 {
 	worker *w = (worker *)b;
 	sg_channel_info here;
@@ -280,6 +280,29 @@ static int workers_remove(sg_broker *b, const char *channel, size_t *subscribers
 	*subscribers = (size_t)n;
 	drain(w);
 	return 0;
+}
+
+/* The bus answers at once: the callbacks run before these return. */
+static void workers_publish(sg_broker *b, const sg_publish_req *req, sg_broker_published_fn done,
+			    void *ud)
+{
+	sg_publish_result res;
+	int rc = workers_publish_now(b, req, &res);
+	done(ud, rc, rc ? NULL : &res);
+}
+
+static void workers_info(sg_broker *b, const char *channel, sg_broker_info_fn done, void *ud)
+{
+	sg_channel_info ci;
+	int rc = workers_info_now(b, channel, &ci);
+	done(ud, rc, rc ? NULL : &ci);
+}
+
+static void workers_remove(sg_broker *b, const char *channel, sg_broker_removed_fn done, void *ud)
+{
+	size_t n = 0;
+	int rc = workers_remove_now(b, channel, &n);
+	done(ud, rc, n);
 }
 
 static void workers_free(sg_broker *b)

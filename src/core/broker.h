@@ -11,16 +11,33 @@
 
 typedef struct sg_broker sg_broker;
 
+/* Completions: each operation calls its callback exactly once, on the
+ * loop thread, at once (memory, workers) or when the store answers (also
+ * with an error when the broker is freed first). What the callback is
+ * given is borrowed for the call. rc as the sg_hub_* function it mirrors,
+ * or SG_EIO when the store is unreachable. */
+/* publish: stored, but fewer replicas than asked acknowledged it in time */
+#define SG_EREPLICAS (-101)
+
+typedef void (*sg_broker_published_fn)(void *ud, int rc, const sg_publish_result *res);
+typedef void (*sg_broker_info_fn)(void *ud, int rc, const sg_channel_info *info);
+typedef void (*sg_broker_removed_fn)(void *ud, int rc, size_t subscribers);
+
 typedef struct sg_broker_ops {
 	const char *name;
-	/* Publishes req (borrowed); fills res (may be NULL). Loop thread.
-	 * Errors as sg_hub_publish. */
-	int (*publish)(sg_broker *b, const sg_publish_req *req, sg_publish_result *res);
+	/* Publishes req (borrowed for the call: the broker copies what it
+	 * keeps). Loop thread. Errors as sg_hub_publish. */
+	void (*publish)(sg_broker *b, const sg_publish_req *req, sg_broker_published_fn done,
+			void *ud);
 	/* What channel holds, everywhere: as sg_hub_channel_info. */
-	int (*info)(sg_broker *b, const char *channel, sg_channel_info *out);
+	void (*info)(sg_broker *b, const char *channel, sg_broker_info_fn done, void *ud);
 	/* Deletes channel everywhere: as sg_hub_delete. */
-	int (*remove)(sg_broker *b, const char *channel, size_t *subscribers);
-	/* Frees the broker; NULL-safe. */
+	void (*remove)(sg_broker *b, const char *channel, sg_broker_removed_fn done, void *ud);
+	/* Nonzero while the store can be reached (/healthz). NULL: always.
+	 * Any thread. */
+	int (*healthy)(const sg_broker *b);
+	/* Frees the broker; NULL-safe. Pending operations complete first,
+	 * with an error. */
 	void (*free)(sg_broker *b);
 } sg_broker_ops;
 
@@ -43,20 +60,30 @@ void sg_bus_free(sg_bus *bus);
 struct sg_loop;
 sg_broker *sg_broker_workers_new(sg_bus *bus, sg_hub *hub, struct sg_loop *loop);
 
-static inline int sg_broker_publish(sg_broker *b, const sg_publish_req *req,
-				    sg_publish_result *res)
+/* Subscribing goes through the hub: a broker that keeps history or
+ * carries messages elsewhere sets the hub's hooks (subscribers, history). */
+
+static inline void sg_broker_publish(sg_broker *b, const sg_publish_req *req,
+				     sg_broker_published_fn done, void *ud)
 {
-	return b->ops->publish(b, req, res);
+	b->ops->publish(b, req, done, ud);
 }
 
-static inline int sg_broker_info(sg_broker *b, const char *channel, sg_channel_info *out)
+static inline void sg_broker_info(sg_broker *b, const char *channel, sg_broker_info_fn done,
+				  void *ud)
 {
-	return b->ops->info(b, channel, out);
+	b->ops->info(b, channel, done, ud);
 }
 
-static inline int sg_broker_remove(sg_broker *b, const char *channel, size_t *subscribers)
+static inline void sg_broker_remove(sg_broker *b, const char *channel, sg_broker_removed_fn done,
+				    void *ud)
 {
-	return b->ops->remove(b, channel, subscribers);
+	b->ops->remove(b, channel, done, ud);
+}
+
+static inline int sg_broker_healthy(const sg_broker *b)
+{
+	return !b->ops->healthy || b->ops->healthy(b);
 }
 
 #endif

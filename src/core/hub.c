@@ -34,7 +34,7 @@ sg_hub *sg_hub_new(const sg_hub_limits *lim)
 	return h;
 }
 
-static sg_msg *history_at(const sg_channel *c, size_t i)
+sg_msg *sg__hub_history_at(const sg_channel *c, size_t i)
 {
 	return c->hist[(c->hhead + i) % c->hcap];
 }
@@ -55,7 +55,7 @@ static void history_evict_expired(const sg_hub *h, sg_channel *c, int64_t now_ms
 {
 	if (!h->lim.history_age_ms)
 		return;
-	while (c->hcount && now_ms - history_at(c, 0)->time_ms > (int64_t)h->lim.history_age_ms)
+	while (c->hcount && now_ms - sg__hub_history_at(c, 0)->time_ms > (int64_t)h->lim.history_age_ms)
 		history_evict_oldest(c);
 }
 
@@ -65,6 +65,7 @@ static void channel_free(sg_channel *c)
 		history_evict_oldest(c);
 	free(c->hist);
 	free(c->subs);
+	free(c->seen);
 	free(c->name);
 	free(c);
 }
@@ -110,7 +111,7 @@ static size_t name_hash(const char *s)
 	return h;
 }
 
-static sg_channel *channel_find(const sg_hub *h, const char *name)
+sg_channel *sg__hub_channel_find(const sg_hub *h, const char *name)
 {
 	for (sg_channel *c = h->buckets[name_hash(name) % h->nbuckets]; c; c = c->next)
 		if (strcmp(c->name, name) == 0)
@@ -122,7 +123,7 @@ static sg_channel *channel_find(const sg_hub *h, const char *name)
  * or SG_ENOMEM. */
 static int channel_get(sg_hub *h, const char *name, sg_channel **out)
 {
-	sg_channel *c = *out = channel_find(h, name);
+	sg_channel *c = *out = sg__hub_channel_find(h, name);
 	if (c)
 		return 0;
 	int rc = sg__hub_make_room(h);
@@ -184,7 +185,7 @@ static int history_append(sg_hub *h, sg_channel *c, sg_msg *m)
 		if (!v)
 			return SG_ENOMEM;
 		for (size_t i = 0; i < c->hcount; i++)
-			v[i] = history_at(c, i);
+			v[i] = sg__hub_history_at(c, i);
 		free(c->hist);
 		c->hist = v;
 		c->hcap = cap;
@@ -200,13 +201,23 @@ static int history_append(sg_hub *h, sg_channel *c, sg_msg *m)
 
 int sg_hub_publish(sg_hub *h, const sg_publish_req *req, sg_publish_result *res)
 {
-	int64_t now = hub_now(h);
 	sg_id pos;
 	if (!sg_channel_name_valid(req->channel) || !sg_event_name_valid(req->event))
 		return SG_EINVAL;
-	int rc = sg_id_accept(req->id, h->last, (uint64_t)now, &pos);
+	int rc = sg_id_accept(req->id, h->last, (uint64_t)hub_now(h), &pos);
+	return rc ? rc : sg_hub_publish_at(h, req, pos, res);
+}
+
+int sg_hub_publish_at(sg_hub *h, const sg_publish_req *req, sg_id pos, sg_publish_result *res)
+{
+	int64_t now = hub_now(h);
 	sg_channel *c;
-	if (rc || (rc = channel_get(h, req->channel, &c)))
+	if (!sg_channel_name_valid(req->channel) || !sg_event_name_valid(req->event))
+		return SG_EINVAL;
+	if (sg_id_cmp(pos, h->last) <= 0)
+		return SG_EID_STALE;
+	int rc = channel_get(h, req->channel, &c);
+	if (rc)
 		return rc;
 	char id[SG_ID_TEXT_MAX];
 	sg_id_format(pos, id);
@@ -218,7 +229,7 @@ int sg_hub_publish(sg_hub *h, const sg_publish_req *req, sg_publish_result *res)
 	rc = history_append(h, c, m);
 	/* a subscriber may be cut (slow consumer) and leave during fan-out */
 	for (size_t i = c->nsubs; i-- > 0;)
-		if (i < c->nsubs)
+		if (i < c->nsubs && sg_id_cmp(pos, c->seen[i]) > 0)
 			sg__stream_deliver(c->subs[i], m);
 	if (res) {
 		memcpy(res->id, id, sizeof(id));
@@ -241,6 +252,7 @@ static void subscription_drop(sg_hub *h, sg_stream *s, sg_channel *c)
 	sg__stream_remove_sub(s, c);
 	subscribers_changed(h, c, -1);
 	c->subs[i] = c->subs[--c->nsubs];
+	c->seen[i] = c->seen[c->nsubs];
 	if (i < c->nsubs)
 		sg__stream_find_sub(c->subs[i], c)->index = i;
 	sg__hub_idle_touch(h, c);
@@ -259,83 +271,21 @@ const char *sg_hub_channel_name(const struct sg_channel *c)
 
 int sg_hub_unsubscribe(sg_hub *h, sg_stream *s, const char *channel)
 {
-	sg_channel *c = channel_find(h, channel);
+	sg_channel *c = sg__hub_channel_find(h, channel);
 	if (!c || !sg__stream_find_sub(s, c))
 		return SG_ENOTFOUND;
 	subscription_drop(h, s, c);
 	return 0;
 }
 
-/* Why resuming c from `after` may have lost messages, or NULL if it did
- * not: the history holds everything after it. */
-static const char *resume_gap(const sg_hub *h, const sg_channel *c, sg_id after)
-{
-	if (sg_id_is_zero(after)) /* "everything you have": only evictions count */
-		return c->evicted ? "evicted" : NULL;
-	if (sg_id_cmp(after, h->last) > 0)
-		return "unknown";
-	if (sg_id_cmp(after, c->floor) >= 0)
-		return NULL;
-	return sg_id_cmp(after, h->start) < 0 ? "restarted" : "evicted";
-}
-
-/* Tells s that resuming c from last_id has a gap, before the replay. */
-static void signal_gap(sg_stream *s, const sg_channel *c, const char *last_id, const char *why)
-{
-	char first[SG_ID_TEXT_MAX] = "";
-	if (c->hcount)
-		sg_id_format(history_at(c, 0)->pos, first);
-	sg_buf json = SG_BUF_INIT, note = SG_BUF_INIT;
-	sg_buf_puts(&json, "{\"type\":\"gap\",\"channel\":\"");
-	sg_buf_puts(&json, c->name); /* names need no JSON escaping */
-	sg_buf_printf(&json, "\",\"last_event_id\":\"%s\",\"first_id\":", last_id);
-	sg_buf_printf(&json, c->hcount ? "\"%s\"" : "%snull", first);
-	sg_buf_printf(&json, ",\"reason\":\"%s\"}", why);
-	sg_buf_printf(&note, "%s; reason=%s; first_id=%s", c->name, why, c->hcount ? first : "none");
-	if (json.data && note.data)
-		sg__stream_control(s, "gap", json.data, note.data);
-	sg_buf_free(&json);
-	sg_buf_free(&note);
-}
-
-/* Queues the history of every channel after `after` (a channel with a gap:
- * all of it), merged in id order so the client's last id stays a true
- * position in all of them. */
-static void replay(const sg_hub *h, sg_stream *s, sg_channel **cs, size_t n, const char *last_id)
-{
-	sg_id after;
-	sg_id_parse(last_id, &after);
-	size_t next[SG_SUBSCRIBE_MAX];
-	for (size_t k = 0; k < n; k++) {
-		const char *why = resume_gap(h, cs[k], after);
-		if (why) {
-			signal_gap(s, cs[k], last_id, why);
-			sg__stream_reset_last(s, h->last); /* the replay moves it on */
-		}
-		next[k] = 0;
-		while (!why && next[k] < cs[k]->hcount &&
-		       sg_id_cmp(history_at(cs[k], next[k])->pos, after) <= 0)
-			next[k]++;
-	}
-	for (;;) {
-		size_t best = n;
-		for (size_t k = 0; k < n; k++)
-			if (next[k] < cs[k]->hcount &&
-			    (best == n || sg_id_cmp(history_at(cs[k], next[k])->pos,
-						    history_at(cs[best], next[best])->pos) < 0))
-				best = k;
-		if (best == n)
-			return;
-		sg__stream_deliver(s, history_at(cs[best], next[best]++));
-	}
-}
-
 /* Adds s to c's subscribers (not yet subscribed). */
 static int subscription_add(sg_hub *h, sg_stream *s, sg_channel *c)
 {
 	if (sg_array_room(&c->subs, c->nsubs, &c->subs_cap, sizeof(*c->subs), 4) ||
+	    sg_array_room(&c->seen, c->nsubs, &c->seen_cap, sizeof(*c->seen), 4) ||
 	    sg__stream_add_sub(s, c, c->nsubs))
 		return SG_ENOMEM;
+	c->seen[c->nsubs] = (sg_id){0, 0};
 	c->subs[c->nsubs++] = s;
 	sg__hub_idle_touch(h, c);
 	subscribers_changed(h, c, 1);
@@ -376,9 +326,15 @@ int sg_hub_subscribe_many(sg_hub *h, sg_stream *s, const char *const *names, siz
 	}
 	sg_hub_attach(h, s);
 	sg__stream_set_last(s, last_id ? after : h->last);
-	if (last_id)
-		replay(h, s, cs, fresh, last_id);
-	return 0;
+	/* a broker that answers later makes even a live subscribe a read
+	 * from this hub's last id: what is published once this returns is
+	 * the client's, though the broker's own subscription is not yet
+	 * confirmed */
+	int rc = last_id || (h->hooks.history && fresh) ? sg__hub_resume_start(h, s, cs, fresh, last_id)
+							 : 0;
+	while (rc && fresh)
+		subscription_drop(h, s, cs[--fresh]);
+	return rc;
 }
 
 int sg_hub_subscribe(sg_hub *h, sg_stream *s, const char *channel, const char *last_id)
@@ -415,13 +371,13 @@ int sg_stream_subscribe(sg_stream *s, const char *channels, const char *last_eve
 
 int sg_hub_channel_info(sg_hub *h, const char *channel, sg_channel_info *out)
 {
-	sg_channel *c = channel_find(h, channel);
+	sg_channel *c = sg__hub_channel_find(h, channel);
 	if (!c)
 		return SG_ENOTFOUND;
 	out->subscribers = c->nsubs;
 	out->history_count = c->hcount;
 	out->history_bytes = c->hbytes;
-	out->first_id = c->hcount ? history_at(c, 0)->pos : (sg_id){0, 0};
+	out->first_id = c->hcount ? sg__hub_history_at(c, 0)->pos : (sg_id){0, 0};
 	out->last_id = c->last;
 	return 0;
 }
@@ -461,13 +417,16 @@ size_t sg_hub_sweep(sg_hub *h, int64_t now_ms)
 
 int sg_hub_delete(sg_hub *h, const char *channel, size_t *subscribers)
 {
-	sg_channel *c = channel_find(h, channel);
+	sg_channel *c = sg__hub_channel_find(h, channel);
 	if (!c)
 		return SG_ENOTFOUND;
 	*subscribers = c->nsubs;
 	/* unsubscribe everyone first: closing must not touch the freed channel */
 	sg_stream **subs = c->subs;
 	size_t n = c->nsubs;
+	free(c->seen);
+	c->seen = NULL;
+	c->seen_cap = 0;
 	c->subs = NULL;
 	c->nsubs = c->subs_cap = 0;
 	for (size_t i = 0; i < n; i++)
@@ -483,7 +442,7 @@ int sg_hub_delete(sg_hub *h, const char *channel, size_t *subscribers)
 
 int sg_hub_make_room(sg_hub *h, const char *channel)
 {
-	return channel_find(h, channel) ? 0 : sg__hub_make_room(h);
+	return sg__hub_channel_find(h, channel) ? 0 : sg__hub_make_room(h);
 }
 
 sg_id sg_hub_last(const sg_hub *h)
@@ -496,6 +455,24 @@ void sg_hub_lost(sg_hub *h, sg_id id)
 	if (sg_id_cmp(id, h->last) > 0)
 		h->last = id;
 	h->floor = h->last; /* a channel made from now on vouches from here */
+}
+
+sg_hub_limits sg_hub_get_limits(const sg_hub *h)
+{
+	return h->lim;
+}
+
+size_t sg_hub_subscribers(const sg_hub *h, const char *channel)
+{
+	const sg_channel *c = sg__hub_channel_find(h, channel);
+	return c ? c->nsubs : 0;
+}
+
+void sg_hub_rebase(sg_hub *h, sg_id last)
+{
+	h->last = h->floor = last;
+	if (sg_id_cmp(h->start, last) > 0)
+		h->start = last;
 }
 
 void sg_hub_set_hooks(sg_hub *h, const sg_hub_hooks *hooks)

@@ -57,6 +57,14 @@ void sg_hub_free(sg_hub *h);
  * max_channels stay; only new ones are refused. Loop thread. */
 void sg_hub_set_limits(sg_hub *h, const sg_hub_limits *lim);
 
+/* h's bounds as they are now (a reload may change them). */
+sg_hub_limits sg_hub_get_limits(const sg_hub *h);
+/* Subscribers of channel on this hub (0 when it is unknown). */
+size_t sg_hub_subscribers(const sg_hub *h, const char *channel);
+/* Tells every subscriber of channel that messages may be missing (a
+ * broker's store lost them): the gap control message, reason why. */
+void sg_hub_gap(sg_hub *h, const char *channel, const char *why);
+
 /* Nonzero when name is 1..128 of [A-Za-z0-9_.:-]. */
 int sg_channel_name_valid(const char *name);
 /* Nonzero when event is NULL or a non-empty line (no CR or LF), as SSE
@@ -69,8 +77,16 @@ int sg_event_name_valid(const char *event);
  * SG_ETOOBIG when a new channel would pass max_channels and every channel
  * has subscribers (else the least recently active one without is evicted). */
 int sg_hub_publish(sg_hub *h, const sg_publish_req *req, sg_publish_result *res);
+/* Stores and fans out a message whose id a broker gave (req->id is
+ * ignored): SG_EID_STALE when pos is not above the hub's last id (the hub
+ * has it already), else as sg_hub_publish. */
+int sg_hub_publish_at(sg_hub *h, const sg_publish_req *req, sg_id pos, sg_publish_result *res);
+/* The store behind a broker lost its data and gives ids from last on
+ * (perhaps lower than what this hub gave): the hub takes them. */
+void sg_hub_rebase(sg_hub *h, sg_id last);
 /* Subscribes s to channel, first queueing the history after last_id (NULL:
- * none). When the history cannot vouch for everything after last_id (it
+ * none; the replay may come later, see the history hook, while live
+ * messages wait). When the history cannot vouch for everything after last_id (it
  * was evicted, the id predates this process, or is unknown) a "gap"
  * control message goes first and the whole history follows. SG_EINVAL for
  * a bad name, SG_EBADID for a malformed last_id. */
@@ -108,6 +124,31 @@ sg_id sg_hub_last(const sg_hub *h);
  * channel it could not hold): resumes from before it get a gap. */
 void sg_hub_lost(sg_hub *h, sg_id id);
 
+/* A resume waiting for its replay: the hub's handle (owns a stream ref),
+ * lent to the history hook and given back through sg_hub_resume_done. */
+typedef struct sg_resume sg_resume;
+struct sg_msg;
+
+/* What a history source found for one channel of a resume. */
+typedef struct sg_replay {
+	const char *gap;      /* NULL, or why it cannot vouch for everything
+				 after the id: "evicted", "restarted", "unknown" */
+	struct sg_msg **msgs; /* after the id (all it has after a gap), in id
+				 order; borrowed for the call */
+	size_t n;
+} sg_replay;
+
+/* Completes r (and frees it): rc 0 and v[i] for the i-th channel the hook
+ * was given; upto is the newest id the source had when it read, so live
+ * messages held meanwhile at or below it, on these channels, were in the
+ * replay (after a gap the cursor goes there). rc nonzero: the source
+ * could not answer and the stream is cut, so its client resumes again. */
+void sg_hub_resume_done(sg_resume *r, int rc, const sg_replay *v, sg_id upto);
+/* Nonzero when r is a subscribe that asked for no history: the read only
+ * covers the time until the broker's own subscription took effect, a gap
+ * is not the client's concern and a failed read cuts nothing. */
+int sg_hub_resume_live(const sg_resume *r);
+
 /* Hooks for a broker that spans several hubs (see broker/workers.c); each
  * NULL-safe, called on the hub's thread. sync runs before the hub answers
  * a subscribe, so it can first take in what was published elsewhere;
@@ -118,6 +159,10 @@ typedef struct sg_hub_hooks {
 	void (*sync)(void *ud);
 	void (*subscribers)(void *ud, const char *channel, long delta);
 	int (*elsewhere)(void *ud, const char *channel);
+	/* Where a resume's replay comes from when not this hub's own history:
+	 * reads names[0..n) (borrowed for the call) after `after` and calls
+	 * sg_hub_resume_done(r, ...) exactly once, now or later. */
+	void (*history)(void *ud, sg_resume *r, const char *const *names, size_t n, sg_id after);
 	void *ud;
 } sg_hub_hooks;
 void sg_hub_set_hooks(sg_hub *h, const sg_hub_hooks *hooks);

@@ -29,6 +29,10 @@ struct sg_channel {
 	int evicted; /* the history has lost a message */
 	sg_stream **subs;
 	size_t nsubs, subs_cap;
+	/* beside subs[i]: what its resume replayed up to, so a live copy of
+	 * it that a networked broker delivers late is dropped (seen_cap slots) */
+	sg_id *seen;
+	size_t seen_cap;
 	sg_msg **hist; /* ring: hcount messages from hhead, hcap slots */
 	size_t hcap, hhead, hcount, hbytes;
 	sg_channel *next; /* bucket chain */
@@ -65,6 +69,15 @@ void sg__hub_idle_recheck(sg_hub *h, sg_channel *c);
  * evicting the least recently active channel without subscribers
  * anywhere; SG_ETOOBIG when there is none. */
 int sg__hub_make_room(sg_hub *h);
+/* hub.c: the i-th oldest message of c's history (borrowed); the channel
+ * named name, or NULL. */
+struct sg_msg *sg__hub_history_at(const sg_channel *c, size_t i);
+sg_channel *sg__hub_channel_find(const sg_hub *h, const char *name);
+/* hub_resume.c: replays what s missed on cs[0..n) after last_id (NULL: a
+ * live subscribe, which reads only when a history hook is set) from this
+ * hub's history or through the history hook; live messages wait meanwhile. */
+int sg__hub_resume_start(sg_hub *h, sg_stream *s, sg_channel **cs, size_t n, const char *last_id);
+
 /* Unlinks c (owned by h) from its bucket and idle list and frees it; what
  * it held becomes the hub's floor. */
 void sg__hub_channel_remove(sg_hub *h, sg_channel *c);

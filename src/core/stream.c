@@ -55,6 +55,7 @@ void sg_stream_unref(sg_stream *s)
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
 	queue_clear(s);
+	sg__stream_held_clear(s);
 	for (int k = 0; k < HOOK_KINDS; k++)
 		free(s->hooks[k].v);
 	free(s->subs);
@@ -156,11 +157,7 @@ static int make_room(sg_stream *s, size_t need)
 		return 0;
 	if (s->limits.policy == SG_SLOW_DISCONNECT) {
 		atomic_fetch_add(&s->counters->slow_disconnects, 1);
-		atomic_store(&s->state, SG_STREAM_CLOSING);
-		while (s->count) /* nothing more will be written: free it now */
-			sg__stream_pop(s);
-		if (s->conn)
-			s->sink->end(s->conn, 1, "slow consumer");
+		sg__stream_abort(s, "slow consumer");
 		return 1;
 	}
 	while (s->count && s->bytes + need > s->limits.queue_bytes) {
@@ -184,6 +181,16 @@ int sg__stream_push(sg_stream *s, sg_frame *f)
 	if (s->count == 1)
 		s->sink->want_write(s->conn);
 	return 0;
+}
+
+void sg__stream_abort(sg_stream *s, const char *reason)
+{
+	atomic_store(&s->state, SG_STREAM_CLOSING);
+	while (s->count) /* nothing more will be written: free it now */
+		sg__stream_pop(s);
+	sg__stream_held_clear(s);
+	if (s->conn)
+		s->sink->end(s->conn, 1, reason);
 }
 
 /* ---- sending ---------------------------------------------------------- */
@@ -215,7 +222,7 @@ static int deliver_filtered(sg_stream *s, sg_msg *m)
 	return rc;
 }
 
-int sg__stream_deliver(sg_stream *s, sg_msg *m)
+int sg__stream_deliver_now(sg_stream *s, sg_msg *m)
 {
 	if (!sg__stream_can_send(s))
 		return SG_ECLOSED;
@@ -303,7 +310,11 @@ int sg__stream_control(sg_stream *s, const char *kind, const char *json, const c
 {
 	if (!s->conn)
 		return SG_ECLOSED;
-	if (note && sg__stream_state(s) == SG_STREAM_NEW && notes_add(s, note))
+	/* a one-shot answer's head goes out with it: a replay that came late
+	 * (a networked broker's) still gets its note in the header */
+	int head_to_come = sg__stream_state(s) == SG_STREAM_NEW || s->head_waits ||
+			   s->transport->wire == SG_WIRE_HTTP_ONESHOT;
+	if (note && head_to_come && notes_add(s, note))
 		return SG_ENOMEM;
 	sg_frame *f = s->transport->control(kind, json, s->tagged);
 	if (!f)
@@ -447,6 +458,7 @@ void sg__stream_detach(sg_stream *s, int errored)
 	if (s->unsubscribe)
 		s->unsubscribe(s->hub, s);
 	queue_clear(s);
+	sg__stream_held_clear(s);
 	sg__stream_hooks_run(s, HOOK_AFTER_CLOSE);
 	sg_stream_unref(s);
 }

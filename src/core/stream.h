@@ -79,6 +79,22 @@ int sg__stream_push(sg_stream *s, sg_frame *f);
  * transport's frame (shared when there are no filters), after_chunk. */
 int sg__stream_deliver(sg_stream *s, struct sg_msg *m);
 
+/* Replays arrive later than live messages from a networked broker: while
+ * a stream holds (one hold per resume on its way), deliveries wait in
+ * order; the replay is queued with deliver_now. unhold ends one hold:
+ * held messages of the resumed channels (names, n) at or below replayed
+ * (what the replay held) are dropped, and when no hold is left the rest
+ * is delivered. A held backlog over queue_bytes cuts the stream. */
+void sg__stream_hold(sg_stream *s);
+int sg__stream_deliver_now(sg_stream *s, struct sg_msg *m);
+void sg__stream_unhold(sg_stream *s, const char *const *names, size_t n, sg_id replayed);
+/* Nonzero while a replay is on its way: the server then waits with the
+ * response head, which the replay's gap notes still reach, and is told
+ * (want_write) when the replay is in. */
+int sg__stream_head_waits(sg_stream *s);
+/* Ends the response now with reason (a WebSocket close reason). */
+void sg__stream_abort(sg_stream *s, const char *reason);
+
 sg_stream_state sg__stream_state(const sg_stream *s);
 /* The position of the last channel message queued (the long-poll cursor);
  * set_last only moves it forward. */

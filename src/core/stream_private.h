@@ -51,6 +51,13 @@ struct sg_stream {
 	sg_subscription *subs;
 	size_t nsubs;
 
+	/* live messages that wait while a replay is on its way (stream_hold.c):
+	 * a ref on each */
+	struct sg_msg **held;
+	size_t nheld, held_cap, held_bytes;
+	int holding; /* resumes still waiting for their replay */
+	int head_waits; /* the server holds the head until they are in */
+
 	struct stream_timer *timers; /* armed timers, a list */
 	sg_message_fn on_message;
 	void *on_message_ud;
@@ -87,6 +94,8 @@ void sg__stream_hooks_run(sg_stream *s, int kind);
 int sg__stream_filters_run(sg_stream *s, sg_chunk *c);
 /* Nonzero while chunks may still be queued. */
 int sg__stream_can_send(const sg_stream *s);
+/* Drops every held message (the stream is going). */
+void sg__stream_held_clear(sg_stream *s);
 /* Cancels and frees every timer of s. */
 void sg__stream_timers_cancel_all(sg_stream *s);
 

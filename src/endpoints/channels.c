@@ -5,11 +5,13 @@
  * handler on the public API, as an embedding program would write one.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/json.h"
 #include "core/utf8.h"
 #include "channels.h"
+#include "server/reply.h"
 #include "server/request.h"
 #include "server/rights.h"
 
@@ -102,10 +104,8 @@ static void channels_subscribe(sg_stream *s, const sg_request *req, void *ud)
 		sg_stream_on_message(s, sg__channels_command, ud);
 }
 
-int sg__channels_publish(sg_server *srv, const sg_publish_req *p, sg_publish_result *res,
-			 sg_client_error *e)
+int sg__channels_publish_check(const sg_publish_req *p, sg_client_error *e)
 {
-	int rc = SG_EINVAL;
 	*e = (sg_client_error){0, NULL, NULL};
 	if (!sg_channel_name_valid(p->channel))
 		*e = (sg_client_error){400, "bad_channel", SG_BAD_CHANNEL};
@@ -113,18 +113,108 @@ int sg__channels_publish(sg_server *srv, const sg_publish_req *p, sg_publish_res
 		*e = (sg_client_error){400, "bad_encoding", "the message must be UTF-8 text"};
 	else if (!sg_event_name_valid(p->event))
 		*e = (sg_client_error){400, "bad_event", "event must be a non-empty line"};
-	else if ((rc = sg_broker_publish(srv->broker, p, res)) == SG_EID_STALE)
-		*e = (sg_client_error){409, "stale_id", "id must be after the last id given"};
-	else if (rc == SG_EINVAL)
-		*e = (sg_client_error){400, "bad_id",
-				       "id must be MS-SEQ and at most a minute ahead of the clock"};
-	else if (rc == SG_ETOOBIG)
-		*e = (sg_client_error){503, "too_many_channels", "the server holds max_channels"};
-	else if (rc)
-		*e = (sg_client_error){503, "out_of_memory", "cannot publish"};
-	else
-		atomic_fetch_add(&srv->published, 1);
-	return rc;
+	return e->status;
+}
+
+/* A publish on its way through the broker. */
+typedef struct publishing {
+	sg_server *srv;
+	sg_channels_published_fn done;
+	void *ud;
+} publishing;
+
+static sg_client_error publish_error(int rc)
+{
+	if (rc == SG_EID_STALE)
+		return (sg_client_error){409, "stale_id", "id must be after the last id given"};
+	if (rc == SG_EINVAL)
+		return (sg_client_error){400, "bad_id",
+					 "id must be MS-SEQ and at most a minute ahead of the clock"};
+	if (rc == SG_ETOOBIG)
+		return (sg_client_error){503, "too_many_channels", "the server holds max_channels"};
+	if (rc == SG_EIO)
+		return (sg_client_error){503, "broker_unavailable",
+					 "the broker cannot be reached: nothing was published"};
+	if (rc == SG_EREPLICAS)
+		return (sg_client_error){503, "not_replicated",
+					 "stored, but fewer replicas than redis_wait_replicas "
+					 "acknowledged it in time: it may be lost in a failover"};
+	return (sg_client_error){503, "out_of_memory", "cannot publish"};
+}
+
+static void published(void *ud, int rc, const sg_publish_result *res)
+{
+	publishing *p = ud;
+	if (rc) {
+		sg_client_error e = publish_error(rc);
+		p->done(p->ud, NULL, &e);
+	} else {
+		atomic_fetch_add(&p->srv->published, 1);
+		p->done(p->ud, res, NULL);
+	}
+	free(p);
+}
+
+void sg__channels_publish(sg_server *srv, const sg_publish_req *p, sg_channels_published_fn done,
+			  void *ud)
+{
+	publishing *ctx = malloc(sizeof(*ctx));
+	if (!ctx) {
+		sg_client_error e = publish_error(SG_ENOMEM);
+		done(ud, NULL, &e);
+		return;
+	}
+	*ctx = (publishing){srv, done, ud};
+	sg_broker_publish(srv->broker, p, published, ctx);
+}
+
+/* The channel a deferred answer is about. */
+typedef struct pending_answer {
+	sg_reply *r;
+	char channel[SG_CHANNEL_NAME_MAX + 1];
+} pending_answer;
+
+/* Defers resp for channel: NULL (resp holds a 503) when out of memory. */
+static pending_answer *answer_later(sg_response *resp, const char *channel)
+{
+	pending_answer *a = malloc(sizeof(*a));
+	if (!a) {
+		sg__response_error(resp, 503, "out_of_memory", "cannot wait for the answer");
+		return NULL;
+	}
+	snprintf(a->channel, sizeof(a->channel), "%s", channel);
+	if (!(a->r = sg__response_defer(resp))) {
+		free(a);
+		return NULL;
+	}
+	return a;
+}
+
+static void answer_now(pending_answer *a)
+{
+	sg__reply_send(a->r);
+	free(a);
+}
+
+/* {"channel":NAME, then what follows is the caller's. */
+static void channel_json(sg_buf *b, const char *name)
+{
+	sg_buf_puts(b, "{\"channel\":");
+	sg_json_quote(b, name, strlen(name));
+}
+
+static void post_published(void *ud, const sg_publish_result *res, const sg_client_error *e)
+{
+	pending_answer *a = ud;
+	sg_response *r = &a->r->resp;
+	if (e) {
+		sg__response_error(r, e->status, e->error, e->detail);
+	} else {
+		channel_json(&r->body, a->channel);
+		sg_buf_printf(&r->body, ",\"id\":\"%s\",\"subscribers\":%zu}", res->id,
+			      res->subscribers);
+	}
+	answer_now(a);
 }
 
 static void channels_publish(sg_server *srv, const sg_request *req, const char *body, size_t len,
@@ -133,9 +223,9 @@ static void channels_publish(sg_server *srv, const sg_request *req, const char *
 	const char *name = channel_of(req);
 	sg_publish_req p = {.channel = name, .data = body, .len = len};
 	sg_json_publish env = {0};
-	sg_publish_result res;
 	sg_client_error e;
 	char err[200];
+	pending_answer *a;
 	if (sg_channel_name_valid(name)) {
 		snprintf(err, sizeof(err), "publish to channel %s", name);
 		if (sg__authorize(srv, req, SG_RIGHT_PUBLISH, name, err, r))
@@ -151,36 +241,40 @@ static void channels_publish(sg_server *srv, const sg_request *req, const char *
 		p.data = env.data;
 		p.len = env.len;
 	}
-	if (sg__channels_publish(srv, &p, &res, &e)) {
+	if (sg__channels_publish_check(&p, &e))
 		sg__response_error(r, e.status, e.error, e.detail);
-	} else {
-		sg_buf_puts(&r->body, "{\"channel\":");
-		sg_json_quote(&r->body, name, strlen(name));
-		sg_buf_printf(&r->body, ",\"id\":\"%s\",\"subscribers\":%zu}", res.id,
-			      res.subscribers);
-	}
+	else if ((a = answer_later(r, name)))
+		sg__channels_publish(srv, &p, post_published, a);
 	sg_json_publish_free(&env);
+}
+
+static void removed(void *ud, int rc, size_t subscribers)
+{
+	pending_answer *a = ud;
+	sg_response *r = &a->r->resp;
+	if (rc == SG_EIO) {
+		sg__response_error(r, 503, "broker_unavailable", "the broker cannot be reached");
+	} else if (rc) {
+		sg__response_error(r, 404, "no_such_channel", "the channel does not exist");
+	} else {
+		channel_json(&r->body, a->channel);
+		sg_buf_printf(&r->body, ",\"deleted\":true,\"subscribers\":%zu}", subscribers);
+	}
+	answer_now(a);
 }
 
 static void channels_delete(sg_server *srv, const sg_request *req, sg_response *r)
 {
 	const char *name = channel_of(req);
-	size_t subscribers;
 	char action[SG_CHANNEL_NAME_MAX + 24];
+	pending_answer *a;
 	if (!sg_channel_name_valid(name)) {
 		sg__response_error(r, 400, "bad_channel", SG_BAD_CHANNEL);
 		return;
 	}
 	snprintf(action, sizeof(action), "delete channel %s", name);
-	if (sg__authorize(srv, req, SG_RIGHT_ADMIN, NULL, action, r))
-		return;
-	if (sg_broker_remove(srv->broker, name, &subscribers)) {
-		sg__response_error(r, 404, "no_such_channel", "the channel does not exist");
-		return;
-	}
-	sg_buf_puts(&r->body, "{\"channel\":");
-	sg_json_quote(&r->body, name, strlen(name));
-	sg_buf_printf(&r->body, ",\"deleted\":true,\"subscribers\":%zu}", subscribers);
+	if (!sg__authorize(srv, req, SG_RIGHT_ADMIN, NULL, action, r) && (a = answer_later(r, name)))
+		sg_broker_remove(srv->broker, name, removed, a);
 }
 
 const sg_endpoint sg_endpoint_channels = {
@@ -212,12 +306,33 @@ static void id_json(sg_id id, char *out)
 		sprintf(out, "\"%s\"", text);
 }
 
+static void info_answer(void *ud, int rc, const sg_channel_info *ci)
+{
+	pending_answer *a = ud;
+	sg_response *r = &a->r->resp;
+	char first[SG_ID_TEXT_MAX + 2], last[SG_ID_TEXT_MAX + 2];
+	if (rc == SG_EIO) {
+		sg__response_error(r, 503, "broker_unavailable", "the broker cannot be reached");
+	} else if (rc) {
+		sg__response_error(r, 404, "no_such_channel", "the channel does not exist");
+	} else {
+		id_json(ci->first_id, first);
+		id_json(ci->last_id, last);
+		channel_json(&r->body, a->channel);
+		sg_buf_printf(&r->body,
+			      ",\"subscribers\":%zu,\"history\":{\"count\":%zu,\"bytes\":%zu,"
+			      "\"first_id\":%s,\"last_id\":%s}}",
+			      ci->subscribers, ci->history_count, ci->history_bytes, first, last);
+	}
+	answer_now(a);
+}
+
 static void info_get(sg_server *srv, const sg_request *req, sg_response *r)
 {
 	const char *path = channel_of(req);
 	char name[SG_CHANNEL_NAME_MAX + 1];
 	size_t n = strlen(path) - 5;
-	sg_channel_info ci;
+	pending_answer *a;
 	if (n > SG_CHANNEL_NAME_MAX) {
 		sg__response_error(r, 400, "bad_channel", SG_BAD_CHANNEL);
 		return;
@@ -230,21 +345,8 @@ static void info_get(sg_server *srv, const sg_request *req, sg_response *r)
 	}
 	char action[SG_CHANNEL_NAME_MAX + 40];
 	snprintf(action, sizeof(action), "read the info of channel %s", name);
-	if (sg__authorize(srv, req, SG_RIGHT_SUBSCRIBE, name, action, r))
-		return;
-	if (sg_broker_info(srv->broker, name, &ci)) {
-		sg__response_error(r, 404, "no_such_channel", "the channel does not exist");
-		return;
-	}
-	char first[SG_ID_TEXT_MAX + 2], last[SG_ID_TEXT_MAX + 2];
-	id_json(ci.first_id, first);
-	id_json(ci.last_id, last);
-	sg_buf_puts(&r->body, "{\"channel\":");
-	sg_json_quote(&r->body, name, n);
-	sg_buf_printf(&r->body,
-		      ",\"subscribers\":%zu,\"history\":{\"count\":%zu,\"bytes\":%zu,"
-		      "\"first_id\":%s,\"last_id\":%s}}",
-		      ci.subscribers, ci.history_count, ci.history_bytes, first, last);
+	if (!sg__authorize(srv, req, SG_RIGHT_SUBSCRIBE, name, action, r) && (a = answer_later(r, name)))
+		sg_broker_info(srv->broker, name, info_answer, a);
 }
 
 const sg_endpoint sg_endpoint_channel_info = {

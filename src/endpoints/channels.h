@@ -18,10 +18,15 @@ typedef struct sg_client_error {
 	const char *error, *detail;
 } sg_client_error;
 
-/* Publishes p (borrowed) after checking its text and event. Returns 0 and
- * fills res, or nonzero with *e filled. */
-int sg__channels_publish(sg_server *srv, const sg_publish_req *p, sg_publish_result *res,
-			 sg_client_error *e);
+/* Checks a publish's channel, text and event: 0, or nonzero with *e. */
+int sg__channels_publish_check(const sg_publish_req *p, sg_client_error *e);
+/* How a publish ended: res on success, else e (both borrowed for the call). */
+typedef void (*sg_channels_published_fn)(void *ud, const sg_publish_result *res,
+					 const sg_client_error *e);
+/* Publishes a checked p (borrowed for the call) through the broker; done
+ * runs exactly once, perhaps before this returns. */
+void sg__channels_publish(sg_server *srv, const sg_publish_req *p, sg_channels_published_fn done,
+			  void *ud);
 /* Subscribes s to a channel or a list "a,b" from last_id (NULL: live). */
 int sg__channels_subscribe(sg_stream *s, const char *name, const char *last_id,
 			   sg_client_error *e);

@@ -8,6 +8,7 @@
  * token behind the socket before it expires.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "channels.h"
@@ -125,12 +126,38 @@ static int rate_limited(sg_stream *s, sg_server *srv, const sg_json_command *cmd
 	return 1;
 }
 
-static void do_publish(sg_stream *s, sg_server *srv, const sg_json_command *cmd)
+/* A WebSocket publish on its way: the command (its ref and channel for
+ * the reply) and a ref on the stream, which may have ended meanwhile. */
+typedef struct ws_publishing {
+	sg_stream *s;
+	sg_json_command cmd;
+} ws_publishing;
+
+static void ws_published(void *ud, const sg_publish_result *res, const sg_client_error *e)
+{
+	ws_publishing *w = ud;
+	char more[SG_ID_TEXT_MAX + 48];
+	if (!sg__stream_conn(w->s)) {
+		/* the client left: nobody to tell */
+	} else if (e) {
+		reply_error(w->s, &w->cmd, e->error, e->detail);
+	} else {
+		snprintf(more, sizeof(more), ",\"id\":\"%s\",\"subscribers\":%zu", res->id,
+			 res->subscribers);
+		reply_channel(w->s, &w->cmd, "published", more);
+	}
+	sg_stream_unref(w->s);
+	sg_json_command_free(&w->cmd);
+	free(w);
+}
+
+/* Takes cmd's fields (cmd is left empty) when the publish starts. */
+static void do_publish(sg_stream *s, sg_server *srv, sg_json_command *cmd)
 {
 	sg_publish_req p = {.channel = cmd->channel, .event = cmd->event, .data = cmd->data,
 			    .len = cmd->len};
-	sg_publish_result res;
 	sg_client_error e;
+	ws_publishing *w;
 	if (!cmd->data) {
 		reply_error(s, cmd, "bad_command", "publish needs \"data\"");
 		return;
@@ -144,14 +171,18 @@ static void do_publish(sg_stream *s, sg_server *srv, const sg_json_command *cmd)
 	}
 	if (rate_limited(s, srv, cmd))
 		return;
-	if (sg__channels_publish(srv, &p, &res, &e)) {
+	if (sg__channels_publish_check(&p, &e)) {
 		reply_error(s, cmd, e.error, e.detail);
 		return;
 	}
-	char more[SG_ID_TEXT_MAX + 48];
-	snprintf(more, sizeof(more), ",\"id\":\"%s\",\"subscribers\":%zu", res.id,
-		 res.subscribers);
-	reply_channel(s, cmd, "published", more);
+	if (!(w = malloc(sizeof(*w)))) {
+		reply_error(s, cmd, "out_of_memory", "cannot publish");
+		return;
+	}
+	w->s = sg_stream_ref(s);
+	w->cmd = *cmd;
+	*cmd = (sg_json_command){0};
+	sg__channels_publish(srv, &p, ws_published, w);
 }
 
 /* After a refresh: the channels the new rights do not cover are left,

@@ -17,11 +17,26 @@ static int health_match(const sg_server *srv, const char *path)
 	return strcmp(path, "/healthz") == 0;
 }
 
+/* Nonzero when every worker's broker reaches its store. */
+static int brokers_healthy(const sg_group *g)
+{
+	for (size_t i = 0; i < g->n; i++)
+		if (!sg_broker_healthy(g->workers[i]->broker))
+			return 0;
+	return 1;
+}
+
+/* Degraded while a worker's broker cannot reach its store (publishes on
+ * it fail): a load balancer then sends clients elsewhere. */
 static void health_get(sg_server *srv, const sg_request *req, sg_response *r)
 {
-	(void)srv;
 	(void)req;
-	sg_buf_puts(&r->body, "{\"status\":\"ok\"}");
+	if (brokers_healthy(srv->group)) {
+		sg_buf_puts(&r->body, "{\"status\":\"ok\"}");
+		return;
+	}
+	r->status = 503;
+	sg_buf_puts(&r->body, "{\"status\":\"degraded\",\"broker\":\"down\"}");
 }
 
 const sg_endpoint sg_endpoint_health = {
@@ -89,6 +104,10 @@ static void metrics_get(sg_server *srv, const sg_request *req, sg_response *r)
 		      "streamgate_workers %zu\n",
 		      t.connections, sg_hub_channel_count(srv->hub), t.published, t.dropped,
 		      t.slow, t.evicted, t.ping_timeouts, sg_msg_live(), sg_frame_live(), srv->group->n);
+	sg_buf_printf(&r->body,
+		      "# TYPE streamgate_broker_up gauge\n"
+		      "streamgate_broker_up %d\n",
+		      brokers_healthy(srv->group));
 	sg_buf_printf(&r->body,
 		      "# TYPE streamgate_open_connections gauge\n"
 		      "streamgate_open_connections %zu\n",

@@ -104,6 +104,13 @@ static const key_spec keys[] = {
 	RESTART_TEXT(tls_listen, "", "address and port of the HTTPS listener (HTTP/2 and HTTP/1.1; empty: none)"),
 	TEXT(tls_cert, "", "PEM certificate chain for tls_listen (re-read on SIGHUP)"),
 	TEXT(tls_key, "", "PEM private key for tls_listen (re-read on SIGHUP)"),
+	RESTART_TEXT(broker, "memory", "memory (one node) or redis (nodes sharing one Redis: see README \"Scale-out with Redis\")"),
+	RESTART_TEXT(redis_url, "redis://127.0.0.1:6379/0", "the Redis of broker redis: redis://[:password@]host:port/db"),
+	RESTART_TEXT(redis_prefix, "sg:", "prefix of every Redis key and channel streamgate uses"),
+	RESTART_TEXT(redis_sentinels, "", "broker redis: sentinels that name the primary, host:port comma-separated (empty: redis_url's host)"),
+	RESTART_TEXT(redis_master, "mymaster", "broker redis: the name the sentinels know the primary by"),
+	RESTART_SIZE(redis_wait_replicas, 0, 100, "0", "broker redis: a publish is answered once this many replicas have it too (WAIT; 0: when the primary has it)"),
+	SIZE(redis_timeout_ms, 10, 600000, "2000", "how long a Redis connect or command may take before it counts as failed (an HTTP answer waiting for the broker gets 504 after twice this)"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

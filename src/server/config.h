@@ -58,6 +58,13 @@ struct sg_config {
 	char tls_listen[128]; /* "": no HTTPS port */
 	char tls_cert[512];
 	char tls_key[512];
+	char broker[16];       /* memory | redis */
+	char redis_url[512];
+	char redis_prefix[64];
+	size_t redis_timeout_ms;
+	size_t redis_wait_replicas;
+	char redis_sentinels[512];
+	char redis_master[128];
 };
 
 /* Writes the host part of cfg->listen into host (hostlen bytes) and its

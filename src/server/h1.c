@@ -36,6 +36,7 @@ void sg__h1_write_pass(sg_conn *c)
 {
 	sg_h1 *h = (sg_h1 *)c;
 	sg__h1_write_stream(h);
+	sg__h1_reply_check(h);
 	if (!h->dead && h->state == SG_H1_HEAD && !h->processing)
 		sg__h1_process(h); /* requests that came behind the stream */
 	sg__h1_read_pace(h);
@@ -237,6 +238,8 @@ static void free_conn(sg_h1 *h)
 
 static void h1_close(sg_h1 *h, int errored)
 {
+	sg__reply_abandon(h->reply); /* a broker answering later finds no one */
+	h->reply = NULL;
 	if (h->c.stream || h->c.req)
 		sg__conn_release(&h->c, errored);
 	unlink_conn(h);

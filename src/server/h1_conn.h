@@ -14,6 +14,7 @@
 #include "h1.h"
 #include "h1_parse.h"
 #include "http.h"
+#include "reply.h"
 #include "respond.h"
 
 #define SG_CONTAINER_OF(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
@@ -21,6 +22,7 @@
 typedef enum sg_h1_state {
 	SG_H1_HEAD,    /* waiting for (the rest of) a request head */
 	SG_H1_BODY,    /* reading a request body */
+	SG_H1_WAIT,    /* the answer comes later (the broker's): `reply` */
 	SG_H1_BUSY,    /* a stream or long-poll owns the connection */
 	SG_H1_CLOSING, /* the last answer is being sent, then close */
 	SG_H1_LINGER,  /* sent and shut for writing: reading until EOF */
@@ -43,13 +45,14 @@ typedef struct sg_h1 {
 	long long body_remain;
 	sg_h1_chunked chunked;
 	sg_dispatch d;
+	sg_reply *reply; /* SG_H1_WAIT: the answer on its way */
 	sg_wire_opts wire; /* of the request being answered */
 	size_t upgrade_at; /* where the upgrade request starts in `in` */
 	sg_ip peer;	   /* the socket's peer */
 	struct sg_ip_count *ip_lease; /* its place in max_connections_per_ip, or NULL */
 	unsigned over_limit : 1, is_chunked : 1, head_started : 1, eof : 1, dead : 1,
 		dead_errored : 1, processing : 1, reading : 1, over_ip_limit : 1,
-		from_metrics : 1;
+		from_metrics : 1, head_later : 1; /* head_later: a streamed answer's head waits for its replay */
 	struct sg_h1 *prev, *next; /* srv->h1s */
 } sg_h1;
 
@@ -76,7 +79,9 @@ void sg__h1_timer(sg_h1 *h, size_t ms);
 void sg__h1_process(sg_h1 *h);
 /* Writes what a stream has queued, or its end (a write pass). */
 void sg__h1_write_stream(sg_h1 *h);
-/* The connection's timer fired in state HEAD, BODY or CLOSING. */
+/* In state WAIT: sends the answer if it has arrived (a write pass). */
+void sg__h1_reply_check(sg_h1 *h);
+/* The connection's timer fired in state HEAD, BODY, WAIT or CLOSING. */
 void sg__h1_timed_out(sg_h1 *h);
 
 #endif

@@ -30,9 +30,13 @@ static void request_done(sg_h1 *h)
 	sg__h1_flush(h);
 }
 
+static void wait_for(sg_h1 *h, sg_response *resp);
+
 /* Sends resp and ends the request. */
 static void answer(sg_h1 *h, sg_response *resp)
 {
+	if (resp->deferred)
+		return wait_for(h, resp);
 	if (h->over_limit || h->c.srv->shutting_down)
 		h->wire.close = 1; /* said in the answer's own headers */
 	if (sg__response_write(resp, &h->wire, &h->out))
@@ -42,6 +46,55 @@ static void answer(sg_h1 *h, sg_response *resp)
 	h->c.req = NULL;
 	sg_buf_free(&h->body);
 	request_done(h);
+}
+
+/* ---- answers that come later ---------------------------------------- */
+
+/* From the broker's callback, at any depth: the write pass sends it. */
+static void reply_arrived(void *owner)
+{
+	sg__h1_mark_dirty(owner);
+}
+
+/* The endpoint deferred resp: the connection waits (reading no further
+ * request, so pipelined answers keep their order) until the answer
+ * arrives or the broker's backstop passes. */
+static void wait_for(sg_h1 *h, sg_response *resp)
+{
+	sg_reply *r = resp->deferred;
+	resp->deferred = NULL;
+	sg__response_free(resp);
+	sg_buf_free(&h->body);
+	if (sg__reply_attach(r, h, reply_arrived)) {
+		sg_response now;
+		sg__reply_take(r, &now);
+		return answer(h, &now);
+	}
+	h->reply = r;
+	h->state = SG_H1_WAIT;
+	sg__h1_timer(h, 2 * h->c.srv->cfg.redis_timeout_ms);
+}
+
+void sg__h1_reply_check(sg_h1 *h)
+{
+	if (h->state != SG_H1_WAIT || h->dead || !h->reply->sent)
+		return;
+	sg_response r;
+	sg__reply_take(h->reply, &r);
+	h->reply = NULL;
+	answer(h, &r);
+}
+
+/* The broker never answered: 504, and the connection goes on (the
+ * request was read whole, so the next one starts where it should). */
+static void wait_timed_out(sg_h1 *h)
+{
+	sg_response r;
+	sg__reply_abandon(h->reply);
+	h->reply = NULL;
+	sg__response_init(&r);
+	sg__response_error(&r, 504, "broker_timeout", "the broker did not answer in time");
+	answer(h, &r);
 }
 
 /* A JSON error, and the connection closes: after it, where the next
@@ -61,6 +114,8 @@ void sg__h1_timed_out(sg_h1 *h)
 		sg__h1_die(h, 0);
 		return;
 	}
+	if (h->state == SG_H1_WAIT)
+		return wait_timed_out(h);
 	if (h->state == SG_H1_HEAD && !h->wire.minor)
 		h->wire.minor = 1;
 	fail(h, 408, "request_timeout",
@@ -176,6 +231,24 @@ static void stream_head_only(sg_h1 *h)
 	answer(h, &r);
 }
 
+/* Sends a streamed answer's head, with the gap notes the stream has, once
+ * no replay is on its way (or the stream ends first). */
+static void stream_head(sg_h1 *h)
+{
+	sg_conn *c = &h->c;
+	sg_stream *s = c->stream;
+	if (!h->head_later || (!c->ending && !c->aborting && sg__stream_head_waits(s)))
+		return;
+	h->head_later = 0;
+	sg_buf head = SG_BUF_INIT;
+	if (sg__response_stream_head(sg__stream_transport_of(s), sg__stream_notes(s), &h->wire,
+				     &head))
+		sg__h1_die(h, 1);
+	sg__h1_send(h, head.data, head.len);
+	sg_buf_free(&head);
+	c->headers_out = 1;
+}
+
 static void stream_begin(sg_h1 *h)
 {
 	const char *error, *detail;
@@ -198,12 +271,10 @@ static void stream_begin(sg_h1 *h)
 	sg__h1_timer(h, 0);
 	if (t->wire == SG_WIRE_HTTP_STREAM) {
 		h->wire.close |= h->wire.minor == 0; /* the body ends with the connection */
-		sg_buf head = SG_BUF_INIT;
-		if (sg__response_stream_head(t, sg__stream_notes(s), &h->wire, &head))
-			sg__h1_die(h, 1);
-		sg__h1_send(h, head.data, head.len);
-		sg_buf_free(&head);
-		h->c.headers_out = 1;
+		/* a replay on its way (a networked broker's) may bring a gap for
+		 * the head: the write pass sends it once the replay is in */
+		h->head_later = 1;
+		stream_head(h);
 	} else {
 		h->c.timer = h->c.srv->loop.timer_start(&h->c.srv->loop,
 							 h->c.srv->cfg.longpoll_timeout_ms, wait_over, h);
@@ -248,6 +319,9 @@ void sg__h1_write_stream(sg_h1 *h)
 	}
 	if (h->out_off < h->out.len)
 		return; /* the socket is full; its write watcher comes back here */
+	stream_head(h);
+	if (h->head_later)
+		return; /* the replay is not in yet: its frames wait */
 	const sg_transport *t = sg__stream_transport_of(s);
 	if (t->wire == SG_WIRE_HTTP_ONESHOT) {
 		if (sg__stream_queued(s) || c->ending || c->timed_out)

@@ -38,6 +38,7 @@ typedef struct sg_h2_stream {
 	size_t body_off;
 	sg_frame *cur; /* a frame taken off the queue, partly sent */
 	size_t cur_off;
+	struct sg_reply *reply; /* an answer the broker gives later (reply.h) */
 	struct sg_h2_stream *prev, *next;
 } sg_h2_stream;
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "h2_conn.h"
+#include "reply.h"
 
 #define H2_FIELDS_MAX 16 /* headers of one answer */
 
@@ -85,8 +86,34 @@ static const sg_cors *cors_of(const sg_h2_stream *st)
 	return st->c.req ? &st->c.req->cors : &none;
 }
 
+/* From the broker's callback, at any depth: the write pass answers. */
+static void reply_arrived(void *owner)
+{
+	sg_h2_stream *st = owner;
+	st->want = 1;
+	sg__conn_mark_dirty(&st->h2->c);
+}
+
+/* The endpoint deferred resp: the stream waits for the broker (other
+ * streams of the connection go on); a reset stream abandons the wait. */
+static void wait_for(sg_h2_stream *st, sg_response *resp)
+{
+	sg_reply *r = resp->deferred;
+	resp->deferred = NULL;
+	sg__response_free(resp);
+	sg__h2_body_drop(st);
+	if (sg__reply_attach(r, st, reply_arrived)) {
+		sg_response now;
+		sg__reply_take(r, &now);
+		return sg__h2_answer(st, &now);
+	}
+	st->reply = r;
+}
+
 void sg__h2_answer(sg_h2_stream *st, sg_response *resp)
 {
+	if (resp->deferred)
+		return wait_for(st, resp);
 	h2_fields f = {.store = SG_BUF_INIT};
 	int rc = sg__response_fields(resp, cors_of(st), field_add, &f);
 	sg__h2_body_drop(st);
@@ -252,6 +279,12 @@ void sg__h2_stream_service(sg_h2_stream *st)
 	nghttp2_session *session = st->h2->session;
 	sg_conn *c = &st->c;
 	st->want = 0;
+	if (st->reply && st->reply->sent) {
+		sg_response r;
+		sg__reply_take(st->reply, &r);
+		st->reply = NULL;
+		return sg__h2_answer(st, &r);
+	}
 	if (!c->stream)
 		return;
 	if (c->aborting) { /* the slow-client policy, or the handler, cut it */
@@ -271,6 +304,8 @@ void sg__h2_stream_clear(sg_h2_stream *st, int errored)
 {
 	if (st->c.stream || st->c.req)
 		sg__conn_release(&st->c, errored);
+	sg__reply_abandon(st->reply); /* a broker answering later finds no one */
+	st->reply = NULL;
 	sg_frame_unref(st->cur);
 	st->cur = NULL;
 	sg_buf_free(&st->hdrs);

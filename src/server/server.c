@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "admit.h"
+#include "broker/redis.h"
 #include "conn.h"
 #include "h1.h"
 #include "listen.h"
@@ -282,6 +283,32 @@ sg_hub_limits sg__server_hub_limits(const sg_config *cfg)
 			       .max_channels = cfg->max_channels};
 }
 
+/* The worker's broker, on its loop: redis when configured (each worker
+ * has its own connections), else the workers' bus or, alone, memory. */
+static int broker_create(sg_server *srv, char *err, size_t errlen)
+{
+	if (strcmp(srv->cfg.broker, "redis") == 0) {
+		sg_redis_opts o = {.url = srv->cfg.redis_url, .prefix = srv->cfg.redis_prefix,
+				   .timeout_ms = srv->cfg.redis_timeout_ms,
+				   .wait_replicas = srv->cfg.redis_wait_replicas,
+				   .sentinels = srv->cfg.redis_sentinels,
+				   .master = srv->cfg.redis_master};
+		srv->broker = sg_broker_redis_new(srv->hub, srv->evloop, &o, err, errlen);
+		return srv->broker ? 0 : SG_EINVAL;
+	}
+	if (strcmp(srv->cfg.broker, "memory") != 0) {
+		snprintf(err, errlen, "broker: expected memory or redis, got \"%.32s\"",
+			 srv->cfg.broker);
+		return SG_EINVAL;
+	}
+	srv->broker = srv->group->bus
+			  ? sg_broker_workers_new(srv->group->bus, srv->hub, &srv->loop)
+			  : sg_broker_memory_new(srv->hub);
+	if (!srv->broker)
+		snprintf(err, errlen, "out of memory");
+	return srv->broker ? 0 : SG_ENOMEM;
+}
+
 sg_server *sg__worker_new(const sg_config *cfg, sg_group *group, size_t index,
 			     int listen_fd, int tls_fd, char *err, size_t errlen)
 {
@@ -309,19 +336,18 @@ sg_server *sg__worker_new(const sg_config *cfg, sg_group *group, size_t index,
 	srv->stream_limits.policy = (sg_slow_policy)cfg->slow_policy;
 	sg_hub_limits hl = sg__server_hub_limits(cfg);
 	srv->hub = sg_hub_new(&hl);
-	if (srv->hub)
-		srv->broker = group->bus ? sg_broker_workers_new(group->bus, srv->hub, &srv->loop)
-					 : sg_broker_memory_new(srv->hub);
 	srv->scratch_cap = SCRATCH_BYTES;
 	srv->housekeeping = calloc(1, sizeof(*srv->housekeeping));
 	if (srv->housekeeping)
 		srv->housekeeping->srv = srv;
 	srv->scratch = malloc(LWS_PRE + SCRATCH_BYTES + 32);
-	if (!srv->broker || !srv->scratch || !srv->housekeeping || make_preludes(srv)) {
+	if (!srv->hub || !srv->scratch || !srv->housekeeping || make_preludes(srv)) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	return context_create(srv, err, errlen) ? NULL : srv;
+	if (context_create(srv, err, errlen))
+		return NULL;
+	return broker_create(srv, err, errlen) ? NULL : srv;
 }
 
 /* Once a second: expire history, reclaim idle channels, and give streams
@@ -446,6 +472,12 @@ void sg__worker_free(sg_server *srv)
 		lws_context_destroy(srv->ctx); /* closes every WebSocket */
 	sg__conn_writer_stop(srv);
 	sg__ws_pending_free(srv);
+	pthread_mutex_lock(&srv->tasks_lock);
+	srv->tasks_closed = 1;
+	pthread_mutex_unlock(&srv->tasks_lock);
+	sg__server_run_tasks(srv);
+	if (srv->broker) /* before the loop: a networked one has watchers on it */
+		srv->broker->ops->free(srv->broker);
 	if (srv->evloop)
 		ev_loop_destroy(srv->evloop);
 	if (srv->listen_fd >= 0)
@@ -455,12 +487,6 @@ void sg__worker_free(sg_server *srv)
 	if (srv->tls_fd >= 0)
 		close(srv->tls_fd);
 	free(srv->housekeeping);
-	pthread_mutex_lock(&srv->tasks_lock);
-	srv->tasks_closed = 1;
-	pthread_mutex_unlock(&srv->tasks_lock);
-	sg__server_run_tasks(srv);
-	if (srv->broker)
-		srv->broker->ops->free(srv->broker);
 	sg_hub_free(srv->hub);
 	while (srv->routes) {
 		sg_route *r = srv->routes;
@@ -507,13 +533,20 @@ typedef struct publish_task {
 	char data[];
 } publish_task;
 
+static void published_from_c(void *srv, int rc, const sg_publish_result *res)
+{
+	(void)res;
+	if (rc == 0)
+		atomic_fetch_add(&((sg_server *)srv)->published, 1);
+}
+
 static void publish_on_loop(void *arg)
 {
 	publish_task *t = arg;
 	sg_publish_req req = {.channel = t->channel, .event = t->event, .data = t->data,
 			      .len = t->len};
-	if (sg_broker_publish(t->srv->broker, &req, NULL) == 0)
-		atomic_fetch_add(&t->srv->published, 1);
+	/* the broker copies what it keeps: the task can go at once */
+	sg_broker_publish(t->srv->broker, &req, published_from_c, t->srv);
 	free(t->event);
 	free(t);
 }

@@ -36,6 +36,7 @@ typedef struct sg_response {
 	int retry_after; /* seconds for a Retry-After header; 0: none */
 	const char *www_authenticate; /* WWW-Authenticate header (401), static, or NULL */
 	sg_buf headers;	 /* more header lines, "name: value\r\n" each */
+	struct sg_reply *deferred; /* set by sg__response_defer: the answer comes later */
 } sg_response;
 
 #define SG_M_GET 1u

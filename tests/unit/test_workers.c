@@ -187,8 +187,8 @@ static void test_explicit_ids(void **state)
 		assert_int_equal(publish_on(bb, names[i], NULL, "x", &res), SG_EINVAL);
 	}
 	sg_publish_req two_lines = {.channel = "c", .event = "a\nb", .data = "x", .len = 1};
-	assert_int_equal(sg_broker_publish(ba, &two_lines, &res), SG_EINVAL);
-	assert_int_equal(sg_broker_publish(bb, &two_lines, &res), SG_EINVAL);
+	assert_int_equal(broker_publish_now(ba, &two_lines, &res), SG_EINVAL);
+	assert_int_equal(broker_publish_now(bb, &two_lines, &res), SG_EINVAL);
 	/* refused publishes used no id and reached nobody */
 	assert_int_equal(publish_on(bb, "c", NULL, "last", &res), 0);
 	assert_string_equal(res.id, id_text(ws->base + 1000, 2, id));
@@ -285,7 +285,7 @@ static void test_max_channels_per_worker(void **state)
 	/* B could not hold it, but its hub has seen the id go by */
 	sg_channel_info ci;
 	assert_int_equal(sg_hub_channel_info(b->hub, "c", &ci), SG_ENOTFOUND);
-	assert_int_equal(sg_broker_info(bb, "c", &ci), SG_ENOTFOUND);
+	assert_int_equal(broker_info_now(bb, "c", &ci), SG_ENOTFOUND);
 	assert_int_equal(info(a, "c").history_count, 1);
 	assert_id(sg_hub_last(b->hub), id_text(ws->base, 2, id));
 	assert_int_equal(sg_hub_channels_evicted(b->hub), 0);
@@ -330,7 +330,7 @@ static void test_free_with_work_pending(void **state)
 	publish_on_n(ws->b[0], "c", 3, 3);
 	publish_on_n(ws->b[0], "d", 4, 4);
 	size_t n;
-	assert_int_equal(sg_broker_remove(ws->b[0], "d", &n), 0);
+	assert_int_equal(broker_remove_now(ws->b[0], "d", &n), 0);
 	assert_int_equal(n, 0);
 	assert_int_equal(sg__stream_queued(b->subs[sb]), 2);
 	/* A holds m1..m3, B m1 and m2: one message each per hub */

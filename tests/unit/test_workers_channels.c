@@ -78,8 +78,8 @@ static void test_info_across_workers(void **state)
 	assert_int_equal(ci.subscribers, 2);
 	assert_int_equal(ci.history_count, 0);
 	/* nobody anywhere: not found on either */
-	assert_int_equal(sg_broker_info(ws->b[0], "nothing", &ci), SG_ENOTFOUND);
-	assert_int_equal(sg_broker_info(ws->b[1], "nothing", &ci), SG_ENOTFOUND);
+	assert_int_equal(broker_info_now(ws->b[0], "nothing", &ci), SG_ENOTFOUND);
+	assert_int_equal(broker_info_now(ws->b[1], "nothing", &ci), SG_ENOTFOUND);
 	/* a publish on A shows on B at once: B's info takes its inbox in */
 	sg_publish_result res;
 	assert_int_equal(publish_on(ws->b[0], "only-a", NULL, "hello", &res), 0);
@@ -117,7 +117,7 @@ static void test_remove_across_workers(void **state)
 	assert_int_equal(fake_loop_drain(&b->loop), 1);
 	/* the answer counts every worker's subscribers */
 	size_t n = 99;
-	assert_int_equal(sg_broker_remove(ws->b[0], "c", &n), 0);
+	assert_int_equal(broker_remove_now(ws->b[0], "c", &n), 0);
 	assert_int_equal(n, 5);
 	/* A's streams are closed cleanly at once, B's once B's loop turns */
 	for (size_t i = 0; i < 2; i++) {
@@ -143,8 +143,8 @@ static void test_remove_across_workers(void **state)
 	assert_int_equal(b->conns[bk].ends, 0);
 	/* gone everywhere; the other channel lives on */
 	sg_channel_info ci;
-	assert_int_equal(sg_broker_info(ws->b[0], "c", &ci), SG_ENOTFOUND);
-	assert_int_equal(sg_broker_info(ws->b[1], "c", &ci), SG_ENOTFOUND);
+	assert_int_equal(broker_info_now(ws->b[0], "c", &ci), SG_ENOTFOUND);
+	assert_int_equal(broker_info_now(ws->b[1], "c", &ci), SG_ENOTFOUND);
 	assert_int_equal(sg_hub_channel_count(a->hub), 1);
 	assert_int_equal(sg_hub_channel_count(b->hub), 1);
 	assert_int_equal(broker_info(ws->b[1], "keep").subscribers, 2);
@@ -157,7 +157,7 @@ static void test_remove_unknown(void **state)
 	char id[SG_ID_TEXT_MAX];
 	publish_on_n(ws->b[0], "c", 1, 1);
 	size_t n = 99;
-	assert_int_equal(sg_broker_remove(ws->b[1], "c", &n), 0);
+	assert_int_equal(broker_remove_now(ws->b[1], "c", &n), 0);
 	assert_int_equal(n, 0);
 	drain_all(ws);
 	/* deleting it again, or what never was, is not found, on either */
@@ -167,8 +167,8 @@ static void test_remove_unknown(void **state)
 	const char *unknown[] = {"c", "missing", "a b", long_name};
 	n = 99;
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
-		assert_int_equal(sg_broker_remove(ws->b[0], unknown[i], &n), SG_ENOTFOUND);
-		assert_int_equal(sg_broker_remove(ws->b[1], unknown[i], &n), SG_ENOTFOUND);
+		assert_int_equal(broker_remove_now(ws->b[0], unknown[i], &n), SG_ENOTFOUND);
+		assert_int_equal(broker_remove_now(ws->b[1], unknown[i], &n), SG_ENOTFOUND);
 	}
 	assert_int_equal(n, 99);
 	assert_int_equal(fake_loop_pending(&a->loop), 0);
@@ -181,14 +181,14 @@ static void test_remove_unknown(void **state)
 	assert_int_equal(broker_info(ws->b[0], "c").history_count, 1);
 	/* a channel only B's subscribers know is deleted through A as well */
 	size_t s = sub_add(b, &sg_transport_sse, "only-b", NULL);
-	assert_int_equal(sg_broker_remove(ws->b[0], "only-b", &n), 0);
+	assert_int_equal(broker_remove_now(ws->b[0], "only-b", &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(b->conns[s].ends, 0);
 	drain_all(ws);
 	assert_int_equal(b->conns[s].ends, 1);
 	sg_channel_info ci;
-	assert_int_equal(sg_broker_info(ws->b[0], "only-b", &ci), SG_ENOTFOUND);
-	assert_int_equal(sg_broker_info(ws->b[1], "only-b", &ci), SG_ENOTFOUND);
+	assert_int_equal(broker_info_now(ws->b[0], "only-b", &ci), SG_ENOTFOUND);
+	assert_int_equal(broker_info_now(ws->b[1], "only-b", &ci), SG_ENOTFOUND);
 }
 
 /* ---- the subscriber directory --------------------------------------------- */
@@ -238,11 +238,11 @@ static void test_directory_follows_subscribers(void **state)
 	const char *two[] = {"y", "z"};
 	assert_int_equal(sg_hub_subscribe_many(a->hub, a->subs[many], two, 2, NULL), SG_ETOOBIG);
 	sg_channel_info ci;
-	assert_int_equal(sg_broker_info(ws->b[1], "y", &ci), SG_ENOTFOUND);
+	assert_int_equal(broker_info_now(ws->b[1], "y", &ci), SG_ENOTFOUND);
 	assert_int_equal(broker_info(ws->b[1], "c14").subscribers, 1);
 	/* a channel known only through its subscribers goes with them */
 	sub_detach(a, many, 0);
-	assert_int_equal(sg_broker_info(ws->b[1], "c14", &ci), SG_ENOTFOUND);
+	assert_int_equal(broker_info_now(ws->b[1], "c14", &ci), SG_ENOTFOUND);
 	/* the history stays: found, with nobody */
 	ci = broker_info(ws->b[1], "c");
 	assert_int_equal(ci.subscribers, 0);
@@ -291,9 +291,9 @@ static void test_sweep_keeps_what_others_hear(void **state)
 	sub_detach(a, s, 0);
 	assert_int_equal(sg_hub_sweep(b->hub, later), 1);
 	assert_int_equal(sg_hub_channel_count(b->hub), 0);
-	assert_int_equal(sg_broker_info(ws->b[1], "aged", &ci), SG_ENOTFOUND);
+	assert_int_equal(broker_info_now(ws->b[1], "aged", &ci), SG_ENOTFOUND);
 	assert_int_equal(sg_hub_sweep(a->hub, later), 1);
-	assert_int_equal(sg_broker_info(ws->b[0], "aged", &ci), SG_ENOTFOUND);
+	assert_int_equal(broker_info_now(ws->b[0], "aged", &ci), SG_ENOTFOUND);
 }
 
 int main(void)

@@ -10,7 +10,7 @@
 
 #include <time.h>
 
-#include "core/broker.h"
+#include "broker_sync.h"
 #include "hub_env.h"
 
 #define MAX_WORKERS 3
@@ -111,7 +111,7 @@ static inline int publish_on(sg_broker *b, const char *channel, const char *id, 
                              sg_publish_result *res)
 {
 	sg_publish_req req = {.channel = channel, .id = id, .data = data, .len = strlen(data)};
-	return sg_broker_publish(b, &req, res);
+	return broker_publish_now(b, &req, res);
 }
 
 /* Publishes "m<from>" .. "m<to>" to channel through b. */
@@ -150,7 +150,7 @@ static inline sg_channel_info broker_info(sg_broker *b, const char *channel)
 {
 	sg_channel_info ci;
 	memset(&ci, 0xab, sizeof(ci));
-	assert_int_equal(sg_broker_info(b, channel, &ci), 0);
+	assert_int_equal(broker_info_now(b, channel, &ci), 0);
 	return ci;
 }
 
