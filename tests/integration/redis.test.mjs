@@ -17,9 +17,11 @@ import {
 } from './lib/messages.mjs';
 import { parseResponses, rawExchange } from './lib/raw.mjs';
 import {
-  expectError, metrics, publish, request, sleep, startServer, steadyPublisher, waitFor,
+  expectError, metrics, publish, request, sleep, startServer, steadyPublisher, tempDir, waitFor,
 } from './lib/server.mjs';
 import { HAVE_REDIS, nodeArgs, startRedis, waitHealth } from './lib/redis.mjs';
+import fs from 'node:fs';
+import { h2Connect, h2Request, makeCa, makeServerCert, tlsArgs } from './lib/tls.mjs';
 
 const skip = HAVE_REDIS ? false : 'redis-server and redis-cli are not installed';
 
@@ -60,6 +62,34 @@ async function publishRoundRobin(list, channel, first, last) {
 }
 
 describe('broker redis', { skip, timeout: 300000 }, () => {
+  test('an HTTP/2 POST is answered once Redis has the message; a subscriber on another node gets it', async () => {
+    const r = await startRedis();
+    const tmp = tempDir('streamgate-redis-h2-');
+    const ca = fs.readFileSync(makeCa(tmp.dir));
+    const tlsNode = await startServer({ tls: true, args: nodeArgs(r, tlsArgs(makeServerCert(tmp.dir))) });
+    const [plain] = await nodes(r, 1);
+    let session;
+    try {
+      await waitHealth(request, tlsNode.url, 200);
+      const ws = await wsClient(`ws://127.0.0.1:${plain.port}/channels/h2r`);
+      session = await h2Connect(tlsNode.tlsPort, ca);
+      const answers = await Promise.all([1, 2, 3].map((i) =>
+        h2Request(session, { method: 'POST', path: '/channels/h2r', body: `h2 message ${i}` })));
+      assert.deepStrictEqual(answers.map((a) => a.status), [200, 200, 200]);
+      const got = answers.map((a, k) => ({ data: `h2 message ${k + 1}`, ...JSON.parse(a.text) }));
+      assert.deepStrictEqual(got.map((g) => Object.keys(g)), Array(3).fill(['data', 'channel', 'id', 'subscribers']));
+      got.sort((a, b) => idCompare(a.id, b.id));
+      await ws.waitCount(3);
+      assert.deepStrictEqual(ws.payloads(), got.map((g) => g.data));
+      await ws.close();
+    } finally {
+      session?.close();
+      await stopAll([tlsNode, plain]);
+      await r.stop();
+      tmp.cleanup();
+    }
+  });
+
   test('1,000 messages published round-robin through three nodes reach every transport on every node: byte-exact, one order, exactly once', async () => {
     const r = await startRedis();
     const list = await nodes(r, 3);
