@@ -139,7 +139,7 @@ static int key_set(sg_config *cfg, const key_spec *k, const char *v, char *err, 
 		if (k->check && k->check(v, err, errlen)) {
 			char why[256];
 			snprintf(why, sizeof(why), "%s", err);
-			snprintf(err, errlen, "%s: %s", k->name, why);
+			snprintf(err, errlen, "%s: %.200s", k->name, why); /* bounded for -Wformat-truncation at -O3 */
 			return SG_EINVAL;
 		}
 		strcpy(field, v);
