@@ -7,7 +7,9 @@
 # integration and hostile tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
 # every libFuzzer harness of tests/fuzz for a short while (clang),
 # the threading tests under ThreadSanitizer, and last the container image
-# test (skip it with SG_SKIP_CONTAINER=1). Exits non-zero on any failure.
+# test and the Debian package test on a fresh Debian 12 root (skip both
+# with SG_SKIP_CONTAINER=1, the package test alone with SG_SKIP_PACKAGE=1).
+# Exits non-zero on any failure.
 # Usage: bash tests/run.sh   (as root on Debian 12, from anywhere)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -81,6 +83,10 @@ build build-tsan -DCMAKE_BUILD_TYPE=Debug -DSG_TSAN=ON
 if [ "${SG_SKIP_CONTAINER:-0}" != 1 ]; then
 	echo "== container image (buildah, debootstrap)"
 	bash tests/container/run.sh
+fi
+if [ "${SG_SKIP_CONTAINER:-0}" != 1 ] && [ "${SG_SKIP_PACKAGE:-0}" != 1 ]; then
+	echo "== Debian package on a fresh Debian 12 root (cpack, dpkg -i, systemd-analyze)"
+	bash tests/package/run.sh
 fi
 
 echo "== all tests passed"
