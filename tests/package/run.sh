@@ -106,6 +106,9 @@ expect_eq "streamgate --version" "$(inroot "$r" /usr/bin/streamgate --version 2>
 expect_eq "the default config" "$(cat "$r/etc/streamgate/streamgate.json")" \
 	"$(printf '{\n  "listen": "127.0.0.1:8080",\n  "www": "/usr/share/streamgate/www",\n  "examples": 0\n}')"
 check "www/ is installed byte for byte" diff -r www "$r/usr/share/streamgate/www"
+expect_eq "streamgate --check-config on the installed config" \
+	"$(inroot "$r" /usr/bin/streamgate --check-config /etc/streamgate/streamgate.json 2>&1)" \
+	"/etc/streamgate/streamgate.json: ok"
 
 # ---- 3. the unit
 echo "== systemd in the root for systemd-analyze (log: $work/apt.log)"
