@@ -9,6 +9,7 @@
 passed=0
 failed=0
 pids=()
+roots=() # made by fresh_root: whatever still runs in them is killed at exit
 cache_dir=${STREAMGATE_TEST_CACHE:-/var/cache/streamgate-test}
 base_tar=$cache_dir/debian-bookworm-slim.tar
 
@@ -48,14 +49,25 @@ die() {
 track() {
 	pids+=("$1:$(cat "/proc/$1/comm" 2>/dev/null)")
 }
+# in_root DIR: the pids of the processes whose root directory is DIR
+in_root() {
+	local d
+	for d in /proc/[0-9]*; do
+		[ "$(readlink "$d/root" 2>/dev/null)" = "$1" ] && echo "${d#/proc/}"
+	done
+}
 cleanup() {
-	local rc=$? p
+	local rc=$? p r
 	trap - EXIT
 	for p in "${pids[@]}"; do
 		[ "$(cat "/proc/${p%%:*}/comm" 2>/dev/null)" = "${p#*:}" ] && kill "${p%%:*}" 2>/dev/null
 	done
 	for p in "${pids[@]}"; do # give them a moment to leave the root before it goes
 		wait_for 5 eval "! kill -0 ${p%%:*} 2>/dev/null"
+	done
+	for r in "${roots[@]}"; do
+		for p in $(in_root "$r"); do kill -KILL "$p" 2>/dev/null; done
+		wait_for 5 eval "[ -z \"\$(in_root '$r')\" ]"
 	done
 	# the root holds no mounts (inroot's die with their namespace); stay on
 	# this file system anyway
@@ -105,8 +117,11 @@ apt_host() {
 
 # fresh_root DIR: a new Debian 12 minbase root in DIR, from the cached
 # tarball (made once with debootstrap when it is missing), with the host's
-# resolver so apt can reach the mirror
+# resolver and its local CA certificates (/usr/local/share/ca-certificates,
+# taken in when the root installs ca-certificates), so apt and npm reach
+# Debian's archive and the npm registry as the host does
 fresh_root() {
+	roots+=("$1")
 	mkdir -p "$cache_dir"
 	(
 		flock -w 1800 9 || exit 1
@@ -118,6 +133,8 @@ fresh_root() {
 	mkdir -p "$1"
 	tar --numeric-owner -xf "$base_tar" -C "$1" || die "unpack $base_tar" "tar failed"
 	cp /etc/resolv.conf "$1/etc/resolv.conf"
+	cp -r /usr/local/share/ca-certificates/. "$1/usr/local/share/ca-certificates/" 2>/dev/null
+	return 0
 }
 
 # inroot [--userspec=U:G] DIR CMD...: CMD in the root DIR (as U:G) with
@@ -130,7 +147,8 @@ inroot() {
 	# shellcheck disable=SC2016
 	${inroot_exec:-} unshare --mount --propagation private sh -c \
 		'd=$0 o=$1; shift; mount -t proc proc "$d/proc" && mount --rbind /dev "$d/dev" &&
-		exec chroot $o "$d" "$@"' "$dir" "$opts" "$@"
+		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin exec chroot $o "$d" "$@"' \
+		"$dir" "$opts" "$@"
 }
 # inroot_bg ARGS...: inroot in the background; unshare, sh and chroot each
 # exec the next, so `$!` is the pid of the command itself
