@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154 # $work, $base_tar: set by the script that sources this
 # base.sh — sourced by tests/container/run.sh and tests/package/run.sh: the
 # one Debian 12 root they share, made with debootstrap and cached as a
 # tarball. Needs $work (a scratch directory) and $base_tar (the cache file);

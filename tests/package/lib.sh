@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154 # $root, $work: set by the script that sources this
 # lib.sh — sourced by tests/package/run.sh and tests/package/quickstart.sh:
 # assertions, bounded waits, and a fresh Debian 12 root unpacked from the
 # cached debootstrap tarball of the container test (tests/container/base.sh).
@@ -154,7 +155,7 @@ inroot() {
 # exec the next, so `$!` is the pid of the command itself
 inroot_bg() {
 	(
-		inroot_exec=exec
+		inroot_exec="exec"
 		inroot "$@"
 	) &
 }
