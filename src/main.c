@@ -23,7 +23,7 @@
 
 #include "examples/examples.h"
 #include "server/config.h"
-#include "server/server.h" /* only for the test-only hang below */
+#include "server/server.h" /* the test-only hang below; the start-up checks */
 #include "streamgate.h"
 
 #define EXIT_CLEAN 0  /* stopped, every stream ended */
@@ -85,6 +85,8 @@ static void usage(FILE *f)
 		   "A streaming gateway: every endpoint speaks chunked HTTP, Server-Sent Events,\n"
 		   "WebSocket and long-poll. Settings (file < STREAMGATE_KEY variables < flags):\n\n"
 		   "  --config FILE            JSON file of settings\n"
+		   "  --check-config FILE      check FILE as a start would, then exit: 0 and\n"
+		   "                           \"FILE: ok\", or 2 and the file, line and key at fault\n"
 		   "  --help                   this text\n"
 		   "  --version                the version\n\n"
 		   "Signals: TERM or INT stop (exit 0; 3 when the shutdown takes over\n"
@@ -142,6 +144,38 @@ static int configure(sg_config *cfg, int argc, char **argv)
 		return 2;
 	}
 	return 0;
+}
+
+/* --check-config FILE: FILE over the built-in defaults (no STREAMGATE_*
+ * variables, no other flags), then the start-up checks that need no
+ * socket. EXIT_CLEAN and "FILE: ok" on stdout, or EXIT_CONFIG with the
+ * file, the line of the key at fault (when the file sets it) and why. */
+static int check_config(const char *file)
+{
+	char err[512];
+	sg_config *cfg = sg_config_new();
+	if (!cfg)
+		return EXIT_START;
+	int rc = sg_config_load_file(cfg, file, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "streamgate: %s\n", err); /* already FILE:LINE: KEY: ... */
+	} else if ((rc = sg__server_check(cfg, err, sizeof(err)))) {
+		char key[64] = ""; /* the checks' messages start with the key */
+		size_t n = strcspn(err, " :");
+		if (n < sizeof(key)) {
+			memcpy(key, err, n);
+			key[n] = '\0';
+		}
+		int line = sg__config_has_key(key) ? sg__config_file_line(file, key) : 0;
+		if (line)
+			fprintf(stderr, "streamgate: %s:%d: %s\n", file, line, err);
+		else
+			fprintf(stderr, "streamgate: %s: %s\n", file, err);
+	} else {
+		printf("%s: ok\n", file);
+	}
+	sg_config_free(cfg);
+	return rc ? EXIT_CONFIG : EXIT_CLEAN;
 }
 
 /* What the reload thread works with; all borrowed from main. */
@@ -233,6 +267,12 @@ static void signals_install(const sg_config *cfg)
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "--check-config") == 0) {
+		if (argc == 3)
+			return check_config(argv[2]);
+		fprintf(stderr, "streamgate: usage: streamgate --check-config FILE\n");
+		return EXIT_CONFIG;
+	}
 	sg_config *cfg = sg_config_new();
 	if (!cfg)
 		return EXIT_START;

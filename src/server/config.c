@@ -146,7 +146,7 @@ static int key_set(sg_config *cfg, const key_spec *k, const char *v, char *err, 
 		if (k->check && k->check(v, err, errlen)) {
 			char why[256];
 			snprintf(why, sizeof(why), "%s", err);
-			snprintf(err, errlen, "%s: %s", k->name, why);
+			snprintf(err, errlen, "%s: %.200s", k->name, why); /* bounded for -Wformat-truncation at -O3 */
 			return SG_EINVAL;
 		}
 		strcpy(field, v);
@@ -203,9 +203,9 @@ int sg_config_set(sg_config *cfg, const char *key, const char *value, char *err,
 	return key_set(cfg, k, value, err, errlen);
 }
 
-/* The line of the first `"key"` in text[0..len): jansson keeps no
- * positions for object members, so the text is searched for the key's
- * spelling. */
+/* The line of the first `"key"` in text[0..len), 0 when it is not
+ * there: jansson keeps no positions for object members, so the text is
+ * searched for the key's spelling. */
 static int line_of_key(const char *text, size_t len, const char *key)
 {
 	char quoted[80];
@@ -217,7 +217,7 @@ static int line_of_key(const char *text, size_t len, const char *key)
 			return line;
 		line += text[i] == '\n';
 	}
-	return 1;
+	return 0;
 }
 
 static int value_text(json_t *v, char *out, size_t outlen)
@@ -281,7 +281,8 @@ int sg_config_load_text(sg_config *cfg, const char *text, size_t len, const char
 				snprintf(why, sizeof(why), "%s: expected a string, a number or a boolean", key);
 			else if (key_set(cfg, k, val, why, sizeof(why)) == 0)
 				continue;
-			snprintf(err, errlen, "%s:%d: %s", name, line_of_key(text, len, key), why);
+			int line = line_of_key(text, len, key);
+			snprintf(err, errlen, "%s:%d: %s", name, line ? line : 1, why);
 			rc = SG_EINVAL;
 			break;
 		}
@@ -300,6 +301,16 @@ int sg_config_load_file(sg_config *cfg, const char *path, char *err, size_t errl
 	int rc = sg_config_load_text(cfg, text, len, path, err, errlen);
 	free(text);
 	return rc;
+}
+
+int sg__config_file_line(const char *path, const char *key)
+{
+	char err[512] = "";
+	size_t len;
+	char *text = read_file(path, &len, err, sizeof(err));
+	int line = text ? line_of_key(text, len, key) : 0;
+	free(text);
+	return line;
 }
 
 int sg_config_load_env(sg_config *cfg, char *err, size_t errlen)

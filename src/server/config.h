@@ -74,6 +74,9 @@ int sg__config_listen_split(const sg_config *cfg, char *host, size_t hostlen, in
 int sg__config_addr_split(const char *addr, char *host, size_t hostlen, int *port);
 /* Prints one line per key ("  --key VALUE  help (default: x)") to f. */
 void sg__config_usage(void *file);
+/* The line of the config file path where key is set, 0 when it is not
+ * (or the file cannot be read): for messages naming file, line and key. */
+int sg__config_file_line(const char *path, const char *key);
 /* Nonzero when key (with '-' or '_') names a setting. */
 int sg__config_has_key(const char *key);
 /* Copies into dst every setting of src that can change while the server

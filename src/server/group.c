@@ -156,6 +156,59 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 	return g->workers[0];
 }
 
+/* What key's address (HOST:PORT, not "") resolves to, as text in ip: the
+ * address sg__listen_open would bind. 0, or SG_EINVAL with err set. */
+static int addr_resolve(const char *key, const char *addr, char *ip, size_t iplen, char *err,
+			size_t errlen)
+{
+	char host[128], why[200];
+	int port;
+	if (sg__config_addr_split(addr, host, sizeof(host), &port)) {
+		snprintf(err, errlen, "%s: expected HOST:PORT, got \"%s\"", key, addr);
+		return SG_EINVAL;
+	}
+	if (sg__listen_resolve(host, ip, iplen, why, sizeof(why))) {
+		snprintf(err, errlen, "%s: %s", key, why);
+		return SG_EINVAL;
+	}
+	return 0;
+}
+
+int sg__server_check(const sg_config *cfg, char *err, size_t errlen)
+{
+	if (!cfg->listen[0] && !cfg->tls_listen[0]) {
+		snprintf(err, errlen, "listen and tls_listen are both empty: nothing to listen on");
+		return SG_EINVAL;
+	}
+	sg_group *g = calloc(1, sizeof(*g));
+	if (!g) {
+		snprintf(err, errlen, "out of memory");
+		return SG_ENOMEM;
+	}
+	int rc = (g->auth = sg__rights_auth_new(cfg, err, errlen)) ? 0 : SG_EINVAL;
+	if (!rc)
+		rc = admission_shared(g, cfg, err, errlen);
+	if (!rc && cfg->tls_listen[0])
+		rc = sg__tls_ctx_init(g, cfg, err, errlen);
+	/* each address as bound, then secure-by-default on it (exposure_check) */
+	const struct {
+		const char *key, *addr;
+		int exposed;
+	} addrs[] = {{"listen", cfg->listen, 1},
+		     {"tls_listen", cfg->tls_listen, 1},
+		     {"metrics_listen", cfg->metrics_listen, 0}};
+	for (size_t i = 0; !rc && i < sizeof(addrs) / sizeof(addrs[0]); i++) {
+		char ip[64];
+		if (!addrs[i].addr[0])
+			continue;
+		rc = addr_resolve(addrs[i].key, addrs[i].addr, ip, sizeof(ip), err, errlen);
+		if (!rc && addrs[i].exposed)
+			rc = sg__rights_exposure_check(cfg, addrs[i].key, ip, err, errlen);
+	}
+	group_free(g);
+	return rc;
+}
+
 /* Frees every worker (the last first: the first holds the routes), then
  * the bus they shared. */
 static void group_free(sg_group *g)

@@ -50,19 +50,40 @@ static int listen_taken(const struct sockaddr_in *sa)
 	return taken;
 }
 
-int sg__listen_open(const char *host, int port, int first, char *err, size_t errlen)
+/* host ("" or 0.0.0.0: every interface) as an IPv4 address in *sa (port
+ * 0). 0, or -1 with a reason in err ("cannot resolve ..."). */
+static int listen_resolve(const char *host, struct sockaddr_in *sa, char *err, size_t errlen)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
 	struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai;
+	*sa = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
 	if (host[0] && strcmp(host, "0.0.0.0") != 0) {
 		int gai = getaddrinfo(host, NULL, &hints, &ai);
 		if (gai) {
-			snprintf(err, errlen, "listen: cannot resolve \"%s\" to an IPv4 address: %s",
-				 host, gai_strerror(gai));
+			snprintf(err, errlen, "cannot resolve \"%s\" to an IPv4 address: %s", host,
+				 gai_strerror(gai));
 			return -1;
 		}
-		memcpy(&sa, ai->ai_addr, sizeof(sa));
+		memcpy(sa, ai->ai_addr, sizeof(*sa));
 		freeaddrinfo(ai);
+	}
+	return 0;
+}
+
+int sg__listen_resolve(const char *host, char *out, size_t len, char *err, size_t errlen)
+{
+	struct sockaddr_in sa;
+	if (listen_resolve(host, &sa, err, errlen))
+		return -1;
+	return inet_ntop(AF_INET, &sa.sin_addr, out, (socklen_t)len) ? 0 : -1;
+}
+
+int sg__listen_open(const char *host, int port, int first, char *err, size_t errlen)
+{
+	struct sockaddr_in sa;
+	char why[200];
+	if (listen_resolve(host, &sa, why, sizeof(why))) {
+		snprintf(err, errlen, "listen: %s", why);
+		return -1;
 	}
 	sa.sin_port = htons((uint16_t)port);
 	/* port 0 picks a free port: nobody else can be there */

@@ -17,6 +17,10 @@ typedef struct sg_listener sg_listener;
  * listens on host:port (SO_REUSEPORT would otherwise share it silently).
  * The fd, or -1 and a reason in err. */
 int sg__listen_open(const char *host, int port, int first, char *err, size_t errlen);
+/* The IPv4 address sg__listen_open would bind for host, as text, into out
+ * (len bytes): what the secure-by-default rule judges, without a socket.
+ * 0, or -1 with a reason in err ("cannot resolve ..."). */
+int sg__listen_resolve(const char *host, char *out, size_t len, char *err, size_t errlen);
 /* The port fd is bound to, or -1. */
 int sg__listen_port(int fd);
 /* The address fd is bound to, as text ("127.0.0.1"), into out. */

@@ -161,6 +161,11 @@ struct sg_server {
  * the group (server.c). */
 sg_server *sg__worker_new(const sg_config *cfg, sg_group *group, size_t index, int listen_fd,
 			  int tls_fd, char *err, size_t errlen);
+/* The start-up checks of sg_server_new that need no socket (group.c): the
+ * listening addresses and what they resolve to, secure-by-default, auth and
+ * its key files, anonymous_*, trusted_proxies, the TLS certificate and key.
+ * 0, or an SG_E* code with err naming the setting at fault. */
+int sg__server_check(const sg_config *cfg, char *err, size_t errlen);
 /* Stops and frees one worker of a group being freed (group.c). */
 void sg__worker_free(sg_server *srv);
 /* libwebsockets' log mask for a log_level setting. */
