@@ -5,6 +5,8 @@
 #ifndef SG_BROKER_REDIS_URL_H
 #define SG_BROKER_REDIS_URL_H
 
+#include <stddef.h>
+
 typedef struct sg_redis_url {
 	char user[128];     /* "" when none (Redis 6 ACL user) */
 	char password[256]; /* "" when none */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "admit.h"
+#include "broker/redis_url.h"
 #include "client_ip.h"
 
 typedef enum { KEY_TEXT, KEY_SIZE, KEY_POLICY } key_kind;
@@ -53,6 +54,27 @@ static int address_check(const char *value, char *err, size_t errlen)
 	if (!*value || (colon && colon > value && colon[1] && !*end && port >= 0 && port <= 65535))
 		return 0;
 	snprintf(err, errlen, "expected HOST:PORT (like 127.0.0.1:9100) or \"\", got \"%.60s\"", value);
+	return SG_EINVAL;
+}
+
+/* broker: one of the two there are. */
+static int broker_check(const char *value, char *err, size_t errlen)
+{
+	if (strcmp(value, "memory") == 0 || strcmp(value, "redis") == 0)
+		return 0;
+	snprintf(err, errlen, "expected memory or redis, got \"%.32s\"", value);
+	return SG_EINVAL;
+}
+
+/* redis_url: parsed as the broker will (its errors never show a password). */
+static int redis_url_check(const char *value, char *err, size_t errlen)
+{
+	sg_redis_url u;
+	char why[400];
+	if (!sg_redis_url_parse(value, &u, why, sizeof(why)))
+		return 0;
+	const char *says = strncmp(why, "redis_url: ", 11) == 0 ? why + 11 : why; /* named once */
+	snprintf(err, errlen, "%s", says);
 	return SG_EINVAL;
 }
 
@@ -104,8 +126,8 @@ static const key_spec keys[] = {
 	RESTART_TEXT(tls_listen, "", "address and port of the HTTPS listener (HTTP/2 and HTTP/1.1; empty: none)"),
 	TEXT(tls_cert, "", "PEM certificate chain for tls_listen (re-read on SIGHUP)"),
 	TEXT(tls_key, "", "PEM private key for tls_listen (re-read on SIGHUP)"),
-	RESTART_TEXT(broker, "memory", "memory (one node) or redis (nodes sharing one Redis: see README \"Scale-out with Redis\")"),
-	RESTART_TEXT(redis_url, "redis://127.0.0.1:6379/0", "the Redis of broker redis: redis://[:password@]host:port/db"),
+	CHECKED_TEXT(broker, broker_check, "memory", "memory (one node) or redis (nodes sharing one Redis: see README \"Scale-out with Redis\")"),
+	CHECKED_TEXT(redis_url, redis_url_check, "redis://127.0.0.1:6379/0", "the Redis of broker redis: redis://[:password@]host:port/db"),
 	RESTART_TEXT(redis_prefix, "sg:", "prefix of every Redis key and channel streamgate uses"),
 	RESTART_TEXT(redis_sentinels, "", "broker redis: sentinels that name the primary, host:port comma-separated (empty: redis_url's host)"),
 	RESTART_TEXT(redis_master, "mymaster", "broker redis: the name the sentinels know the primary by"),
