@@ -475,8 +475,10 @@ int sg_hub_delete(sg_hub *h, const char *channel, size_t *subscribers)
 	if (n)
 		subscribers_changed(h, c, -(long)n);
 	sg__hub_channel_remove(h, c);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		sg__stream_set_end_reason(subs[i], SG_END_DELETED);
 		sg_stream_close(subs[i]);
+	}
 	free(subs);
 	return 0;
 }
