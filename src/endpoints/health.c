@@ -1,13 +1,9 @@
 /*
- * health — /healthz for load balancers and container checks, and /metrics
- * in Prometheus' text format.
+ * health — /healthz for load balancers and container checks (/metrics is
+ * in metrics.c).
  */
 #include <string.h>
 
-#include "core/frame.h"
-#include "core/message.h"
-#include "server/rights.h"
-#include "server/admit.h"
 #include "server/server.h"
 
 static int health_match(const sg_server *srv, const char *path)
@@ -29,88 +25,4 @@ const sg_endpoint sg_endpoint_health = {
 	.methods = SG_M_GET,
 	.allow = "GET, HEAD, OPTIONS",
 	.get = health_get,
-};
-
-static int metrics_match(const sg_server *srv, const char *path)
-{
-	(void)srv;
-	return strcmp(path, "/metrics") == 0;
-}
-
-/* The counters of every worker, summed. */
-typedef struct totals {
-	size_t connections;
-	unsigned long published, dropped, slow, evicted, ping_timeouts;
-} totals;
-
-static totals sum_workers(const sg_group *g)
-{
-	totals t = {0};
-	for (size_t i = 0; i < g->n; i++) {
-		sg_server *w = g->workers[i];
-		t.connections += atomic_load(&w->connections);
-		t.published += atomic_load(&w->published);
-		t.dropped += atomic_load(&w->counters.frames_dropped);
-		t.slow += atomic_load(&w->counters.slow_disconnects);
-		t.evicted += sg_hub_channels_evicted(w->hub);
-		t.ping_timeouts += atomic_load(&w->ws_ping_timeouts);
-	}
-	return t;
-}
-
-static void metrics_get(sg_server *srv, const sg_request *req, sg_response *r)
-{
-	/* admin tokens, or every request on a trusted listener (metrics_listen) */
-	if (sg__authorize(srv, req, SG_RIGHT_ADMIN, NULL, "read /metrics", r))
-		return;
-	totals t = sum_workers(srv->group);
-	r->content_type = "text/plain; version=0.0.4";
-	sg_buf_printf(&r->body,
-		      "# TYPE streamgate_connections gauge\n"
-		      "streamgate_connections %zu\n"
-		      "# TYPE streamgate_channels gauge\n"
-		      "streamgate_channels %zu\n"
-		      "# TYPE streamgate_messages_published_total counter\n"
-		      "streamgate_messages_published_total %lu\n"
-		      "# TYPE streamgate_frames_dropped_total counter\n"
-		      "streamgate_frames_dropped_total %lu\n"
-		      "# TYPE streamgate_slow_disconnects_total counter\n"
-		      "streamgate_slow_disconnects_total %lu\n"
-		      "# TYPE streamgate_channels_evicted_total counter\n"
-		      "streamgate_channels_evicted_total %lu\n"
-		      "# TYPE streamgate_ws_ping_timeouts_total counter\n"
-		      "streamgate_ws_ping_timeouts_total %lu\n"
-		      "# TYPE streamgate_messages_live gauge\n"
-		      "streamgate_messages_live %ld\n"
-		      "# TYPE streamgate_frames_live gauge\n"
-		      "streamgate_frames_live %ld\n"
-		      "# TYPE streamgate_workers gauge\n"
-		      "streamgate_workers %zu\n",
-		      t.connections, sg_hub_channel_count(srv->hub), t.published, t.dropped,
-		      t.slow, t.evicted, t.ping_timeouts, sg_msg_live(), sg_frame_live(), srv->group->n);
-	sg_buf_printf(&r->body,
-		      "# TYPE streamgate_open_connections gauge\n"
-		      "streamgate_open_connections %zu\n",
-		      atomic_load(&srv->group->sockets));
-	sg_buf_printf(&r->body,
-		      "# TYPE streamgate_rate_limited_total counter\n"
-		      "streamgate_rate_limited_total %lu\n"
-		      "# TYPE streamgate_rate_limit_keys gauge\n"
-		      "streamgate_rate_limit_keys %zu\n"
-		      "# TYPE streamgate_ip_limit_refused_total counter\n"
-		      "streamgate_ip_limit_refused_total %lu\n",
-		      atomic_load(&srv->group->rate_limited), sg__rate_table_size(srv->group->rates),
-		      atomic_load(&srv->group->ip_refused));
-	sg_buf_puts(&r->body, "# TYPE streamgate_worker_connections gauge\n");
-	for (size_t i = 0; i < srv->group->n; i++)
-		sg_buf_printf(&r->body, "streamgate_worker_connections{worker=\"%zu\"} %zu\n", i,
-			      atomic_load(&srv->group->workers[i]->connections));
-}
-
-const sg_endpoint sg_endpoint_metrics = {
-	.name = "metrics",
-	.match = metrics_match,
-	.methods = SG_M_GET,
-	.allow = "GET, HEAD, OPTIONS",
-	.get = metrics_get,
 };

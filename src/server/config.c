@@ -56,6 +56,15 @@ static int address_check(const char *value, char *err, size_t errlen)
 	return SG_EINVAL;
 }
 
+/* access_log_format: json or combined. */
+static int log_format_check(const char *value, char *err, size_t errlen)
+{
+	if (strcmp(value, "json") == 0 || strcmp(value, "combined") == 0)
+		return 0;
+	snprintf(err, errlen, "expected json or combined, got \"%.60s\"", value);
+	return SG_EINVAL;
+}
+
 static const key_spec keys[] = {
 	RESTART_TEXT(listen, "127.0.0.1:8080", "address and port to listen on (port 0: any free port)"),
 	RESTART_TEXT(www, "www", "directory of static files served at /"),
@@ -104,6 +113,9 @@ static const key_spec keys[] = {
 	RESTART_TEXT(tls_listen, "", "address and port of the HTTPS listener (HTTP/2 and HTTP/1.1; empty: none)"),
 	TEXT(tls_cert, "", "PEM certificate chain for tls_listen (re-read on SIGHUP)"),
 	TEXT(tls_key, "", "PEM private key for tls_listen (re-read on SIGHUP)"),
+	RESTART_TEXT(access_log, "", "file for one line per request and per stream end, - for stderr (empty: none); reopened on SIGHUP"),
+	CHECKED_TEXT(access_log_format, log_format_check, "json", "json or combined (Apache/nginx combined, then transport, duration, messages, reason)"),
+	SIZE(drain_ms, 0, 600000, "0", "on SIGTERM, close the listeners and ask streaming clients to reconnect elsewhere over this long before exiting (0: end every stream at once)"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

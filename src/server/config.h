@@ -58,6 +58,10 @@ struct sg_config {
 	char tls_listen[128]; /* "": no HTTPS port */
 	char tls_cert[512];
 	char tls_key[512];
+	/* operations (README "Access log", "Rolling restarts") */
+	char access_log[512];	     /* "": none; "-": stderr */
+	char access_log_format[16]; /* json or combined */
+	size_t drain_ms;
 };
 
 /* Writes the host part of cfg->listen into host (hostlen bytes) and its

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "access_log.h"
 #include "rights.h"
 #include "server.h"
 #include "tls.h"
@@ -106,6 +107,7 @@ int sg_server_reload(sg_server *srv, const sg_config *cfg)
 		lwsl_err("reload: %s; keeping the previous settings\n", err);
 		return SG_EINVAL;
 	}
+	sg__access_log_reopen(g->access_log); /* logrotate moved it: a new file */
 	if (sg__tls_ctx_reload(g, cfg, err, sizeof(err))) /* new handshakes get the new cert */
 		fprintf(stderr, "streamgate: reload: %s; keeping the previous certificate\n", err);
 	reload_job *job = calloc(1, sizeof(*job));

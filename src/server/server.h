@@ -10,6 +10,7 @@
 
 #include "client_ip.h"
 #include "config.h"
+#include "obs.h"
 #include "core/broker.h"
 #include "core/buf.h"
 #include "core/hub.h"
@@ -101,6 +102,7 @@ typedef struct sg_group {
 	atomic_ulong rate_limited;    /* publishes refused by publish_rate */
 	atomic_ulong ip_refused;      /* connections refused by max_connections_per_ip */
 	struct sg_tls_ctx *tls; /* the certificate new handshakes use; NULL without tls_listen */
+	struct sg_access_log *access_log; /* NULL without access_log */
 } sg_group;
 
 /* One worker (with one worker, the whole server). */
@@ -152,6 +154,9 @@ struct sg_server {
 	void *foreign_loops[1];
 	struct sg_writer *writer;	      /* the write pass, once per loop turn */
 	long long last_heartbeat_us;
+	sg_obs obs;	      /* this worker's counters for /metrics */
+	int64_t write_now_us; /* sg_mono_us() at the start of the write pass */
+	struct sg_drain *drain; /* drain_ms: the streams still to be asked to leave */
 };
 
 /* Worker index of group, listening on listen_fd and tls_fd (either may
