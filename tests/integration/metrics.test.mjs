@@ -1,0 +1,131 @@
+// /metrics read with a real Prometheus text-format parser (npm
+// parse-prometheus-text-format): every family has # HELP and # TYPE, and
+// after a known sequence (streams per transport, messages delivered, ends
+// by known causes) the counters, gauges and histograms hold exact values.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import parsePrometheus from 'parse-prometheus-text-format';
+import { publish, request, startServer, waitFor, waitForConnections } from './lib/server.mjs';
+import { curl, wsClient } from './lib/clients.mjs';
+
+const TRANSPORTS = ['chunked', 'sse', 'ws', 'longpoll', 'ndjson'];
+const REASONS = ['ended', 'client_left', 'slow_client', 'shutdown', 'deleted', 'token_expired', 'error'];
+
+async function scrape(base) {
+  const res = await request(base, { path: '/metrics' });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers['content-type'], 'text/plain; version=0.0.4');
+  // the parser gives types as prom2json does, upper-case
+  const families = parsePrometheus(res.text).map((f) => ({ ...f, type: f.type.toLowerCase() }));
+  return { text: res.text, families };
+}
+
+// {label value: number} of one labelled family.
+function byLabel(families, name, label) {
+  const f = families.find((x) => x.name === name);
+  assert.ok(f, `family ${name}`);
+  return Object.fromEntries(f.metrics.map((m) => [m.labels[label], Number(m.value)]));
+}
+
+const zeros = (keys) => Object.fromEntries(keys.map((k) => [k, 0]));
+
+describe('/metrics in the Prometheus text format', { timeout: 90000 }, () => {
+  let server;
+  before(async () => {
+    server = await startServer({ args: ['--heartbeat-ms', '0'] });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it('every family has HELP and TYPE, parsed by a real parser', async () => {
+    const { text, families } = await scrape(server.url);
+    assert.ok(families.length >= 20, `${families.length} families`);
+    for (const f of families) {
+      assert.ok(f.help && f.help.length > 5, `HELP of ${f.name}`);
+      assert.ok(['counter', 'gauge', 'histogram'].includes(f.type), `TYPE of ${f.name}: ${f.type}`);
+      assert.ok(text.includes(`# HELP ${f.name} `) && text.includes(`# TYPE ${f.name} ${f.type}\n`));
+    }
+    // every sample line belongs to a family that was announced first
+    const announced = new Set();
+    for (const line of text.split('\n').filter(Boolean)) {
+      const t = /^# TYPE (\S+) /.exec(line);
+      if (t) announced.add(t[1]);
+      if (line.startsWith('#')) continue;
+      const name = /^[a-z_]+/.exec(line)[0].replace(/_(bucket|sum|count)$/, '');
+      assert.ok(announced.has(name) || announced.has(/^[a-z_]+/.exec(line)[0]), `family of ${line}`);
+    }
+    const names = families.map((f) => f.name);
+    for (const n of ['streamgate_connections', 'streamgate_connections_by_transport',
+      'streamgate_connections_opened_total', 'streamgate_messages_delivered_total',
+      'streamgate_streams_closed_total', 'streamgate_delivery_lag_seconds',
+      'streamgate_stream_duration_seconds', 'streamgate_broker_up', 'streamgate_access_log_dropped_total'])
+      assert.ok(names.includes(n), `family ${n}`);
+    assert.equal(Number(families.find((f) => f.name === 'streamgate_broker_up').metrics[0].value), 1);
+  });
+
+  it('exact counts after streams on every transport, deliveries and known ends', async () => {
+    const ch = `m${Date.now()}`;
+    const url = `${server.url}/channels/${ch}`;
+    const streams = [];
+    for (let i = 0; i < 2; i++) {
+      streams.push(curl(url), curl(url, { args: ['-H', 'Accept: text/event-stream'] }),
+        curl(`${url}?transport=ndjson`));
+    }
+    for (const s of streams) await s.waitHeaders();
+    const ws = [await wsClient(url.replace('http:', 'ws:')), await wsClient(url.replace('http:', 'ws:'))];
+    const poll = request(server.url, { path: `/channels/${ch}?transport=longpoll&last_event_id=0` });
+    await waitForConnections(server.url, 9);
+    let { families } = await scrape(server.url);
+    assert.deepEqual(byLabel(families, 'streamgate_connections_by_transport', 'transport'),
+      { chunked: 2, sse: 2, ws: 2, longpoll: 1, ndjson: 2 });
+
+    // one message answers the long-poll; two more reach the other eight
+    await publish(server.url, ch, 'one');
+    const answered = await poll;
+    assert.equal(answered.status, 200);
+    assert.equal(JSON.parse(answered.text).length, 1);
+    await publish(server.url, ch, 'two');
+    await publish(server.url, ch, 'three');
+    for (const c of ws) await c.waitCount(3);
+    for (const s of streams) await waitFor(() => s.stdout().toString().includes('three'), { what: 'three' });
+    await waitFor(async () => byLabel((await scrape(server.url)).families,
+      'streamgate_messages_delivered_total', 'transport').ndjson === 6, { what: 'deliveries counted' });
+    ({ families } = await scrape(server.url));
+    assert.deepEqual(byLabel(families, 'streamgate_messages_delivered_total', 'transport'),
+      { chunked: 6, sse: 6, ws: 6, longpoll: 1, ndjson: 6 });
+
+    // ends: six curls and two WebSockets leave, one subscriber's channel is deleted
+    for (const s of streams) await s.kill();
+    for (const c of ws) await c.close();
+    const doomed = curl(`${server.url}/channels/${ch}-del`, { args: ['-H', 'Accept: text/event-stream'] });
+    await doomed.waitHeaders();
+    await waitForConnections(server.url, 1);
+    const del = await request(server.url, { method: 'DELETE', path: `/channels/${ch}-del` });
+    assert.equal(del.status, 200, del.text);
+    assert.equal((await doomed.done).code, 0); // a clean end
+    await waitForConnections(server.url, 0);
+
+    ({ families } = await scrape(server.url));
+    assert.deepEqual(byLabel(families, 'streamgate_connections_by_transport', 'transport'), zeros(TRANSPORTS));
+    assert.deepEqual(byLabel(families, 'streamgate_connections_opened_total', 'transport'),
+      { chunked: 2, sse: 3, ws: 2, longpoll: 1, ndjson: 2 });
+    assert.deepEqual(byLabel(families, 'streamgate_streams_closed_total', 'reason'),
+      { ...zeros(REASONS), ended: 1, client_left: 8, deleted: 1 });
+
+    const lag = families.find((f) => f.name === 'streamgate_delivery_lag_seconds');
+    assert.equal(lag.type, 'histogram');
+    const h = lag.metrics[0];
+    assert.equal(Number(h.count), 25); // = every delivery above
+    // integer-like keys ("1", "5") come first in a JS object: order by bound
+    const les = Object.keys(h.buckets).sort((a, b) => Number(a) - Number(b));
+    assert.equal(les.at(-1), '+Inf');
+    const counts = les.map((le) => Number(h.buckets[le]));
+    for (let i = 1; i < counts.length; i++) assert.ok(counts[i] >= counts[i - 1], `bucket ${les[i]} monotone`);
+    assert.equal(counts.at(-1), 25);
+    assert.ok(Number(h.sum) >= 0 && Number(h.sum) < 25 * 10, `lag sum ${h.sum}`);
+    const dur = families.find((f) => f.name === 'streamgate_stream_duration_seconds').metrics[0];
+    assert.equal(Number(dur.count), 10); // ten streams ended
+    assert.equal(Number(dur.buckets['+Inf']), 10);
+  });
+});
