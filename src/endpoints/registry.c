@@ -7,6 +7,7 @@
 static const sg_endpoint *const builtin[] = {
 	&sg_endpoint_health,
 	&sg_endpoint_metrics,
+	&sg_endpoint_channel_stats,
 	&sg_endpoint_channel_info,
 	&sg_endpoint_channels,
 	&sg_endpoint_ticket,

@@ -18,6 +18,7 @@
 #include "h1.h"
 #include "listen.h"
 #include "drain.h"
+#include "chan_stats.h"
 #include "rights.h"
 #include "tls.h"
 #include "websocket.h"
@@ -332,6 +333,7 @@ static void housekeeping(lws_sorted_usec_list_t *sul)
 	sg_server *srv = lws_container_of(sul, struct sg_housekeeping, sul)->srv;
 	long long now = lws_now_usecs();
 	sg_hub_sweep(srv->hub, sg_wall_ms());
+	sg__chan_snaps_tick(srv);
 	if (srv->cfg.heartbeat_ms &&
 	    now - srv->last_heartbeat_us >= (long long)srv->cfg.heartbeat_ms * 1000) {
 		srv->last_heartbeat_us = now;

@@ -67,6 +67,7 @@ extern const sg_endpoint sg_endpoint_health;
 extern const sg_endpoint sg_endpoint_metrics;
 extern const sg_endpoint sg_endpoint_static;
 extern const sg_endpoint sg_endpoint_ticket;
+extern const sg_endpoint sg_endpoint_channel_stats;
 
 /* A user route registered with sg_server_route. Owns path. */
 typedef struct sg_route {
@@ -103,6 +104,7 @@ typedef struct sg_group {
 	atomic_ulong ip_refused;      /* connections refused by max_connections_per_ip */
 	struct sg_tls_ctx *tls; /* the certificate new handshakes use; NULL without tls_listen */
 	struct sg_access_log *access_log; /* NULL without access_log */
+	struct sg_chan_snaps *chan_snaps;  /* GET /channels: each worker's top channels */
 } sg_group;
 
 /* One worker (with one worker, the whole server). */

@@ -129,3 +129,52 @@ describe('/metrics in the Prometheus text format', { timeout: 90000 }, () => {
     assert.equal(Number(dur.buckets['+Inf']), 10);
   });
 });
+
+describe('GET /channels: the top channels and totals', { timeout: 60000 }, () => {
+  let server;
+  before(async () => {
+    server = await startServer({ args: ['--heartbeat-ms', '0'] });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it('ranks by subscribers and by publish rate, with exact counts', async () => {
+    const subs = [];
+    for (const [ch, n] of [['top-a', 3], ['top-b', 1]])
+      for (let i = 0; i < n; i++) subs.push(curl(`${server.url}/channels/${ch}`, { args: ['-H', 'Accept: text/event-stream'] }));
+    for (const s of subs) await s.waitHeaders();
+    await waitForConnections(server.url, 4);
+    for (let i = 0; i < 2; i++) await publish(server.url, 'top-a', `a${i}`);
+    await publish(server.url, 'top-b', 'b');
+    for (let i = 0; i < 5; i++) await publish(server.url, 'top-c', `c${i}`);
+    await new Promise((r) => setTimeout(r, 1100)); // top-c's rate window closes at its next publish
+    await publish(server.url, 'top-c', 'c5');
+    const get = async (q = '') => {
+      const res = await request(server.url, { path: `/channels${q}` });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.headers['content-type'], 'application/json');
+      return JSON.parse(res.text);
+    };
+    // with several workers, the others' snapshots follow within a second
+    const body = await waitFor(async () => {
+      const b = await get('?limit=2');
+      return b.subscribers === 4 && b.by_subscribers[1]?.subscribers === 1 && b.by_publish_rate[0]?.published === 6 && b;
+    }, { what: 'every worker in GET /channels' });
+    assert.deepEqual(Object.keys(body), ['channels', 'subscribers', 'publish_rate', 'limit', 'by_subscribers', 'by_publish_rate']);
+    assert.equal(body.channels, 3);
+    assert.equal(body.limit, 2);
+    assert.deepEqual(body.by_subscribers.map((c) => [c.channel, c.subscribers, c.published]),
+      [['top-a', 3, 2], ['top-b', 1, 1]]);
+    assert.equal(body.by_publish_rate.length, 2);
+    assert.equal(body.by_publish_rate[0].channel, 'top-c');
+    const rate = body.by_publish_rate[0].publish_rate;
+    assert.ok(rate > 2 && rate <= 5, `top-c rate ${rate}`); // 5 publishes over 1.1 s or more
+    assert.ok(body.publish_rate >= rate);
+    assert.equal((await get()).limit, 20);
+    assert.equal((await get()).by_subscribers.length, 3);
+    for (const bad of ['0', '1001', 'abc', '-1', '1e3'])
+      assert.equal((await request(server.url, { path: `/channels?limit=${bad}` })).status, 400, bad);
+    for (const s of subs) await s.kill();
+  });
+});
