@@ -123,7 +123,7 @@ static void basics(sg_buf *b, sg_server *srv)
 		pings += atomic_load(&w->ws_ping_timeouts);
 	}
 	scalar(b, "streamgate_connections", "gauge", "Streams open now, every transport.", conns);
-	scalar(b, "streamgate_channels", "gauge", "Channels held by the first worker's hub.",
+	scalar(b, "streamgate_channels", "gauge", "Channels held by the hub of the worker that answered.",
 	       sg_hub_channel_count(srv->hub));
 	scalar(b, "streamgate_messages_published_total", "counter", "Messages published.", published);
 	scalar(b, "streamgate_frames_dropped_total", "counter",
