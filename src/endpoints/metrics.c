@@ -61,9 +61,10 @@ static void by_transport(sg_buf *b, const sg_group *g)
 	       "Streams open now, by transport (HTTP/2 streams under their transport).");
 	for (size_t i = 0; i < NTRANSPORTS; i++) {
 		int s = transports[i]->slot;
+		/* closed first: opened, read after it, can only be as large or more */
+		unsigned long long closed = sum_obs(g, OBS_AT(closed, s));
 		sg_buf_printf(b, "streamgate_connections_by_transport{transport=\"%s\"} %llu\n",
-			      transports[i]->name,
-			      sum_obs(g, OBS_AT(opened, s)) - sum_obs(g, OBS_AT(closed, s)));
+			      transports[i]->name, sum_obs(g, OBS_AT(opened, s)) - closed);
 	}
 	family(b, "streamgate_connections_opened_total", "counter",
 	       "Streams opened since start, by transport.");

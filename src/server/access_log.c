@@ -32,6 +32,7 @@ struct sg_access_log {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	char *queue; /* QUEUE_BYTES, lines back to back, under lock */
+	char *spare; /* QUEUE_BYTES, the writer's: swapped with queue to write it */
 	size_t used;
 	int quit, reopen; /* under lock */
 	pthread_t thread;
@@ -67,7 +68,7 @@ static void write_all(int fd, const char *p, size_t n)
 static void *writer_main(void *arg)
 {
 	sg_access_log *l = arg;
-	char *mine = malloc(QUEUE_BYTES);
+	char *mine = l->spare;
 	pthread_mutex_lock(&l->lock);
 	for (;;) {
 		while (!l->used && !l->quit && !l->reopen)
@@ -75,7 +76,7 @@ static void *writer_main(void *arg)
 		int quit = l->quit, reopen = l->reopen;
 		size_t n = 0;
 		l->reopen = 0;
-		if (mine && l->used) {
+		if (l->used) {
 			char *full = l->queue;
 			l->queue = mine;
 			mine = full;
@@ -97,8 +98,8 @@ static void *writer_main(void *arg)
 		if (quit && !l->used)
 			break;
 	}
+	l->spare = mine; /* freed with the log */
 	pthread_mutex_unlock(&l->lock);
-	free(mine);
 	return NULL;
 }
 
@@ -108,9 +109,10 @@ int sg__access_log_open(const sg_config *cfg, sg_access_log **out, char *err, si
 	if (!cfg->access_log[0])
 		return 0;
 	sg_access_log *l = calloc(1, sizeof(*l));
-	if (!l || !(l->queue = malloc(QUEUE_BYTES))) {
+	if (!l || !(l->queue = malloc(QUEUE_BYTES)) || !(l->spare = malloc(QUEUE_BYTES))) {
 		if (l)
-			free(l);
+			free(l->queue);
+		free(l);
 		snprintf(err, errlen, "access_log: out of memory");
 		return SG_ENOMEM;
 	}
@@ -119,6 +121,7 @@ int sg__access_log_open(const sg_config *cfg, sg_access_log **out, char *err, si
 	if ((l->fd = open_file(l->path)) < 0) {
 		snprintf(err, errlen, "access_log: cannot open %s: %s", l->path, strerror(errno));
 		free(l->queue);
+		free(l->spare);
 		free(l);
 		return SG_EIO;
 	}
@@ -150,6 +153,7 @@ void sg__access_log_free(sg_access_log *l)
 	pthread_cond_destroy(&l->wake);
 	pthread_mutex_destroy(&l->lock);
 	free(l->queue);
+	free(l->spare);
 	free(l);
 }
 

@@ -62,8 +62,8 @@ static void drain_tick(struct ev_loop *loop, ev_timer *w, int revents)
 		if (c->stream && !sg_stream_is_closed(c->stream))
 			ask_to_leave(d, c);
 	}
-	if (want == (size_t)-1)
-		ev_timer_stop(d->srv->evloop, &d->tick); /* all asked: the shutdown watch takes over */
+	/* past drain_ms the timer goes on: a stream a kept-alive connection
+	 * starts late is asked at once; the shutdown watch ends the loop */
 }
 
 int sg__drain_begin(sg_server *srv)

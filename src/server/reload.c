@@ -102,12 +102,12 @@ int sg_server_reload(sg_server *srv, const sg_config *cfg)
 		return SG_EINVAL;
 	sg_group *g = srv->group;
 	srv = g->workers[0];
+	sg__access_log_reopen(g->access_log); /* logrotate moved it: a new file */
 	char err[300];
 	if (sg__rights_auth_reload(g->auth, cfg, err, sizeof(err))) {
 		lwsl_err("reload: %s; keeping the previous settings\n", err);
 		return SG_EINVAL;
 	}
-	sg__access_log_reopen(g->access_log); /* logrotate moved it: a new file */
 	if (sg__tls_ctx_reload(g, cfg, err, sizeof(err))) /* new handshakes get the new cert */
 		fprintf(stderr, "streamgate: reload: %s; keeping the previous certificate\n", err);
 	reload_job *job = calloc(1, sizeof(*job));
