@@ -221,7 +221,8 @@ int sg__chan_snaps_merge(sg_chan_snaps *s, sg_chan_merged *m)
 		chan_snap *sn = &s->snap[i];
 		pthread_mutex_lock(&sn->lock);
 		size_t take = sn->ntop < cap - n ? sn->ntop : cap - n;
-		memcpy(m->v + n, sn->top, take * sizeof(*m->v));
+		if (take) /* a worker that has not made its snapshot yet has no top */
+			memcpy(m->v + n, sn->top, take * sizeof(*m->v));
 		n += take;
 		m->channels = sn->channels > m->channels ? sn->channels : m->channels;
 		m->subscribers += sn->subscribers;
