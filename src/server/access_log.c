@@ -228,7 +228,9 @@ char *sg__access_log_target(const sg_request *req)
 	for (size_t i = 0; i < req->nargs && !rc; i++) {
 		const char *arg = req->args[i], *eq = strchr(arg, '=');
 		size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
-		rc = sg_buf_puts(&b, i ? "&" : "?") || sg_buf_append(&b, arg, nlen);
+		rc = sg_buf_puts(&b, i ? "&" : "?");
+		if (!rc) /* a bare value (no name) shaped like a token goes too */
+			rc = !eq && jwt_like(arg) ? sg_buf_puts(&b, "REDACTED") : sg_buf_append(&b, arg, nlen);
 		if (!rc && eq)
 			rc = sg_buf_puts(&b, "=") ||
 			     sg_buf_puts(&b, secret_name(arg, nlen) || jwt_like(eq + 1) ? "REDACTED"

@@ -1,7 +1,7 @@
 /*
- * obs — histogram buckets and observing into them (see obs.h). Called on
- * the write pass per message written: a few compares and three relaxed
- * stores, no clock read (the pass reads the clock once).
+ * obs — the histograms' bucket bounds (see obs.h; observing is inline
+ * there: a few compares and three relaxed stores per message written, no
+ * clock read, the pass reads the clock once).
  */
 #include "obs.h"
 
@@ -20,18 +20,3 @@ const sg_obs_bounds sg_obs_duration_bounds = {duration_le_us,
 _Static_assert(sizeof(lag_le_us) / sizeof(lag_le_us[0]) <= SG_OBS_BUCKETS, "lag buckets");
 _Static_assert(sizeof(duration_le_us) / sizeof(duration_le_us[0]) <= SG_OBS_BUCKETS,
 	       "duration buckets");
-
-void sg__obs_observe(sg_obs_hist *h, const sg_obs_bounds *b, int64_t v_us)
-{
-	int i = 0;
-	if (v_us < 0)
-		v_us = 0;
-	while (i < b->n && v_us > b->le_us[i])
-		i++;
-	sg__obs_add(&h->bucket[i], 1);
-	sg__obs_add(&h->count, 1);
-	atomic_store_explicit(&h->sum_us,
-			      atomic_load_explicit(&h->sum_us, memory_order_relaxed) +
-				      (unsigned long long)v_us,
-			      memory_order_relaxed);
-}

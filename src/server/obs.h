@@ -50,7 +50,21 @@ static inline void sg__obs_add(atomic_ulong *a, unsigned long n)
 			      memory_order_relaxed);
 }
 
-/* Counts one observation of v µs (negative: 0) in h. */
-void sg__obs_observe(sg_obs_hist *h, const sg_obs_bounds *b, int64_t v_us);
+/* Counts one observation of v µs (negative: 0) in h. Inline: the write
+ * pass calls it per message written. */
+static inline void sg__obs_observe(sg_obs_hist *h, const sg_obs_bounds *b, int64_t v_us)
+{
+	int i = 0;
+	if (v_us < 0)
+		v_us = 0;
+	while (i < b->n && v_us > b->le_us[i])
+		i++;
+	sg__obs_add(&h->bucket[i], 1);
+	sg__obs_add(&h->count, 1);
+	atomic_store_explicit(&h->sum_us,
+			      atomic_load_explicit(&h->sum_us, memory_order_relaxed) +
+				      (unsigned long long)v_us,
+			      memory_order_relaxed);
+}
 
 #endif
