@@ -29,17 +29,18 @@ static int rank_rate(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-static void list_json(sg_buf *b, const char *key, sg_chan_merged *m, int (*rank)(const void *, const void *),
-		      size_t limit)
+static void list_json(sg_buf *b, const char *key, sg_chan_merged *m,
+                      int (*rank)(const void *, const void *), size_t limit)
 {
 	if (m->n)
 		qsort(m->v, m->n, sizeof(*m->v), rank);
 	sg_buf_printf(b, ",\"%s\":[", key);
 	for (size_t i = 0; i < m->n && i < limit; i++)
-		sg_buf_printf(b, "%s{\"channel\":\"%s\",\"subscribers\":%zu,\"published\":%llu,"
-				 "\"publish_rate\":%.3f}",
-			      i ? "," : "", m->v[i].name, m->v[i].subscribers,
-			      (unsigned long long)m->v[i].published, m->v[i].rate);
+		sg_buf_printf(b,
+		              "%s{\"channel\":\"%s\",\"subscribers\":%zu,\"published\":%llu,"
+		              "\"publish_rate\":%.3f}",
+		              i ? "," : "", m->v[i].name, m->v[i].subscribers,
+		              (unsigned long long)m->v[i].published, m->v[i].rate);
 	sg_buf_puts(b, "]");
 }
 
@@ -68,13 +69,15 @@ static void stats_get(sg_server *srv, const sg_request *req, sg_response *r)
 		return;
 	size_t limit = limit_of(req);
 	if (!limit)
-		return sg__response_error(r, 400, "bad_limit", "limit is a whole number from 1 to 1000");
+		return sg__response_error(r, 400, "bad_limit",
+		                          "limit is a whole number from 1 to 1000");
 	sg__chan_snaps_want(srv);
 	sg_chan_merged m;
 	if (sg__chan_snaps_merge(srv->group->chan_snaps, &m))
 		return sg__response_error(r, 503, "out_of_memory", "cannot gather the channels");
-	sg_buf_printf(&r->body, "{\"channels\":%zu,\"subscribers\":%zu,\"publish_rate\":%.3f,\"limit\":%zu",
-		      m.channels, m.subscribers, m.rate, limit);
+	sg_buf_printf(&r->body,
+	              "{\"channels\":%zu,\"subscribers\":%zu,\"publish_rate\":%.3f,\"limit\":%zu",
+	              m.channels, m.subscribers, m.rate, limit);
 	list_json(&r->body, "by_subscribers", &m, rank_subs, limit);
 	list_json(&r->body, "by_publish_rate", &m, rank_rate, limit);
 	sg_buf_puts(&r->body, "}");
@@ -82,9 +85,9 @@ static void stats_get(sg_server *srv, const sg_request *req, sg_response *r)
 }
 
 const sg_endpoint sg_endpoint_channel_stats = {
-	.name = "channel_stats",
-	.match = stats_match,
-	.methods = SG_M_GET,
-	.allow = "GET, HEAD, OPTIONS",
-	.get = stats_get,
+    .name = "channel_stats",
+    .match = stats_match,
+    .methods = SG_M_GET,
+    .allow = "GET, HEAD, OPTIONS",
+    .get = stats_get,
 };

@@ -17,8 +17,8 @@
 
 /* The transports /metrics names, each always (at 0 too). */
 static const sg_transport *const transports[] = {
-	&sg_transport_chunked, &sg_transport_sse,    &sg_transport_ws,
-	&sg_transport_longpoll, &sg_transport_ndjson,
+    &sg_transport_chunked,  &sg_transport_sse,    &sg_transport_ws,
+    &sg_transport_longpoll, &sg_transport_ndjson,
 };
 #define NTRANSPORTS (sizeof(transports) / sizeof(transports[0]))
 
@@ -35,7 +35,7 @@ static void family(sg_buf *b, const char *name, const char *type, const char *he
 
 /* One unlabelled sample with its family lines. */
 static void scalar(sg_buf *b, const char *name, const char *type, const char *help,
-		   unsigned long long v)
+                   unsigned long long v)
 {
 	family(b, name, type, help);
 	sg_buf_printf(b, "%s %llu\n", name, v);
@@ -48,7 +48,7 @@ static unsigned long long sum_obs(const sg_group *g, size_t off)
 	unsigned long long t = 0;
 	for (size_t i = 0; i < g->n; i++)
 		t += atomic_load_explicit((atomic_ulong *)((char *)&g->workers[i]->obs + off),
-					  memory_order_relaxed);
+		                          memory_order_relaxed);
 	return t;
 }
 
@@ -64,49 +64,50 @@ static void by_transport(sg_buf *b, const sg_group *g)
 		/* closed first: opened, read after it, can only be as large or more */
 		unsigned long long closed = sum_obs(g, OBS_AT(closed, s));
 		sg_buf_printf(b, "streamgate_connections_by_transport{transport=\"%s\"} %llu\n",
-			      transports[i]->name, sum_obs(g, OBS_AT(opened, s)) - closed);
+		              transports[i]->name, sum_obs(g, OBS_AT(opened, s)) - closed);
 	}
 	family(b, "streamgate_connections_opened_total", "counter",
 	       "Streams opened since start, by transport.");
 	for (size_t i = 0; i < NTRANSPORTS; i++)
 		sg_buf_printf(b, "streamgate_connections_opened_total{transport=\"%s\"} %llu\n",
-			      transports[i]->name,
-			      sum_obs(g, OBS_AT(opened, transports[i]->slot)));
+		              transports[i]->name, sum_obs(g, OBS_AT(opened, transports[i]->slot)));
 	family(b, "streamgate_messages_delivered_total", "counter",
-	       "Messages written to clients, by transport (heartbeats and control frames not counted).");
+	       "Messages written to clients, by transport (heartbeats and control frames not "
+	       "counted).");
 	for (size_t i = 0; i < NTRANSPORTS; i++)
 		sg_buf_printf(b, "streamgate_messages_delivered_total{transport=\"%s\"} %llu\n",
-			      transports[i]->name,
-			      sum_obs(g, OBS_AT(delivered, transports[i]->slot)));
+		              transports[i]->name,
+		              sum_obs(g, OBS_AT(delivered, transports[i]->slot)));
 	family(b, "streamgate_streams_closed_total", "counter",
 	       "Streams ended since start, by reason: ended, client_left, slow_client, shutdown, "
 	       "deleted, token_expired, error.");
 	for (int r = SG_END_UNSET + 1; r < SG_END_REASONS; r++)
 		sg_buf_printf(b, "streamgate_streams_closed_total{reason=\"%s\"} %llu\n",
-			      sg_end_reason_name((sg_end_reason)r), sum_obs(g, OBS_AT(ended, r)));
+		              sg_end_reason_name((sg_end_reason)r), sum_obs(g, OBS_AT(ended, r)));
 }
 
 /* A histogram summed over the workers (hist: its offset in sg_obs). */
-static void histogram(sg_buf *b, const sg_group *g, const char *name, const char *help,
-		      size_t hist, const sg_obs_bounds *bounds)
+static void histogram(sg_buf *b, const sg_group *g, const char *name, const char *help, size_t hist,
+                      const sg_obs_bounds *bounds)
 {
 	unsigned long long cum = 0;
 	family(b, name, "histogram", help);
 	for (int i = 0; i <= bounds->n; i++) {
-		cum += sum_obs(g, hist + offsetof(sg_obs_hist, bucket) + (size_t)i * sizeof(atomic_ulong));
+		cum += sum_obs(g, hist + offsetof(sg_obs_hist, bucket) +
+		                      (size_t)i * sizeof(atomic_ulong));
 		if (i < bounds->n)
 			sg_buf_printf(b, "%s_bucket{le=\"%.6g\"} %llu\n", name,
-				      (double)bounds->le_us[i] / 1e6, cum);
+			              (double)bounds->le_us[i] / 1e6, cum);
 		else
 			sg_buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, cum);
 	}
 	unsigned long long sum = 0;
 	for (size_t i = 0; i < g->n; i++)
-		sum += atomic_load_explicit(
-			(atomic_ullong *)((char *)&g->workers[i]->obs + hist + offsetof(sg_obs_hist, sum_us)),
-			memory_order_relaxed);
+		sum += atomic_load_explicit((atomic_ullong *)((char *)&g->workers[i]->obs + hist +
+		                                              offsetof(sg_obs_hist, sum_us)),
+		                            memory_order_relaxed);
 	sg_buf_printf(b, "%s_sum %.6f\n%s_count %llu\n", name, (double)sum / 1e6, name,
-		      sum_obs(g, hist + offsetof(sg_obs_hist, count)));
+	              sum_obs(g, hist + offsetof(sg_obs_hist, count)));
 }
 
 /* The counters kept before this file had labels; their names stay. */
@@ -124,9 +125,11 @@ static void basics(sg_buf *b, sg_server *srv)
 		pings += atomic_load(&w->ws_ping_timeouts);
 	}
 	scalar(b, "streamgate_connections", "gauge", "Streams open now, every transport.", conns);
-	scalar(b, "streamgate_channels", "gauge", "Channels held by the hub of the worker that answered.",
+	scalar(b, "streamgate_channels", "gauge",
+	       "Channels held by the hub of the worker that answered.",
 	       sg_hub_channel_count(srv->hub));
-	scalar(b, "streamgate_messages_published_total", "counter", "Messages published.", published);
+	scalar(b, "streamgate_messages_published_total", "counter", "Messages published.",
+	       published);
 	scalar(b, "streamgate_frames_dropped_total", "counter",
 	       "Queued frames dropped by slow_policy drop_oldest.", dropped);
 	scalar(b, "streamgate_slow_disconnects_total", "counter",
@@ -152,7 +155,7 @@ static void basics(sg_buf *b, sg_server *srv)
 	family(b, "streamgate_worker_connections", "gauge", "Streams open now, by worker.");
 	for (size_t i = 0; i < g->n; i++)
 		sg_buf_printf(b, "streamgate_worker_connections{worker=\"%zu\"} %zu\n", i,
-			      atomic_load(&g->workers[i]->connections));
+		              atomic_load(&g->workers[i]->connections));
 }
 
 static void metrics_get(sg_server *srv, const sg_request *req, sg_response *r)
@@ -164,13 +167,14 @@ static void metrics_get(sg_server *srv, const sg_request *req, sg_response *r)
 	r->content_type = "text/plain; version=0.0.4";
 	basics(&r->body, srv);
 	by_transport(&r->body, g);
-	histogram(&r->body, g, "streamgate_delivery_lag_seconds",
-		  "Time from a message's publish (on this node) to the write of its first byte to a "
-		  "client; replays from history count with their age.",
-		  offsetof(sg_obs, lag), &sg_obs_lag_bounds);
+	histogram(
+	    &r->body, g, "streamgate_delivery_lag_seconds",
+	    "Time from a message's publish (on this node) to the write of its first byte to a "
+	    "client; replays from history count with their age.",
+	    offsetof(sg_obs, lag), &sg_obs_lag_bounds);
 	histogram(&r->body, g, "streamgate_stream_duration_seconds",
-		  "How long streams lasted, observed when they end.", offsetof(sg_obs, duration),
-		  &sg_obs_duration_bounds);
+	          "How long streams lasted, observed when they end.", offsetof(sg_obs, duration),
+	          &sg_obs_duration_bounds);
 	/* memory and workers cannot be down; the redis broker reports its link */
 	scalar(&r->body, "streamgate_broker_up", "gauge",
 	       "1 while the broker can carry messages (memory and workers: always).", 1);
@@ -180,9 +184,9 @@ static void metrics_get(sg_server *srv, const sg_request *req, sg_response *r)
 }
 
 const sg_endpoint sg_endpoint_metrics = {
-	.name = "metrics",
-	.match = metrics_match,
-	.methods = SG_M_GET,
-	.allow = "GET, HEAD, OPTIONS",
-	.get = metrics_get,
+    .name = "metrics",
+    .match = metrics_match,
+    .methods = SG_M_GET,
+    .allow = "GET, HEAD, OPTIONS",
+    .get = metrics_get,
 };

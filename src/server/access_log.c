@@ -24,7 +24,7 @@
 
 #define QUEUE_BYTES (1u << 20) /* lines waiting for the writer */
 #define LINE_MAX_BYTES 8192    /* over it (it cannot be: TARGET_MAX) a line is dropped */
-#define TARGET_MAX 2048	       /* bytes of the target kept before "..." */
+#define TARGET_MAX 2048        /* bytes of the target kept before "..." */
 
 enum { FORMAT_JSON, FORMAT_COMBINED };
 
@@ -191,9 +191,9 @@ static void enqueue(sg_access_log *l, const char *line, size_t n)
 /* A query name whose value is a credential. */
 static int secret_name(const char *name, size_t n)
 {
-	static const char *const words[] = {"token", "ticket", "jwt",	   "key",
-					    "secret", "password", "passwd", "signature",
-					    "auth",  "session",  "credential"};
+	static const char *const words[] = {"token",  "ticket",   "jwt",       "key",
+	                                    "secret", "password", "passwd",    "signature",
+	                                    "auth",   "session",  "credential"};
 	char low[64];
 	if (n >= sizeof(low))
 		return 1; /* a name this long is not worth the risk */
@@ -230,11 +230,12 @@ char *sg__access_log_target(const sg_request *req)
 		size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
 		rc = sg_buf_puts(&b, i ? "&" : "?");
 		if (!rc) /* a bare value (no name) shaped like a token goes too */
-			rc = !eq && jwt_like(arg) ? sg_buf_puts(&b, "REDACTED") : sg_buf_append(&b, arg, nlen);
+			rc = !eq && jwt_like(arg) ? sg_buf_puts(&b, "REDACTED")
+			                          : sg_buf_append(&b, arg, nlen);
 		if (!rc && eq)
 			rc = sg_buf_puts(&b, "=") ||
 			     sg_buf_puts(&b, secret_name(arg, nlen) || jwt_like(eq + 1) ? "REDACTED"
-											: eq + 1);
+			                                                                : eq + 1);
 	}
 	if (rc || !b.data) {
 		sg_buf_free(&b);
@@ -280,10 +281,10 @@ static void format_json(sg_buf *b, const sg_access_entry *e, const struct tm *tm
 	sg_buf_puts(b, "\",\"path\":\"");
 	put_escaped(b, e->target, TARGET_MAX, 1);
 	sg_buf_printf(b,
-		      "\",\"transport\":\"%s\",\"h2\":%s,\"status\":%d,\"bytes\":%llu,"
-		      "\"duration_ms\":%.3f,\"messages\":%lu,\"reason\":",
-		      e->transport, e->h2 ? "true" : "false", e->status, e->bytes,
-		      (double)e->duration_us / 1000.0, e->messages);
+	              "\",\"transport\":\"%s\",\"h2\":%s,\"status\":%d,\"bytes\":%llu,"
+	              "\"duration_ms\":%.3f,\"messages\":%lu,\"reason\":",
+	              e->transport, e->h2 ? "true" : "false", e->status, e->bytes,
+	              (double)e->duration_us / 1000.0, e->messages);
 	if (e->reason)
 		sg_buf_printf(b, "\"%s\"}\n", e->reason);
 	else
@@ -300,10 +301,10 @@ static void format_combined(sg_buf *b, const sg_access_entry *e, const struct tm
 	sg_buf_puts(b, " ");
 	put_escaped(b, e->target, TARGET_MAX, 0);
 	sg_buf_printf(b,
-		      " %s\" %d %llu \"-\" \"-\" transport=%s duration_ms=%.3f messages=%lu "
-		      "reason=%s\n",
-		      e->h2 ? "HTTP/2.0" : "HTTP/1.1", e->status, e->bytes, e->transport,
-		      (double)e->duration_us / 1000.0, e->messages, e->reason ? e->reason : "-");
+	              " %s\" %d %llu \"-\" \"-\" transport=%s duration_ms=%.3f messages=%lu "
+	              "reason=%s\n",
+	              e->h2 ? "HTTP/2.0" : "HTTP/1.1", e->status, e->bytes, e->transport,
+	              (double)e->duration_us / 1000.0, e->messages, e->reason ? e->reason : "-");
 }
 
 void sg__access_log_write(sg_access_log *l, const sg_access_entry *e)

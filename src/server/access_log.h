@@ -18,7 +18,7 @@ typedef struct sg_access_log sg_access_log;
 /* What one line says; every pointer borrowed. */
 typedef struct sg_access_entry {
 	const char *client, *method, *target; /* target: redacted already */
-	const char *transport;		      /* "http" for a plain answer */
+	const char *transport;                /* "http" for a plain answer */
 	int h2;
 	int status;
 	unsigned long long bytes;

@@ -166,7 +166,8 @@ void sg__chan_snaps_refresh(sg_server *srv)
 		free(top);
 		return;
 	}
-	walk w = {.subs = {v, 0, SG_CHAN_TOP_MAX, 0}, .rate = {v + SG_CHAN_TOP_MAX, 0, SG_CHAN_TOP_MAX, 1}};
+	walk w = {.subs = {v, 0, SG_CHAN_TOP_MAX, 0},
+	          .rate = {v + SG_CHAN_TOP_MAX, 0, SG_CHAN_TOP_MAX, 1}};
 	sg_hub_each_channel(srv->hub, sg_wall_ms(), walk_one, &w);
 	size_t n = 0;
 	for (size_t i = 0; i < w.subs.n; i++)
@@ -240,7 +241,8 @@ int sg__chan_snaps_merge(sg_chan_snaps *s, sg_chan_merged *m)
 		for (; j < n && strcmp(m->v[j].name, e.name) == 0; j++) {
 			if (m->v[j].worker != m->v[j - 1].worker)
 				subs += m->v[j].subscribers;
-			e.published = m->v[j].published > e.published ? m->v[j].published : e.published;
+			e.published =
+			    m->v[j].published > e.published ? m->v[j].published : e.published;
 			e.rate = m->v[j].rate > e.rate ? m->v[j].rate : e.rate;
 		}
 		e.subscribers = subs;
@@ -257,6 +259,7 @@ void sg__chan_snaps_want(sg_server *srv)
 	atomic_store(&g->chan_snaps->wanted_until_ms, sg_wall_ms() + WANTED_MS);
 	for (size_t i = 0; i < g->n; i++) /* the others refresh on their loops, for next time */
 		if (g->workers[i] != srv)
-			g->workers[i]->loop.post(&g->workers[i]->loop, snapshot_task, g->workers[i]);
+			g->workers[i]->loop.post(&g->workers[i]->loop, snapshot_task,
+			                         g->workers[i]);
 	sg__chan_snaps_refresh(srv);
 }

@@ -47,7 +47,7 @@ typedef struct sg_obs {
 static inline void sg__obs_add(atomic_ulong *a, unsigned long n)
 {
 	atomic_store_explicit(a, atomic_load_explicit(a, memory_order_relaxed) + n,
-			      memory_order_relaxed);
+	                      memory_order_relaxed);
 }
 
 /* Counts one observation of v µs (negative: 0) in h. Inline: the write
@@ -62,9 +62,9 @@ static inline void sg__obs_observe(sg_obs_hist *h, const sg_obs_bounds *b, int64
 	sg__obs_add(&h->bucket[i], 1);
 	sg__obs_add(&h->count, 1);
 	atomic_store_explicit(&h->sum_us,
-			      atomic_load_explicit(&h->sum_us, memory_order_relaxed) +
-				      (unsigned long long)v_us,
-			      memory_order_relaxed);
+	                      atomic_load_explicit(&h->sum_us, memory_order_relaxed) +
+	                          (unsigned long long)v_us,
+	                      memory_order_relaxed);
 }
 
 #endif
