@@ -182,7 +182,7 @@ static void log_line(sg_conn *c, const char *req, int status, unsigned long long
 			     .method = method,
 			     .target = target,
 			     .transport = transport,
-			     .h2 = c->is_h2,
+			     .h2 = c->via_h2,
 			     .status = status,
 			     .bytes = bytes,
 			     .duration_us = sg_mono_us() - c->start_us,
@@ -239,7 +239,8 @@ void sg__conn_release(sg_conn *c, int errored)
 	sg__request_free(c->req);
 	free(c->rate_key);
 	/* ready for the next request on a kept-alive connection */
-	*c = (sg_conn){.wsi = c->wsi, .srv = srv, .is_ws = c->is_ws, .is_h2 = c->is_h2};
+	*c = (sg_conn){
+	    .wsi = c->wsi, .srv = srv, .is_ws = c->is_ws, .is_h2 = c->is_h2, .via_h2 = c->via_h2};
 	if (s)
 		sg__stream_detach(s, errored);
 }

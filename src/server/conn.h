@@ -25,7 +25,8 @@ typedef struct sg_conn {
 	sg_buf wsmsg;		     /* WebSocket message being reassembled */
 	unsigned listed : 1, ending : 1, aborting : 1, timed_out : 1, is_ws : 1,
 		headers_out : 1, active : 1, ping_due : 1, is_dirty : 1,
-		is_h2 : 1, /* an HTTP/2 connection's (h2.c) */
+		is_h2 : 1,  /* an HTTP/2 connection's (h2.c) */
+		via_h2 : 1, /* an HTTP/2 stream's: the access log notes it */
 		opened : 1; /* its stream began: its end is logged */
 	struct sg_timer *timer; /* a long-poll's wait, on the loop */
 	struct sg_timer *pong_timer; /* WebSocket: a ping awaiting its pong */

@@ -10,6 +10,7 @@ import { publish, request, startServer, tempDir, waitFor } from './lib/server.mj
 import { wsClient } from './lib/clients.mjs';
 import { collect, connect, rawExchange } from './lib/raw.mjs';
 import { mint, now } from './lib/jwt.mjs';
+import { h2Connect, h2Request, makeCa, makeServerCert, tlsArgs } from './lib/tls.mjs';
 
 const SECRET = 'access-log-test-secret-0123456789';
 const token = (claims = {}) => mint('HS256', SECRET, {
@@ -195,5 +196,49 @@ describe('access log, combined', { timeout: 60000 }, () => {
     const line = await lineWith(file, 'transport=sse');
     assert.match(line, new RegExp(`^127\\.0\\.0\\.1 - - ${TIME_COMBINED} "GET /channels/comb HTTP/1\\.1" 200 ${bytes} "-" "-" transport=sse duration_ms=\\d+\\.\\d{3} messages=1 reason=client_left$`));
     assert.ok(!fs.readFileSync(file, 'utf8').includes('abc'));
+  });
+});
+
+describe('access log, HTTP/2', { timeout: 60000 }, () => {
+  let server;
+  let tmp;
+  let file;
+  let session;
+  before(async () => {
+    tmp = tempDir('sg-access-');
+    file = path.join(tmp.dir, 'h2.log');
+    makeCa(tmp.dir);
+    const files = makeServerCert(tmp.dir);
+    server = await startServer({ args: [...tlsArgs(files), '--access-log', file, '--heartbeat-ms', '0'], tls: true });
+    session = await h2Connect(server.tlsPort, fs.readFileSync(path.join(tmp.dir, 'ca.pem')));
+  });
+  after(async () => {
+    session?.close();
+    await server.stop();
+    tmp.cleanup();
+  });
+
+  it('an answer and a stream over HTTP/2 are noted h2', async () => {
+    const r = await h2Request(session, { path: '/healthz?access_token=h2secret' });
+    assert.equal(r.status, 200);
+    const plain = parsed(await lineWith(file, '/healthz'));
+    assert.deepEqual(plain, {
+      remote_addr: '127.0.0.1', method: 'GET', path: '/healthz?access_token=REDACTED', transport: 'http',
+      h2: true, status: 200, bytes: r.body.length, messages: 0, reason: null,
+    });
+    const req = session.request({ ':path': '/channels/h2s', accept: 'text/event-stream' });
+    let text = '';
+    req.setEncoding('utf8').on('data', (d) => (text += d));
+    req.on('error', () => {});
+    await waitFor(() => text.includes(': ok\n\n'), { what: 'h2 SSE prelude' });
+    assert.equal((await publish(server.url, 'h2s', 'over h2')).subscribers, 1);
+    await waitFor(() => text.includes('data: over h2\n\n'), { what: 'h2 SSE message' });
+    req.close(); // RST_STREAM: the client left
+    const e = parsed(await lineWith(file, '"transport":"sse"'));
+    assert.deepEqual(e, {
+      remote_addr: '127.0.0.1', method: 'GET', path: '/channels/h2s', transport: 'sse', h2: true, status: 200,
+      bytes: Buffer.byteLength(text), messages: 1, reason: 'client_left',
+    });
+    assert.ok(!fs.readFileSync(file, 'utf8').includes('h2secret'));
   });
 });
