@@ -5,14 +5,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import parsePrometheus from 'parse-prometheus-text-format';
-import { publish, request, startServer, waitFor, waitForConnections } from './lib/server.mjs';
-import { curl, wsClient } from './lib/clients.mjs';
+import { publish, request, startServer, waitFor, waitForConnections, withTimeout } from './lib/server.mjs';
+import { curl, stalledGet, wsClient } from './lib/clients.mjs';
+import { mint, now } from './lib/jwt.mjs';
 
 const TRANSPORTS = ['chunked', 'sse', 'ws', 'longpoll', 'ndjson'];
 const REASONS = ['ended', 'client_left', 'slow_client', 'shutdown', 'deleted', 'token_expired', 'error'];
 
-async function scrape(base) {
-  const res = await request(base, { path: '/metrics' });
+async function scrape(base, headers = {}) {
+  const res = await request(base, { path: '/metrics', headers });
   assert.equal(res.status, 200);
   assert.equal(res.headers['content-type'], 'text/plain; version=0.0.4');
   // the parser gives types as prom2json does, upper-case
@@ -176,5 +177,49 @@ describe('GET /channels: the top channels and totals', { timeout: 60000 }, () =>
     for (const bad of ['0', '1001', 'abc', '-1', '1e3'])
       assert.equal((await request(server.url, { path: `/channels?limit=${bad}` })).status, 400, bad);
     for (const s of subs) await s.kill();
+  });
+});
+
+describe('/metrics: streams closed as slow, for an error, by token expiry', { timeout: 120000 }, () => {
+  const SECRET = 'metrics-test-secret-0123456789abcdef';
+  const token = (claims) => mint('HS256', SECRET, { sub: 'm', iat: now(), ...claims });
+  const admin = { Authorization: `Bearer ${token({ exp: now() + 3600, streamgate: { admin: true } })}` };
+  let server;
+  before(async () => {
+    server = await startServer({
+      args: ['--heartbeat-ms', '0', '--queue-bytes', '65536', '--slow-policy', 'disconnect', '--history-count', '16',
+        '--auth-jwt-alg', 'HS256', '--auth-jwt-key', SECRET, '--anonymous-subscribe', '*', '--anonymous-publish', '*'],
+    });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it('one of each, counted under its reason', async () => {
+    // a client that stops reading, under slow_policy disconnect
+    const stalled = await stalledGet(server.port, '/channels/slow');
+    await waitFor(async () => (await publish(server.url, 'slow', 'hello')).subscribers === 1, { what: 'stalled subscribed' });
+    let cut = false;
+    for (let i = 0; i < 4096 && !cut; i++)
+      cut = (await publish(server.url, 'slow', `m${i}:`.padEnd(32768, 'x'))).subscribers === 0;
+    assert.ok(cut, 'the stalled client was cut');
+    stalled.socket.destroy();
+    // a protocol error: a binary WebSocket message
+    const ws = await wsClient(`ws://127.0.0.1:${server.port}/channels/err`);
+    ws.ws.send(Buffer.from([1, 2, 3]), { binary: true });
+    assert.equal((await ws.waitClosed(10000)).code, 1003);
+    // a token that expires while its stream is open
+    const exp = now() + 1;
+    const sse = curl(`${server.url}/channels/exp?access_token=${token({ exp, streamgate: { subscribe: ['exp'] } })}`,
+      { args: ['-H', 'Accept: text/event-stream'] });
+    await sse.waitHeaders();
+    const done = await withTimeout(sse.done, 10000, 'the stream to end when its token expires');
+    assert.equal(done.code, 0);
+    assert.ok(done.stdout.toString().includes('token_expired'));
+    await waitFor(async () => byLabel((await scrape(server.url, admin)).families,
+      'streamgate_connections_by_transport', 'transport').sse === 0, { what: 'every stream gone' });
+    const { families } = await scrape(server.url, admin);
+    assert.deepEqual(byLabel(families, 'streamgate_streams_closed_total', 'reason'),
+      { ...zeros(REASONS), slow_client: 1, error: 1, token_expired: 1 });
   });
 });
