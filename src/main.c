@@ -35,7 +35,7 @@
 
 static sg_server *running;	  /* what SIGTERM/SIGINT stop */
 static atomic_int stopping;	  /* a stop signal came */
-static atomic_long watchdog_ms;	  /* shutdown_grace_ms + slack; reload updates it */
+static atomic_long watchdog_ms;	  /* drain_ms + shutdown_grace_ms + slack; reload updates it */
 static timer_t watchdog;	  /* armed by the first stop signal */
 static int have_watchdog;	  /* timer_create succeeded */
 static sem_t wake;		  /* wakes the reload thread */
@@ -209,7 +209,7 @@ static void reload(const reloader *r)
 	if (rc)
 		fprintf(stderr, "streamgate: reload: %s\n", sg_strerror(rc));
 	else {
-		atomic_store(&watchdog_ms, (long)next->shutdown_grace_ms + WATCHDOG_SLACK_MS);
+		atomic_store(&watchdog_ms, (long)(next->shutdown_grace_ms + next->drain_ms) + WATCHDOG_SLACK_MS);
 		fprintf(stderr, "streamgate: reload: done\n");
 	}
 	sg_config_free(next);
@@ -249,7 +249,7 @@ static void signals_install(const sg_config *cfg)
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
-	atomic_store(&watchdog_ms, (long)cfg->shutdown_grace_ms + WATCHDOG_SLACK_MS);
+	atomic_store(&watchdog_ms, (long)(cfg->shutdown_grace_ms + cfg->drain_ms) + WATCHDOG_SLACK_MS);
 	struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGALRM};
 	have_watchdog = timer_create(CLOCK_MONOTONIC, &sev, &watchdog) == 0;
 	sa.sa_handler = on_watchdog;

@@ -15,6 +15,7 @@ sg_frame *sg_frame_new(size_t len)
 		return NULL;
 	atomic_init(&f->refs, 1);
 	f->len = len;
+	f->pub_us = 0;
 	atomic_fetch_add(&live_frames, 1);
 	return f;
 }

@@ -13,6 +13,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define SG_FRAME_HEADROOM 32
 #define SG_FRAME_TAILROOM 8
@@ -20,6 +21,8 @@
 typedef struct sg_frame {
 	atomic_int refs;
 	size_t len;
+	int64_t pub_us; /* sg_mono_us() of the message's publish; 0: not a message
+			   (prelude, heartbeat, control): not a delivery */
 	unsigned char mem[]; /* HEADROOM + len + TAILROOM */
 } sg_frame;
 

@@ -199,6 +199,34 @@ static int history_append(sg_hub *h, sg_channel *c, sg_msg *m)
 	return 0;
 }
 
+/* Counts a publish at now_ms in c's rate window; a window closes at the
+ * first publish a second or more after it opened. */
+static void rate_count(sg_channel *c, int64_t now_ms)
+{
+	int64_t span = now_ms - c->win_start_ms;
+	if (span >= 1000) {
+		c->rate = span < 2000 ? (float)c->win_count * 1000.0f / (float)span : 0.0f;
+		c->win_start_ms = now_ms;
+		c->win_count = 0;
+	}
+	c->win_count++;
+	c->published++;
+}
+
+void sg_hub_each_channel(sg_hub *h, int64_t now_ms, void (*fn)(void *ud, const sg_channel_stat *st),
+			 void *ud)
+{
+	for (size_t b = 0; b < h->nbuckets; b++)
+		for (sg_channel *c = h->buckets[b]; c; c = c->next) {
+			int64_t span = now_ms - c->win_start_ms;
+			sg_channel_stat st = {.name = c->name,
+					      .subscribers = c->nsubs,
+					      .published = c->published,
+					      .rate = span < 2000 ? c->rate : 0.0};
+			fn(ud, &st);
+		}
+}
+
 int sg_hub_publish(sg_hub *h, const sg_publish_req *req, sg_publish_result *res)
 {
 	sg_id pos;
@@ -225,6 +253,7 @@ int sg_hub_publish_at(sg_hub *h, const sg_publish_req *req, sg_id pos, sg_publis
 	if (!m)
 		return SG_ENOMEM;
 	h->last = c->last = pos;
+	rate_count(c, now);
 	sg__hub_idle_touch(h, c);
 	rc = history_append(h, c, m);
 	/* a subscriber may be cut (slow consumer) and leave during fan-out */
@@ -434,8 +463,10 @@ int sg_hub_delete(sg_hub *h, const char *channel, size_t *subscribers)
 	if (n)
 		subscribers_changed(h, c, -(long)n);
 	sg__hub_channel_remove(h, c);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		sg__stream_set_end_reason(subs[i], SG_END_DELETED);
 		sg_stream_close(subs[i]);
+	}
 	free(subs);
 	return 0;
 }

@@ -105,6 +105,17 @@ const char *sg_hub_channel_name(const struct sg_channel *c);
 /* SG_ENOTFOUND when the channel does not exist. */
 int sg_hub_channel_info(sg_hub *h, const char *channel, sg_channel_info *out);
 size_t sg_hub_channel_count(const sg_hub *h);
+/* What GET /channels reports of one channel; name borrowed for the call. */
+typedef struct sg_channel_stat {
+	const char *name;
+	size_t subscribers; /* this hub's */
+	uint64_t published; /* since the channel was made here */
+	double rate;	    /* publishes a second over the last full window of 1 to 2 s; 0 when
+			       none came for 2 s */
+} sg_channel_stat;
+/* Calls fn for every channel (loop thread; fn must not change the hub). */
+void sg_hub_each_channel(sg_hub *h, int64_t now_ms, void (*fn)(void *ud, const sg_channel_stat *st),
+			 void *ud);
 /* Evicts expired history and frees channels that have neither subscribers
  * nor history; a channel eviction passed over because another hub had
  * subscribers becomes evictable again when it has none. Returns how many

@@ -7,6 +7,7 @@
 #define SG_CORE_HUB_PRIVATE_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include "hub.h"
 #include "message.h"
@@ -38,6 +39,12 @@ struct sg_channel {
 	sg_channel *next; /* bucket chain */
 	sg_idle_list idle; /* which of the hub's idle lists holds it */
 	sg_channel *idle_prev, *idle_next;
+	/* publish rate (GET /channels): publishes counted in a window of at
+	 * least a second, and the rate of the last full window */
+	uint64_t published;
+	int64_t win_start_ms;
+	uint32_t win_count;
+	float rate;
 };
 
 /* The hub; owns its channels. */

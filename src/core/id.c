@@ -67,6 +67,13 @@ int64_t sg_wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t sg_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 sg_id sg_id_next(sg_id last, uint64_t now_ms)
 {
 	if (now_ms > last.ms)

@@ -27,6 +27,8 @@ void sg_id_format(sg_id id, char *out);
 int sg_id_cmp(sg_id a, sg_id b);
 /* The wall clock in ms since the epoch: what ids are made of. */
 int64_t sg_wall_ms(void);
+/* A monotonic clock in µs: for durations and delivery lag, never ids. */
+int64_t sg_mono_us(void);
 /* The id after last at wall-clock time now_ms. */
 sg_id sg_id_next(sg_id last, uint64_t now_ms);
 /* The id a publish gets: want NULL, the next after last; otherwise want

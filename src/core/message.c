@@ -24,6 +24,7 @@ sg_msg *sg_msg_new(const char *channel, sg_id pos, const char *id, const char *e
 	atomic_init(&m->refs, 1);
 	m->pos = pos;
 	m->time_ms = time_ms;
+	m->pub_us = sg_mono_us();
 	m->channel = strdup(channel ? channel : "");
 	m->id = dup_or_null(id);
 	m->event = dup_or_null(event);
@@ -67,8 +68,8 @@ void sg_msg_unref(sg_msg *m)
 sg_frame *sg_msg_frame(sg_msg *m, const sg_transport *t, int tagged)
 {
 	int slot = t->slot * 2 + (tagged != 0);
-	if (!m->frames[slot])
-		m->frames[slot] = t->render(m, tagged);
+	if (!m->frames[slot] && (m->frames[slot] = t->render(m, tagged)))
+		m->frames[slot]->pub_us = m->pub_us;
 	return m->frames[slot];
 }
 

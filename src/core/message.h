@@ -23,6 +23,7 @@ typedef struct sg_msg {
 	atomic_int refs;
 	sg_id pos;    /* hub position; zero for a stream's own chunks */
 	int64_t time_ms;
+	int64_t pub_us; /* sg_mono_us() when made here: delivery lag runs from it */
 	char *id;     /* id as the client sees it, or NULL */
 	char *channel;
 	char *event; /* NULL when none */

@@ -106,6 +106,32 @@ void *sg_stream_user(const sg_stream *s)
 	return s->user;
 }
 
+const char *sg_end_reason_name(sg_end_reason r)
+{
+	static const char *const names[SG_END_REASONS] = {
+		[SG_END_UNSET] = "",
+		[SG_END_ENDED] = "ended",
+		[SG_END_CLIENT_LEFT] = "client_left",
+		[SG_END_SLOW] = "slow_client",
+		[SG_END_SHUTDOWN] = "shutdown",
+		[SG_END_DELETED] = "deleted",
+		[SG_END_TOKEN_EXPIRED] = "token_expired",
+		[SG_END_ERROR] = "error",
+	};
+	return (unsigned)r < SG_END_REASONS ? names[r] : "";
+}
+
+void sg__stream_set_end_reason(sg_stream *s, sg_end_reason r)
+{
+	if (!s->end_reason)
+		s->end_reason = (unsigned char)r;
+}
+
+sg_end_reason sg__stream_end_reason(const sg_stream *s)
+{
+	return (sg_end_reason)s->end_reason;
+}
+
 /* ---- queue ------------------------------------------------------------ */
 
 size_t sg__stream_queued(const sg_stream *s)
@@ -156,6 +182,7 @@ static int make_room(sg_stream *s, size_t need)
 	if (s->bytes + need <= s->limits.queue_bytes || s->count == 0)
 		return 0;
 	if (s->limits.policy == SG_SLOW_DISCONNECT) {
+		sg__stream_set_end_reason(s, SG_END_SLOW);
 		atomic_fetch_add(&s->counters->slow_disconnects, 1);
 		sg__stream_abort(s, "slow consumer");
 		return 1;
@@ -209,10 +236,12 @@ static int deliver_filtered(sg_stream *s, sg_msg *m)
 	int rc = 1;
 	if (!sg__stream_filters_run(s, &c)) {
 		sg_msg *own = m;
-		if (c.owned)
-			own = sg_msg_new(m->channel, m->pos, m->id, m->event, c.data, c.len,
-					 m->time_ms);
+		if (c.owned && (own = sg_msg_new(m->channel, m->pos, m->id, m->event, c.data,
+						 c.len, m->time_ms)))
+			own->pub_us = m->pub_us;
 		sg_frame *f = own ? s->transport->render(own, s->tagged) : NULL;
+		if (f)
+			f->pub_us = m->pub_us;
 		rc = f ? sg__stream_push(s, f) : SG_ENOMEM;
 		sg_frame_unref(f);
 		if (own != m)

@@ -54,6 +54,27 @@ typedef struct sg_stream_counters {
 	atomic_ulong slow_disconnects;
 } sg_stream_counters;
 
+/* Why a stream ended (access log, streams closed by reason). The first
+ * cause given wins: a stream cut as a slow client during a shutdown was
+ * cut for being slow. */
+typedef enum sg_end_reason {
+	SG_END_UNSET,	      /* none given yet */
+	SG_END_ENDED,	      /* the application or the transport ended it (long-poll answered) */
+	SG_END_CLIENT_LEFT,   /* the client hung up, or stopped answering pings */
+	SG_END_SLOW,	      /* cut by slow_policy disconnect */
+	SG_END_SHUTDOWN,      /* the server stopped or drained */
+	SG_END_DELETED,	      /* its channel was deleted */
+	SG_END_TOKEN_EXPIRED, /* its token expired */
+	SG_END_ERROR,	      /* a protocol error, or the server failed */
+	SG_END_REASONS
+} sg_end_reason;
+
+/* Names for the reasons ("client_left", ...), static; "" for UNSET. */
+const char *sg_end_reason_name(sg_end_reason r);
+/* Notes why s is ending unless a cause is already noted (loop thread). */
+void sg__stream_set_end_reason(sg_stream *s, sg_end_reason r);
+sg_end_reason sg__stream_end_reason(const sg_stream *s);
+
 /* A new stream with one ref (the server's). loop, sink, counters are
  * borrowed and must outlive it. */
 sg_stream *sg__stream_new(const sg_transport *t, sg_loop *loop, const sg_stream_sink *sink,

@@ -37,6 +37,7 @@ struct sg_stream {
 
 	hook_list hooks[HOOK_KINDS];
 	int in_before_close;
+	unsigned char end_reason; /* sg_end_reason */
 	void *user;
 
 	struct stream_failure *fail; /* set by sg_stream_fail; NULL: none */

@@ -2,12 +2,12 @@
  * metrics_stream — GET /metrics/stream: the figures of /metrics as one JSON
  * object a second (README "GET /metrics/stream"), on any transport; the
  * dashboard (www/dashboard.html) reads it with EventSource. Admin only, as
- * /metrics. It renders what health.c sums and counts nothing itself.
+ * /metrics. It renders what metrics.c sums and counts nothing itself.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "health.h"
+#include "metrics.h"
 #include "server/rights.h"
 
 #define PATH "/metrics/stream"

@@ -8,6 +8,7 @@ static const sg_endpoint *const builtin[] = {
 	&sg_endpoint_health,
 	&sg_endpoint_metrics,
 	&sg_endpoint_metrics_stream,
+	&sg_endpoint_channel_stats,
 	&sg_endpoint_channel_info,
 	&sg_endpoint_channels,
 	&sg_endpoint_ticket,

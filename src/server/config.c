@@ -78,6 +78,15 @@ static int redis_url_check(const char *value, char *err, size_t errlen)
 	return SG_EINVAL;
 }
 
+/* access_log_format: json or combined. */
+static int log_format_check(const char *value, char *err, size_t errlen)
+{
+	if (strcmp(value, "json") == 0 || strcmp(value, "combined") == 0)
+		return 0;
+	snprintf(err, errlen, "expected json or combined, got \"%.60s\"", value);
+	return SG_EINVAL;
+}
+
 static const key_spec keys[] = {
 	RESTART_TEXT(listen, "127.0.0.1:8080", "address and port to listen on (port 0: any free port)"),
 	RESTART_TEXT(www, "www", "directory of static files served at /"),
@@ -133,6 +142,9 @@ static const key_spec keys[] = {
 	RESTART_TEXT(redis_master, "mymaster", "broker redis: the name the sentinels know the primary by"),
 	RESTART_SIZE(redis_wait_replicas, 0, 100, "0", "broker redis: a publish is answered once this many replicas have it too (WAIT; 0: when the primary has it)"),
 	SIZE(redis_timeout_ms, 10, 600000, "2000", "how long a Redis connect or command may take before it counts as failed (an HTTP answer waiting for the broker gets 504 after twice this)"),
+	RESTART_TEXT(access_log, "", "file for one line per request and per stream end, - for stderr (empty: none); reopened on SIGHUP"),
+	CHECKED_TEXT(access_log_format, log_format_check, "json", "json or combined (Apache/nginx combined, then transport, duration, messages, reason)"),
+	SIZE(drain_ms, 0, 600000, "0", "on SIGTERM, close the listeners and ask streaming clients to reconnect elsewhere over this long before exiting (0: end every stream at once)"),
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -65,6 +65,10 @@ struct sg_config {
 	size_t redis_wait_replicas;
 	char redis_sentinels[512];
 	char redis_master[128];
+	/* operations (README "Access log", "Rolling restarts") */
+	char access_log[512];	     /* "": none; "-": stderr */
+	char access_log_format[16]; /* json or combined */
+	size_t drain_ms;
 };
 
 /* Writes the host part of cfg->listen into host (hostlen bytes) and its

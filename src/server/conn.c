@@ -13,11 +13,29 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "access_log.h"
 #include "auth/principal.h"
 #include "h1.h"
 #include "h2.h"
 #include "respond.h"
 #include "websocket.h"
+
+/* "client\0method\0target" for the line the stream's end writes (the
+ * request is gone by then). NULL on no memory: the line says "-". */
+static char *access_req_keep(const sg_request *req)
+{
+	char *target = sg__access_log_target(req);
+	const char *client = sg__client_ip(req);
+	size_t lc = strlen(client), lm = strlen(req->method), lt = target ? strlen(target) : 0;
+	char *k = target ? malloc(lc + lm + lt + 3) : NULL;
+	if (k) {
+		memcpy(k, client, lc + 1);
+		memcpy(k + lc + 1, req->method, lm + 1);
+		memcpy(k + lc + lm + 2, target, lt + 1);
+	}
+	free(target);
+	return k;
+}
 
 sg_stream *sg__conn_stream_new(sg_conn *c, const sg_transport *t, const sg_stream_sink *sink)
 {
@@ -28,6 +46,11 @@ sg_stream *sg__conn_stream_new(sg_conn *c, const sg_transport *t, const sg_strea
 		return NULL;
 	c->stream = s;
 	c->listed = 1;
+	c->start_us = c->req ? c->req->start_us : sg_mono_us();
+	c->slot = (unsigned char)t->slot;
+	if (srv->group->access_log && c->req)
+		c->access_req = access_req_keep(c->req);
+	sg__obs_add(&srv->obs.opened[c->slot], 1);
 	SG_LIST_PUSH(srv->conns, c, prev, next);
 	atomic_fetch_add(&srv->connections, 1);
 	sg_hub_attach(srv->hub, s);
@@ -98,8 +121,10 @@ static void write_pass(struct ev_loop *loop, ev_prepare *w, int revents)
 	sg_conn *c;
 	if (write_pass_deferred(wr))
 		return;
-	if (srv->dirty)
+	if (srv->dirty) {
 		wr->last = ev_now(loop);
+		srv->write_now_us = sg_mono_us(); /* one clock read per pass, not per write */
+	}
 	while ((c = srv->dirty)) {
 		sg__conn_dirty_unlink(c);
 		if (c->is_ws)
@@ -136,9 +161,69 @@ void sg__conn_writer_stop(sg_server *srv)
 
 /* ---- the stream's end ---------------------------------------------------- */
 
+/* Why c's stream ends, when nothing said so before. */
+static sg_end_reason end_reason(const sg_conn *c, int errored)
+{
+	sg_end_reason r = sg__stream_end_reason(c->stream);
+	if (r)
+		return r;
+	if (c->srv->shutting_down)
+		return SG_END_SHUTDOWN;
+	return errored ? SG_END_CLIENT_LEFT : SG_END_ENDED;
+}
+
+static void log_line(sg_conn *c, const char *req, int status, unsigned long long bytes,
+		     const char *transport, const char *reason)
+{
+	const char *client = req ? req : "-";
+	const char *method = req ? client + strlen(client) + 1 : "-";
+	const char *target = req ? method + strlen(method) + 1 : "-";
+	sg_access_entry e = {.client = client,
+			     .method = method,
+			     .target = target,
+			     .transport = transport,
+			     .h2 = c->via_h2,
+			     .status = status,
+			     .bytes = bytes,
+			     .duration_us = sg_mono_us() - c->start_us,
+			     .messages = c->messages,
+			     .reason = reason};
+	sg__access_log_write(c->srv->group->access_log, &e);
+}
+
+/* The stream's end in /metrics and the access log: one place for HTTP/1,
+ * HTTP/2 and WebSocket. */
+static void stream_ended(sg_conn *c, int errored)
+{
+	sg_obs *o = &c->srv->obs;
+	sg_end_reason r = end_reason(c, errored);
+	sg__obs_add(&o->closed[c->slot], 1);
+	sg__obs_add(&o->ended[r], 1);
+	sg__obs_observe(&o->duration, &sg_obs_duration_bounds, sg_mono_us() - c->start_us);
+	if (c->opened && c->srv->group->access_log) {
+		const sg_transport *t = sg__stream_transport_of(c->stream);
+		log_line(c, c->access_req, c->is_ws ? 101 : 200, c->sent, t->name,
+			 sg_end_reason_name(r));
+	}
+}
+
+void sg__conn_log_request(sg_conn *c, int status, size_t bytes)
+{
+	if (!c->srv->group->access_log)
+		return;
+	char *keep = c->req ? access_req_keep(c->req) : NULL;
+	c->start_us = c->req ? c->req->start_us : sg_mono_us();
+	c->messages = 0;
+	log_line(c, keep, status, bytes, "http", NULL);
+	free(keep);
+}
+
 void sg__conn_release(sg_conn *c, int errored)
 {
 	sg_server *srv = c->srv;
+	if (c->stream)
+		stream_ended(c, errored);
+	free(c->access_req);
 	sg__conn_dirty_unlink(c); /* its links are about to be cleared */
 	srv->loop.timer_cancel(&srv->loop, c->timer);
 	srv->loop.timer_cancel(&srv->loop, c->pong_timer);
@@ -154,7 +239,8 @@ void sg__conn_release(sg_conn *c, int errored)
 	sg__request_free(c->req);
 	free(c->rate_key);
 	/* ready for the next request on a kept-alive connection */
-	*c = (sg_conn){.wsi = c->wsi, .srv = srv, .is_ws = c->is_ws, .is_h2 = c->is_h2};
+	*c = (sg_conn){
+	    .wsi = c->wsi, .srv = srv, .is_ws = c->is_ws, .is_h2 = c->is_h2, .via_h2 = c->via_h2};
 	if (s)
 		sg__stream_detach(s, errored);
 }
@@ -169,14 +255,17 @@ char *sg__conn_longpoll_response(sg_conn *c, sg_response *r)
 	char *gap = sg__stream_notes(s) ? strdup(sg__stream_notes(s)) : NULL;
 	r->gap = gap;
 	sg_buf_puts(&r->body, t->batch_open);
+	int64_t now = sg_mono_us();
 	for (size_t i = 0; sg__stream_queued(s); i++) {
 		sg_frame *f = sg__stream_peek(s, 0);
 		if (i)
 			sg_buf_puts(&r->body, t->batch_sep);
 		sg_buf_append(&r->body, sg_frame_data(f), f->len);
+		sg__conn_sent(c, f, 0, now);
 		sg__stream_pop(s);
 	}
 	sg_buf_puts(&r->body, t->batch_close);
+	c->sent += r->body.len;
 	return gap;
 }
 
@@ -284,12 +373,27 @@ size_t sg__conn_batch(sg_conn *c, const sg_wire_framing *w, unsigned char **star
 		p += tail;
 	}
 	*len = (size_t)(p - *start);
+	c->sent += *len;
 	return take;
+}
+
+void sg__conn_sent(sg_conn *c, const sg_frame *f, size_t len, int64_t now_us)
+{
+	sg_server *srv = c->srv;
+	c->sent += len;
+	if (!f->pub_us)
+		return; /* a prelude, heartbeat or control frame: not a delivery */
+	c->messages++;
+	sg__obs_add(&srv->obs.delivered[c->slot], 1);
+	sg__obs_observe(&srv->obs.lag, &sg_obs_lag_bounds, now_us - f->pub_us);
 }
 
 void sg__conn_batch_done(sg_conn *c, size_t n)
 {
+	int64_t now = c->srv->write_now_us;
 	c->active = 1;
+	for (size_t i = 0; i < n; i++)
+		sg__conn_sent(c, sg__stream_peek(c->stream, i), 0, now);
 	while (n--)
 		sg__stream_pop(c->stream);
 }

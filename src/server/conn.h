@@ -25,7 +25,9 @@ typedef struct sg_conn {
 	sg_buf wsmsg;		     /* WebSocket message being reassembled */
 	unsigned listed : 1, ending : 1, aborting : 1, timed_out : 1, is_ws : 1,
 		headers_out : 1, active : 1, ping_due : 1, is_dirty : 1,
-		is_h2 : 1; /* an HTTP/2 connection's (h2.c) */
+		is_h2 : 1,  /* an HTTP/2 connection's (h2.c) */
+		via_h2 : 1, /* an HTTP/2 stream's: the access log notes it */
+		opened : 1; /* its stream began: its end is logged */
 	struct sg_timer *timer; /* a long-poll's wait, on the loop */
 	struct sg_timer *pong_timer; /* WebSocket: a ping awaiting its pong */
 	struct sg_timer *msg_timer;  /* WebSocket: a message awaiting its end */
@@ -34,6 +36,12 @@ typedef struct sg_conn {
 	struct sg_principal *principal; /* the stream's rights (owned); NULL: anonymous */
 	struct sg_timer *expiry;	/* ends the stream when principal expires */
 	char *rate_key;		/* WebSocket: its publishes' sg__rate_key, owned */
+	/* for /metrics and the access log, while it streams */
+	int64_t start_us;	     /* sg_mono_us() when its request came */
+	unsigned long long sent;     /* bytes written of its stream */
+	unsigned long messages;	     /* messages written */
+	unsigned char slot;	     /* its transport's slot */
+	char *access_req;	     /* with access_log: "client\0method\0target", owned */
 } sg_conn;
 
 /* Makes a stream for c with transport t whose events go to sink, and
@@ -80,5 +88,11 @@ extern const sg_wire_framing sg_wire_chunked, sg_wire_raw, sg_wire_websocket;
 size_t sg__conn_batch(sg_conn *c, const sg_wire_framing *w, unsigned char **start, size_t *len);
 /* Pops the n frames a written batch held. */
 void sg__conn_batch_done(sg_conn *c, size_t n);
+/* Counts f, about to be written on c at now_us, as a delivery (when it
+ * carries a message) and len bytes as sent. */
+void sg__conn_sent(sg_conn *c, const sg_frame *f, size_t len, int64_t now_us);
+/* The access log's line for the plain answer c->req (may be NULL: a head
+ * that could not be read) got: status, bytes. */
+void sg__conn_log_request(sg_conn *c, int status, size_t bytes);
 
 #endif

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "access_log.h"
+#include "chan_stats.h"
 #include "admit.h"
 #include "auth/auth.h"
 #include "listen.h"
@@ -149,7 +151,13 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 		group_free(g);
 		return NULL;
 	}
-	if (cfg->metrics_listen[0] && metrics_open(g, cfg, err, errlen)) {
+	if (!(g->chan_snaps = sg__chan_snaps_new(n))) {
+		snprintf(err, errlen, "out of memory");
+		group_free(g);
+		return NULL;
+	}
+	if ((cfg->metrics_listen[0] && metrics_open(g, cfg, err, errlen)) ||
+	    sg__access_log_open(cfg, &g->access_log, err, errlen)) {
 		group_free(g);
 		return NULL;
 	}
@@ -224,6 +232,8 @@ static void group_free(sg_group *g)
 	sg__ip_table_free(g->ips);
 	sg__rate_table_free(g->rates);
 	sg__tls_ctx_free(g);
+	sg__access_log_free(g->access_log); /* after the workers: their last lines */
+	sg__chan_snaps_free(g->chan_snaps);
 	free(g->workers);
 	free(g->threads);
 	free(g);

@@ -39,8 +39,11 @@ static void answer(sg_h1 *h, sg_response *resp)
 		return wait_for(h, resp);
 	if (h->over_limit || h->c.srv->shutting_down)
 		h->wire.close = 1; /* said in the answer's own headers */
+	size_t before = h->out.len;
 	if (sg__response_write(resp, &h->wire, &h->out))
 		sg__h1_die(h, 1);
+	if (h->c.req || resp->status >= 400) /* not a long-poll's: its stream's end said it */
+		sg__conn_log_request(&h->c, resp->status, h->out.len - before);
 	sg__response_free(resp);
 	sg__request_free(h->c.req);
 	h->c.req = NULL;
@@ -245,6 +248,7 @@ static void stream_head(sg_h1 *h)
 				     &head))
 		sg__h1_die(h, 1);
 	sg__h1_send(h, head.data, head.len);
+	c->sent += head.len; /* the access log's bytes: the head too, as for answers */
 	sg_buf_free(&head);
 	c->headers_out = 1;
 }
@@ -259,7 +263,10 @@ static void stream_begin(sg_h1 *h)
 		char e[32], d[160];
 		snprintf(e, sizeof(e), "%s", error);
 		snprintf(d, sizeof(d), "%s", detail);
+		sg_request *req = h->c.req; /* kept for the answer's access log line */
+		h->c.req = NULL;
 		sg__conn_release(&h->c, 1);
+		h->c.req = req;
 		sg_response r;
 		sg__response_init(&r);
 		sg__response_error(&r, status, e, d);

@@ -51,6 +51,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
 	if (!st)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets this stream */
 	st->c.srv = h2->c.srv;
+	st->c.via_h2 = 1;
 	st->h2 = h2;
 	st->id = frame->hd.stream_id;
 	SG_LIST_PUSH(h2->streams, st, prev, next);

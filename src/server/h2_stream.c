@@ -116,6 +116,8 @@ void sg__h2_answer(sg_h2_stream *st, sg_response *resp)
 		return wait_for(st, resp);
 	h2_fields f = {.store = SG_BUF_INIT};
 	int rc = sg__response_fields(resp, cors_of(st), field_add, &f);
+	if (st->c.req || resp->status >= 400) /* not a long-poll's: its stream's end said it */
+		sg__conn_log_request(&st->c, resp->status, resp->body.len);
 	sg__h2_body_drop(st);
 	st->body = resp->body; /* the answer's body is st's now */
 	resp->body = (sg_buf)SG_BUF_INIT;
@@ -191,6 +193,8 @@ static ssize_t stream_read(nghttp2_session *session, int32_t id, uint8_t *buf, s
 			st->cur = sg_frame_ref(sg__stream_peek(s, 0));
 			st->cur_off = 0;
 			sg__stream_pop(s);
+			/* nghttp2 may ask outside the write pass: a clock of its own */
+			sg__conn_sent(&st->c, st->cur, st->cur->len, sg_mono_us());
 		}
 		size_t take = st->cur->len - st->cur_off;
 		if (take > length - n)
@@ -236,7 +240,10 @@ void sg__h2_stream_begin(sg_h2_stream *st)
 		char e[32], d[160];
 		snprintf(e, sizeof(e), "%s", error);
 		snprintf(d, sizeof(d), "%s", detail);
+		sg_request *req = st->c.req; /* kept for the answer's access log line */
+		st->c.req = NULL;
 		sg__conn_release(&st->c, 1);
+		st->c.req = req;
 		return sg__h2_fail(st, status, e, d);
 	}
 	sg_stream *s = st->c.stream;

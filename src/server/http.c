@@ -68,7 +68,9 @@ int sg__open_stream(sg_conn *c, const sg_stream_sink *sink, sg_handler_fn fn, vo
 		sg__stream_push(s, c->srv->preludes[t->slot]);
 	sg__rights_bind(c); /* the handler asks the stream's rights */
 	fn(s, c->req, ud);
-	return sg__stream_failure(s, error, detail);
+	int status = sg__stream_failure(s, error, detail);
+	c->opened = !status;
+	return status;
 }
 
 void sg__http_stream_head(const sg_request *req, sg_response *resp)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "access_log.h"
 #include "rights.h"
 #include "server.h"
 #include "tls.h"
@@ -101,6 +102,7 @@ int sg_server_reload(sg_server *srv, const sg_config *cfg)
 		return SG_EINVAL;
 	sg_group *g = srv->group;
 	srv = g->workers[0];
+	sg__access_log_reopen(g->access_log); /* logrotate moved it: a new file */
 	char err[300];
 	if (sg__rights_auth_reload(g->auth, cfg, err, sizeof(err))) {
 		lwsl_err("reload: %s; keeping the previous settings\n", err);

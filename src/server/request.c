@@ -5,6 +5,8 @@
  */
 #include "request.h"
 
+#include "core/id.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -89,6 +91,7 @@ sg_request *sg__request_new(const sg_h1_head *h, sg_h1_error *err)
 		free(req);
 		return NULL;
 	}
+	req->start_us = sg_mono_us();
 	return req;
 }
 

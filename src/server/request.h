@@ -7,6 +7,7 @@
 #define SG_SERVER_REQUEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "client_ip.h"
 #include "h1_parse.h"
@@ -56,6 +57,7 @@ struct sg_request {
 	int from_metrics_listener;	/* came on metrics_listen: the operator's port, where
 					   /metrics needs no admin right */
 	sg_cors cors;
+	int64_t start_us; /* sg_mono_us() when its head was read: the access log's duration */
 };
 
 /* A request made from a parsed head (borrowed); caller frees with

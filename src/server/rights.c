@@ -134,6 +134,7 @@ static void token_expired(void *arg)
 	c->expiry = NULL;
 	if (!s || c->aborting || c->ending || sg_stream_is_closed(s))
 		return;
+	sg__stream_set_end_reason(s, SG_END_TOKEN_EXPIRED);
 	sg__stream_control(s, "error", EXPIRED_JSON, NULL);
 	if (c->is_ws) {
 		c->close_code = CLOSE_TOKEN_EXPIRED;

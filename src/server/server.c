@@ -18,6 +18,8 @@
 #include "conn.h"
 #include "h1.h"
 #include "listen.h"
+#include "drain.h"
+#include "chan_stats.h"
 #include "rights.h"
 #include "tls.h"
 #include "websocket.h"
@@ -357,6 +359,7 @@ static void housekeeping(lws_sorted_usec_list_t *sul)
 	sg_server *srv = lws_container_of(sul, struct sg_housekeeping, sul)->srv;
 	long long now = lws_now_usecs();
 	sg_hub_sweep(srv->hub, sg_wall_ms());
+	sg__chan_snaps_tick(srv);
 	if (srv->cfg.heartbeat_ms &&
 	    now - srv->last_heartbeat_us >= (long long)srv->cfg.heartbeat_ms * 1000) {
 		srv->last_heartbeat_us = now;
@@ -376,6 +379,18 @@ static void shutdown_watch(struct ev_loop *evloop, ev_timer *w, int revents)
 		ev_break(evloop, EVBREAK_ALL);
 }
 
+/* drain_ms: the listening sockets go now, not at exit, so that new
+ * connections are refused and the load balancer sends them elsewhere. */
+static void listeners_close(sg_server *srv)
+{
+	int *fds[] = {&srv->listen_fd, &srv->metrics_fd, &srv->tls_fd};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (*fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+}
+
 static void shutdown_begin(sg_server *srv)
 {
 	sg__server_run_tasks(srv); /* chunks posted before the stop come first */
@@ -386,11 +401,15 @@ static void shutdown_begin(sg_server *srv)
 	sg__listen_stop(srv->tls_listener);
 	srv->tls_listener = NULL;
 	srv->shutting_down = 1;
-	srv->shutdown_deadline_us = lws_now_usecs() + (long long)srv->cfg.shutdown_grace_ms * 1000;
-	for (sg_conn *c = srv->conns, *next; c; c = next) {
-		next = c->next;
-		sg_stream_close(c->stream);
-	}
+	srv->shutdown_deadline_us =
+		lws_now_usecs() + (long long)(srv->cfg.shutdown_grace_ms + srv->cfg.drain_ms) * 1000;
+	if (srv->cfg.drain_ms)
+		listeners_close(srv);
+	if (!srv->cfg.drain_ms || sg__drain_begin(srv))
+		for (sg_conn *c = srv->conns, *next; c; c = next) {
+			next = c->next;
+			sg_stream_close(c->stream);
+		}
 	sg__h1_shutdown(srv);
 	sg__tls_shutdown(srv);
 	ev_timer_init(&srv->housekeeping->shutdown, shutdown_watch, 0.0, 0.02); /* now, then every 20 ms */
@@ -418,6 +437,7 @@ static void worker_run(sg_server *srv)
 	ev_run(srv->evloop, 0); /* until shutdown_watch breaks it */
 	hk->running = 0;
 	ev_timer_stop(srv->evloop, &hk->shutdown);
+	sg__drain_free(srv);
 	lws_sul_cancel(&hk->sul);
 }
 

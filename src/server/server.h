@@ -10,6 +10,7 @@
 
 #include "client_ip.h"
 #include "config.h"
+#include "obs.h"
 #include "core/broker.h"
 #include "core/buf.h"
 #include "core/hub.h"
@@ -68,6 +69,7 @@ extern const sg_endpoint sg_endpoint_metrics;
 extern const sg_endpoint sg_endpoint_metrics_stream;
 extern const sg_endpoint sg_endpoint_static;
 extern const sg_endpoint sg_endpoint_ticket;
+extern const sg_endpoint sg_endpoint_channel_stats;
 
 /* A user route registered with sg_server_route. Owns path. */
 typedef struct sg_route {
@@ -103,6 +105,8 @@ typedef struct sg_group {
 	atomic_ulong rate_limited;    /* publishes refused by publish_rate */
 	atomic_ulong ip_refused;      /* connections refused by max_connections_per_ip */
 	struct sg_tls_ctx *tls; /* the certificate new handshakes use; NULL without tls_listen */
+	struct sg_access_log *access_log; /* NULL without access_log */
+	struct sg_chan_snaps *chan_snaps;  /* GET /channels: each worker's top channels */
 } sg_group;
 
 /* One worker (with one worker, the whole server). */
@@ -154,6 +158,9 @@ struct sg_server {
 	void *foreign_loops[1];
 	struct sg_writer *writer;	      /* the write pass, once per loop turn */
 	long long last_heartbeat_us;
+	sg_obs obs;	      /* this worker's counters for /metrics */
+	int64_t write_now_us; /* sg_mono_us() at the start of the write pass */
+	struct sg_drain *drain; /* drain_ms: the streams still to be asked to leave */
 };
 
 /* Worker index of group, listening on listen_fd and tls_fd (either may

@@ -181,6 +181,8 @@ static void let_go(sg_conn *c)
 static int close_later(sg_conn *c, enum lws_close_status code, const char *error,
 		       const char *detail)
 {
+	if (c->stream)
+		sg__stream_set_end_reason(c->stream, SG_END_ERROR);
 	c->aborting = 1;
 	c->close_code = (unsigned short)code;
 	snprintf(c->reason, sizeof(c->reason), "%s: %s", error, detail);
@@ -206,6 +208,7 @@ static void pong_overdue(void *p)
 	if (!c->stream || c->aborting)
 		return;
 	atomic_fetch_add(&c->srv->ws_ping_timeouts, 1);
+	sg__stream_set_end_reason(c->stream, SG_END_CLIENT_LEFT); /* it stopped answering */
 	close_later(c, LWS_CLOSE_STATUS_GOINGAWAY, "ping_timeout",
 		    "no pong within ws_ping_timeout_ms");
 }
@@ -369,6 +372,7 @@ int sg__ws_writeable(sg_conn *c)
 		return 0;
 	}
 	if (sg__stream_queued(s)) {
+		c->srv->write_now_us = sg_mono_us(); /* outside the write pass */
 		if (write_batch(c))
 			return -1;
 		if (sg__stream_queued(s) || c->ending)
@@ -380,6 +384,10 @@ int sg__ws_writeable(sg_conn *c)
 	const char *why = c->srv->shutting_down ? "server shutting down" : "stream closed";
 	enum lws_close_status code =
 		c->srv->shutting_down ? LWS_CLOSE_STATUS_GOINGAWAY : LWS_CLOSE_STATUS_NORMAL;
+	if (c->srv->drain) { /* a rolling restart: reconnect, to another node */
+		why = "service restart";
+		code = (enum lws_close_status)1012;
+	}
 	if (c->close_code && !c->srv->shutting_down) { /* an end with a reason: token expiry */
 		code = (enum lws_close_status)c->close_code;
 		why = c->reason;
