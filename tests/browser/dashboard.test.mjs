@@ -129,7 +129,9 @@ test('under load, the plotted values track /metrics, and the page is not blank',
   // streams: the 4 subscribers and the dashboard's own
   assert.equal(d.latest.connections, 5);
   assert.equal(afterM.streamgate_connections, 5);
-  assert.deepEqual(d.plotted.connections, { streams: 5, sockets: d.latest.open_connections });
+  // per transport: the dashboard's own stream is SSE, the subscribers chunked
+  assert.deepEqual(d.latest.connections_by_transport, { chunked: 4, sse: 1, ws: 0, longpoll: 0, ndjson: 0 });
+  assert.deepEqual(d.plotted.connections, d.latest.connections_by_transport);
 
   // the rates plotted are the counters' differences over the snapshots' times
   const secs = (d.latest.time_ms - d.previous.time_ms) / 1000;
@@ -147,11 +149,13 @@ test('under load, the plotted values track /metrics, and the page is not blank',
   assert.ok(measured > 10, `the publisher is running (${measured}/s)`);
   assert.ok(Math.abs(plottedRate - measured) <= measured * 0.5, `publishes/s plotted ${plottedRate}, /metrics ${measured}`);
 
-  // not counted by this gateway yet: said so, not drawn as zero
-  assert.equal(d.plotted['deliveries/s'], null);
-  assert.equal(d.plotted.p50, null);
-  assert.deepEqual(d.plotted.top, []);
-  assert.equal(await page.textContent('#note-lag'), 'not reported by this gateway yet');
+  // deliveries, lag and the top channels, as the gateway counts them
+  assert.equal(d.plotted['deliveries/s'], rate('delivered_total'));
+  assert.ok(d.plotted['deliveries/s'] > 0);
+  assert.deepEqual([d.plotted.p50, d.plotted.p99], [d.latest.delivery_lag_ms.p50, d.latest.delivery_lag_ms.p99]);
+  assert.ok(d.plotted.p50 > 0 && d.plotted.p50 <= d.plotted.p99);
+  assert.deepEqual(d.plotted.top, [{ label: channel, value: 4 }]);
+  assert.equal(await page.textContent('#note-lag'), 'publish to first byte written');
   assert.equal(await page.textContent('#state'), 'open');
   assert.equal(await page.textContent('#tiles [data-field="streams"]'), '5');
 
