@@ -90,17 +90,17 @@ describe('broker redis', { skip, timeout: 300000 }, () => {
     }
   });
 
-  test('1,000 messages published round-robin through three nodes reach every transport on every node: byte-exact, one order, exactly once', async () => {
+  test('10,000 messages published round-robin through three nodes reach every transport on every node: byte-exact, one order, exactly once', async () => {
     const r = await startRedis();
     const list = await nodes(r, 3);
     try {
       const streams = [];
       for (const s of list) streams.push(await streamsOn(s, '/channels/rr'));
-      const poll = longPoll(list[1].url, 'rr', { want: 1000, timeoutMs: 120000 });
-      const msgs = await publishRoundRobin(list, 'rr', 1, 1000);
+      const poll = longPoll(list[1].url, 'rr', { want: 10000, maxPolls: 20000, timeoutMs: 240000 });
+      const msgs = await publishRoundRobin(list, 'rr', 1, 10000);
       const ids = msgs.map((m) => m.id);
       assert.deepStrictEqual([...ids].sort(idCompare), ids, 'ids grow in publish order across nodes');
-      assert.equal(new Set(ids).size, 1000);
+      assert.equal(new Set(ids).size, 10000);
       for (const st of streams) await expectStreams(st, wantAll('rr', msgs));
       const { messages } = await poll.done;
       assert.deepStrictEqual(messages, msgs.map((m) => envelope('rr', m)));
