@@ -16,6 +16,7 @@
 
 #include "fuzz_world.h"
 #include "server/admit.h"
+#include "server/chan_stats.h"
 #include "server/conn.h"
 #include "server/h2.h"
 #include "server/tls.h"
@@ -99,7 +100,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sg_group *group = &w->group;
 	group->n = 1;
 	group->workers = workers;
-	SG_FUZZ_CHECK((group->ips = sg__ip_table_new()) && (group->rates = sg__rate_table_new()));
+	SG_FUZZ_CHECK((group->ips = sg__ip_table_new()) && (group->rates = sg__rate_table_new()) &&
+	              (group->chan_snaps = sg__chan_snaps_new(1)));
 	srv->evloop = loop;
 	snprintf(srv->cfg.www, sizeof(srv->cfg.www), "/nonexistent");
 	srv->cfg.max_body_bytes = 4096;
@@ -126,6 +128,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	SG_FUZZ_CHECK(srv->conns == NULL);
 	sg__ip_table_free(group->ips);
 	sg__rate_table_free(group->rates);
+	sg__chan_snaps_free(group->chan_snaps);
 	sg_fuzz_world_free(w);
 	return 0;
 }
