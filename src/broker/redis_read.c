@@ -250,7 +250,10 @@ void sg__redis_reads_fail(sg_rbroker *b)
 void sg__redis_history(void *ud, sg_resume *r, const char *const *names, size_t n, sg_id after)
 {
 	sg_rbroker *b = ud;
-	sg_rread *rd = b->state == SG_REDIS_UP ? calloc(1, sizeof(*rd)) : NULL;
+	/* while connecting (a node that just started, or a reconnect under
+	 * way) the read waits for the connection, which is up or failed
+	 * within redis_timeout_ms: a failure cuts it in sg__redis_reads_fail */
+	sg_rread *rd = b->state != SG_REDIS_DOWN ? calloc(1, sizeof(*rd)) : NULL;
 	if (!rd) { /* Redis is away: a resume is cut, the client comes back later */
 		sg_hub_resume_done(r, SG_EIO, NULL, (sg_id){0, 0});
 		return;
