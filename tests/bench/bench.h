@@ -26,8 +26,9 @@ typedef enum { BENCH_STREAMGATE, BENCH_NCHAN, BENCH_PUSHPIN } bench_target;
 typedef struct bench_opts {
 	bench_target target;
 	bench_transport transport;
-	int port;           /* subscribers connect here (the first --port) */
-	int ports[BENCH_MAX_PORTS]; /* every --port: subscriber i connects to ports[i % nports] */
+	int port; /* subscribers connect here (the first --port) */
+	/* every --port: subscriber i connects to ports[i % nports] */
+	int ports[BENCH_MAX_PORTS];
 	int nports;
 	int pub_port;       /* publishes go here (Pushpin: its control port) */
 	int subs;           /* subscribers to open */
