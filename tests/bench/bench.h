@@ -17,6 +17,7 @@
 #define BENCH_HDR_LINE 160 /* longer header lines are truncated: we read few */
 #define BENCH_WS_CTL 125   /* largest control frame payload */
 #define BENCH_CURSOR 40    /* a message id such as streamgate's MS-SEQ, with its NUL */
+#define BENCH_MAX_PORTS 8  /* --port given several times: the nodes of a cluster */
 
 typedef enum { BENCH_SSE, BENCH_CHUNKED, BENCH_WS, BENCH_LONGPOLL } bench_transport;
 typedef enum { BENCH_STREAMGATE, BENCH_NCHAN, BENCH_PUSHPIN } bench_target;
@@ -25,7 +26,10 @@ typedef enum { BENCH_STREAMGATE, BENCH_NCHAN, BENCH_PUSHPIN } bench_target;
 typedef struct bench_opts {
 	bench_target target;
 	bench_transport transport;
-	int port;           /* subscribers connect here */
+	int port; /* subscribers connect here (the first --port) */
+	/* every --port: subscriber i connects to ports[i % nports] */
+	int ports[BENCH_MAX_PORTS];
+	int nports;
 	int pub_port;       /* publishes go here (Pushpin: its control port) */
 	int subs;           /* subscribers to open */
 	int channels;       /* subscriber i listens to channel i % channels */
@@ -123,8 +127,10 @@ void bench_ws_feed(bench_ws *w, bench_scan *s, const char *data, size_t len, ben
 void bench_payload(char out[BENCH_PAYLOAD_BYTES], uint64_t seq, uint64_t sent_ns);
 
 /* Request texts; each returns its length, or -1 when cap is too small. */
-int bench_sub_request(char *out, size_t cap, const bench_opts *o, const char *channel,
+int bench_sub_request(char *out, size_t cap, const bench_opts *o, int port, const char *channel,
                       const char *cursor, const unsigned char ws_key[16]);
+/* The port subscriber i (0-based, over the whole run) connects to. */
+int bench_sub_port(const bench_opts *o, int i);
 int bench_pub_request(char *out, size_t cap, const bench_opts *o, const char *channel,
                       const char payload[BENCH_PAYLOAD_BYTES]);
 void bench_base64(const unsigned char *in, size_t len, char *out);

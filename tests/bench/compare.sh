@@ -18,6 +18,17 @@
 # its tiny backend) are installed from Debian with apt-get when missing,
 # and so is perf (linux-perf), which counts the servers' syscalls when run
 # as root (--no-perf: only /proc's read/write counts).
+#
+# R1–R4 (run only when named, e.g. --scenarios R1,R2,R3,R4 --only
+# streamgate --only nchan --limits default) are the scale-out scenarios:
+# two nodes on one redis-server (started by this script on a loopback
+# port, no persistence), publishing on node A, subscribers alternating
+# between A and B. streamgate: two processes with --broker redis; nchan:
+# two nginx instances (each a master and --nchan-workers workers) with
+# nchan_redis_url on the same Redis. CPU, RSS and syscalls count both
+# nodes and redis-server (the three run under one parent shell, sampled
+# with its descendants); the Redis commands per publish and per delivery
+# come from INFO commandstats before and after the load generator.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -96,6 +107,10 @@ scenario_params() {
 		S5) echo "sse 5000 500 200 100 0.5 25" ;;
 		S6) echo "sse 5000 1 300 200 0.5 45" ;;
 		S7) echo "ws 5000 1 300 200 0.5 45" ;;
+		R1) echo "sse 1000 1 100 100 0.5 25" ;;
+		R2) echo "sse 5000 1 60 40 0.5 25" ;;
+		R3) echo "ws 5000 1 60 40 0.5 25" ;;
+		R4) echo "sse 10000 1 0 1 1 30" ;;
 		esac
 	else
 		case "$1" in
@@ -107,6 +122,10 @@ scenario_params() {
 		S5) echo "sse 10000 1000 1000 100 1 90" ;;
 		S6) echo "sse 10000 1 150 100 1 90" ;;
 		S7) echo "ws 10000 1 150 100 1 90" ;;
+		R1) echo "sse 1000 1 200 100 1 60" ;;
+		R2) echo "sse 10000 1 100 20 1 120" ;;
+		R3) echo "ws 10000 1 100 20 1 120" ;;
+		R4) echo "sse 19000 1 0 1 3 90" ;;
 		esac
 	fi
 }
@@ -287,11 +306,8 @@ start_streamgate() {
 	[ -n "$sub_port" ]
 }
 
-start_nchan() {
-	local d=$tmp/nchan
-	mkdir -p "$d"
-	sub_port=$(free_port)
-	pub_port=$sub_port
+nchan_conf() { # dir port [redis directives]: an nginx.conf for nchan in dir
+	local d=$1 port=$2 redis=${3:-}
 	cat >"$d/nginx.conf" <<EOF
 worker_processes $nchan_workers;
 worker_rlimit_nofile 20000;
@@ -309,19 +325,28 @@ http {
   uwsgi_temp_path $d/uwsgi;
   scgi_temp_path $d/scgi;
   server {
-    listen 127.0.0.1:$sub_port;
+    listen 127.0.0.1:$port;
     location ~ /sub/(\w+)\$ {
       nchan_subscriber websocket eventsource http-raw-stream;
       nchan_channel_id \$1;
+      $redis
     }
     location ~ /pub/(\w+)\$ {
       nchan_publisher http;
       nchan_channel_id \$1;
       nchan_message_buffer_length 16;
+      $redis
     }
   }
 }
 EOF
+}
+start_nchan() {
+	local d=$tmp/nchan
+	mkdir -p "$d"
+	sub_port=$(free_port)
+	pub_port=$sub_port
+	nchan_conf "$d" "$sub_port"
 	nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" >"$d/nginx.log" 2>&1 &
 	srv_pid=$!
 	pids+=("$srv_pid")
@@ -391,6 +416,64 @@ EOF
 	wait_port "$backend_port" 10 && wait_port "$sub_port" 20 && wait_port "$pub_port" 20
 }
 
+# ---- the scale-out scenarios (R*): two nodes on one redis-server ----
+# One parent shell (srv_pid) starts redis-server, waits for it, then both
+# nodes, and waits: /proc sampling and perf take it with its descendants,
+# so the nodes and redis-server are counted together. sub_port2 is node B.
+# redis_port is where INFO commandstats is read.
+redis_ok() { command -v redis-server >/dev/null && command -v redis-cli >/dev/null; }
+group_start() { # dir, then each node's command (shell text); redis_port set
+	local d=$1 node i
+	shift
+	{
+		echo "redis-server --bind 127.0.0.1 --port $redis_port --save '' --appendonly no --dir '$d' >'$d/redis.log' 2>&1 &"
+		echo "for i in \$(seq 100); do redis-cli -p $redis_port ping >/dev/null 2>&1 && break; sleep 0.1; done"
+		for node in "$@"; do echo "$node &"; done
+		echo "wait"
+	} >"$d/group.sh"
+	bash "$d/group.sh" >"$d/group.log" 2>&1 &
+	srv_pid=$!
+	pids+=("$srv_pid")
+	for i in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+	return 1
+}
+start_streamgate_redis() {
+	local d=$tmp/streamgate n p cmds=() arg args=""
+	mkdir -p "$d"
+	redis_port=$(free_port)
+	sub_port=$(free_port)
+	sub_port2=$(free_port)
+	pub_port=$sub_port
+	for arg in ${sg_args[@]+"${sg_args[@]}"} ${sg_extra[@]+"${sg_extra[@]}"}; do args+=" $(printf '%q' "$arg")"; done
+	for n in a b; do
+		[ "$n" = a ] && p=$sub_port || p=$sub_port2
+		cmds+=("(cd '$root' && exec '$sg_bin' --listen 127.0.0.1:$p --log-level 1 --broker redis --redis-url redis://127.0.0.1:$redis_port/0$args >'$d/streamgate-$n.log' 2>&1)")
+	done
+	group_start "$d" "${cmds[@]}" && wait_port "$sub_port" 10 && wait_port "$sub_port2" 10
+}
+start_nchan_redis() {
+	local d=$tmp/nchan n p cmds=()
+	mkdir -p "$d"
+	redis_port=$(free_port)
+	sub_port=$(free_port)
+	sub_port2=$(free_port)
+	pub_port=$sub_port
+	for n in a b; do
+		[ "$n" = a ] && p=$sub_port || p=$sub_port2
+		mkdir -p "$d/$n"
+		nchan_conf "$d/$n" "$p" "nchan_redis_url redis://127.0.0.1:$redis_port; nchan_use_redis on;"
+		cmds+=("nginx -p '$d/$n' -c '$d/$n/nginx.conf' -e '$d/$n/error.log' >'$d/nginx-$n.log' 2>&1")
+	done
+	group_start "$d" "${cmds[@]}" && wait_port "$sub_port" 10 && wait_port "$sub_port2" 10
+}
+
+# Redis's command counts (INFO commandstats: cmdstat_NAME:calls=N,...),
+# one "NAME N" a line, without INFO itself
+redis_calls() {
+	redis-cli -p "$redis_port" INFO commandstats 2>/dev/null |
+		sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\).*/\1 \2/p' | grep -v '^info ' || true
+}
+
 kv() { awk -F= -v k="$2" '$1 == k { print $2; exit }' "$1" 2>/dev/null || true; }
 
 run_scenario() { # run-id scenario
@@ -400,7 +483,14 @@ run_scenario() { # run-id scenario
 	f="$out/raw/$id-$s.kv"
 	sg_extra=()
 	[ "$id" != streamgate-maxconn ] || sg_extra=(--max-connections "$sg_max_connections")
-	if ! "start_$t"; then
+	local start=start_$t ports=() calls_before=""
+	sub_port2=""
+	if [[ "$s" == R* ]]; then
+		redis_ok || { log "$id $s: no redis-server/redis-cli: skipped"; return; }
+		[ "$t" != pushpin ] || { log "$id $s: Pushpin has no Redis mode: skipped"; return; }
+		start=start_${t}_redis
+	fi
+	if ! "$start"; then
 		log "$id did not start for $s (see $out/logs/$id-$s)"
 		stop_all
 		mkdir -p "$out/logs/$id-$s"
@@ -410,17 +500,34 @@ run_scenario() { # run-id scenario
 	fi
 	sleep 0.5
 	log "$id $s: $subs $tr subscribers, $ch channel(s), $msgs messages at $rate/s"
+	ports=(--port "$sub_port")
+	[ -z "$sub_port2" ] || ports+=(--port "$sub_port2")
+	[ -z "$sub_port2" ] || calls_before=$(redis_calls)
 	local perf_run=()
 	[ ${#perf_args[@]} -eq 0 ] || perf_run=(--perf --perf-out "$out/raw/$id-$s.perf.csv")
 	# +30 s: the drain, perf's start and stop (bounded at 5 s each) and the close
 	timeout -k 5 $((maxt + 30)) "$loadgen" --target "$t" --transport "$tr" \
-		--port "$sub_port" --pub-port "$pub_port" --server-pid "$srv_pid" \
+		"${ports[@]}" --pub-port "$pub_port" --server-pid "$srv_pid" \
 		--subs "$subs" --channels "$ch" --messages "$msgs" --rate "$rate" \
 		--settle "$settle" --drain "$drain" --max-time "$maxt" \
 		--ramp-time "$(awk -v m="$maxt" -v s="$settle" 'BEGIN { print m - s - 5 }')" --threads "$threads" \
 		--pub-conns "$pub_conns" --prefix "$s" ${perf_run[@]+"${perf_run[@]}"} \
 		--kv >"$f" 2>"$out/raw/$id-$s.err" ||
 		log "$id $s: the load generator stopped early (exit $?)"
+	if [ -n "$sub_port2" ] && [ -s "$f" ]; then
+		# every command Redis ran meanwhile (the subscribes of the ramp too)
+		# per accepted publish and per delivery; the breakdown in .redis
+		awk 'NR == FNR { b[$1] = $2; next } { d = $2 - b[$1]; if (d > 0) print $1, d }' \
+			<(echo "$calls_before") <(redis_calls) | sort -k2,2nr >"$out/raw/$id-$s.redis"
+		awk -v pub="$(kv "$f" pub_ok)" -v del="$(kv "$f" delivered)" '
+			{ n += $2; top = top (top == "" ? "" : " ") $1 ":" $2 }
+			END {
+				printf "redis_commands=%d\nredis_commands_by_name=%s\n", n, top
+				printf "redis_commands_per_publish=%.3f\n", (pub > 0 ? n / pub : -1)
+				printf "redis_commands_per_delivery=%.5f\n", (del > 0 ? n / del : -1)
+			}' "$out/raw/$id-$s.redis" >>"$f"
+		log "$id $s: Redis ran $(kv "$f" redis_commands) commands ($(kv "$f" redis_commands_by_name))"
+	fi
 	if [ "$msgs" = 0 ]; then
 		log "$id $s: $(kv "$f" established)/$subs connected, server RSS $(kv "$f" rss_per_conn_kib) KiB per connection"
 	else
@@ -594,6 +701,22 @@ row() { # label scenario key format
 			row "$s: latency p99 (ms)" "$s" lat_p99_ms ms ;;
 		S4 | S4W)
 			row "$what idle: server RSS per connection (KiB)" "$s" rss_per_conn_kib kib ;;
+		R1)
+			row "$what, 2 nodes + Redis: latency p50 (ms)" "$s" lat_p50_ms ms
+			row "$s: latency p99 (ms)" "$s" lat_p99_ms ms
+			row "$s: Redis commands per publish" "$s" redis_commands_per_publish per
+			row "$s: Redis commands per delivery" "$s" redis_commands_per_delivery per ;;
+		R2 | R3)
+			row "$what, 2 nodes + Redis: deliveries/s" "$s" deliveries_per_s int
+			row "$s: CPU (both nodes + redis-server)" "$s" cpu_load_pct pct
+			row "$s: deliveries per CPU-second (both nodes + redis-server)" "$s" deliveries_per_cpu_s int
+			row "$s: latency p50 (ms)" "$s" lat_p50_ms ms
+			row "$s: latency p99 (ms)" "$s" lat_p99_ms ms
+			row "$s: syscalls per delivery (both nodes + redis-server)" "$s" server_syscalls_per_delivery per
+			row "$s: Redis commands per publish" "$s" redis_commands_per_publish per
+			row "$s: Redis commands per delivery" "$s" redis_commands_per_delivery per ;;
+		R4)
+			row "$what idle, 2 nodes + Redis: RSS per connection (KiB)" "$s" rss_per_conn_kib kib ;;
 		esac
 		for id in ${runs[@]+"${runs[@]}"}; do check_run "$id" "$s"; done
 	done

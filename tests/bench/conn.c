@@ -193,7 +193,7 @@ static void sub_lost(bench_worker *w, bench_sub *s, int err)
 
 static int sub_open(bench_worker *w, bench_sub *s)
 {
-	s->fd = bench_connect_loopback(w->o->port);
+	s->fd = bench_connect_loopback(bench_sub_port(w->o, w->first + (int)(s - w->subs)));
 	if (s->fd < 0)
 		return -1;
 	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = s};
@@ -216,7 +216,9 @@ static int sub_send_request(bench_worker *w, bench_sub *s)
 	memcpy(key, &r1, 8);
 	memcpy(key + 8, &r2, 8);
 	bench_channel_name(name, sizeof(name), w->o, (int)s->chan);
-	int n = bench_sub_request(req, sizeof(req), w->o, name, s->cursor, key);
+	int n = bench_sub_request(req, sizeof(req), w->o,
+	                          bench_sub_port(w->o, w->first + (int)(s - w->subs)), name,
+	                          s->cursor, key);
 	if (n < 0 || write(s->fd, req, (size_t)n) != n)
 		return -1; /* a fresh socket takes a few hundred bytes at once */
 	bench_http_reset(&s->http);

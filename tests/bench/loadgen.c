@@ -38,8 +38,10 @@ static void usage(FILE *f)
 	        "usage: sg-loadgen --port N [options]\n"
 	        "  --target streamgate|nchan|pushpin   URL and publish formats (streamgate)\n"
 	        "  --transport sse|chunked|ws|longpoll (sse)\n"
-	        "  --port N           subscribers connect to 127.0.0.1:N\n"
-	        "  --pub-port N       publishes go to 127.0.0.1:N (the same port)\n"
+	        "  --port N           subscribers connect to 127.0.0.1:N; given several times\n"
+	        "                     (up to %d: the nodes of a cluster), subscriber i connects\n"
+	        "                     to the (i %% count)-th\n"
+	        "  --pub-port N       publishes go to 127.0.0.1:N (the first --port)\n"
 	        "  --subs N           subscribers (1000)\n"
 	        "  --channels N       subscriber i listens to channel i %% N (1)\n"
 	        "  --messages N       messages, round-robin over the channels (100)\n"
@@ -59,7 +61,7 @@ static void usage(FILE *f)
 	        "  --perf             count the server's syscalls over the publish window with\n"
 	        "                     perf stat on syscall tracepoints (root; off)\n"
 	        "  --perf-out FILE    keep perf's CSV in FILE (a temporary file, removed)\n",
-	        BENCH_MAX_THREADS);
+	        BENCH_MAX_PORTS, BENCH_MAX_THREADS);
 }
 
 static int parse_enum(const char *v, const char *const *names, int n)
@@ -84,7 +86,12 @@ static int name_ok(const char *s)
 static int check_opts(const bench_opts *o)
 {
 	const char *bad = NULL;
-	if (o->port <= 0 || o->port > 65535 || o->pub_port <= 0 || o->pub_port > 65535)
+	int ports_ok = o->nports >= 1;
+	for (int i = 0; i < o->nports; i++)
+		ports_ok &= o->ports[i] > 0 && o->ports[i] <= 65535;
+	if (o->nports > BENCH_MAX_PORTS)
+		bad = "--port is given too many times";
+	else if (!ports_ok || o->pub_port <= 0 || o->pub_port > 65535)
 		bad = "--port (and --pub-port) must be 1..65535";
 	else if (o->subs < 0 || o->subs > 1000000)
 		bad = "--subs must be 0..1000000";
@@ -150,7 +157,9 @@ static int parse_args(int argc, char **argv, bench_opts *o)
 			    (bench_transport)parse_enum(optarg, bench_transport_names, 4);
 			break;
 		case 'p':
-			o->port = atoi(optarg);
+			if (o->nports < BENCH_MAX_PORTS)
+				o->ports[o->nports] = atoi(optarg);
+			o->nports++;
 			break;
 		case 'P':
 			o->pub_port = atoi(optarg);
@@ -214,6 +223,7 @@ static int parse_args(int argc, char **argv, bench_opts *o)
 			return -1;
 		}
 	}
+	o->port = o->nports > 0 ? o->ports[0] : 0;
 	if (!o->pub_port)
 		o->pub_port = o->port;
 	if ((int)o->target < 0 || (int)o->transport < 0) {

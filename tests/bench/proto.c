@@ -352,7 +352,12 @@ static const char *sub_prefix(const bench_opts *o)
 	return o->target == BENCH_STREAMGATE ? "/channels/" : "/sub/";
 }
 
-int bench_sub_request(char *out, size_t cap, const bench_opts *o, const char *channel,
+int bench_sub_port(const bench_opts *o, int i)
+{
+	return o->nports > 1 ? o->ports[i % o->nports] : o->port;
+}
+
+int bench_sub_request(char *out, size_t cap, const bench_opts *o, int port, const char *channel,
                       const char *cursor, const unsigned char ws_key[16])
 {
 	char query[96] = "";
@@ -376,7 +381,7 @@ int bench_sub_request(char *out, size_t cap, const bench_opts *o, const char *ch
 		snprintf(query, sizeof(query), "?transport=chunked");
 	}
 	int n = snprintf(out, cap, "GET %s%s%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n",
-	                 sub_prefix(o), channel, query, o->port, extra);
+	                 sub_prefix(o), channel, query, port, extra);
 	return n > 0 && (size_t)n < cap ? n : -1;
 }
 

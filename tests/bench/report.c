@@ -132,6 +132,7 @@ static void print_kv(const bench_opts *o, const bench_result *t, const bench_pub
 	printf("target=%s\ntransport=%s\nsubs=%d\nchannels=%d\nmessages=%d\nrate=%g\n",
 	       bench_target_names[o->target], bench_transport_names[o->transport], o->subs,
 	       o->channels, o->messages, o->rate);
+	printf("sub_ports=%d\n", o->nports);
 	printf("established=%llu\nfailed=%llu\nrefused=%llu\nrefused_status=%u\n"
 	       "conn_errors=%llu\nconn_error=%s\nclosed_early=%llu\nunanswered=%llu\n"
 	       "unopened=%llu\ndropped=%llu\nreconnects=%llu\nramp_s=%.2f\n",

@@ -10,7 +10,13 @@
 #     loopback port) and checks from outside: chunked, SSE and WebSocket
 #     streams byte for byte, /healthz, www/, the HEALTHCHECK command, the
 #     non-root user, SIGTERM (exit 0, streams ended), a mounted config file;
-#     and the paths of docker/compose.yaml (no engine here to run it).
+#     and the paths of docker/compose.yaml (no engine here to run it);
+#  5. runs two containers of the image with the redis broker on one
+#     redis-server (the host's, started on a loopback port: no image pulled),
+#     the shape of compose.yaml's "redis" profile, and crosses messages:
+#     published on node 1 and on node 2, received byte for byte by an SSE
+#     subscriber of node 2 and a chunked one of node 1, resumed on node 1
+#     with the other node's id; both nodes stop with exit 0.
 # Ends with "N passed, N failed"; exits non-zero on any failure.
 # Usage: bash tests/container/run.sh   (as root on Debian 12, from anywhere)
 # Env: STREAMGATE_TEST_CACHE (default /var/cache/streamgate-test),
@@ -136,7 +142,7 @@ free_port() {
 
 # ---- 1. tools
 need=()
-for p in buildah podman debootstrap curl ca-certificates python3-yaml; do
+for p in buildah podman debootstrap curl ca-certificates python3-yaml redis-server; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
@@ -359,3 +365,112 @@ check "mounted: HEALTHCHECK command finds the port in the file" healthy "${mount
 answer=$(curl -sS --max-time 5 -d hi "$url/channels/c")
 check "mounted: publish" grep -Eq '^\{"channel":"c","id":"[0-9]+-[0-9]+","subscribers":0\}$' <<<"$answer"
 stop_gateway mounted
+
+# ---- 5. two nodes of the image on one Redis (the shape of compose.yaml's
+# "redis" profile): the host's redis-server on a loopback port, two
+# containers of the image with the redis broker; a message published on
+# one node reaches a subscriber of the other, byte for byte
+check "compose.yaml's redis profile: Redis and two nodes of the image with the redis broker" \
+	python3 - <<'PYEOF'
+import os, yaml
+services = yaml.safe_load(open("docker/compose.yaml"))["services"]
+assert "profiles" not in services["gateway"]
+redis = services["redis"]
+assert redis["profiles"] == ["redis"] and redis["image"].startswith("redis:")
+assert "ports" not in redis  # only the nodes reach it
+for name in ("node1", "node2"):
+    node = services[name]
+    assert node["profiles"] == ["redis"], name
+    assert node["image"] == services["gateway"]["image"], name
+    assert os.path.samefile(os.path.join("docker", node["build"]["context"], node["build"]["dockerfile"]), "docker/Dockerfile")
+    env = node["environment"]
+    assert env["STREAMGATE_BROKER"] == "redis", name
+    assert env["STREAMGATE_REDIS_URL"] == "redis://redis:6379/0", name
+    # secure by default: publishing stays closed unless the variable opens it
+    assert env["STREAMGATE_ANONYMOUS_PUBLISH"] == "${STREAMGATE_ANONYMOUS_PUBLISH:-none}", name
+    assert node["depends_on"]["redis"]["condition"] == "service_healthy", name
+    assert any(str(p).endswith(":8080") for p in node["ports"]), name
+assert services["node1"]["ports"] != services["node2"]["ports"]
+PYEOF
+
+redis_port=$(free_port)
+redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --dir "$work" \
+	>"$work/redis.log" 2>&1 9>&- &
+track "$!"
+rcli() { timeout 5 redis-cli -p "$redis_port" "$@"; }
+wait_for 10 eval "rcli ping 2>/dev/null | grep -q PONG" ||
+	die "redis-server starts on 127.0.0.1:$redis_port" "no PONG within 10 s" "$work/redis.log"
+ctr2=$(buildah from --pull=never "$image" 2>"$work/from2.log") ||
+	die "buildah from (second node)" "failed" "$work/from2.log"
+containers+=("$ctr2")
+node_env() { # PORT: the environment of a node on 127.0.0.1:PORT
+	node_args=(--env "STREAMGATE_LISTEN=127.0.0.1:$1" --env "STREAMGATE_BROKER=redis"
+		--env "STREAMGATE_REDIS_URL=redis://127.0.0.1:$redis_port/0"
+		--env "STREAMGATE_ANONYMOUS_PUBLISH=*")
+}
+port1=$(free_port)
+node_env "$port1"
+node1_args=("${node_args[@]}")
+start_gateway node1 "127.0.0.1:$port1" "${node1_args[@]}"
+node1_run=$run_pid node1_gw=$gw_pid
+port2=$(free_port)
+node_env "$port2"
+node2_args=("${node_args[@]}")
+ctr1=$ctr
+ctr=$ctr2
+start_gateway node2 "127.0.0.1:$port2" "${node2_args[@]}"
+node2_run=$run_pid node2_gw=$gw_pid
+url1=http://127.0.0.1:$port1
+url2=http://127.0.0.1:$port2
+check "node1: GET /healthz (Redis up)" http_is "$url1/healthz" '{"status":"ok"}'
+check "node2: GET /healthz (Redis up)" http_is "$url2/healthz" '{"status":"ok"}'
+check "node2: HEALTHCHECK command succeeds" healthy "${node2_args[@]}"
+ctr=$ctr1
+# each node (one worker) holds a command and a SUBSCRIBE connection
+sub_conns() { rcli CLIENT LIST | grep -oE 'name=streamgate-[0-9]+-sub' | sort -u | wc -l; }
+wait_for 10 eval '[ "$(sub_conns)" = 2 ]'
+expect_eq "Redis: both nodes are connected (two streamgate-PID-sub clients)" "$(sub_conns)" 2
+
+curl -sS -N --max-time 60 -H 'Accept: text/event-stream' "$url2/channels/cross" \
+	>"$work/node2-sse.out" 2>"$work/node2-sse.err" &
+node2_sse=$!
+track "$node2_sse"
+curl -sS -N --max-time 60 "$url1/channels/cross" >"$work/node1-chunked.out" 2>"$work/node1-chunked.err" &
+node1_chunked=$!
+track "$node1_chunked"
+wait_for 10 grep -q '^: ok' "$work/node2-sse.out"
+expect_bytes "node2: SSE subscriber gets the prelude" "$work/node2-sse.out" ': ok\n\n'
+# node1's chunked subscriber: subscribed once node1 SUBSCRIBEd to the channel
+check "Redis: both nodes subscribed to the channel" \
+	wait_for 10 eval '[ "$(rcli PUBSUB NUMSUB sg:c:cross | tail -1)" = 2 ]'
+
+answer1=$(curl -sS --max-time 5 -d 'hello from node1' "$url1/channels/cross")
+id1=$(printf '%s' "$answer1" | sed -n 's/^{"channel":"cross","id":"\([0-9]*-[0-9]*\)","subscribers":1}$/\1/p')
+check "node1: publish answered with an MS-SEQ id from Redis ($answer1)" test -n "$id1"
+answer2=$(curl -sS --max-time 5 -d 'hello from node2' "$url2/channels/cross")
+id2=$(printf '%s' "$answer2" | sed -n 's/^{"channel":"cross","id":"\([0-9]*-[0-9]*\)","subscribers":1}$/\1/p')
+check "node2: publish answered with an MS-SEQ id from Redis ($answer2)" test -n "$id2"
+cross_want=": ok\n\nid: $id1\ndata: hello from node1\n\nid: $id2\ndata: hello from node2\n\n"
+wait_for 10 same_bytes "$work/node2-sse.out" "$cross_want"
+expect_bytes "node2: SSE stream is exactly both messages, node1's first, with their ids" \
+	"$work/node2-sse.out" "$cross_want"
+wait_for 10 same_bytes "$work/node1-chunked.out" 'hello from node1\nhello from node2\n'
+expect_bytes "node1: chunked body is exactly both messages" "$work/node1-chunked.out" \
+	'hello from node1\nhello from node2\n'
+expect_eq "Redis: the channel's stream holds the 2 messages (XLEN)" "$(rcli XLEN sg:s:cross)" 2
+
+# a client of node2 resumes on node1 from the first id: exactly the second
+# (the stream stays open: curl's --max-time ends it)
+curl -sS -N --max-time 2 -H 'Accept: text/event-stream' -H "Last-Event-ID: $id1" \
+	"$url1/channels/cross" -o "$work/resume.out" 2>/dev/null
+expect_bytes "node1: a resume from the first id (Last-Event-ID) is exactly the second message" \
+	"$work/resume.out" ": ok\n\nid: $id2\ndata: hello from node2\n\n"
+
+gw_pid=$node1_gw run_pid=$node1_run
+stop_gateway node1
+wait_exit 10 "$node1_chunked"
+expect_eq "node1: chunked subscriber sees the end of the response (curl's exit code)" "$?" 0
+gw_pid=$node2_gw run_pid=$node2_run
+stop_gateway node2
+wait_exit 10 "$node2_sse"
+expect_eq "node2: SSE subscriber sees the end of the response (curl's exit code)" "$?" 0
