@@ -31,34 +31,12 @@ cache_dir=${STREAMGATE_TEST_CACHE:-/var/cache/streamgate-test}
 base_tar=$cache_dir/debian-bookworm-slim.tar
 uid=10001
 
-passed=0
-failed=0
 containers=()
 pids=()
 work=$(mktemp -d /tmp/streamgate-container.XXXXXX)
 
-ok() {
-	echo "ok   $1"
-	passed=$((passed + 1))
-}
-fail() {
-	echo "FAIL $1${2:+: $2}"
-	failed=$((failed + 1))
-}
-# check NAME CMD...: one assertion
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else fail "$name"; fi
-}
-# show TEXT: TEXT quoted for an error message, control characters escaped
-show() {
-	if [[ $1 == *[[:cntrl:]]* ]]; then printf '%q' "$1"; else printf '"%s"' "$1"; fi
-}
-# expect_eq NAME GOT WANT
-expect_eq() {
-	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "got $(show "$2"), want $(show "$3")"; fi
-}
+# shellcheck source=tests/lib/assert.sh
+. "$root/tests/lib/assert.sh"
 # expect_bytes NAME FILE TEXT: FILE holds exactly TEXT (printf format)
 expect_bytes() {
 	local got want

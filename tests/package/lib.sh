@@ -7,35 +7,14 @@
 # with it: nothing is left mounted on the host, whatever happens.
 # Needs $root (the checkout) and $work (a scratch directory under /tmp).
 
-passed=0
-failed=0
+# shellcheck source=tests/lib/assert.sh
+. "$root/tests/lib/assert.sh"
+
 pids=()
 roots=() # made by fresh_root: whatever still runs in them is killed at exit
 cache_dir=${STREAMGATE_TEST_CACHE:-/var/cache/streamgate-test}
 base_tar=$cache_dir/debian-bookworm-slim.tar
 
-ok() {
-	echo "ok   $1"
-	passed=$((passed + 1))
-}
-fail() {
-	echo "FAIL $1${2:+: $2}"
-	failed=$((failed + 1))
-}
-# check NAME CMD...: one assertion
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else fail "$name"; fi
-}
-# show TEXT: TEXT quoted for an error message, control characters escaped
-show() {
-	if [[ $1 == *[[:cntrl:]]* ]]; then printf '%q' "$1"; else printf '"%s"' "$1"; fi
-}
-# expect_eq NAME GOT WANT
-expect_eq() {
-	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "got $(show "$2"), want $(show "$3")"; fi
-}
 # die NAME DETAIL [LOG]: a step the rest depends on failed
 die() {
 	fail "$1" "$2"
