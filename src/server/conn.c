@@ -236,6 +236,11 @@ void sg__conn_release(sg_conn *c, int errored)
 	}
 	sg_stream *s = c->stream;
 	sg_buf_free(&c->wsmsg);
+	sg_buf_free(&c->head_fields);
+	if (c->late) {
+		sg__response_free(c->late);
+		free(c->late);
+	}
 	sg__request_free(c->req);
 	free(c->rate_key);
 	/* ready for the next request on a kept-alive connection */
