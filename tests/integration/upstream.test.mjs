@@ -1,0 +1,284 @@
+// Upstream mode: a real backend written here (node:http on loopback)
+// streams NDJSON tokens, SSE, plain text, error answers and drops; the
+// gateway proxies it to every transport, byte for byte, and records
+// durable streams into channels that clients resume from.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
+import { freePort, request, sleep, startServer, tempDir, waitFor } from './lib/server.mjs';
+import { curl, eventSource, wsClient } from './lib/clients.mjs';
+import { parseSse, prng, randomInt } from './lib/messages.mjs';
+
+const token = (i) => JSON.stringify({ token: `t${i}` });
+const tokens = (n) => Array.from({ length: n }, (_, i) => token(i));
+const END = '{"type":"end"}';
+const SSE_BODY = 'id: 7\nevent: greet\ndata: hello\ndata: world\n\n: a comment\n\ndata: plain\n\n' +
+  'id: 8\ndata: {"x":1}\n\n';
+
+// The backend. state.generated[key] counts tokens written per request key
+// (?key=), state.closed[key] is set when a request's connection closed
+// before its body was complete.
+function startUpstream() {
+  const state = { generated: {}, closed: {}, requests: [] };
+  const srv = http.createServer(async (req, res) => {
+    let body = '';
+    for await (const c of req) body += c;
+    const url = new URL(req.url, 'http://x');
+    const key = url.searchParams.get('key') || '';
+    state.requests.push({ method: req.method, url: req.url, headers: req.headers, body });
+    const route = url.pathname.replace(/^\/[a-z]+/, '');
+    if (route.startsWith('/tok/')) {
+      const n = Number(route.slice(5));
+      const every = Number(url.searchParams.get('every_ms') || 20); // 50 tokens/s
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      let done = false;
+      res.on('close', () => { if (!done) state.closed[key] = true; });
+      for (let i = 0; i < n && !res.destroyed; i++) {
+        res.write(`${token(i)}\n`);
+        state.generated[key] = i + 1;
+        await sleep(every);
+      }
+      done = true;
+      res.end();
+    } else if (route === '/sse') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const part of [SSE_BODY.slice(0, 13), SSE_BODY.slice(13, 40), SSE_BODY.slice(40)]) {
+        res.write(part);
+        await sleep(20);
+      }
+      res.end();
+    } else if (route === '/text') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      for (const part of ['alpha', 'beta gamma', 'delta']) {
+        res.write(part);
+        await sleep(50);
+      }
+      res.end();
+    } else if (route === '/teapot') {
+      res.writeHead(422, { 'content-type': 'application/problem+json' });
+      res.end('{"title":"no tokens left","status":422}');
+    } else if (route === '/oops') {
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      res.end('backend down\n');
+    } else if (route === '/drop') {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      res.write(`${token(0)}\n${token(1)}\n`);
+      await sleep(50);
+      res.socket.destroy();
+    } else if (route === '/echo') {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      const h = req.headers;
+      res.end(`${JSON.stringify({
+        method: req.method, url: req.url, body,
+        authorization: h.authorization, cookie: h.cookie, 'content-type': h['content-type'],
+        'x-request-id': h['x-request-id'], 'x-secret': h['x-secret'] ?? null,
+        'x-forwarded-for': h['x-forwarded-for'], 'x-forwarded-proto': h['x-forwarded-proto'],
+      })}\n`);
+    } else if (route === '/hang') {
+      await sleep(5000); // never answers in time
+      res.destroy();
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  return new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve({ srv, state, port: srv.address().port })));
+}
+
+describe('upstream mode', { timeout: 120000 }, () => {
+  let up, server, tmp, deadPort;
+  before(async () => {
+    up = await startUpstream();
+    deadPort = await freePort();
+    tmp = tempDir();
+    const url = `http://127.0.0.1:${up.port}`;
+    const cfg = {
+      upstream_timeout_ms: 300,
+      durable_ttl_ms: 60000,
+      upstreams: [
+        { path: '/up/*', url, format: 'auto' },
+        { path: '/txt/*', url, format: 'text' },
+        { path: '/dur/*', url, durable: true },
+        { path: '/dead/*', url: `http://127.0.0.1:${deadPort}` },
+      ],
+    };
+    const file = path.join(tmp.dir, 'config.json');
+    fs.writeFileSync(file, JSON.stringify(cfg));
+    server = await startServer({ args: ['--config', file] });
+  });
+  after(async () => {
+    await server?.stop();
+    up?.srv.close();
+    tmp?.cleanup();
+  });
+
+  it('NDJSON tokens at 50/s reach curl, SSE, EventSource, WebSocket and ndjson byte for byte', async () => {
+    const n = 100;
+    const want = tokens(n);
+    const u = `${server.url}/up/tok/${n}`;
+    const plain = curl(u);
+    const sse = curl(u, { args: ['-H', 'Accept: text/event-stream'] });
+    const nd = curl(`${u}?transport=ndjson`);
+    const es = await eventSource(u, { eventNames: ['end'] });
+    const ws = await wsClient(u.replace('http:', 'ws:'));
+    const [p, s, d] = await Promise.all([plain.done, sse.done, nd.done]);
+    assert.equal(p.code, 0);
+    assert.equal(p.stdout.toString(), want.map((t) => `${t}\n`).join(''));
+    assert.equal(s.stdout.toString(),
+      `: ok\n\n${want.map((t) => `data: ${t}\n\n`).join('')}event: end\ndata: ${END}\n\n`);
+    assert.equal(d.stdout.toString(), [...want.map((t) => ({ channel: '', id: null, event: null, data: t })),
+      { channel: '', id: null, event: 'end', data: END }].map((e) => `${JSON.stringify(e)}\n`).join(''));
+    await ws.waitClosed();
+    assert.deepEqual(ws.payloads(), [...want, END]);
+    await es.waitCount(n + 1);
+    es.close();
+    assert.deepEqual(es.events.map((e) => [e.type, e.data]),
+      [...want.map((t) => ['message', t]), ['end', END]]);
+  });
+
+  it('an SSE upstream keeps ids, event names and multi-line data; comments are dropped', async () => {
+    const c = await curl(`${server.url}/up/sse`, { args: ['-H', 'Accept: text/event-stream'] }).done;
+    assert.deepEqual(parseSse(c.stdout.toString()), [
+      { id: '7', event: 'greet', data: 'hello\nworld' },
+      { id: null, event: null, data: 'plain' },
+      { id: '8', event: null, data: '{"x":1}' },
+      { id: null, event: 'end', data: END },
+    ]);
+    const ws = await wsClient(`${server.url.replace('http:', 'ws:')}/up/sse`);
+    await ws.waitClosed();
+    assert.deepEqual(ws.payloads(), ['hello\nworld', 'plain', '{"x":1}', END]);
+  });
+
+  it('plain text: each chunk as it arrives, one message each', async () => {
+    const c = await curl(`${server.url}/txt/text?transport=ndjson`).done;
+    const msgs = c.stdout.toString().trim().split('\n').map((l) => JSON.parse(l).data);
+    assert.deepEqual(msgs, ['alpha', 'beta gamma', 'delta', END]);
+  });
+
+  it('a non-2xx answer before the stream is passed through: status, type, body', async () => {
+    const a = await request(server.url, { path: '/up/teapot' });
+    assert.equal(a.status, 422);
+    assert.equal(a.headers['content-type'], 'application/problem+json');
+    assert.equal(a.text, '{"title":"no tokens left","status":422}');
+    const b = await request(server.url, { path: '/up/oops', headers: { Accept: 'text/event-stream' } });
+    assert.equal(b.status, 503);
+    assert.equal(b.headers['content-type'], 'text/plain');
+    assert.equal(b.text, 'backend down\n');
+  });
+
+  it('nothing listening: 502; no head within upstream_timeout_ms: 504', async () => {
+    const a = await request(server.url, { path: '/dead/x' });
+    assert.equal(a.status, 502);
+    assert.equal(a.headers['content-type'], 'application/json');
+    assert.deepEqual(JSON.parse(a.text), {
+      error: 'upstream_unreachable', detail: 'the upstream refused or could not be reached',
+      upstream: `http://127.0.0.1:${deadPort}`,
+    });
+    const t0 = Date.now();
+    const b = await request(server.url, { path: '/up/hang' });
+    assert.equal(b.status, 504);
+    assert.deepEqual(JSON.parse(b.text), {
+      error: 'upstream_timeout', detail: 'no response head within upstream_timeout_ms',
+      upstream: `http://127.0.0.1:${up.port}`,
+    });
+    assert.ok(Date.now() - t0 >= 250, 'waited upstream_timeout_ms');
+  });
+
+  it('a drop mid-stream: the error message, then a clean end', async () => {
+    const c = await curl(`${server.url}/up/drop`, { args: ['-H', 'Accept: text/event-stream'] }).done;
+    assert.equal(c.code, 0, c.stderr);
+    assert.equal(c.stdout.toString(), `: ok\n\ndata: ${token(0)}\n\ndata: ${token(1)}\n\n` +
+      'event: error\ndata: {"type":"error","reason":"upstream_closed"}\n\n');
+  });
+
+  it('POST: method, target, body and the listed headers go upstream, plus X-Forwarded-*', async () => {
+    const res = await request(server.url, {
+      method: 'POST', path: '/up/echo?q=a%20b&n=1', body: '{"prompt":"hi"}',
+      headers: {
+        'Content-Type': 'application/json', Authorization: 'Bearer abc', Cookie: 'k=v',
+        'X-Request-Id': 'r-1', 'X-Secret': 'no',
+      },
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(JSON.parse(res.text.trim().split('\n')[0]), {
+      method: 'POST', url: '/up/echo?q=a%20b&n=1', body: '{"prompt":"hi"}', authorization: 'Bearer abc',
+      cookie: 'k=v', 'content-type': 'application/json', 'x-request-id': 'r-1', 'x-secret': null,
+      'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'http',
+    });
+  });
+
+  // A durable stream read over SSE in pieces: each piece a curl cut after a
+  // random number of events (or a random time), resumed from the last id.
+  async function readInPieces(first, rng, { pauseMs = [0, 150] } = {}) {
+    const got = [];
+    let id = null, last = null, ended = false, pieces = 0;
+    let c = curl(first, { args: ['-H', 'Accept: text/event-stream'] });
+    while (!ended) {
+      pieces++;
+      const hs = await c.waitHeaders();
+      assert.equal(hs.status, 200);
+      if (!id) id = hs.headers['stream-id'];
+      const take = randomInt(rng, 1, 25);
+      await waitFor(() => {
+        const evs = parseSse(c.stdout().toString());
+        return evs.some((e) => e.event === 'end') || evs.filter((e) => e.id).length >= take;
+      }, { timeoutMs: 20000, what: 'events of a piece' });
+      await c.kill('SIGKILL');
+      for (const e of parseSse(c.stdout().toString())) {
+        if (e.event === 'stream') { assert.equal(e.data, `{"type":"stream","id":"${id}"}`); continue; }
+        assert.ok(e.id, `every recorded event has an id: ${JSON.stringify(e)}`);
+        last = e.id;
+        if (e.event === 'end') { ended = true; assert.equal(e.data, END); break; }
+        got.push(e.data);
+      }
+      await sleep(randomInt(rng, pauseMs[0], pauseMs[1]));
+      if (!ended) c = curl(`${server.url}/streams/${id}`, { args: ['-H', 'Accept: text/event-stream', '-H', `Last-Event-ID: ${last}`] });
+    }
+    return { got, id, pieces };
+  }
+
+  it('durable: cut at random points and resumed with Last-Event-ID: no loss, no duplicate', async () => {
+    const { got, id, pieces } = await readInPieces(`${server.url}/dur/tok/120?key=cuts`, prng(15));
+    assert.match(id, /^[0-9a-f]{16}$/);
+    assert.ok(pieces >= 3, `cut several times (${pieces})`);
+    assert.deepEqual(got, tokens(120));
+  });
+
+  it('durable: the upstream goes on with no client; a resume after it finished gets the rest', async () => {
+    const c = curl(`${server.url}/dur/tok/40?key=alone&every_ms=10`);
+    const hs = await c.waitHeaders();
+    const id = hs.headers['stream-id'];
+    await c.waitBytes(1);
+    await c.kill('SIGKILL');
+    await waitFor(() => up.state.generated.alone === 40, { what: 'the upstream to finish alone' });
+    assert.equal(up.state.closed.alone, undefined, 'the upstream request was not cancelled');
+    const es = await eventSource(`${server.url}/streams/${id}?last_event_id=0`, { eventNames: ['end', 'stream'] });
+    await es.waitCount(41);
+    es.close();
+    assert.deepEqual(es.events.map((e) => e.data), [...tokens(40), END]);
+    // and over a WebSocket and long-poll, from the start
+    const ws = await wsClient(`${server.url.replace('http:', 'ws:')}/streams/${id}?last_event_id=0`);
+    await ws.waitClosed();
+    assert.deepEqual(ws.payloads(), [...tokens(40), END]);
+    const lp = await request(server.url, { path: `/streams/${id}?transport=longpoll&last_event_id=0` });
+    assert.deepEqual(JSON.parse(lp.text).map((m) => m.data), [...tokens(40), END]);
+  });
+
+  it('durable: DELETE /streams/ID aborts the upstream request and ends subscribers', async () => {
+    const c = curl(`${server.url}/dur/tok/2000?key=del`, { args: ['-H', 'Accept: text/event-stream'] });
+    const id = (await c.waitHeaders()).headers['stream-id'];
+    await waitFor(() => up.state.generated.del >= 3, { what: 'tokens before the delete' });
+    const res = await request(server.url, { method: 'DELETE', path: `/streams/${id}` });
+    assert.equal(res.status, 200);
+    assert.deepEqual(JSON.parse(res.text), { stream: id, deleted: true });
+    await waitFor(() => up.state.closed.del, { what: 'the upstream to see its request closed' });
+    const r = await c.done;
+    const evs = parseSse(r.stdout.toString());
+    assert.deepEqual(evs.at(-1), { ...evs.at(-1), event: 'end', data: '{"type":"end","reason":"deleted"}' });
+    assert.ok(up.state.generated.del < 2000);
+    const gone = await request(server.url, { method: 'DELETE', path: '/streams/0123456789abcdef' });
+    assert.equal(gone.status, 404);
+  });
+});
