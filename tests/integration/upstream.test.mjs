@@ -8,7 +8,7 @@ import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { freePort, request, sleep, startServer, tempDir, waitFor } from './lib/server.mjs';
-import { curl, eventSource, wsClient } from './lib/clients.mjs';
+import { curl, eventSource, stalledGet, wsClient } from './lib/clients.mjs';
 import { parseSse, prng, randomInt } from './lib/messages.mjs';
 
 const token = (i) => JSON.stringify({ token: `t${i}` });
@@ -76,6 +76,16 @@ function startUpstream() {
         'x-request-id': h['x-request-id'], 'x-secret': h['x-secret'] ?? null,
         'x-forwarded-for': h['x-forwarded-for'], 'x-forwarded-proto': h['x-forwarded-proto'],
       })}\n`);
+    } else if (route.startsWith('/big/')) { // as fast as the gateway reads
+      const n = Number(route.slice(5));
+      const pad = 'x'.repeat(1000);
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      state.generated[key] = 0;
+      for (let i = 0; i < n && !res.destroyed; i++) {
+        if (!res.write(`{"i":${i},"pad":"${pad}"}\n`)) await new Promise((r) => res.once('drain', r));
+        state.generated[key] = i + 1;
+      }
+      res.end();
     } else if (route === '/hang') {
       await sleep(5000); // never answers in time
       res.destroy();
@@ -280,5 +290,44 @@ describe('upstream mode', { timeout: 120000 }, () => {
     assert.ok(up.state.generated.del < 2000);
     const gone = await request(server.url, { method: 'DELETE', path: '/streams/0123456789abcdef' });
     assert.equal(gone.status, 404);
+  });
+});
+
+describe('upstream backpressure', { timeout: 120000 }, () => {
+  let up, server, tmp;
+  before(async () => {
+    up = await startUpstream();
+    tmp = tempDir();
+    const file = path.join(tmp.dir, 'config.json');
+    fs.writeFileSync(file, JSON.stringify({ upstreams: [{ path: '/up/*', url: `http://127.0.0.1:${up.port}` }] }));
+    server = await startServer({ args: ['--config', file, '--queue-bytes', '65536'] });
+  });
+  after(async () => {
+    await server?.stop();
+    up?.srv.close();
+    tmp?.cleanup();
+  });
+
+  it('a client that does not read pauses the upstream; once it reads, every line arrives', async () => {
+    const n = 30000; // 30 MB: far more than the socket buffers between them hold
+    const { socket, closed } = await stalledGet(server.port, `/up/big/${n}?key=bp`, 'Connection: close\r\n');
+    await waitFor(() => up.state.generated.bp > 0, { what: 'the upstream to start' });
+    let last = -1;
+    await waitFor(async () => {
+      const now = up.state.generated.bp;
+      const still = now === last;
+      last = now;
+      await sleep(300);
+      return still;
+    }, { timeoutMs: 20000, what: 'the upstream to be paused' });
+    assert.ok(last < n / 2, `the upstream stopped early (${last} of ${n} lines)`);
+    const parts = [];
+    socket.on('data', (d) => parts.push(d));
+    socket.resume();
+    await closed;
+    const text = Buffer.concat(parts).toString('latin1');
+    const ids = [...text.matchAll(/\{"i":(\d+),/g)].map((m) => Number(m[1]));
+    assert.equal(ids.length, n);
+    assert.ok(ids.every((v, k) => v === k), 'every line once, in order');
   });
 });
