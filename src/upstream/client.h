@@ -58,7 +58,7 @@ typedef struct sg_up_client {
 	long long remain; /* Content-Length bytes still to come; -1: until close */
 	int chunked;
 	sg_h1_chunked ch;
-	unsigned paused : 1, closed : 1, in_cb : 1;
+	unsigned paused : 1, closed : 1;
 	const sg_up_client_cb *cb;
 	void *ud;
 } sg_up_client;

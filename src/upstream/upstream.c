@@ -247,6 +247,10 @@ static void on_done(void *ud, sg_up_end how)
 		else
 			sg__upstream_emit(u, "error", NULL, CLOSED_JSON, strlen(CLOSED_JSON));
 	}
+	if (u->durable && u->s) { /* an error answered the client: the channel has nothing */
+		sg_stream_unref(u->s);
+		u->s = NULL;
+	}
 	if (u->durable)
 		sg__durable_finished(u);
 }
