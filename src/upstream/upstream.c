@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/principal.h"
 #include "core/utf8.h"
 #include "endpoints/channels.h"
 #include "server/conn.h"
@@ -312,6 +313,12 @@ static void upstream_open(sg_stream *s, const sg_request *req, void *ud)
 {
 	sg_server *srv = ud;
 	const sg_conn *c = sg__stream_conn(s);
+	if (c && c->principal && c->principal->invalid) {
+		/* a token that fails is refused here, as the channels refuse it:
+		 * the upstream is never called with it */
+		sg_stream_fail(s, 401, "invalid_token", c->principal->invalid);
+		return;
+	}
 	sg_upstream *u = calloc(1, sizeof(*u));
 	sg_buf out = SG_BUF_INIT;
 	if (!u || request_build(&out, upstream_for(srv, req->path), req, c && c->via_h2)) {

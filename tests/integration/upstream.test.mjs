@@ -10,6 +10,7 @@ import path from 'node:path';
 import { freePort, request, sleep, startServer, tempDir, waitFor } from './lib/server.mjs';
 import { curl, eventSource, stalledGet, wsClient } from './lib/clients.mjs';
 import { parseSse, prng, randomInt } from './lib/messages.mjs';
+import { mint, now } from './lib/jwt.mjs';
 
 const token = (i) => JSON.stringify({ token: `t${i}` });
 const tokens = (n) => Array.from({ length: n }, (_, i) => token(i));
@@ -329,5 +330,37 @@ describe('upstream backpressure', { timeout: 120000 }, () => {
     const ids = [...text.matchAll(/\{"i":(\d+),/g)].map((m) => Number(m[1]));
     assert.equal(ids.length, n);
     assert.ok(ids.every((v, k) => v === k), 'every line once, in order');
+  });
+});
+
+describe('upstream admission', { timeout: 60000 }, () => {
+  const KEY = 'upstream-test-secret-0123456789abcdef';
+  let up, server, tmp;
+  before(async () => {
+    up = await startUpstream();
+    tmp = tempDir();
+    const file = path.join(tmp.dir, 'config.json');
+    fs.writeFileSync(file, JSON.stringify({
+      auth_jwt_alg: 'HS256', auth_jwt_key: KEY,
+      upstreams: [{ path: '/up/*', url: `http://127.0.0.1:${up.port}` }],
+    }));
+    server = await startServer({ args: ['--config', file] });
+  });
+  after(async () => {
+    await server?.stop();
+    up?.srv.close();
+    tmp?.cleanup();
+  });
+
+  it('a token that fails is refused before the upstream is called; a valid one is passed on', async () => {
+    const bad = await request(server.url, { path: '/up/echo', headers: { Authorization: 'Bearer abc.def.ghi' } });
+    assert.equal(bad.status, 401);
+    assert.equal(JSON.parse(bad.text).error, 'invalid_token');
+    assert.equal(up.state.requests.length, 0, 'the upstream was not called');
+    const token = mint('HS256', KEY, { exp: now() + 60 });
+    const ok = await request(server.url, { path: '/up/echo', headers: { Authorization: `Bearer ${token}` } });
+    assert.equal(ok.status, 200);
+    assert.equal(JSON.parse(ok.text.split('\n')[0]).authorization, `Bearer ${token}`);
+    assert.equal(up.state.requests.length, 1);
   });
 });
