@@ -67,9 +67,10 @@ static int url_parse(sg_upstream_cfg *u, const char *url, char *err, size_t errl
 	snprintf(u->url, sizeof(u->url), "%s", url);
 	return 0;
 bad:
-	snprintf(err, errlen,
-		 "url: expected http://ADDRESS:PORT with a numeric address or localhost, got \"%.80s\"",
-		 url);
+	snprintf(
+	    err, errlen,
+	    "url: expected http://ADDRESS:PORT with a numeric address or localhost, got \"%.80s\"",
+	    url);
 	return SG_EINVAL;
 }
 
@@ -89,7 +90,7 @@ static int path_parse(sg_upstream_cfg *u, const char *path, char *err, size_t er
 
 /* Writes the reason into err; returns SG_EINVAL. */
 __attribute__((format(printf, 3, 4))) static int refuse(char *err, size_t errlen, const char *fmt,
-							 ...)
+                                                        ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -123,7 +124,8 @@ static int entry_parse(sg_upstream_cfg *u, json_t *e, char *err, size_t errlen)
 			rc = url_parse(u, s, err, errlen);
 		else if (strcmp(key, "format") == 0) {
 			if ((u->format = sg_up_format_parse(s)) < 0)
-				rc = refuse(err, errlen, "format: expected auto, sse, ndjson or text");
+				rc = refuse(err, errlen,
+				            "format: expected auto, sse, ndjson or text");
 		} else if (strcmp(key, "forward_headers") == 0) {
 			if (strlen(s) >= sizeof(u->forward_headers))
 				rc = refuse(err, errlen, "forward_headers: too long");
@@ -147,7 +149,7 @@ int sg__config_upstreams(sg_config *cfg, const void *list, char *err, size_t err
 	char why[300];
 	if (!json_is_array(a) || json_array_size(a) > SG_UPSTREAMS_MAX) {
 		snprintf(err, errlen, "upstreams: expected a list of at most %d objects",
-			 SG_UPSTREAMS_MAX);
+		         SG_UPSTREAMS_MAX);
 		return SG_EINVAL;
 	}
 	for (size_t i = 0; i < json_array_size(a); i++)

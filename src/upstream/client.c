@@ -88,7 +88,7 @@ static int parse_length(const char *v, size_t n, long long *out)
 }
 
 int sg__up_head_parse(const char *buf, size_t len, int *status, char *ct, size_t ctlen,
-		      long long *length, int *chunked)
+                      long long *length, int *chunked)
 {
 	*length = -1;
 	*chunked = 0;
@@ -119,7 +119,7 @@ int sg__up_head_parse(const char *buf, size_t len, int *status, char *ct, size_t
 		if ((v = field_value(line, n, "content-type", &vn)))
 			snprintf(ct, ctlen, "%.*s", (int)vn, v);
 		else if ((v = field_value(line, n, "content-length", &vn)) &&
-			 parse_length(v, vn, length))
+		         parse_length(v, vn, length))
 			return SG_EINVAL;
 		else if ((v = field_value(line, n, "transfer-encoding", &vn))) {
 			if (vn != 7 || strncasecmp(v, "chunked", 7) != 0)
@@ -190,8 +190,8 @@ static void head_done(sg_up_client *c, size_t hlen)
 		return;
 	sg_buf rest = c->in;
 	c->in = (sg_buf)SG_BUF_INIT;
-	int complete = c->remain == 0 ||
-		       (rest.len > hlen && body_feed(c, rest.data + hlen, rest.len - hlen));
+	int complete =
+	    c->remain == 0 || (rest.len > hlen && body_feed(c, rest.data + hlen, rest.len - hlen));
 	sg_buf_free(&rest);
 	if (complete && !c->closed)
 		finish(c, SG_UP_COMPLETE);
@@ -202,7 +202,8 @@ static void head_read(sg_up_client *c, const char *p, size_t n)
 	if (c->in.len + n > SG_UP_HEAD_MAX || sg_buf_append(&c->in, p, n))
 		return finish(c, SG_UP_BAD_HEAD);
 	while (!c->closed && c->state == ST_HEAD) {
-		const char *end = c->in.len >= 4 ? memmem(c->in.data, c->in.len, "\r\n\r\n", 4) : NULL;
+		const char *end =
+		    c->in.len >= 4 ? memmem(c->in.data, c->in.len, "\r\n\r\n", 4) : NULL;
 		if (!end)
 			return;
 		head_done(c, (size_t)(end - c->in.data) + 4);
@@ -236,7 +237,8 @@ static void on_writable(sg_up_client *c)
 		c->state = ST_SENDING;
 	}
 	while (c->out_off < c->out.len) {
-		ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+		ssize_t n =
+		    send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			return;
 		if (n <= 0)
@@ -272,8 +274,8 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 int sg_up_client_start(sg_up_client *c, struct ev_loop *loop, const struct sockaddr *addr,
-		       socklen_t addrlen, sg_buf *request, unsigned timeout_ms,
-		       const sg_up_client_cb *cb, void *ud)
+                       socklen_t addrlen, sg_buf *request, unsigned timeout_ms,
+                       const sg_up_client_cb *cb, void *ud)
 {
 	c->fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	c->cb = cb;

@@ -24,11 +24,11 @@
 
 /* How a request ended, for done(). */
 typedef enum sg_up_end {
-	SG_UP_COMPLETE,	   /* the whole body arrived */
+	SG_UP_COMPLETE,    /* the whole body arrived */
 	SG_UP_UNREACHABLE, /* connect refused or failed, or the socket broke before a head */
-	SG_UP_TIMEOUT,	   /* no response head in time */
-	SG_UP_BAD_HEAD,	   /* the head was malformed or too big */
-	SG_UP_DROPPED,	   /* the connection ended inside the body */
+	SG_UP_TIMEOUT,     /* no response head in time */
+	SG_UP_BAD_HEAD,    /* the head was malformed or too big */
+	SG_UP_DROPPED,     /* the connection ended inside the body */
 } sg_up_end;
 
 /* The parsed response head: strings borrowed for the call. */
@@ -51,10 +51,10 @@ typedef struct sg_up_client {
 	ev_io io;
 	ev_timer timer;
 	int fd;
-	int state; /* client.c's states */
+	int state;  /* client.c's states */
 	sg_buf out; /* the request, written from out_off */
 	size_t out_off;
-	sg_buf in; /* the head while it is read */
+	sg_buf in;        /* the head while it is read */
 	long long remain; /* Content-Length bytes still to come; -1: until close */
 	int chunked;
 	sg_h1_chunked ch;
@@ -67,8 +67,8 @@ typedef struct sg_up_client {
  * now). timeout_ms bounds the wait for the response head. 0, or SG_EIO
  * when no socket could be made (nothing is called then). */
 int sg_up_client_start(sg_up_client *c, struct ev_loop *loop, const struct sockaddr *addr,
-		       socklen_t addrlen, sg_buf *request, unsigned timeout_ms,
-		       const sg_up_client_cb *cb, void *ud);
+                       socklen_t addrlen, sg_buf *request, unsigned timeout_ms,
+                       const sg_up_client_cb *cb, void *ud);
 /* Stops reading the body (paused != 0) or reads on. */
 void sg_up_client_pause(sg_up_client *c, int paused);
 /* Aborts: closes the socket; no callback runs after. Idempotent. */
@@ -78,6 +78,6 @@ void sg_up_client_close(sg_up_client *c);
  * type (copied into ct, ctlen bytes), length (-1: none), chunked. 0 or
  * SG_EINVAL. Exposed for the tests. */
 int sg__up_head_parse(const char *buf, size_t len, int *status, char *ct, size_t ctlen,
-		      long long *length, int *chunked);
+                      long long *length, int *chunked);
 
 #endif

@@ -203,7 +203,8 @@ static void streams_delete(sg_server *srv, const sg_request *req, sg_response *r
 	const char *id = id_of(req->path);
 	sg_group *g = srv->group;
 	if (!id)
-		return sg__response_error(resp, 404, "no_such_stream", "a stream id is 16 hex digits");
+		return sg__response_error(resp, 404, "no_such_stream",
+		                          "a stream id is 16 hex digits");
 	delete_op *op = calloc(1, sizeof(*op));
 	if (!op || !(op->r = sg__response_defer(resp))) {
 		free(op);
@@ -232,10 +233,10 @@ static void streams_delete(sg_server *srv, const sg_request *req, sg_response *r
 }
 
 const sg_endpoint sg_endpoint_streams = {
-	.name = "streams",
-	.match = streams_match,
-	.methods = SG_M_GET | SG_M_DELETE,
-	.allow = "GET, HEAD, DELETE, OPTIONS",
-	.stream = streams_resume,
-	.del = streams_delete,
+    .name = "streams",
+    .match = streams_match,
+    .methods = SG_M_GET | SG_M_DELETE,
+    .allow = "GET, HEAD, DELETE, OPTIONS",
+    .stream = streams_resume,
+    .del = streams_delete,
 };

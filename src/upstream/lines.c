@@ -49,7 +49,7 @@ static int line_end(sg_up_lines *l, int (*line)(void *, const char *, size_t), v
 }
 
 int sg__up_lines_feed(sg_up_lines *l, const char *in, size_t len,
-		      int (*line)(void *ctx, const char *text, size_t n), void *ctx)
+                      int (*line)(void *ctx, const char *text, size_t n), void *ctx)
 {
 	if (!l->line.data && sg_buf_reserve(&l->line, SG_UP_LINE_MAX + 1))
 		return SG_ENOMEM;
@@ -83,7 +83,7 @@ int sg__up_lines_feed(sg_up_lines *l, const char *in, size_t len,
 }
 
 int sg__up_lines_finish(sg_up_lines *l, int (*line)(void *ctx, const char *text, size_t n),
-			void *ctx)
+                        void *ctx)
 {
 	if (!l->line.data || (!l->line.len && !l->overlong))
 		return 0;

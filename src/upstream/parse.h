@@ -18,7 +18,7 @@
 
 /* One message: event and id may be NULL; all borrowed for the call. */
 typedef void (*sg_up_emit_fn)(void *ud, const char *event, const char *id, const char *data,
-			      size_t len);
+                              size_t len);
 
 typedef enum sg_up_format {
 	SG_UP_AUTO,
@@ -36,7 +36,7 @@ int sg_up_format_parse(const char *name);
 typedef struct sg_up_lines {
 	sg_buf line;
 	unsigned overlong : 1, /* the current line passed SG_UP_LINE_MAX: skip to its end */
-		after_cr : 1;  /* the last byte was CR: a LF next ends nothing */
+	    after_cr : 1;      /* the last byte was CR: a LF next ends nothing */
 } sg_up_lines;
 
 /* SSE (WHATWG "event stream interpretation"): id, event, multi-line data;
@@ -69,9 +69,9 @@ void sg_up_ndjson_free(sg_up_ndjson *p);
  * n) for each whole one (n < SG_UP_LINE_MAX, text NUL-terminated); an
  * overlong line is skipped and reported with text NULL. 0 or SG_ENOMEM. */
 int sg__up_lines_feed(sg_up_lines *l, const char *in, size_t len,
-		      int (*line)(void *ctx, const char *text, size_t n), void *ctx);
+                      int (*line)(void *ctx, const char *text, size_t n), void *ctx);
 /* The unterminated last line, as line() would get it (nothing when none). */
 int sg__up_lines_finish(sg_up_lines *l, int (*line)(void *ctx, const char *text, size_t n),
-			void *ctx);
+                        void *ctx);
 
 #endif

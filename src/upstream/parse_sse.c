@@ -31,7 +31,7 @@ static void dispatch(feed_ctx *f)
 		p->malformed++;
 	else if (p->has_data)
 		f->emit(f->ud, p->event[0] ? p->event : NULL, p->id[0] ? p->id : NULL,
-			p->data.data ? p->data.data : "", p->data.len);
+		        p->data.data ? p->data.data : "", p->data.len);
 	event_reset(p);
 }
 

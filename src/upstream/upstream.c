@@ -26,7 +26,7 @@ static const sg_upstream_cfg *upstream_for(const sg_server *srv, const char *pat
 	for (size_t i = 0; i < srv->cfg.nupstreams; i++) {
 		const sg_upstream_cfg *u = &srv->cfg.upstreams[i];
 		if (u->prefix ? strncmp(path, u->path, strlen(u->path)) == 0
-			      : strcmp(path, u->path) == 0)
+		              : strcmp(path, u->path) == 0)
 			return u;
 	}
 	return NULL;
@@ -62,15 +62,14 @@ static int forward_headers(sg_buf *out, const sg_request *req, const char *list)
 
 /* The whole request: method, target unchanged, Host, forwarded headers,
  * X-Forwarded-*, and the body. One request per connection. */
-static int request_build(sg_buf *out, const sg_upstream_cfg *cfg, const sg_request *req,
-			 int tls)
+static int request_build(sg_buf *out, const sg_upstream_cfg *cfg, const sg_request *req, int tls)
 {
 	const char *method = strcmp(req->method, "POST") == 0 ? "POST" : "GET";
-	int rc = sg_buf_printf(out, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, req->target,
-			       cfg->host);
+	int rc =
+	    sg_buf_printf(out, "%s %s HTTP/1.1\r\nHost: %s\r\n", method, req->target, cfg->host);
 	rc |= forward_headers(out, req, cfg->forward_headers);
 	rc |= sg_buf_printf(out, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\n",
-			    sg__client_ip(req), tls ? "https" : "http");
+	                    sg__client_ip(req), tls ? "https" : "http");
 	if (req->body)
 		rc |= sg_buf_printf(out, "Content-Length: %zu\r\n", req->body_len);
 	rc |= sg_buf_puts(out, "Connection: close\r\n\r\n");
@@ -117,22 +116,22 @@ static void published(void *ud, const sg_publish_result *res, const sg_client_er
 }
 
 void sg__upstream_emit(sg_upstream *u, const char *event, const char *id, const char *data,
-		       size_t len)
+                       size_t len)
 {
 	if (!sg_utf8_valid(data, len)) {
 		atomic_fetch_add(&u->srv->upstream_malformed, 1);
 		return;
 	}
 	if (u->durable) {
-		sg_publish_req p = {.channel = u->channel, .event = event, .data = data, .len = len};
+		sg_publish_req p = {
+		    .channel = u->channel, .event = event, .data = data, .len = len};
 		sg__channels_publish(u->srv, &p, published, NULL);
 	} else if (u->s) {
 		sg_stream_event(u->s, event, id, data, len);
 	}
 }
 
-static void on_message(void *ud, const char *event, const char *id, const char *data,
-		       size_t len)
+static void on_message(void *ud, const char *event, const char *id, const char *data, size_t len)
 {
 	sg__upstream_emit(ud, event, id, data, len);
 }
@@ -141,8 +140,8 @@ static void on_message(void *ud, const char *event, const char *id, const char *
 
 /* An error before the stream began: plain HTTP/1 clients get it as the
  * answer; others (WebSocket, HTTP/2: their head is out) an error message. */
-static void answer_error(sg_upstream *u, int status, const char *ct, const char *body,
-			 size_t len, const char *error_json)
+static void answer_error(sg_upstream *u, int status, const char *ct, const char *body, size_t len,
+                         const char *error_json)
 {
 	sg_stream *s = u->s;
 	sg_response *r = calloc(1, sizeof(*r));
@@ -168,8 +167,9 @@ static void answer_error(sg_upstream *u, int status, const char *ct, const char 
 static void json_error(sg_upstream *u, int status, const char *error, const char *detail)
 {
 	char body[512];
-	int n = snprintf(body, sizeof(body), "{\"error\":\"%s\",\"detail\":\"%s\",\"upstream\":\"%s\"}",
-			 error, detail, u->cfg->url);
+	int n =
+	    snprintf(body, sizeof(body), "{\"error\":\"%s\",\"detail\":\"%s\",\"upstream\":\"%s\"}",
+	             error, detail, u->cfg->url);
 	char msg[256];
 	snprintf(msg, sizeof(msg), "{\"type\":\"error\",\"reason\":\"%s\"}", error);
 	answer_error(u, status, "application/json", body, (size_t)n, msg);
@@ -184,11 +184,12 @@ static void on_head(void *ud, const sg_up_head *h)
 {
 	sg_upstream *u = ud;
 	u->status = h->status;
-	snprintf(u->content_type, sizeof(u->content_type), "%s", h->content_type ? h->content_type : "");
+	snprintf(u->content_type, sizeof(u->content_type), "%s",
+	         h->content_type ? h->content_type : "");
 	if (h->status < 200 || h->status > 299)
 		return; /* its body is read, then passed through */
-	u->format = u->cfg->format == SG_UP_AUTO ? (int)sg_up_format_of(h->content_type)
-						  : u->cfg->format;
+	u->format =
+	    u->cfg->format == SG_UP_AUTO ? (int)sg_up_format_of(h->content_type) : u->cfg->format;
 	if (u->s) {
 		sg__stream_unhold(u->s, NULL, 0, (sg_id){0, 0});
 		if (u->durable) { /* from now on the channel carries it */
@@ -229,17 +230,21 @@ static void on_done(void *ud, sg_up_end how)
 	sg_upstream *u = ud;
 	u->ended = 1;
 	if (how == SG_UP_UNREACHABLE && !u->status)
-		json_error(u, 502, "upstream_unreachable", "the upstream refused or could not be reached");
+		json_error(u, 502, "upstream_unreachable",
+		           "the upstream refused or could not be reached");
 	else if (how == SG_UP_TIMEOUT)
-		json_error(u, 504, "upstream_timeout", "no response head within upstream_timeout_ms");
+		json_error(u, 504, "upstream_timeout",
+		           "no response head within upstream_timeout_ms");
 	else if (how == SG_UP_BAD_HEAD)
-		json_error(u, 502, "bad_upstream_response", "the upstream's response head is malformed or too big");
+		json_error(u, 502, "bad_upstream_response",
+		           "the upstream's response head is malformed or too big");
 	else if (u->status < 200 || u->status > 299) {
 		char msg[96];
-		snprintf(msg, sizeof(msg), "{\"type\":\"error\",\"reason\":\"upstream_status\",\"status\":%d}",
-			 u->status);
+		snprintf(msg, sizeof(msg),
+		         "{\"type\":\"error\",\"reason\":\"upstream_status\",\"status\":%d}",
+		         u->status);
 		answer_error(u, u->status, type_of(u->content_type),
-			     u->error_body.data ? u->error_body.data : "", u->error_body.len, msg);
+		             u->error_body.data ? u->error_body.data : "", u->error_body.len, msg);
 	} else {
 		if (u->format == SG_UP_NDJSON)
 			sg_up_ndjson_finish(&u->ndjson, on_message, u);
@@ -300,7 +305,8 @@ int sg__upstream_end_filter(sg_stream *s, sg_chunk *c, void *ud)
 {
 	(void)ud;
 	const char *ev = sg_chunk_event(c);
-	if (!ev || (strcmp(ev, "end") != 0 && strcmp(ev, "error") != 0 && strcmp(ev, "stream") != 0))
+	if (!ev ||
+	    (strcmp(ev, "end") != 0 && strcmp(ev, "error") != 0 && strcmp(ev, "stream") != 0))
 		return 0;
 	if (strcmp(ev, "stream") != 0)
 		sg_stream_after(s, 1, end_now, NULL); /* once this one is queued */
@@ -338,16 +344,16 @@ static void upstream_open(sg_stream *s, const sg_request *req, void *ud)
 	}
 	sg__stream_hold(s); /* the head waits for the upstream's */
 	if (sg_up_client_start(&u->client, srv->evloop, (const struct sockaddr *)&u->cfg->addr,
-			       u->cfg->addrlen, &out, (unsigned)srv->cfg.upstream_timeout_ms,
-			       &client_cb, u))
+	                       u->cfg->addrlen, &out, (unsigned)srv->cfg.upstream_timeout_ms,
+	                       &client_cb, u))
 		on_done(u, SG_UP_UNREACHABLE);
 }
 
 const sg_endpoint sg_endpoint_upstream = {
-	.name = "upstream",
-	.match = upstream_match,
-	.methods = SG_M_GET | SG_M_POST,
-	.allow = "GET, HEAD, POST, OPTIONS",
-	.stream = upstream_open,
-	.post_streams = 1,
+    .name = "upstream",
+    .match = upstream_match,
+    .methods = SG_M_GET | SG_M_POST,
+    .allow = "GET, HEAD, POST, OPTIONS",
+    .stream = upstream_open,
+    .post_streams = 1,
 };

@@ -11,7 +11,7 @@
 #include "parse.h"
 #include "server/server.h"
 
-#define SG_UP_ID_LEN 16			/* hex digits of a durable stream's id */
+#define SG_UP_ID_LEN 16 /* hex digits of a durable stream's id */
 #define SG_UP_CHANNEL_PREFIX "stream."
 #define SG_UP_ERROR_BODY_MAX 65536 /* a non-2xx answer passed through, at most */
 
@@ -22,8 +22,9 @@ typedef struct sg_upstream {
 	sg_server *srv;
 	const sg_upstream_cfg *cfg; /* borrowed from srv->cfg */
 	sg_up_client client;
-	sg_stream *s; /* the client's stream (a ref) until the head went out; plain: until the end */
-	int format;   /* resolved from the head for auto */
+	sg_stream
+	    *s;     /* the client's stream (a ref) until the head went out; plain: until the end */
+	int format; /* resolved from the head for auto */
 	sg_up_sse sse;
 	sg_up_ndjson ndjson;
 	int status; /* the upstream's; 0 before its head */
@@ -40,7 +41,7 @@ typedef struct sg_upstream {
 
 /* Where a message of u goes: the client's stream, or the channel. */
 void sg__upstream_emit(sg_upstream *u, const char *event, const char *id, const char *data,
-		       size_t len);
+                       size_t len);
 
 /* durable.c: makes u durable (an id, its channel, listed on srv) and
  * subscribes s to the channel. 0, or nonzero with s failed. */

@@ -25,7 +25,8 @@ static fuzz_seen run(const uint8_t *in, size_t size, size_t piece)
 	fuzz_seen s = {14695981039346656037ull, 0};
 	for (size_t at = 0; at < size; at += piece)
 		SG_FUZZ_CHECK(sg_up_ndjson_feed(&p, (const char *)in + at,
-						size - at < piece ? size - at : piece, record_json, &s) == 0);
+		                                size - at < piece ? size - at : piece, record_json,
+		                                &s) == 0);
 	SG_FUZZ_CHECK(sg_up_ndjson_finish(&p, record_json, &s) == 0);
 	sg_up_ndjson_free(&p);
 	return s;

@@ -14,8 +14,9 @@ static fuzz_seen run(const uint8_t *in, size_t size, size_t piece)
 	sg_up_sse p = {0};
 	fuzz_seen s = {14695981039346656037ull, 0};
 	for (size_t at = 0; at < size; at += piece)
-		SG_FUZZ_CHECK(sg_up_sse_feed(&p, (const char *)in + at, size - at < piece ? size - at : piece,
-					     fuzz_record, &s) == 0);
+		SG_FUZZ_CHECK(sg_up_sse_feed(&p, (const char *)in + at,
+		                             size - at < piece ? size - at : piece, fuzz_record,
+		                             &s) == 0);
 	sg_up_sse_free(&p);
 	return s;
 }

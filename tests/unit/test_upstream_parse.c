@@ -35,7 +35,8 @@ static const char *sse_all(const char *in, size_t split, unsigned long *malforme
 	size_t n = strlen(in);
 	sg_buf_reset(&got);
 	for (size_t at = 0; at < n; at += split)
-		assert_int_equal(sg_up_sse_feed(&p, in + at, n - at < split ? n - at : split, record, NULL), 0);
+		assert_int_equal(
+		    sg_up_sse_feed(&p, in + at, n - at < split ? n - at : split, record, NULL), 0);
 	*malformed = p.malformed;
 	sg_up_sse_free(&p);
 	sg_buf_puts(&got, "");
@@ -46,7 +47,7 @@ static void test_sse_fields(void **state)
 {
 	(void)state;
 	const char *in = "id: 7\nevent: greet\ndata: hello\ndata: world\n\n: comment\n\n"
-			 "data:no space\r\n\r\nretry: 10\ndata: a\rdata: b\r\rfoo: bar\ndata\n\n";
+	                 "data:no space\r\n\r\nretry: 10\ndata: a\rdata: b\r\rfoo: bar\ndata\n\n";
 	const char *want = "greet|7|hello\nworld\n-|-|no space\n-|-|a\nb\n-|-|\n";
 	unsigned long bad;
 	for (size_t split = 1; split <= strlen(in); split++)
@@ -87,7 +88,9 @@ static const char *nd_all(const char *in, size_t split, unsigned long *malformed
 	size_t n = strlen(in);
 	sg_buf_reset(&got);
 	for (size_t at = 0; at < n; at += split)
-		assert_int_equal(sg_up_ndjson_feed(&p, in + at, n - at < split ? n - at : split, record, NULL), 0);
+		assert_int_equal(
+		    sg_up_ndjson_feed(&p, in + at, n - at < split ? n - at : split, record, NULL),
+		    0);
 	assert_int_equal(sg_up_ndjson_finish(&p, record, NULL), 0);
 	*malformed = p.malformed;
 	sg_up_ndjson_free(&p);
@@ -137,12 +140,12 @@ static void test_formats(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sse_fields),
-		cmocka_unit_test(test_sse_unfinished_event_is_not_sent),
-		cmocka_unit_test(test_sse_bounds),
-		cmocka_unit_test(test_ndjson_lines),
-		cmocka_unit_test(test_ndjson_bad_utf8_and_overlong),
-		cmocka_unit_test(test_formats),
+	    cmocka_unit_test(test_sse_fields),
+	    cmocka_unit_test(test_sse_unfinished_event_is_not_sent),
+	    cmocka_unit_test(test_sse_bounds),
+	    cmocka_unit_test(test_ndjson_lines),
+	    cmocka_unit_test(test_ndjson_bad_utf8_and_overlong),
+	    cmocka_unit_test(test_formats),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	sg_buf_free(&got);
