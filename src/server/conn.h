@@ -27,7 +27,8 @@ typedef struct sg_conn {
 		headers_out : 1, active : 1, ping_due : 1, is_dirty : 1,
 		is_h2 : 1,  /* an HTTP/2 connection's (h2.c) */
 		via_h2 : 1, /* an HTTP/2 stream's: the access log notes it */
-		opened : 1; /* its stream began: its end is logged */
+		opened : 1,  /* its stream began: its end is logged */
+		via_tls : 1; /* HTTP/1 over TLS (X-Forwarded-Proto: https upstream) */
 	struct sg_timer *timer; /* a long-poll's wait, on the loop */
 	struct sg_timer *pong_timer; /* WebSocket: a ping awaiting its pong */
 	struct sg_timer *msg_timer;  /* WebSocket: a message awaiting its end */

@@ -327,7 +327,7 @@ static void upstream_open(sg_stream *s, const sg_request *req, void *ud)
 	}
 	sg_upstream *u = calloc(1, sizeof(*u));
 	sg_buf out = SG_BUF_INIT;
-	if (!u || request_build(&out, upstream_for(srv, req->path), req, c && c->via_h2)) {
+	if (!u || request_build(&out, upstream_for(srv, req->path), req, c && (c->via_h2 || c->via_tls))) {
 		free(u);
 		sg_buf_free(&out);
 		sg_stream_fail(s, 503, "out_of_memory", "cannot proxy the request");

@@ -11,6 +11,7 @@ import { freePort, request, sleep, startServer, tempDir, waitFor } from './lib/s
 import { curl, eventSource, stalledGet, wsClient } from './lib/clients.mjs';
 import { parseSse, prng, randomInt } from './lib/messages.mjs';
 import { mint, now } from './lib/jwt.mjs';
+import { h2Connect, h2Request, makeCa, makeServerCert, tlsArgs } from './lib/tls.mjs';
 
 const token = (i) => JSON.stringify({ token: `t${i}` });
 const tokens = (n) => Array.from({ length: n }, (_, i) => token(i));
@@ -362,5 +363,56 @@ describe('upstream admission', { timeout: 60000 }, () => {
     assert.equal(ok.status, 200);
     assert.equal(JSON.parse(ok.text.split('\n')[0]).authorization, `Bearer ${token}`);
     assert.equal(up.state.requests.length, 1);
+  });
+});
+
+describe('upstream over TLS: HTTP/2 and HTTP/1.1', { timeout: 60000 }, () => {
+  let up, server, tmp, ca;
+  before(async () => {
+    up = await startUpstream();
+    tmp = tempDir();
+    ca = fs.readFileSync(makeCa(tmp.dir));
+    const files = makeServerCert(tmp.dir);
+    const file = path.join(tmp.dir, 'config.json');
+    const url = `http://127.0.0.1:${up.port}`;
+    fs.writeFileSync(file, JSON.stringify({
+      upstreams: [{ path: '/up/*', url }, { path: '/dur/*', url, durable: true }],
+    }));
+    server = await startServer({ tls: true, args: ['--config', file, ...tlsArgs(files)] });
+  });
+  after(async () => {
+    await server?.stop();
+    up?.srv.close();
+    tmp?.cleanup();
+  });
+
+  it('HTTP/2: a POST streams with its body forwarded, X-Forwarded-Proto https; a durable stream has Stream-Id', async () => {
+    const session = await h2Connect(server.tlsPort, ca);
+    try {
+      const echo = await h2Request(session, {
+        method: 'POST', path: '/up/echo', body: 'over h2', headers: { 'content-type': 'text/plain' },
+      });
+      assert.equal(echo.status, 200);
+      const e = JSON.parse(echo.text.split('\n')[0]);
+      assert.deepEqual([e.method, e.body, e['x-forwarded-proto'], e['content-type']],
+        ['POST', 'over h2', 'https', 'text/plain']);
+      const d = await h2Request(session, { path: '/dur/tok/3?every_ms=1', headers: { accept: 'text/event-stream' } });
+      assert.equal(d.status, 200);
+      const id = d.headers['stream-id'];
+      assert.match(id, /^[0-9a-f]{16}$/);
+      const evs = parseSse(d.text);
+      assert.deepEqual(evs.map((v) => [v.event, v.data]), [['stream', `{"type":"stream","id":"${id}"}`],
+        ...tokens(3).map((t) => [null, t]), ['end', END]]);
+    } finally {
+      session.close();
+    }
+  });
+
+  it('HTTP/1.1 over TLS: X-Forwarded-Proto https', async () => {
+    const c = await curl(`https://127.0.0.1:${server.tlsPort}/up/echo`, {
+      args: ['--http1.1', '--cacert', path.join(tmp.dir, 'ca.pem')],
+    }).done;
+    assert.equal(c.code, 0, c.stderr);
+    assert.equal(JSON.parse(c.stdout.toString().split('\n')[0])['x-forwarded-proto'], 'https');
   });
 });
