@@ -44,13 +44,14 @@ int sg__durable_begin(sg_upstream *u, sg_stream *s)
 		sg_stream_fail(s, 503, "out_of_memory", "cannot start the stream");
 		return -1;
 	}
-	int n = snprintf(json, sizeof(json), "{\"type\":\"stream\",\"id\":\"%s\"}", u->id);
-	sg_stream_event(s, "stream", NULL, json, (size_t)n);
 	if (sg__channels_subscribe(s, u->channel, NULL, &e)) {
 		sg_stream_fail(s, e.status, e.error, e.detail);
 		return -1;
 	}
 	SG_LIST_PUSH(u->srv->durables, u, prev, next);
+	/* the channel's first message: it exists (for GET /streams/ID) from now */
+	int n = snprintf(json, sizeof(json), "{\"type\":\"stream\",\"id\":\"%s\"}", u->id);
+	sg__upstream_emit(u, "stream", NULL, json, (size_t)n);
 	return 0;
 }
 
@@ -115,14 +116,54 @@ static const char *id_of(const char *path)
 	return id;
 }
 
-/* GET /streams/ID, any transport: the channel from Last-Event-ID on. */
+/* A resume waiting for the broker to say whether its channel exists. */
+typedef struct resume_ctx {
+	sg_stream *s; /* a ref */
+	char channel[sizeof(SG_UP_CHANNEL_PREFIX) + SG_UP_ID_LEN];
+	char last[SG_ID_TEXT_MAX];
+	int has_last;
+} resume_ctx;
+
+static void json_refuse(sg_stream *s, int status, const char *error, const char *detail)
+{
+	sg_response tmp;
+	char msg[128];
+	sg__response_init(&tmp);
+	sg__response_error(&tmp, status, error, detail);
+	snprintf(msg, sizeof(msg), "{\"type\":\"error\",\"reason\":\"%s\"}", error);
+	sg__upstream_refuse(s, status, "application/json", tmp.body.data, tmp.body.len, msg);
+	sg__response_free(&tmp);
+}
+
+static void resume_checked(void *ud, int rc, const sg_channel_info *ci)
+{
+	resume_ctx *r = ud;
+	sg_stream *s = r->s;
+	sg_client_error e;
+	(void)ci;
+	if (sg__stream_state(s) >= SG_STREAM_CLOSING) {
+		/* the client left first */
+	} else if (rc == SG_EIO) {
+		json_refuse(s, 503, "broker_unavailable", "the broker cannot be reached");
+	} else if (rc) {
+		json_refuse(s, 404, "no_such_stream", "no stream with this id, or it expired (durable_ttl_ms)");
+	} else if (sg__channels_subscribe(s, r->channel, r->has_last ? r->last : NULL, &e)) {
+		json_refuse(s, e.status, e.error, e.detail);
+	} else {
+		sg__stream_unhold(s, NULL, 0, (sg_id){0, 0});
+	}
+	sg_stream_unref(s);
+	free(r);
+}
+
+/* GET /streams/ID, any transport: the channel from Last-Event-ID on, once
+ * the broker said it exists (the head waits for that). */
 static void streams_resume(sg_stream *s, const sg_request *req, void *ud)
 {
-	(void)ud;
+	sg_server *srv = ud;
 	const char *id = id_of(req->path);
 	const char *last = sg_request_header(req, "last-event-id");
 	char channel[sizeof(SG_UP_CHANNEL_PREFIX) + SG_UP_ID_LEN];
-	sg_client_error e;
 	if (!id) {
 		sg_stream_fail(s, 404, "no_such_stream", "a stream id is 16 hex digits");
 		return;
@@ -132,9 +173,20 @@ static void streams_resume(sg_stream *s, const sg_request *req, void *ud)
 	snprintf(channel, sizeof(channel), SG_UP_CHANNEL_PREFIX "%s", id);
 	if (sg_stream_authorize_subscribe(s, channel))
 		return;
+	resume_ctx *r = calloc(1, sizeof(*r));
+	if (!r || (last && strlen(last) >= sizeof(r->last))) {
+		free(r);
+		sg_stream_fail(s, r ? 503 : 400, r ? "out_of_memory" : "bad_last_event_id",
+		               r ? "cannot resume now" : "last_event_id must be a message id: MS-SEQ, or 0");
+		return;
+	}
 	sg_stream_before_chunk(s, sg__upstream_end_filter, NULL);
-	if (sg__channels_subscribe(s, channel, last, &e))
-		sg_stream_fail(s, e.status, e.error, e.detail);
+	memcpy(r->channel, channel, sizeof(channel));
+	if ((r->has_last = last != NULL))
+		strcpy(r->last, last);
+	r->s = sg_stream_ref(s);
+	sg__stream_hold(s);
+	sg_broker_info(srv->broker, channel, resume_checked, r);
 }
 
 /* A DELETE asks every worker (the stream runs on one of them). */

@@ -140,13 +140,10 @@ static void on_message(void *ud, const char *event, const char *id, const char *
 
 /* An error before the stream began: plain HTTP/1 clients get it as the
  * answer; others (WebSocket, HTTP/2: their head is out) an error message. */
-static void answer_error(sg_upstream *u, int status, const char *ct, const char *body, size_t len,
+void sg__upstream_refuse(sg_stream *s, int status, const char *ct, const char *body, size_t len,
                          const char *error_json)
 {
-	sg_stream *s = u->s;
 	sg_response *r = calloc(1, sizeof(*r));
-	if (!s)
-		return free(r);
 	if (r) {
 		sg__response_init(r);
 		r->status = status;
@@ -162,6 +159,13 @@ static void answer_error(sg_upstream *u, int status, const char *ct, const char 
 		sg_stream_event(s, "error", NULL, error_json, strlen(error_json));
 		sg_stream_close(s);
 	}
+}
+
+static void answer_error(sg_upstream *u, int status, const char *ct, const char *body, size_t len,
+                         const char *error_json)
+{
+	if (u->s)
+		sg__upstream_refuse(u->s, status, ct, body, len, error_json);
 }
 
 static void json_error(sg_upstream *u, int status, const char *error, const char *detail)

@@ -43,6 +43,12 @@ typedef struct sg_upstream {
 void sg__upstream_emit(sg_upstream *u, const char *event, const char *id, const char *data,
                        size_t len);
 
+/* Answers a stream whose head waits (held) with status, ct (static) and
+ * body instead (HTTP/1); a WebSocket or HTTP/2 client, whose head is out,
+ * gets error_json as an "error" message and the end. Loop thread. */
+void sg__upstream_refuse(sg_stream *s, int status, const char *ct, const char *body, size_t len,
+                         const char *error_json);
+
 /* durable.c: makes u durable (an id, its channel, listed on srv) and
  * subscribes s to the channel. 0, or nonzero with s failed. */
 int sg__durable_begin(sg_upstream *u, sg_stream *s);

@@ -239,9 +239,9 @@ describe('upstream mode', { timeout: 120000 }, () => {
       }, { timeoutMs: 20000, what: 'events of a piece' });
       await c.kill('SIGKILL');
       for (const e of parseSse(c.stdout().toString())) {
-        if (e.event === 'stream') { assert.equal(e.data, `{"type":"stream","id":"${id}"}`); continue; }
         assert.ok(e.id, `every recorded event has an id: ${JSON.stringify(e)}`);
         last = e.id;
+        if (e.event === 'stream') { assert.equal(e.data, `{"type":"stream","id":"${id}"}`); continue; }
         if (e.event === 'end') { ended = true; assert.equal(e.data, END); break; }
         got.push(e.data);
       }
@@ -266,16 +266,20 @@ describe('upstream mode', { timeout: 120000 }, () => {
     await c.kill('SIGKILL');
     await waitFor(() => up.state.generated.alone === 40, { what: 'the upstream to finish alone' });
     assert.equal(up.state.closed.alone, undefined, 'the upstream request was not cancelled');
+    const all = [`{"type":"stream","id":"${id}"}`, ...tokens(40), END];
     const es = await eventSource(`${server.url}/streams/${id}?last_event_id=0`, { eventNames: ['end', 'stream'] });
-    await es.waitCount(41);
+    await es.waitCount(42);
     es.close();
-    assert.deepEqual(es.events.map((e) => e.data), [...tokens(40), END]);
+    assert.deepEqual(es.events.map((e) => e.data), all);
     // and over a WebSocket and long-poll, from the start
     const ws = await wsClient(`${server.url.replace('http:', 'ws:')}/streams/${id}?last_event_id=0`);
     await ws.waitClosed();
-    assert.deepEqual(ws.payloads(), [...tokens(40), END]);
+    assert.deepEqual(ws.payloads(), all);
     const lp = await request(server.url, { path: `/streams/${id}?transport=longpoll&last_event_id=0` });
-    assert.deepEqual(JSON.parse(lp.text).map((m) => m.data), [...tokens(40), END]);
+    assert.deepEqual(JSON.parse(lp.text).map((m) => m.data), all);
+    // plain curl: the tokens only
+    assert.equal(await curl(`${server.url}/streams/${id}?last_event_id=0`).done.then((r) => r.stdout.toString()),
+      tokens(40).map((t) => `${t}\n`).join(''));
   });
 
   it('durable: DELETE /streams/ID aborts the upstream request and ends subscribers', async () => {
@@ -292,6 +296,17 @@ describe('upstream mode', { timeout: 120000 }, () => {
     assert.ok(up.state.generated.del < 2000);
     const gone = await request(server.url, { method: 'DELETE', path: '/streams/0123456789abcdef' });
     assert.equal(gone.status, 404);
+    // a deleted finished stream is gone at once; an unknown id is 404 on every transport
+    assert.deepEqual(JSON.parse((await request(server.url, { method: 'DELETE', path: `/streams/${id}` })).text),
+      { stream: id, deleted: true });
+    const unknown = await request(server.url, { path: `/streams/${id}?last_event_id=0` });
+    assert.equal(unknown.status, 404);
+    assert.deepEqual(JSON.parse(unknown.text), {
+      error: 'no_such_stream', detail: 'no stream with this id, or it expired (durable_ttl_ms)',
+    });
+    const ws = await wsClient(`${server.url.replace('http:', 'ws:')}/streams/0123456789abcdef`);
+    await ws.waitClosed();
+    assert.deepEqual(ws.payloads(), ['{"type":"error","reason":"no_such_stream"}']);
   });
 });
 
