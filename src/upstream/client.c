@@ -166,6 +166,44 @@ static int body_feed(sg_up_client *c, const char *p, size_t n)
 	return c->remain == 0;
 }
 
+/* Grip-Hold: stream and the names in Grip-Channel ("a; prev-id=1, b")
+ * as "a,b" into chan (chanlen bytes; "" when none or too long). */
+static void grip_fields(const char *buf, size_t len, int *hold, char *chan, size_t chanlen)
+{
+	const char *p = memchr(buf, '\n', len), *end = buf + len, *v;
+	size_t vn, at = 0;
+	*hold = 0;
+	chan[0] = '\0';
+	while (p && p + 1 < end) {
+		const char *line = p + 1, *nl = memchr(line, '\n', (size_t)(end - line));
+		size_t n = nl ? (size_t)(nl - line) : 0;
+		if (n && line[n - 1] == '\r')
+			n--;
+		if ((v = field_value(line, n, "grip-hold", &vn)))
+			*hold = vn == 6 && strncasecmp(v, "stream", 6) == 0;
+		else if ((v = field_value(line, n, "grip-channel", &vn)))
+			for (size_t i = 0; i < vn;) { /* each entry: name [; params] */
+				size_t e = i;
+				while (e < vn && v[e] != ',')
+					e++;
+				size_t s = i, t;
+				while (s < e && v[s] == ' ')
+					s++;
+				t = s;
+				while (t < e && v[t] != ';' && v[t] != ' ')
+					t++;
+				if (t > s && at + (t - s) + 2 < chanlen) {
+					if (at)
+						chan[at++] = ',';
+					memcpy(chan + at, v + s, t - s);
+					chan[at += t - s] = '\0';
+				}
+				i = e + 1;
+			}
+		p = nl;
+	}
+}
+
 /* The head is in c->in[0..hlen): tell the owner, then take the body bytes
  * that came with it. */
 static void head_done(sg_up_client *c, size_t hlen)
@@ -184,7 +222,10 @@ static void head_done(sg_up_client *c, size_t hlen)
 	c->state = ST_BODY;
 	c->chunked = chunked;
 	c->remain = chunked ? -1 : status == 204 || status == 304 ? 0 : length;
-	sg_up_head h = {status, ct[0] ? ct : NULL};
+	char chan[512];
+	sg_up_head h = {status, ct[0] ? ct : NULL, 0, NULL};
+	grip_fields(c->in.data, hlen, &h.grip_hold, chan, sizeof(chan));
+	h.grip_channels = chan[0] ? chan : NULL;
 	c->cb->head(c->ud, &h);
 	if (c->closed)
 		return;

@@ -34,7 +34,9 @@ typedef enum sg_up_end {
 /* The parsed response head: strings borrowed for the call. */
 typedef struct sg_up_head {
 	int status;
-	const char *content_type; /* NULL when absent */
+	const char *content_type;  /* NULL when absent */
+	int grip_hold;             /* Grip-Hold: stream */
+	const char *grip_channels; /* Grip-Channel's names, "a,b" (parameters dropped), or NULL */
 } sg_up_head;
 
 /* Callbacks, on the loop thread. After done() nothing more is called. A

@@ -146,7 +146,8 @@ static void resume_checked(void *ud, int rc, const sg_channel_info *ci)
 	} else if (rc == SG_EIO) {
 		json_refuse(s, 503, "broker_unavailable", "the broker cannot be reached");
 	} else if (rc) {
-		json_refuse(s, 404, "no_such_stream", "no stream with this id, or it expired (durable_ttl_ms)");
+		json_refuse(s, 404, "no_such_stream",
+		            "no stream with this id, or it expired (durable_ttl_ms)");
 	} else if (sg__channels_subscribe(s, r->channel, r->has_last ? r->last : NULL, &e)) {
 		json_refuse(s, e.status, e.error, e.detail);
 	} else {
@@ -177,7 +178,8 @@ static void streams_resume(sg_stream *s, const sg_request *req, void *ud)
 	if (!r || (last && strlen(last) >= sizeof(r->last))) {
 		free(r);
 		sg_stream_fail(s, r ? 503 : 400, r ? "out_of_memory" : "bad_last_event_id",
-		               r ? "cannot resume now" : "last_event_id must be a message id: MS-SEQ, or 0");
+		               r ? "cannot resume now"
+		                 : "last_event_id must be a message id: MS-SEQ, or 0");
 		return;
 	}
 	sg_stream_before_chunk(s, sg__upstream_end_filter, NULL);

@@ -192,6 +192,14 @@ static void on_head(void *ud, const sg_up_head *h)
 	         h->content_type ? h->content_type : "");
 	if (h->status < 200 || h->status > 299)
 		return; /* its body is read, then passed through */
+	if (h->grip_hold && h->grip_channels && !u->durable) {
+		/* GRIP hold-stream: the body first, then what the channels carry */
+		snprintf(u->grip, sizeof(u->grip), "%s", h->grip_channels);
+		u->format = SG_UP_TEXT;
+		if (u->s)
+			sg__stream_unhold(u->s, NULL, 0, (sg_id){0, 0});
+		return;
+	}
 	u->format =
 	    u->cfg->format == SG_UP_AUTO ? (int)sg_up_format_of(h->content_type) : u->cfg->format;
 	if (u->s) {
@@ -226,6 +234,23 @@ static void on_data(void *ud, const char *p, size_t n)
 	backpressure(u);
 }
 
+/* The backend said Grip-Hold: stream: it authorised the client for the
+ * channels it named, so no right is asked; the stream stays open on them. */
+static void grip_subscribe(sg_upstream *u)
+{
+	sg_client_error e;
+	if (!u->s)
+		return;
+	if (strchr(u->grip, ','))
+		sg__stream_set_tagged(u->s); /* several channels: frames name theirs */
+	if (sg__channels_subscribe(u->s, u->grip, NULL, &e)) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "{\"type\":\"error\",\"reason\":\"%s\"}", e.error);
+		sg_stream_event(u->s, "error", NULL, msg, strlen(msg));
+		sg_stream_close(u->s);
+	}
+}
+
 #define END_JSON "{\"type\":\"end\"}"
 #define CLOSED_JSON "{\"type\":\"error\",\"reason\":\"upstream_closed\"}"
 
@@ -249,6 +274,8 @@ static void on_done(void *ud, sg_up_end how)
 		         u->status);
 		answer_error(u, u->status, type_of(u->content_type),
 		             u->error_body.data ? u->error_body.data : "", u->error_body.len, msg);
+	} else if (u->grip[0] && how == SG_UP_COMPLETE) {
+		grip_subscribe(u);
 	} else {
 		if (u->format == SG_UP_NDJSON)
 			sg_up_ndjson_finish(&u->ndjson, on_message, u);
@@ -331,7 +358,8 @@ static void upstream_open(sg_stream *s, const sg_request *req, void *ud)
 	}
 	sg_upstream *u = calloc(1, sizeof(*u));
 	sg_buf out = SG_BUF_INIT;
-	if (!u || request_build(&out, upstream_for(srv, req->path), req, c && (c->via_h2 || c->via_tls))) {
+	if (!u || request_build(&out, upstream_for(srv, req->path), req,
+	                        c && (c->via_h2 || c->via_tls))) {
 		free(u);
 		sg_buf_free(&out);
 		sg_stream_fail(s, 503, "out_of_memory", "cannot proxy the request");

@@ -30,6 +30,7 @@ typedef struct sg_upstream {
 	int status; /* the upstream's; 0 before its head */
 	char content_type[128];
 	sg_buf error_body; /* a non-2xx answer's body, bounded */
+	char grip[512];    /* GRIP hold-stream: the channels to hold the client on, "a,b" */
 	unsigned ended : 1, paused : 1, drain_check : 1, freeing : 1;
 	/* durable */
 	int durable;

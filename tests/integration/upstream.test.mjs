@@ -88,6 +88,10 @@ function startUpstream() {
         state.generated[key] = i + 1;
       }
       res.end();
+    } else if (route === '/grip') { // Pushpin's GRIP hold-stream
+      res.writeHead(200, { 'content-type': 'text/plain', 'grip-hold': 'stream',
+        'grip-channel': `${url.searchParams.get('ch')}; prev-id=3` });
+      res.end('welcome');
     } else if (route === '/hang') {
       await sleep(5000); // never answers in time
       res.destroy();
@@ -118,7 +122,8 @@ describe('upstream mode', { timeout: 120000 }, () => {
     };
     const file = path.join(tmp.dir, 'config.json');
     fs.writeFileSync(file, JSON.stringify(cfg));
-    server = await startServer({ args: ['--config', file] });
+    // no heartbeat: byte-exact streams that wait (GRIP) stay exact
+    server = await startServer({ args: ['--config', file, '--heartbeat-ms', '0'] });
   });
   after(async () => {
     await server?.stop();
@@ -219,6 +224,37 @@ describe('upstream mode', { timeout: 120000 }, () => {
       cookie: 'k=v', 'content-type': 'application/json', 'x-request-id': 'r-1', 'x-secret': null,
       'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'http',
     });
+  });
+
+  it('GRIP hold-stream: the body first, then what is published to Grip-Channel, on every transport', async () => {
+    const u = `${server.url}/up/grip?ch=g1`;
+    const plain = curl(u);
+    const sse = curl(u, { args: ['-H', 'Accept: text/event-stream'] });
+    const nd = curl(`${u}&transport=ndjson`);
+    const ws = await wsClient(u.replace('http:', 'ws:'));
+    await Promise.all([plain.waitBytes(8), sse.waitBytes(21), nd.waitBytes(10), ws.waitCount(1)]);
+    await waitFor(async () => {
+      const info = await request(server.url, { path: '/channels/g1/info' });
+      return info.status === 200 && JSON.parse(info.text).subscribers === 4;
+    }, { what: 'four clients held on g1' });
+    const pub = await request(server.url, { method: 'POST', path: '/channels/g1', body: 'news' });
+    assert.equal(pub.status, 200);
+    const id = JSON.parse(pub.text).id;
+    assert.equal((await plain.waitBytes(13)).toString(), 'welcome\nnews\n');
+    assert.equal((await sse.waitBytes(21 + 5 + id.length + 12)).toString(),
+      `: ok\n\ndata: welcome\n\nid: ${id}\ndata: news\n\n`);
+    const lines = (await nd.waitBytes(1)) && await waitFor(() => {
+      const t = nd.stdout().toString();
+      return t.split('\n').length > 2 && t;
+    }, { what: 'two ndjson lines' });
+    assert.deepEqual(lines.trim().split('\n').map((l) => JSON.parse(l)), [
+      { channel: '', id: null, event: null, data: 'welcome' }, { channel: 'g1', id, event: null, data: 'news' }]);
+    await ws.waitCount(2);
+    assert.deepEqual(ws.payloads(), ['welcome', 'news']);
+    for (const c of [plain, sse, nd]) await c.kill();
+    await ws.close();
+    const hdr = plain.headers().headers;
+    assert.equal(hdr['grip-hold'], undefined, 'no Grip-* header reaches the client');
   });
 
   // A durable stream read over SSE in pieces: each piece a curl cut after a
