@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, request, sleep, startServer, tempDir, waitFor } from './lib/server.mjs';
+import { freePort, metrics, request, sleep, startServer, tempDir, waitFor } from './lib/server.mjs';
 import { curl, eventSource, stalledGet, wsClient } from './lib/clients.mjs';
 import { parseSse, prng, randomInt } from './lib/messages.mjs';
 import { mint, now } from './lib/jwt.mjs';
@@ -92,6 +92,9 @@ function startUpstream() {
       res.writeHead(200, { 'content-type': 'text/plain', 'grip-hold': 'stream',
         'grip-channel': `${url.searchParams.get('ch')}; prev-id=3` });
       res.end('welcome');
+    } else if (route === '/bad') { // two lines that are not JSON between good ones
+      res.writeHead(200, { 'content-type': 'application/jsonl' });
+      res.end('1\nnot json\n{"a":\n\n2');
     } else if (route === '/hang') {
       await sleep(5000); // never answers in time
       res.destroy();
@@ -208,6 +211,13 @@ describe('upstream mode', { timeout: 120000 }, () => {
     assert.equal(c.code, 0, c.stderr);
     assert.equal(c.stdout.toString(), `: ok\n\ndata: ${token(0)}\n\ndata: ${token(1)}\n\n` +
       'event: error\ndata: {"type":"error","reason":"upstream_closed"}\n\n');
+  });
+
+  it('malformed NDJSON lines are skipped and counted in streamgate_upstream_malformed_total', async () => {
+    const before = (await metrics(server.url)).streamgate_upstream_malformed_total;
+    const c = await curl(`${server.url}/up/bad?transport=ndjson`).done;
+    assert.deepEqual(c.stdout.toString().trim().split('\n').map((l) => JSON.parse(l).data), ['1', '2', END]);
+    assert.equal((await metrics(server.url)).streamgate_upstream_malformed_total, before + 2);
   });
 
   it('POST: method, target, body and the listed headers go upstream, plus X-Forwarded-*', async () => {
