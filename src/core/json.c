@@ -198,3 +198,12 @@ void sg_json_publish_free(sg_json_publish *p)
 	free(p->id);
 	memset(p, 0, sizeof(*p));
 }
+
+int sg_json_valid(const char *text, size_t len)
+{
+	if (!sg_utf8_valid(text, len))
+		return 0;
+	json_t *v = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+	json_decref(v);
+	return v != NULL;
+}

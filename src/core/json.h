@@ -46,6 +46,9 @@ int sg_json_parse_command(const char *text, size_t len, sg_json_command *out, ch
 			  size_t errlen);
 void sg_json_command_free(sg_json_command *c);
 
+/* Nonzero when text[0..len) is one JSON value (any kind) in UTF-8. */
+int sg_json_valid(const char *text, size_t len);
+
 /* Appends s as a JSON string literal (quotes included) to out. */
 int sg_json_quote(sg_buf *out, const char *s, size_t len);
 

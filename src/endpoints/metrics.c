@@ -113,7 +113,7 @@ static void histogram(sg_buf *b, const sg_group *g, const char *name, const char
 
 /* The counters kept before this file had labels, every worker's summed. */
 typedef struct totals {
-	unsigned long long conns, published, dropped, slow, evicted, pings;
+	unsigned long long conns, published, dropped, slow, evicted, pings, up_malformed;
 } totals;
 
 static totals sum_workers(const sg_group *g)
@@ -127,6 +127,7 @@ static totals sum_workers(const sg_group *g)
 		t.slow += atomic_load(&w->counters.slow_disconnects);
 		t.evicted += sg_hub_channels_evicted(w->hub);
 		t.pings += atomic_load(&w->ws_ping_timeouts);
+		t.up_malformed += atomic_load(&w->upstream_malformed);
 	}
 	return t;
 }
@@ -150,6 +151,8 @@ static void basics(sg_buf *b, sg_server *srv)
 	       "Channels evicted to make room at max_channels.", t.evicted);
 	scalar(b, "streamgate_ws_ping_timeouts_total", "counter",
 	       "WebSockets closed for not answering a ping.", t.pings);
+	scalar(b, "streamgate_upstream_malformed_total", "counter",
+	       "Upstream SSE or NDJSON lines (and non-UTF-8 messages) skipped.", t.up_malformed);
 	scalar(b, "streamgate_messages_live", "gauge", "Messages in memory (history and queues).",
 	       (unsigned long long)sg_msg_live());
 	scalar(b, "streamgate_frames_live", "gauge", "Rendered frames in memory.",

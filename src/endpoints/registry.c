@@ -5,12 +5,14 @@
 #include "server/server.h"
 
 static const sg_endpoint *const builtin[] = {
+	&sg_endpoint_upstream, /* configured paths first: nothing when none are */
 	&sg_endpoint_health,
 	&sg_endpoint_metrics,
 	&sg_endpoint_metrics_stream,
 	&sg_endpoint_channel_stats,
 	&sg_endpoint_channel_info,
 	&sg_endpoint_channels,
+	&sg_endpoint_streams,
 	&sg_endpoint_ticket,
 	&sg_endpoint_static,
 };

@@ -7,9 +7,26 @@
 #define SG_SERVER_CONFIG_H
 
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "core/stream.h"
 #include "streamgate.h"
+
+#define SG_UPSTREAMS_MAX 32
+#define SG_UP_FORWARD_DEFAULT "Authorization, Cookie, Content-Type, Accept-Language, X-Request-Id"
+
+/* One entry of "upstreams": where a path's requests are proxied. */
+typedef struct sg_upstream_cfg {
+	char path[256];	 /* "/v1/" for "/v1/STAR" (prefix), or an exact path */
+	int prefix;
+	char url[256];	 /* as written */
+	char host[128];	 /* the Host header: "127.0.0.1:9000" */
+	struct sockaddr_storage addr; /* numeric, resolved when the config is read */
+	socklen_t addrlen;
+	int format; /* sg_up_format */
+	int durable;
+	char forward_headers[512]; /* comma list of request headers passed on */
+} sg_upstream_cfg;
 
 struct sg_config {
 	char listen[128];
@@ -69,6 +86,11 @@ struct sg_config {
 	char access_log[512];	     /* "": none; "-": stderr */
 	char access_log_format[16]; /* json or combined */
 	size_t drain_ms;
+	/* upstream mode (README "Upstream mode"): read from the JSON file only */
+	size_t upstream_timeout_ms;
+	size_t durable_ttl_ms;
+	size_t nupstreams;
+	sg_upstream_cfg upstreams[SG_UPSTREAMS_MAX];
 };
 
 /* Writes the host part of cfg->listen into host (hostlen bytes) and its
@@ -90,6 +112,9 @@ void sg__config_apply_live(sg_config *dst, const sg_config *src);
 /* Puts into names (static strings, at most max) the keys that differ
  * between running and next but only take effect at a restart; returns
  * how many. */
+/* Reads the "upstreams" list (a jansson json_t, borrowed) into cfg. 0,
+ * or SG_EINVAL with err naming the entry and field at fault. */
+int sg__config_upstreams(sg_config *cfg, const void *list, char *err, size_t errlen);
 size_t sg__config_restart_keys(const sg_config *running, const sg_config *next,
 			       const char **names, size_t max);
 

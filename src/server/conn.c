@@ -236,11 +236,17 @@ void sg__conn_release(sg_conn *c, int errored)
 	}
 	sg_stream *s = c->stream;
 	sg_buf_free(&c->wsmsg);
+	sg_buf_free(&c->head_fields);
+	if (c->late) {
+		sg__response_free(c->late);
+		free(c->late);
+	}
 	sg__request_free(c->req);
 	free(c->rate_key);
 	/* ready for the next request on a kept-alive connection */
 	*c = (sg_conn){
-	    .wsi = c->wsi, .srv = srv, .is_ws = c->is_ws, .is_h2 = c->is_h2, .via_h2 = c->via_h2};
+	    .wsi = c->wsi, .srv = srv, .is_ws = c->is_ws, .is_h2 = c->is_h2, .via_h2 = c->via_h2,
+	    .via_tls = c->via_tls};
 	if (s)
 		sg__stream_detach(s, errored);
 }

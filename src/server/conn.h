@@ -27,7 +27,8 @@ typedef struct sg_conn {
 		headers_out : 1, active : 1, ping_due : 1, is_dirty : 1,
 		is_h2 : 1,  /* an HTTP/2 connection's (h2.c) */
 		via_h2 : 1, /* an HTTP/2 stream's: the access log notes it */
-		opened : 1; /* its stream began: its end is logged */
+		opened : 1,  /* its stream began: its end is logged */
+		via_tls : 1; /* HTTP/1 over TLS (X-Forwarded-Proto: https upstream) */
 	struct sg_timer *timer; /* a long-poll's wait, on the loop */
 	struct sg_timer *pong_timer; /* WebSocket: a ping awaiting its pong */
 	struct sg_timer *msg_timer;  /* WebSocket: a message awaiting its end */
@@ -42,7 +43,14 @@ typedef struct sg_conn {
 	unsigned long messages;	     /* messages written */
 	unsigned char slot;	     /* its transport's slot */
 	char *access_req;	     /* with access_log: "client\0method\0target", owned */
+	sg_response *late;	     /* HTTP/1: an answer replacing the stream (owned) */
+	sg_buf head_fields;	     /* HTTP/1: more stream head lines, "name: value\r\n" */
 } sg_conn;
+
+/* Replaces s's response, whose head has not gone out, by r (taken, heap;
+ * HTTP/1 only): 0, or SG_ECLOSED (a WebSocket, HTTP/2, or too late: r
+ * stays the caller's). Loop thread. */
+int sg__conn_answer_late(sg_stream *s, sg_response *r);
 
 /* Makes a stream for c with transport t whose events go to sink, and
  * lists c as streaming. */

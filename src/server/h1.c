@@ -301,6 +301,7 @@ void sg__h1_adopt(sg_server *srv, int fd, const struct sockaddr *peer, unsigned 
 	h->fd = fd;
 	h->over_limit = n > max;
 	h->from_metrics = !!(flags & SG_H1_FROM_METRICS);
+	h->c.via_tls = !!(flags & SG_H1_FROM_TLS);
 	sg__ip_from_sockaddr(peer, &h->peer);
 	ip_count(h);
 	ev_io_init(&h->rio, on_read, fd, EV_READ);

@@ -136,8 +136,12 @@ static int body_emit(void *ctx, const char *p, size_t n)
 	return sg_buf_append(&h->body, p, n) ? -1 : 0;
 }
 
+static void stream_begin(sg_h1 *h);
+
 static void body_done(sg_h1 *h)
 {
+	if (sg__http_body_streams(h->c.srv, &h->d, h->c.req, &h->body))
+		return stream_begin(h);
 	sg_response resp;
 	sg__response_init(&resp);
 	sg__http_post(h->c.srv, &h->d, h->c.req, h->body.data ? h->body.data : "", h->body.len,
@@ -247,6 +251,12 @@ static void stream_head(sg_h1 *h)
 	if (sg__response_stream_head(sg__stream_transport_of(s), sg__stream_notes(s), &h->wire,
 				     &head))
 		sg__h1_die(h, 1);
+	if (c->head_fields.len && head.len >= 2) { /* before the blank line */
+		head.len -= 2;
+		if (sg_buf_append(&head, c->head_fields.data, c->head_fields.len) ||
+		    sg_buf_append(&head, "\r\n", 2))
+			sg__h1_die(h, 1);
+	}
 	sg__h1_send(h, head.data, head.len);
 	c->sent += head.len; /* the access log's bytes: the head too, as for answers */
 	sg_buf_free(&head);
@@ -314,6 +324,28 @@ static void stream_finish(sg_h1 *h)
 	request_done(h);
 }
 
+/* The stream's handler answered late, before its head went out (an
+ * upstream's error): that answer replaces the stream. */
+static void late_answer(sg_h1 *h)
+{
+	sg_response *r = h->c.late;
+	h->c.late = NULL;
+	h->head_later = 0;
+	sg__conn_release(&h->c, 0);
+	answer(h, r);
+	free(r);
+}
+
+int sg__conn_answer_late(sg_stream *s, sg_response *r)
+{
+	sg_conn *c = s ? sg__stream_conn(s) : NULL;
+	if (!c || c->is_ws || c->via_h2 || c->headers_out || c->late)
+		return SG_ECLOSED;
+	c->late = r;
+	sg__h1_mark_dirty((sg_h1 *)c);
+	return 0;
+}
+
 void sg__h1_write_stream(sg_h1 *h)
 {
 	sg_conn *c = &h->c;
@@ -326,6 +358,8 @@ void sg__h1_write_stream(sg_h1 *h)
 	}
 	if (h->out_off < h->out.len)
 		return; /* the socket is full; its write watcher comes back here */
+	if (c->late)
+		return late_answer(h);
 	stream_head(h);
 	if (h->head_later)
 		return; /* the replay is not in yet: its frames wait */

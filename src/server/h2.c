@@ -213,6 +213,12 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, co
 
 static void body_done(sg_h2_stream *st)
 {
+	size_t held = st->body.len;
+	if (sg__http_body_streams(st->c.srv, &st->d, st->c.req, &st->body)) {
+		st->h2->held -= held; /* the request has the body now */
+		sg__h2_body_drop(st);
+		return sg__h2_stream_begin(st);
+	}
 	sg_response resp;
 	sg__response_init(&resp);
 	sg__http_post(st->c.srv, &st->d, st->c.req, st->body.data ? st->body.data : "",

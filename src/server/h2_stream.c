@@ -253,6 +253,7 @@ void sg__h2_stream_begin(sg_h2_stream *st)
 		nghttp2_data_provider prd = {.source.ptr = st, .read_callback = stream_read};
 		st->state = SG_H2S_STREAM;
 		if (sg__response_stream_fields(t, sg__stream_notes(s), cors_of(st), field_add, &f) ||
+		    sg__response_extra_fields(&st->c.head_fields, field_add, &f) ||
 		    submit(st, 200, &f, &prd))
 			st->c.aborting = 1;
 		sg_buf_free(&f.store);

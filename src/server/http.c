@@ -6,6 +6,7 @@
 #include "http.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "respond.h"
@@ -149,6 +150,19 @@ void sg__http_route(sg_server *srv, const sg_request *req, sg_response *resp, sg
 	} else {
 		ep->get(srv, req, resp);
 	}
+}
+
+int sg__http_body_streams(sg_server *srv, sg_dispatch *d, sg_request *req, sg_buf *body)
+{
+	if (!d->ep || !d->ep->post_streams)
+		return 0;
+	req->body = body->data ? body->data : strdup("");
+	req->body_len = body->len;
+	*body = (sg_buf)SG_BUF_INIT;
+	d->kind = SG_ROUTE_STREAM;
+	d->fn = d->ep->stream;
+	d->ud = srv;
+	return 1;
 }
 
 void sg__http_post(sg_server *srv, const sg_dispatch *d, const sg_request *req, const char *body,

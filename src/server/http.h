@@ -29,6 +29,9 @@ typedef struct sg_dispatch {
 /* Routes req (method, path, length) and answers what needs no body or
  * stream into resp. HEAD is routed as GET (the engine sends no body). */
 void sg__http_route(sg_server *srv, const sg_request *req, sg_response *resp, sg_dispatch *d);
+/* A POST read to its end for an endpoint that streams it: moves body into
+ * req, turns d into SG_ROUTE_STREAM and returns 1; 0 for the others. */
+int sg__http_body_streams(sg_server *srv, sg_dispatch *d, sg_request *req, sg_buf *body);
 /* Answers a POST routed to SG_ROUTE_BODY with its whole body (borrowed). */
 void sg__http_post(sg_server *srv, const sg_dispatch *d, const sg_request *req, const char *body,
 		   size_t len, sg_response *resp);

@@ -58,6 +58,12 @@ static int request_fill(sg_request *req, const sg_h1_head *h, sg_h1_error *err)
 	if (rc)
 		return rc;
 	req->path = t.path;
+	if (!(req->target = strndup(h->target, h->target_len))) {
+		sg_h1_target_free(&t);
+		memset(req, 0, sizeof(*req));
+		*err = (sg_h1_error){503, "out_of_memory", "cannot keep the request"};
+		return SG_ENOMEM;
+	}
 	req->nargs = t.nargs;
 	memcpy(req->args, t.args, sizeof(t.args));
 	if (copy_headers(req, h)) {
@@ -73,6 +79,8 @@ static int request_fill(sg_request *req, const sg_h1_head *h, sg_h1_error *err)
 static void request_clear(sg_request *req)
 {
 	free(req->path);
+	free(req->target);
+	free(req->body);
 	for (size_t i = 0; i < req->nargs; i++)
 		free(req->args[i]);
 	free(req->headers);

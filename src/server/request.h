@@ -41,6 +41,7 @@ typedef struct sg_cors {
 /* Owns path, args, and headers (one block with their strings). */
 struct sg_request {
 	char method[SG_H1_METHOD_MAX + 1];
+	char *target; /* as it came, "/path?query", undecoded */
 	char *path;
 	size_t nargs;
 	char *args[SG_REQ_ARGS_MAX]; /* "name=value", decoded */
@@ -58,6 +59,8 @@ struct sg_request {
 					   /metrics needs no admin right */
 	sg_cors cors;
 	int64_t start_us; /* sg_mono_us() when its head was read: the access log's duration */
+	char *body;	  /* a POST body read for a stream (sg_endpoint.post_streams), or NULL */
+	size_t body_len;
 };
 
 /* A request made from a parsed head (borrowed); caller frees with

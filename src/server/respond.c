@@ -110,13 +110,13 @@ static int cors_fields(const sg_cors *c, sg_field_fn fn, void *ctx)
 	}
 	if (c->mode != SG_CORS_NONE)
 		rc |= fn(ctx, "access-control-expose-headers",
-			 "last-event-id, x-streamgate-gap, retry-after, www-authenticate");
+			 "last-event-id, x-streamgate-gap, retry-after, www-authenticate, stream-id");
 	return rc;
 }
 
 /* The header lines a stage added to resp->headers ("name: value\r\n"
  * each), one by one. */
-static int extra_fields(const sg_buf *lines, sg_field_fn fn, void *ctx)
+int sg__response_extra_fields(const sg_buf *lines, sg_field_fn fn, void *ctx)
 {
 	char name[64], value[1024];
 	int rc = 0;
@@ -159,7 +159,7 @@ static int fields_emit(const sg_response *resp, const sg_cors *cors, sg_field_fn
 	if (resp->gap)
 		rc |= fn(ctx, "x-streamgate-gap", resp->gap);
 	rc |= cors_fields(cors, fn, ctx);
-	rc |= extra_fields(&resp->headers, fn, ctx);
+	rc |= sg__response_extra_fields(&resp->headers, fn, ctx);
 	return rc;
 }
 

@@ -34,6 +34,9 @@ typedef int (*sg_field_fn)(void *ctx, const char *name, const char *value);
  * file named by resp->file is read into the body first: it may become a
  * 404). Nonzero when fn failed. */
 int sg__response_fields(sg_response *resp, const sg_cors *cors, sg_field_fn fn, void *ctx);
+/* Emits the header lines in lines ("name: value\r\n" each, as
+ * sg_buf_printf wrote them) through fn; nonzero on a malformed line. */
+int sg__response_extra_fields(const sg_buf *lines, sg_field_fn fn, void *ctx);
 /* The same for the head of a stream with transport t. */
 int sg__response_stream_fields(const sg_transport *t, const char *gap, const sg_cors *cors,
 			       sg_field_fn fn, void *ctx);

@@ -5,6 +5,7 @@
  * workers and what they share.
  */
 #include "server.h"
+#include "upstream/upstream.h"
 
 #include <ev.h>
 #include <libwebsockets.h>
@@ -492,6 +493,7 @@ void sg__worker_free(sg_server *srv)
 		lws_context_destroy(srv->ctx); /* closes every WebSocket */
 	sg__conn_writer_stop(srv);
 	sg__ws_pending_free(srv);
+	sg__durables_free(srv);
 	pthread_mutex_lock(&srv->tasks_lock);
 	srv->tasks_closed = 1;
 	pthread_mutex_unlock(&srv->tasks_lock);

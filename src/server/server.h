@@ -60,6 +60,9 @@ typedef struct sg_endpoint {
 		     sg_response *resp);
 	/* DELETE. */
 	void (*del)(sg_server *srv, const sg_request *req, sg_response *resp);
+	/* Nonzero: a POST's body is read into the request (req->body), then
+	 * the request streams through `stream` as a GET does. */
+	int post_streams;
 } sg_endpoint;
 
 extern const sg_endpoint sg_endpoint_channels;
@@ -70,6 +73,8 @@ extern const sg_endpoint sg_endpoint_metrics_stream;
 extern const sg_endpoint sg_endpoint_static;
 extern const sg_endpoint sg_endpoint_ticket;
 extern const sg_endpoint sg_endpoint_channel_stats;
+extern const sg_endpoint sg_endpoint_upstream;
+extern const sg_endpoint sg_endpoint_streams;
 
 /* A user route registered with sg_server_route. Owns path. */
 typedef struct sg_route {
@@ -161,6 +166,8 @@ struct sg_server {
 	sg_obs obs;	      /* this worker's counters for /metrics */
 	int64_t write_now_us; /* sg_mono_us() at the start of the write pass */
 	struct sg_drain *drain; /* drain_ms: the streams still to be asked to leave */
+	struct sg_upstream *durables; /* upstream mode: this worker's durable streams */
+	atomic_ulong upstream_malformed; /* SSE/NDJSON lines from upstreams skipped */
 };
 
 /* Worker index of group, listening on listen_fd and tls_fd (either may

@@ -158,7 +158,7 @@ int sg__tls_pump_start(sg_tls *t)
 		atomic_fetch_sub(&t->srv->group->sockets, 1);
 		t->counted = 0;
 	}
-	sg__h1_adopt(t->srv, sv[1], (const struct sockaddr *)&t->peer, 0);
+	sg__h1_adopt(t->srv, sv[1], (const struct sockaddr *)&t->peer, SG_H1_FROM_TLS);
 	pump_watch(t);
 	return 0;
 }

@@ -15,7 +15,7 @@ import { parseResponses, rawExchange } from './lib/raw.mjs';
 
 const APP = 'https://app.example:8443';
 const EVIL = 'http://evil.example';
-const EXPOSE = 'last-event-id, x-streamgate-gap, retry-after, www-authenticate';
+const EXPOSE = 'last-event-id, x-streamgate-gap, retry-after, www-authenticate, stream-id';
 // the headers an answer to APP carries when allowed_origins lists it
 const FOR_APP = [
   'vary: origin',

@@ -1,0 +1,346 @@
+/*
+ * client — the upstream HTTP/1.1 client (see client.h for why it is ours).
+ * Never blocks: a non-blocking connect, writes and reads when the socket
+ * is ready, an ev_timer for the head's deadline. Every byte from the
+ * upstream is bounded: the head by SG_UP_HEAD_MAX, chunk framing by
+ * h1_parse's decoder; the body is handed on without being kept.
+ */
+#define _GNU_SOURCE /* memmem */
+#include "client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "streamgate.h"
+
+enum { ST_CONNECTING, ST_SENDING, ST_HEAD, ST_BODY, ST_DONE };
+
+static void finish(sg_up_client *c, sg_up_end how)
+{
+	const sg_up_client_cb *cb = c->cb;
+	void *ud = c->ud;
+	sg_up_client_close(c);
+	cb->done(ud, how);
+}
+
+void sg_up_client_close(sg_up_client *c)
+{
+	if (c->closed)
+		return;
+	c->closed = 1;
+	c->state = ST_DONE;
+	if (c->loop) {
+		ev_io_stop(c->loop, &c->io);
+		ev_timer_stop(c->loop, &c->timer);
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	sg_buf_free(&c->out);
+	sg_buf_free(&c->in);
+}
+
+void sg_up_client_pause(sg_up_client *c, int paused)
+{
+	if (c->closed || c->state != ST_BODY || c->paused == !!paused)
+		return;
+	c->paused = !!paused;
+	if (paused)
+		ev_io_stop(c->loop, &c->io);
+	else
+		ev_io_start(c->loop, &c->io);
+}
+
+/* A header's value (trimmed) if line[0..n) is "name: value". */
+static const char *field_value(const char *line, size_t n, const char *name, size_t *vlen)
+{
+	size_t nl = strlen(name);
+	if (n <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+		return NULL;
+	const char *v = line + nl + 1, *end = line + n;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	*vlen = (size_t)(end - v);
+	return v;
+}
+
+static int parse_length(const char *v, size_t n, long long *out)
+{
+	long long x = 0;
+	if (!n || n > 18)
+		return SG_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return SG_EINVAL;
+		x = x * 10 + (v[i] - '0');
+	}
+	if (*out >= 0 && *out != x)
+		return SG_EINVAL; /* two different lengths: cannot be framed */
+	*out = x;
+	return 0;
+}
+
+int sg__up_head_parse(const char *buf, size_t len, int *status, char *ct, size_t ctlen,
+                      long long *length, int *chunked)
+{
+	*length = -1;
+	*chunked = 0;
+	ct[0] = '\0';
+	if (len < 16 || memcmp(buf, "HTTP/1.", 7) != 0 || (buf[7] != '0' && buf[7] != '1') ||
+	    buf[8] != ' ')
+		return SG_EINVAL;
+	int s = 0;
+	for (int i = 9; i < 12; i++) {
+		if (buf[i] < '0' || buf[i] > '9')
+			return SG_EINVAL;
+		s = s * 10 + (buf[i] - '0');
+	}
+	if (s < 100 || (buf[12] != ' ' && buf[12] != '\r'))
+		return SG_EINVAL;
+	*status = s;
+	const char *p = memchr(buf, '\n', len), *end = buf + len;
+	while (p && p + 1 < end) {
+		const char *line = p + 1, *nl = memchr(line, '\n', (size_t)(end - line));
+		if (!nl)
+			return SG_EINVAL;
+		size_t n = (size_t)(nl - line), vn;
+		if (n && line[n - 1] == '\r')
+			n--;
+		if (!n)
+			return 0; /* the blank line */
+		const char *v;
+		if ((v = field_value(line, n, "content-type", &vn)))
+			snprintf(ct, ctlen, "%.*s", (int)vn, v);
+		else if ((v = field_value(line, n, "content-length", &vn)) &&
+		         parse_length(v, vn, length))
+			return SG_EINVAL;
+		else if ((v = field_value(line, n, "transfer-encoding", &vn))) {
+			if (vn != 7 || strncasecmp(v, "chunked", 7) != 0)
+				return SG_EINVAL; /* only chunked can be framed */
+			*chunked = 1;
+		}
+		if (memchr(line, '\0', n))
+			return SG_EINVAL;
+		p = nl;
+	}
+	return SG_EINVAL;
+}
+
+static int body_emit(void *ctx, const char *p, size_t n)
+{
+	sg_up_client *c = ctx;
+	if (n && !c->closed)
+		c->cb->data(c->ud, p, n);
+	return c->closed ? -1 : 0;
+}
+
+/* Body bytes: handed on; 1 when the body is complete. */
+static int body_feed(sg_up_client *c, const char *p, size_t n)
+{
+	if (c->chunked) {
+		size_t used;
+		sg_h1_error err;
+		sg_h1_result r = sg_h1_chunked_feed(&c->ch, p, n, &used, body_emit, c, &err);
+		if (c->closed)
+			return 0;
+		if (r == SG_H1_BAD) {
+			finish(c, SG_UP_DROPPED);
+			return 0;
+		}
+		return r == SG_H1_DONE;
+	}
+	if (c->remain >= 0 && (long long)n > c->remain)
+		n = (size_t)c->remain; /* bytes past the body: ignored, the connection is ours */
+	body_emit(c, p, n);
+	if (c->closed)
+		return 0;
+	if (c->remain >= 0)
+		c->remain -= (long long)n;
+	return c->remain == 0;
+}
+
+/* Grip-Hold: stream and the names in Grip-Channel ("a; prev-id=1, b")
+ * as "a,b" into chan (chanlen bytes; "" when none or too long). */
+static void grip_fields(const char *buf, size_t len, int *hold, char *chan, size_t chanlen)
+{
+	const char *p = memchr(buf, '\n', len), *end = buf + len, *v;
+	size_t vn, at = 0;
+	*hold = 0;
+	chan[0] = '\0';
+	while (p && p + 1 < end) {
+		const char *line = p + 1, *nl = memchr(line, '\n', (size_t)(end - line));
+		size_t n = nl ? (size_t)(nl - line) : 0;
+		if (n && line[n - 1] == '\r')
+			n--;
+		if ((v = field_value(line, n, "grip-hold", &vn)))
+			*hold = vn == 6 && strncasecmp(v, "stream", 6) == 0;
+		else if ((v = field_value(line, n, "grip-channel", &vn)))
+			for (size_t i = 0; i < vn;) { /* each entry: name [; params] */
+				size_t e = i;
+				while (e < vn && v[e] != ',')
+					e++;
+				size_t s = i, t;
+				while (s < e && v[s] == ' ')
+					s++;
+				t = s;
+				while (t < e && v[t] != ';' && v[t] != ' ')
+					t++;
+				if (t > s && at + (t - s) + 2 < chanlen) {
+					if (at)
+						chan[at++] = ',';
+					memcpy(chan + at, v + s, t - s);
+					chan[at += t - s] = '\0';
+				}
+				i = e + 1;
+			}
+		p = nl;
+	}
+}
+
+/* The head is in c->in[0..hlen): tell the owner, then take the body bytes
+ * that came with it. */
+static void head_done(sg_up_client *c, size_t hlen)
+{
+	char ct[256];
+	int status, chunked;
+	long long length;
+	if (sg__up_head_parse(c->in.data, hlen, &status, ct, sizeof(ct), &length, &chunked))
+		return finish(c, SG_UP_BAD_HEAD);
+	if (status < 200) { /* 1xx: another head follows */
+		memmove(c->in.data, c->in.data + hlen, c->in.len - hlen);
+		c->in.len -= hlen;
+		return;
+	}
+	ev_timer_stop(c->loop, &c->timer);
+	c->state = ST_BODY;
+	c->chunked = chunked;
+	c->remain = chunked ? -1 : status == 204 || status == 304 ? 0 : length;
+	char chan[512];
+	sg_up_head h = {status, ct[0] ? ct : NULL, 0, NULL};
+	grip_fields(c->in.data, hlen, &h.grip_hold, chan, sizeof(chan));
+	h.grip_channels = chan[0] ? chan : NULL;
+	c->cb->head(c->ud, &h);
+	if (c->closed)
+		return;
+	sg_buf rest = c->in;
+	c->in = (sg_buf)SG_BUF_INIT;
+	int complete =
+	    c->remain == 0 || (rest.len > hlen && body_feed(c, rest.data + hlen, rest.len - hlen));
+	sg_buf_free(&rest);
+	if (complete && !c->closed)
+		finish(c, SG_UP_COMPLETE);
+}
+
+static void head_read(sg_up_client *c, const char *p, size_t n)
+{
+	if (c->in.len + n > SG_UP_HEAD_MAX || sg_buf_append(&c->in, p, n))
+		return finish(c, SG_UP_BAD_HEAD);
+	while (!c->closed && c->state == ST_HEAD) {
+		const char *end =
+		    c->in.len >= 4 ? memmem(c->in.data, c->in.len, "\r\n\r\n", 4) : NULL;
+		if (!end)
+			return;
+		head_done(c, (size_t)(end - c->in.data) + 4);
+	}
+}
+
+static void on_readable(sg_up_client *c)
+{
+	char buf[16384];
+	ssize_t n = read(c->fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (c->state == ST_BODY && c->remain < 0 && !c->chunked)
+			return finish(c, SG_UP_COMPLETE); /* close-delimited body */
+		return finish(c, c->state == ST_BODY ? SG_UP_DROPPED : SG_UP_UNREACHABLE);
+	}
+	if (c->state == ST_HEAD)
+		return head_read(c, buf, (size_t)n);
+	if (body_feed(c, buf, (size_t)n) && !c->closed)
+		finish(c, SG_UP_COMPLETE);
+}
+
+static void on_writable(sg_up_client *c)
+{
+	if (c->state == ST_CONNECTING) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) || err)
+			return finish(c, SG_UP_UNREACHABLE);
+		c->state = ST_SENDING;
+	}
+	while (c->out_off < c->out.len) {
+		ssize_t n =
+		    send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return;
+		if (n <= 0)
+			return finish(c, SG_UP_UNREACHABLE);
+		c->out_off += (size_t)n;
+	}
+	sg_buf_free(&c->out);
+	c->state = ST_HEAD;
+	ev_io_stop(c->loop, &c->io);
+	ev_io_set(&c->io, c->fd, EV_READ);
+	ev_io_start(c->loop, &c->io);
+}
+
+static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	sg_up_client *c = w->data;
+	if (c->state == ST_CONNECTING || c->state == ST_SENDING) {
+		if (revents & EV_WRITE)
+			on_writable(c);
+	} else if (revents & EV_READ) {
+		on_readable(c);
+	}
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	sg_up_client *c = w->data;
+	if (c->state != ST_BODY)
+		finish(c, SG_UP_TIMEOUT);
+}
+
+int sg_up_client_start(sg_up_client *c, struct ev_loop *loop, const struct sockaddr *addr,
+                       socklen_t addrlen, sg_buf *request, unsigned timeout_ms,
+                       const sg_up_client_cb *cb, void *ud)
+{
+	c->fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	c->cb = cb;
+	c->ud = ud;
+	c->out = *request;
+	*request = (sg_buf)SG_BUF_INIT;
+	if (c->fd < 0) {
+		c->closed = 1;
+		sg_buf_free(&c->out);
+		return SG_EIO;
+	}
+	c->loop = loop;
+	c->state = ST_CONNECTING;
+	ev_io_init(&c->io, io_cb, c->fd, EV_WRITE);
+	c->io.data = c;
+	ev_timer_init(&c->timer, timer_cb, timeout_ms / 1000.0, 0.0);
+	c->timer.data = c;
+	ev_timer_start(loop, &c->timer);
+	/* EINPROGRESS is the usual answer; a refusal may come at once or
+	 * through SO_ERROR once writable: both end in done() from the loop */
+	if (connect(c->fd, addr, addrlen) && errno != EINPROGRESS) {
+		ev_io_start(loop, &c->io); /* reports the failure on the next turn */
+		return 0;
+	}
+	ev_io_start(loop, &c->io);
+	return 0;
+}

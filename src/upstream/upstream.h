@@ -1,0 +1,66 @@
+/*
+ * upstream — upstream mode's private view: one proxied request to a
+ * backend, whose body is parsed into messages and sent to one client's
+ * stream (plain), or published into a channel "stream.ID" that clients
+ * subscribe to and resume from (durable: durable.c).
+ */
+#ifndef SG_UPSTREAM_UPSTREAM_H
+#define SG_UPSTREAM_UPSTREAM_H
+
+#include "client.h"
+#include "parse.h"
+#include "server/server.h"
+
+#define SG_UP_ID_LEN 16 /* hex digits of a durable stream's id */
+#define SG_UP_CHANNEL_PREFIX "stream."
+#define SG_UP_ERROR_BODY_MAX 65536 /* a non-2xx answer passed through, at most */
+
+/* One proxied request. Owned by its client's stream (plain: freed after
+ * the stream closes) or by the worker's durables list (durable: freed
+ * when its channel expires, is deleted, or the worker stops). */
+typedef struct sg_upstream {
+	sg_server *srv;
+	const sg_upstream_cfg *cfg; /* borrowed from srv->cfg */
+	sg_up_client client;
+	sg_stream
+	    *s;     /* the client's stream (a ref) until the head went out; plain: until the end */
+	int format; /* resolved from the head for auto */
+	sg_up_sse sse;
+	sg_up_ndjson ndjson;
+	int status; /* the upstream's; 0 before its head */
+	char content_type[128];
+	sg_buf error_body; /* a non-2xx answer's body, bounded */
+	char grip[512];    /* GRIP hold-stream: the channels to hold the client on, "a,b" */
+	unsigned ended : 1, paused : 1, drain_check : 1, freeing : 1;
+	/* durable */
+	int durable;
+	char id[SG_UP_ID_LEN + 1];
+	char channel[sizeof(SG_UP_CHANNEL_PREFIX) + SG_UP_ID_LEN];
+	struct sg_timer *ttl;
+	struct sg_upstream *prev, *next; /* srv->durables */
+} sg_upstream;
+
+/* Where a message of u goes: the client's stream, or the channel. */
+void sg__upstream_emit(sg_upstream *u, const char *event, const char *id, const char *data,
+                       size_t len);
+
+/* Answers a stream whose head waits (held) with status, ct (static) and
+ * body instead (HTTP/1); a WebSocket or HTTP/2 client, whose head is out,
+ * gets error_json as an "error" message and the end. Loop thread. */
+void sg__upstream_refuse(sg_stream *s, int status, const char *ct, const char *body, size_t len,
+                         const char *error_json);
+
+/* durable.c: makes u durable (an id, its channel, listed on srv) and
+ * subscribes s to the channel. 0, or nonzero with s failed. */
+int sg__durable_begin(sg_upstream *u, sg_stream *s);
+/* The upstream finished (how: "end", or an error JSON already sent). */
+void sg__durable_finished(sg_upstream *u);
+/* A filter for streams of upstream messages: ends the stream after an
+ * "end" or "error" message, and keeps those out of plain text. */
+int sg__upstream_end_filter(sg_stream *s, sg_chunk *c, void *ud);
+/* Frees u: its client, parsers and refs. */
+void sg__upstream_free(sg_upstream *u);
+/* Frees every durable stream of srv (the worker stops). */
+void sg__durables_free(sg_server *srv);
+
+#endif
