@@ -32,7 +32,6 @@ base_tar=$cache_dir/debian-bookworm-slim.tar
 uid=10001
 
 containers=()
-pids=()
 work=$(mktemp -d /tmp/streamgate-container.XXXXXX)
 
 # shellcheck source=tests/lib/assert.sh
@@ -44,20 +43,6 @@ expect_bytes() {
 	# shellcheck disable=SC2059
 	want=$(printf "$3" && echo .)
 	expect_eq "$1" "${got%.}" "${want%.}"
-}
-# die NAME DETAIL [LOG]: a step the rest depends on failed
-die() {
-	fail "$1" "$2"
-	if [ -n "${3:-}" ] && [ -f "$3" ]; then
-		echo "---- last lines of $3"
-		tail -n 40 "$3"
-		echo "----"
-	fi
-	exit 1
-}
-# track PID: kill PID at exit if it is still the process it was now
-track() {
-	pids+=("$1:$(cat "/proc/$1/comm" 2>/dev/null)")
 }
 cleanup() {
 	local rc=$? p

@@ -1,10 +1,12 @@
 # shellcheck shell=bash
 # assert.sh — the assertions of the shell tests (tests/container/run.sh,
 # tests/package/*.sh): each prints "ok   NAME" or "FAIL NAME: why" and
-# counts into $passed and $failed, which the script reports at its end.
+# counts into $passed and $failed, which the script reports at its end;
+# and the processes a script starts, in $pids, for its cleanup to stop.
 
 passed=0
 failed=0
+pids=() # "PID:comm" of what track() was given
 
 ok() {
 	echo "ok   $1"
@@ -27,4 +29,18 @@ show() {
 # expect_eq NAME GOT WANT
 expect_eq() {
 	if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "got $(show "$2"), want $(show "$3")"; fi
+}
+# die NAME DETAIL [LOG]: a step the rest depends on failed
+die() {
+	fail "$1" "$2"
+	if [ -n "${3:-}" ] && [ -f "$3" ]; then
+		echo "---- last lines of $3"
+		tail -n 40 "$3"
+		echo "----"
+	fi
+	exit 1
+}
+# track PID: kill PID at exit if it is still the process it was now
+track() {
+	pids+=("$1:$(cat "/proc/$1/comm" 2>/dev/null)")
 }

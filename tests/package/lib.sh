@@ -10,25 +10,10 @@
 # shellcheck source=tests/lib/assert.sh
 . "$root/tests/lib/assert.sh"
 
-pids=()
 roots=() # made by fresh_root: whatever still runs in them is killed at exit
 cache_dir=${STREAMGATE_TEST_CACHE:-/var/cache/streamgate-test}
 base_tar=$cache_dir/debian-bookworm-slim.tar
 
-# die NAME DETAIL [LOG]: a step the rest depends on failed
-die() {
-	fail "$1" "$2"
-	if [ -n "${3:-}" ] && [ -f "$3" ]; then
-		echo "---- last lines of $3"
-		tail -n 40 "$3"
-		echo "----"
-	fi
-	exit 1
-}
-# track PID: kill PID at exit if it is still the process it was now
-track() {
-	pids+=("$1:$(cat "/proc/$1/comm" 2>/dev/null)")
-}
 # in_root DIR: the pids of the processes whose root directory is DIR
 in_root() {
 	local d
