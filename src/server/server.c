@@ -1,8 +1,8 @@
 /*
- * server — one worker: the libwebsockets context, its one service loop, the
- * task queue that lets other threads reach the loop, and clean shutdown.
- * Requests are dispatched to http.c and websocket.c; group.c makes the
- * workers and what they share.
+ * server — one worker: the libwebsockets context, its one service loop and
+ * clean shutdown. Requests are dispatched to http.c and websocket.c;
+ * group.c makes the workers and what they share; loop.c is the loop as the
+ * core sees it (posted tasks, timers).
  */
 #include "server.h"
 #include "upstream/upstream.h"
@@ -28,7 +28,7 @@
 #define SCRATCH_BYTES (64 * 1024)
 
 /* The server's own timers. The tick stays on lws' sorted list: it is what
- * re-arms lws' one libev timer every second (see loop_timer_start). */
+ * re-arms lws' one libev timer every second (see loop.c's timers). */
 struct sg_housekeeping {
 	lws_sorted_usec_list_t sul; /* once a second */
 	ev_timer shutdown;	    /* while shutting down */
@@ -36,98 +36,6 @@ struct sg_housekeeping {
 	int running; /* sg_server_run is in its loop */
 };
 
-
-/* ---- the loop as core sees it ----------------------------------------- */
-
-static int loop_post(sg_loop *loop, sg_task_fn fn, void *arg)
-{
-	sg_server *srv = (sg_server *)loop;
-	sg_task *t = malloc(sizeof(*t));
-	if (!t)
-		return SG_ENOMEM;
-	*t = (sg_task){.fn = fn, .arg = arg};
-	pthread_mutex_lock(&srv->tasks_lock);
-	int closed = srv->tasks_closed;
-	if (!closed) {
-		if (srv->tasks_tail)
-			srv->tasks_tail->next = t;
-		else
-			srv->tasks_head = t;
-		srv->tasks_tail = t;
-	}
-	pthread_mutex_unlock(&srv->tasks_lock);
-	if (closed) {
-		free(t);
-		return SG_ECLOSED;
-	}
-	lws_cancel_service(srv->ctx);
-	return 0;
-}
-
-static int loop_on_loop(const sg_loop *loop)
-{
-	const sg_server *srv = (const sg_server *)loop;
-	/* until run, no thread is: what other threads post waits in the queue */
-	return atomic_load(&srv->loop_started) && pthread_equal(pthread_self(), srv->loop_thread);
-}
-
-/* A loop timer: its libev watcher first, so the callback finds it. Not on
- * lws' sorted list: lws 4.1 arms its libev timer for the earliest entry
- * only when that timer fires, so an entry due sooner than the armed one
- * waited for it (a 50 ms timer fired after up to a second). */
-struct sg_timer {
-	ev_timer ev;
-	sg_task_fn fn;
-	void *arg;
-};
-
-static void timer_fire(struct ev_loop *evloop, ev_timer *w, int revents)
-{
-	(void)evloop;
-	(void)revents;
-	sg_timer *t = (sg_timer *)w;
-	sg_task_fn fn = t->fn;
-	void *arg = t->arg;
-	free(t);
-	fn(arg);
-}
-
-static sg_timer *loop_timer_start(sg_loop *loop, uint64_t ms, sg_task_fn fn, void *arg)
-{
-	sg_server *srv = (sg_server *)loop;
-	sg_timer *t = calloc(1, sizeof(*t));
-	if (!t)
-		return NULL;
-	t->fn = fn;
-	t->arg = arg;
-	ev_now_update(srv->evloop); /* from now, not from this pass' start */
-	ev_timer_init(&t->ev, timer_fire, (double)ms / 1000.0, 0.0);
-	ev_timer_start(srv->evloop, &t->ev);
-	return t;
-}
-
-static void loop_timer_cancel(sg_loop *loop, sg_timer *t)
-{
-	sg_server *srv = (sg_server *)loop;
-	if (!t)
-		return;
-	ev_timer_stop(srv->evloop, &t->ev);
-	free(t);
-}
-
-void sg__server_run_tasks(sg_server *srv)
-{
-	pthread_mutex_lock(&srv->tasks_lock);
-	sg_task *t = srv->tasks_head;
-	srv->tasks_head = srv->tasks_tail = NULL;
-	pthread_mutex_unlock(&srv->tasks_lock);
-	while (t) {
-		sg_task *next = t->next;
-		t->fn(t->arg);
-		free(t);
-		t = next;
-	}
-}
 
 /* ---- libwebsockets callback ------------------------------------------- */
 
@@ -324,10 +232,7 @@ sg_server *sg__worker_new(const sg_config *cfg, sg_group *group, size_t index,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	srv->loop.post = loop_post;
-	srv->loop.on_loop = loop_on_loop;
-	srv->loop.timer_start = loop_timer_start;
-	srv->loop.timer_cancel = loop_timer_cancel;
+	sg__server_loop_init(srv);
 	srv->group = group;
 	group->workers[index] = srv;
 	srv->cfg = *cfg;

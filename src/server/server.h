@@ -189,6 +189,8 @@ int sg__server_log_mask(size_t level);
 int sg__server_preludes_render(const sg_server *srv, sg_frame *out[SG_RENDER_SLOTS]);
 /* The hub's bounds in cfg. */
 sg_hub_limits sg__server_hub_limits(const sg_config *cfg);
+/* Sets srv->loop's operations: posting, on_loop, timers (loop.c). */
+void sg__server_loop_init(sg_server *srv);
 /* Runs posted tasks (loop thread). */
 void sg__server_run_tasks(sg_server *srv);
 /* Writes a JSON error response {"error","detail"} into resp. */
