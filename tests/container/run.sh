@@ -60,20 +60,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'fail interrupted; exit 130' INT TERM
 
-# wait_for SECONDS CMD...: polls CMD every 0.1 s; 1 on timeout
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -ge "$deadline" ] && return 1
-		sleep 0.1
-	done
-}
-# wait_exit SECONDS PID: the exit code of background job PID, 124 on timeout
-wait_exit() {
-	wait_for "$1" eval "! kill -0 $2 2>/dev/null" || return 124
-	wait "$2"
-}
 # same_bytes FILE TEXT: FILE holds exactly TEXT (printf format)
 same_bytes() {
 	# shellcheck disable=SC2059

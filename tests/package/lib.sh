@@ -43,20 +43,6 @@ cleanup() {
 	exit "$rc"
 }
 
-# wait_for SECONDS CMD...: polls CMD every 0.1 s; 1 on timeout
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -ge "$deadline" ] && return 1
-		sleep 0.1
-	done
-}
-# wait_exit SECONDS PID: the exit code of background job PID, 124 on timeout
-wait_exit() {
-	wait_for "$1" eval "! kill -0 $2 2>/dev/null" || return 124
-	wait "$2"
-}
 free_port() {
 	node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => {
 		console.log(s.address().port); s.close(); });'
