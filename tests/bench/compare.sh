@@ -13,6 +13,7 @@
 #       [--scenarios S1,S2,...] [--limits default,set] [--server-arg ARG]...
 #       [--nchan-workers N] [--threads N] [--streamgate BIN] [--loadgen BIN]
 #       [--out DIR] [--wait-quiet SECONDS] [--no-install] [--no-perf]
+#       [--subscribers-scale F]
 #
 # nchan (nginx + libnginx-mod-nchan) and Pushpin (pushpin, with node for
 # its tiny backend) are installed from Debian with apt-get when missing,
@@ -51,6 +52,7 @@ loadgen=""
 out=""
 install=1
 wait_quiet=0
+subs_scale=1
 
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'; }
 
@@ -69,6 +71,7 @@ while [ $# -gt 0 ]; do
 	--out) out="${2:?}"; shift ;;
 	--no-install) install=0 ;;
 	--wait-quiet) wait_quiet="${2:?}"; shift ;;
+	--subscribers-scale) subs_scale="${2:?}"; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "compare.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
 	esac
@@ -96,7 +99,7 @@ log() { printf '[compare %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 # rate, so the offered load (deliveries/s asked of the server) stays the
 # same, and publishes fewer messages; its rows are labelled with their own
 # sizes.
-scenario_params() {
+scenario_base() {
 	if [ "$quick" = 1 ]; then
 		case "$1" in
 		S1) echo "sse 1000 1 100 100 0.5 25" ;;
@@ -128,6 +131,14 @@ scenario_params() {
 		R4) echo "sse 19000 1 0 1 3 90" ;;
 		esac
 	fi
+}
+# --subscribers-scale F multiplies every scenario's subscribers (scaling.sh
+# --per-worker: one worker with half as many subscribers as two workers).
+scenario_params() {
+	local tr subs rest
+	read -r tr subs rest <<<"$(scenario_base "$1")"
+	[ -n "$tr" ] || return 0
+	echo "$tr $(awk -v n="$subs" -v f="$subs_scale" 'BEGIN { printf "%d", n * f + 0.5 }') $rest"
 }
 
 # ---- the tools ----

@@ -7,7 +7,13 @@
 # 2-worker ÷ 1-worker ratio. Reports numbers; never fails on timing.
 #
 #   tests/bench/scaling.sh [--quick] [--scenarios S6,S7,S2,S3] [--no-nchan]
-#       [--out DIR] [--wait-quiet SECONDS] [--server-arg ARG]...
+#       [--out DIR] [--wait-quiet SECONDS] [--server-arg ARG]... [--per-worker]
+#
+# --per-worker holds the load per worker instead of the total: the one-worker
+# run gets half the scenario's subscribers (half the deliveries asked), the
+# two-worker run all of them, so each loop carries the same share in both
+# and "deliveries per CPU-second 1 → 2" compares the cost of a delivery on a
+# second worker with that on the first at the same per-loop load.
 #
 # The load generator shares the 2-core machine (it takes about half a core
 # at these rates), so two workers can have at most ~1.5 cores between them.
@@ -20,6 +26,7 @@ scenarios="S6,S7,S2,S3"
 peers=(--only streamgate --only nchan)
 out=""
 quiet=()
+per_worker=0
 extra=() # more streamgate flags, e.g. --server-arg --write-delay-ms --server-arg 50
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -29,6 +36,7 @@ while [ $# -gt 0 ]; do
 	--out) out="${2:?}"; shift ;;
 	--wait-quiet) quiet=(--wait-quiet "${2:?}"); shift ;;
 	--server-arg) extra+=(--server-arg "${2:?}"); shift ;;
+	--per-worker) per_worker=1 ;;
 	-h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "scaling.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -37,7 +45,9 @@ done
 [ -n "$out" ] || out="$root/build-bench/results/scaling-$(date +%Y%m%d-%H%M%S)"
 
 for n in 1 2; do
-	"$here/compare.sh" ${quick[@]+"${quick[@]}"} ${quiet[@]+"${quiet[@]}"} "${peers[@]}" --limits default \
+	scale=1
+	[ "$per_worker" = 0 ] || [ "$n" = 2 ] || scale=0.5
+	"$here/compare.sh" --subscribers-scale "$scale" ${quick[@]+"${quick[@]}"} ${quiet[@]+"${quiet[@]}"} "${peers[@]}" --limits default \
 		--scenarios "$scenarios" --server-arg --workers --server-arg "$n" \
 		--nchan-workers "$n" ${extra[@]+"${extra[@]}"} --out "$out/w$n" >/dev/null
 done
@@ -49,7 +59,8 @@ times() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b <= 0) pri
 
 {
 	echo "scaling from 1 to 2 workers, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs," \
-		"${quick[*]:-full} sizes; raw results in $out"
+		"${quick[*]:-full} sizes$([ "$per_worker" = 0 ] || echo ", the same load per worker (1 worker: half the subscribers)");" \
+		"raw results in $out"
 	echo
 	echo "| scenario | server | deliveries/s 1 → 2 | × | server CPU 1 → 2 | deliveries per CPU-s 1 → 2 | p50 ms 1 → 2 | p99 ms 1 → 2 |"
 	echo "|---|---|---|---|---|---|---|---|"
