@@ -129,6 +129,8 @@ static int entry_parse(sg_upstream_cfg *u, json_t *e, char *err, size_t errlen)
 			u->durable = json_is_true(v);
 		else if (strcmp(key, "grip") == 0 && json_is_boolean(v))
 			u->grip = json_is_true(v);
+		else if (strcmp(key, "durable") == 0 || strcmp(key, "grip") == 0)
+			rc = refuse(err, errlen, "%s: expected true or false", key);
 		else if (!s)
 			rc = refuse(err, errlen, "%.40s: unknown key or not a string", key);
 		else if (strcmp(key, "path") == 0)

@@ -19,9 +19,9 @@
 #define SG_GRIP_TIMEOUT_MAX 3600   /* Grip-Timeout and keep-alive timeout bound, seconds */
 
 /* One item of a publish, as the channel gets it: every pointer borrowed
- * for the callback. data is the first of http-stream content,
- * ws-message content, http-response body (their -bin forms base64
- * decoded); close: http-stream "action":"close". */
+ * for the callback. data is the first of http-stream content (without
+ * its last newline), ws-message content, http-response body (their -bin
+ * forms base64 decoded); close: http-stream "action":"close". */
 typedef struct sg_grip_item {
 	const char *channel;
 	const char *data;

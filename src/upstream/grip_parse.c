@@ -159,7 +159,9 @@ static int item_read(json_t *item, size_t i, sg_buf *scratch, sg_grip_item *it, 
 		if (rc == 0 && !found) {
 			found = 1;
 			it->data = data;
-			it->len = len;
+			/* http-stream content's last newline ends the message: every
+			 * transport frames messages itself (plain text adds it back) */
+			it->len = k == 0 && len && data[len - 1] == '\n' ? len - 1 : len;
 		}
 		found |= it->close;
 	}
