@@ -214,7 +214,7 @@ describe('upstream GRIP', { timeout: 120000 }, () => {
     await plain.kill();
   });
 
-  it('Grip-Keep-Alive: the data after N idle seconds (cstring and base64), none while busy', async () => {
+  it('Grip-Keep-Alive: the data after each N idle seconds (cstring and base64)', async () => {
     const t0 = Date.now();
     const plain = curl(`${server.url}/g/stream?ch=g3&ka=1`);
     const b64 = curl(`${server.url}/g/stream?ch=g3b&ka64=1`);
@@ -223,7 +223,7 @@ describe('upstream GRIP', { timeout: 120000 }, () => {
     assert.ok(Date.now() - t0 >= 900, `keep-alive came after ${Date.now() - t0} ms`);
     assert.equal(one.toString(), 'welcome\nping\n');
     assert.equal((await plain.waitBytes(18, 5000)).toString(), 'welcome\nping\nping\n');
-    assert.equal((await b64.waitBytes(12, 5000)).toString(), 'welcome\nk\nk\n'.slice(0, 12));
+    assert.equal((await b64.waitBytes(12, 5000)).toString(), 'welcome\nk\nk\n');
     await Promise.all([plain.kill(), b64.kill()]);
   });
 
