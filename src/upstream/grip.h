@@ -55,7 +55,8 @@ typedef struct sg_grip_instr {
  * CRLF or LF). Malformed values are ignored, never fatal. */
 void sg_grip_instr_parse(const char *head, size_t len, sg_grip_instr *out);
 
-/* Strict standard base64 (padding optional) of in[0..n) appended to out:
+/* Strict standard base64 (padding optional, canonical last character) of
+ * in[0..n) appended to out:
  * 0, SG_EINVAL when it is not base64, SG_ENOMEM. */
 int sg_grip_base64_decode(const char *in, size_t n, sg_buf *out);
 

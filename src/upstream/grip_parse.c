@@ -50,7 +50,12 @@ int sg_grip_base64_decode(const char *in, size_t n, sg_buf *out)
 		out->len += 3;
 	}
 	if (i < body) { /* the last 2 or 3 characters: 1 or 2 bytes */
+		static const char abc[] =
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 		size_t rest = body - i;
+		long bits = strchr(abc, in[body - 1]) - abc;
+		if (bits & (rest == 2 ? 15 : 3))
+			return SG_EINVAL; /* bits past the data: not the canonical form */
 		unsigned char three[4];
 		memcpy(quad, in + i, rest);
 		memset(quad + rest, '=', 4 - rest);
