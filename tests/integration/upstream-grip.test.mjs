@@ -16,6 +16,7 @@ import {
 import { curl, wsClient } from './lib/clients.mjs';
 import { mint, now } from './lib/jwt.mjs';
 import { ID_PATTERN, parseSse } from './lib/messages.mjs';
+import { HAVE_REDIS, nodeArgs, startRedis } from './lib/redis.mjs';
 
 const SECRET = 'grip-test-secret-0123456789abcdef';
 const GRIP_KEY = 'backend-shared-grip-key';
@@ -318,6 +319,58 @@ describe('upstream GRIP', { timeout: 120000 }, () => {
   it('/healthz answers after all of it', async () => {
     assert.equal((await request(server.url, { path: '/healthz' })).status, 200);
     assert.equal((await request(gripBase, { path: '/healthz' })).status, 200);
+  });
+});
+
+// Two gateways on one Redis: a client held on node B gets an item that
+// the backend published on node A's grip_publish_listen.
+describe('upstream GRIP across nodes (Redis)', { timeout: 60000, skip: !HAVE_REDIS && 'no redis-server' }, () => {
+  let backend, redis, a, b, tmp, gripA;
+  before(async () => {
+    backend = await startBackend();
+    redis = await startRedis();
+    tmp = tempDir();
+    const portA = await freePort();
+    gripA = `http://127.0.0.1:${portA}`;
+    const file = path.join(tmp.dir, 'config.json');
+    fs.writeFileSync(file, JSON.stringify({ upstreams: [{ path: '/g/*', url: `http://127.0.0.1:${backend.port}` }] }));
+    const common = ['--config', file, '--heartbeat-ms', '0'];
+    a = await startServer({ args: [...nodeArgs(redis), ...common, '--grip-publish-listen', `127.0.0.1:${portA}`] });
+    b = await startServer({ args: [...nodeArgs(redis), ...common] });
+  });
+  after(async () => {
+    await b?.stop();
+    await a?.stop();
+    await redis?.cleanup();
+    backend?.srv.close();
+    tmp?.cleanup();
+  });
+
+  it('an item published on node A reaches curl and WebSocket clients held on node B', async () => {
+    const u = `${b.url}/g/stream?ch=r1`;
+    const plain = curl(u);
+    const ws = await wsClient(u.replace('http:', 'ws:'));
+    const pub = (content) => request(gripA, {
+      method: 'POST', path: '/publish/', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ items: [{ channel: 'r1', formats: { 'http-stream': { content } } }] }),
+    });
+    // node B's Redis subscription is made asynchronously: probes until both
+    // clients have one, then the item
+    await waitFor(async () => {
+      assert.equal((await pub('probe\n')).status, 200);
+      return ws.messages.length >= 2 && /probe\n$/.test(plain.stdout().toString());
+    }, { what: 'a probe on both clients at node B' });
+    const r = await pub('via redis\n');
+    assert.equal(r.status, 200);
+    assert.equal(r.text, 'Published\n');
+    await waitFor(() => plain.stdout().toString().endsWith('via redis\n'), { what: 'the item on curl' });
+    assert.match(plain.stdout().toString(), /^welcome\n(probe\n)+via redis\n$/);
+    await waitFor(() => ws.payloads().at(-1) === 'via redis', { what: 'the item on the WebSocket' });
+    const p = ws.payloads();
+    assert.deepEqual([p[0], p.at(-1)], ['welcome', 'via redis']);
+    assert.ok(p.slice(1, -1).every((x) => x === 'probe'));
+    await plain.kill();
+    await ws.close();
   });
 });
 
