@@ -26,15 +26,13 @@ int sg__grip_request(sg_buf *out, const sg_upstream_cfg *cfg)
 int sg__grip_head(sg_upstream *u, const sg_up_head *h)
 {
 	sg_grip_state *gs;
+	sg_grip_instr in;
 	if (!u->cfg->grip || u->durable || !h->raw)
 		return 0; /* the Grip-* headers are dropped, never passed on */
-	if (!(gs = calloc(1, sizeof(*gs))))
+	sg_grip_instr_parse(h->raw, h->raw_len, &in);
+	if (in.hold == SG_GRIP_NONE || !in.channels[0] || !(gs = calloc(1, sizeof(*gs))))
 		return 0;
-	sg_grip_instr_parse(h->raw, h->raw_len, &gs->in);
-	if (gs->in.hold == SG_GRIP_NONE || !gs->in.channels[0]) {
-		free(gs);
-		return 0;
-	}
+	gs->in = in;
 	u->gs = gs;
 	u->format = SG_UP_TEXT;
 	if (gs->in.hold == SG_GRIP_STREAM && u->s) /* the body goes out first */
