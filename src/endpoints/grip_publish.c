@@ -22,8 +22,8 @@
 typedef struct batch {
 	sg_server *srv;
 	sg_reply *r;
-	size_t pending;   /* publishes not answered yet, +1 while still dispatching */
-	int rc;           /* the first failure, 0 when none */
+	size_t pending; /* publishes not answered yet, +1 while still dispatching */
+	int rc;         /* the first failure, 0 when none */
 } batch;
 
 static void batch_settle(batch *b)

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/message.h"
 #include "core/id.h"
+#include "core/message.h"
 #include "endpoints/channels.h"
 #include "upstream.h"
 
@@ -57,7 +57,8 @@ static void keepalive_tick(sg_stream *s, void *ud)
 {
 	sg_upstream *u = ud;
 	sg_grip_state *gs = u->gs;
-	long long every = (long long)gs->in.keepalive_s * 1000000, idle = sg_mono_us() - gs->last_us;
+	long long every = (long long)gs->in.keepalive_s * 1000000,
+	          idle = sg_mono_us() - gs->last_us;
 	unsigned next = gs->in.keepalive_s * 1000;
 	if (idle >= every - 50000) { /* due (a timer may fire a little early) */
 		sg_frame *f = sg_frame_copy(gs->in.keepalive, gs->in.keepalive_len);

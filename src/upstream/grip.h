@@ -35,8 +35,8 @@ typedef struct sg_grip_item {
  * (reused, caller frees). 0; SG_EINVAL with error (static code) and a
  * reason in detail; or each's nonzero return. */
 int sg_grip_items_parse(const char *body, size_t len, sg_buf *scratch,
-                        int (*each)(void *ud, const sg_grip_item *it), void *ud,
-                        const char **error, char *detail, size_t detaillen);
+                        int (*each)(void *ud, const sg_grip_item *it), void *ud, const char **error,
+                        char *detail, size_t detaillen);
 
 typedef enum sg_grip_hold { SG_GRIP_NONE, SG_GRIP_STREAM, SG_GRIP_RESPONSE } sg_grip_hold;
 

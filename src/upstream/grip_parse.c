@@ -85,8 +85,8 @@ static int refuse(verdict *v, const char *error, size_t index, const char *what)
 
 /* The text of format f under key (or key-bin, base64) into *data; 1 when
  * f has neither, 0 when read, SG_EINVAL with *why. */
-static int format_text(json_t *f, const char *key, sg_buf *scratch, const char **data,
-                       size_t *len, const char **why)
+static int format_text(json_t *f, const char *key, sg_buf *scratch, const char **data, size_t *len,
+                       const char **why)
 {
 	char bin[32];
 	json_t *t = json_object_get(f, key), *b;
@@ -149,12 +149,14 @@ static int item_read(json_t *item, size_t i, sg_buf *scratch, sg_grip_item *it, 
 		if (k == 2) { /* http-response: code a number when given */
 			json_t *code = json_object_get(f, "code");
 			if (code && !json_is_integer(code))
-				return refuse(v, "bad_item", i, "http-response code must be a number");
+				return refuse(v, "bad_item", i,
+				              "http-response code must be a number");
 		}
 		if (k == 0 && json_object_get(f, "action")) {
 			const char *a = json_string_value(json_object_get(f, "action"));
 			if (!a || (strcmp(a, "close") != 0 && strcmp(a, "send") != 0))
-				return refuse(v, "bad_item", i, "http-stream action must be send or close");
+				return refuse(v, "bad_item", i,
+				              "http-stream action must be send or close");
 			if (strcmp(a, "close") == 0 && !found)
 				it->close = 1;
 		}
@@ -179,8 +181,8 @@ static int item_read(json_t *item, size_t i, sg_buf *scratch, sg_grip_item *it, 
 }
 
 int sg_grip_items_parse(const char *body, size_t len, sg_buf *scratch,
-                        int (*each)(void *ud, const sg_grip_item *it), void *ud,
-                        const char **error, char *detail, size_t detaillen)
+                        int (*each)(void *ud, const sg_grip_item *it), void *ud, const char **error,
+                        char *detail, size_t detaillen)
 {
 	verdict v = {NULL, detail, detaillen};
 	json_error_t je;
@@ -267,7 +269,8 @@ static void keepalive_parse(sg_grip_instr *g, const char *v, size_t vn)
 		size_t an = (size_t)(end - a);
 		if (an > 7 && strncasecmp(a, "format=", 7) == 0)
 			base64 = an == 13 && strncasecmp(a + 7, "base64", 6) == 0;
-		else if (an > 8 && strncasecmp(a, "timeout=", 8) == 0 && !(timeout = seconds(a + 8, an - 8)))
+		else if (an > 8 && strncasecmp(a, "timeout=", 8) == 0 &&
+		         !(timeout = seconds(a + 8, an - 8)))
 			return; /* a timeout that is not a number: no keep-alive */
 		p = next;
 	}

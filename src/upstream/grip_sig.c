@@ -33,7 +33,8 @@ int sg_grip_sig_header(sg_buf *out, const char *key, size_t keylen, long long no
 	char claims[96];
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int maclen = 0;
-	int n = snprintf(claims, sizeof(claims), "{\"iss\":\"pushpin\",\"exp\":%lld}", now_s + 3600);
+	int n =
+	    snprintf(claims, sizeof(claims), "{\"iss\":\"pushpin\",\"exp\":%lld}", now_s + 3600);
 	size_t start;
 	if (sg_buf_puts(out, "Grip-Sig: "))
 		return SG_ENOMEM;

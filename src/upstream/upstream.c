@@ -261,7 +261,8 @@ static void on_done(void *ud, sg_up_end how)
 	} else if (u->gs && how == SG_UP_COMPLETE) {
 		sg__grip_hold(u);
 	} else if (sg__grip_collects(u)) {
-		json_error(u, 502, "upstream_closed", "the upstream's answer to a GRIP hold was cut");
+		json_error(u, 502, "upstream_closed",
+		           "the upstream's answer to a GRIP hold was cut");
 	} else {
 		if (u->format == SG_UP_NDJSON)
 			sg_up_ndjson_finish(&u->ndjson, on_message, u);

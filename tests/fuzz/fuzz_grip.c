@@ -31,7 +31,8 @@ static void items(const char *p, size_t n)
 	const char *error = NULL;
 	char detail[200];
 	size_t seen = 0;
-	int rc = sg_grip_items_parse(p, n, &scratch, seen_item, &seen, &error, detail, sizeof(detail));
+	int rc =
+	    sg_grip_items_parse(p, n, &scratch, seen_item, &seen, &error, detail, sizeof(detail));
 	SG_FUZZ_CHECK(rc == 0 ? seen > 0 && seen <= SG_GRIP_ITEMS_MAX
 	                      : seen == 0 && error && memchr(detail, '\0', sizeof(detail)));
 	sg_buf_free(&scratch);
@@ -41,10 +42,12 @@ static void headers(const char *p, size_t n)
 {
 	sg_grip_instr g;
 	sg_grip_instr_parse(p, n, &g);
-	SG_FUZZ_CHECK(g.hold == SG_GRIP_NONE || g.hold == SG_GRIP_STREAM || g.hold == SG_GRIP_RESPONSE);
+	SG_FUZZ_CHECK(g.hold == SG_GRIP_NONE || g.hold == SG_GRIP_STREAM ||
+	              g.hold == SG_GRIP_RESPONSE);
 	SG_FUZZ_CHECK(strlen(g.channels) < sizeof(g.channels));
 	SG_FUZZ_CHECK(g.keepalive_len <= sizeof(g.keepalive));
-	SG_FUZZ_CHECK(g.keepalive_s <= SG_GRIP_TIMEOUT_MAX && (g.keepalive_s > 0) == (g.keepalive_len > 0));
+	SG_FUZZ_CHECK(g.keepalive_s <= SG_GRIP_TIMEOUT_MAX &&
+	              (g.keepalive_s > 0) == (g.keepalive_len > 0));
 	SG_FUZZ_CHECK(g.timeout_s >= 1 && g.timeout_s <= SG_GRIP_TIMEOUT_MAX);
 }
 
