@@ -107,6 +107,10 @@ int sg__stream_deliver(sg_stream *s, struct sg_msg *m);
  * (what the replay held) are dropped, and when no hold is left the rest
  * is delivered. A held backlog over queue_bytes cuts the stream. */
 void sg__stream_hold(sg_stream *s);
+/* Sees each message delivered while s holds, before it is kept: nonzero
+ * drops it (a GRIP response hold takes the first as its answer). */
+typedef int (*sg_held_peek_fn)(sg_stream *s, const struct sg_msg *m, void *ud);
+void sg__stream_peek_held(sg_stream *s, sg_held_peek_fn fn, void *ud);
 int sg__stream_deliver_now(sg_stream *s, struct sg_msg *m);
 void sg__stream_unhold(sg_stream *s, const char *const *names, size_t n, sg_id replayed);
 /* Nonzero while a replay is on its way: the server then waits with the

@@ -16,6 +16,12 @@ void sg__stream_hold(sg_stream *s)
 	s->holding++;
 }
 
+void sg__stream_peek_held(sg_stream *s, sg_held_peek_fn fn, void *ud)
+{
+	s->held_peek = fn;
+	s->held_peek_ud = ud;
+}
+
 int sg__stream_head_waits(sg_stream *s)
 {
 	s->head_waits = s->holding > 0;
@@ -37,6 +43,8 @@ int sg__stream_deliver(sg_stream *s, sg_msg *m)
 		return sg__stream_deliver_now(s, m);
 	if (!sg__stream_can_send(s))
 		return SG_ECLOSED;
+	if (s->held_peek && s->held_peek(s, m, s->held_peek_ud))
+		return 0;
 	if (s->held_bytes + m->len > s->limits.queue_bytes) {
 		/* the replay is too slow to come: the client resumes again later */
 		atomic_fetch_add(&s->counters->slow_disconnects, 1);

@@ -57,6 +57,8 @@ struct sg_stream {
 	struct sg_msg **held;
 	size_t nheld, held_cap, held_bytes;
 	int holding; /* resumes still waiting for their replay */
+	sg_held_peek_fn held_peek; /* sees each message before it is held, or NULL */
+	void *held_peek_ud;
 	int head_waits; /* the server holds the head until they are in */
 
 	struct stream_timer *timers; /* armed timers, a list */

@@ -123,7 +123,7 @@ typedef struct publishing {
 	void *ud;
 } publishing;
 
-static sg_client_error publish_error(int rc)
+sg_client_error sg__channels_publish_error(int rc)
 {
 	if (rc == SG_EID_STALE)
 		return (sg_client_error){409, "stale_id", "id must be after the last id given"};
@@ -146,7 +146,7 @@ static void published(void *ud, int rc, const sg_publish_result *res)
 {
 	publishing *p = ud;
 	if (rc) {
-		sg_client_error e = publish_error(rc);
+		sg_client_error e = sg__channels_publish_error(rc);
 		p->done(p->ud, NULL, &e);
 	} else {
 		atomic_fetch_add(&p->srv->published, 1);
@@ -160,7 +160,7 @@ void sg__channels_publish(sg_server *srv, const sg_publish_req *p, sg_channels_p
 {
 	publishing *ctx = malloc(sizeof(*ctx));
 	if (!ctx) {
-		sg_client_error e = publish_error(SG_ENOMEM);
+		sg_client_error e = sg__channels_publish_error(SG_ENOMEM);
 		done(ud, NULL, &e);
 		return;
 	}

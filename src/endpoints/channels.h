@@ -20,6 +20,8 @@ typedef struct sg_client_error {
 
 /* Checks a publish's channel, text and event: 0, or nonzero with *e. */
 int sg__channels_publish_check(const sg_publish_req *p, sg_client_error *e);
+/* The client error for a broker's publish failure rc (SG_E*). */
+sg_client_error sg__channels_publish_error(int rc);
 /* How a publish ended: res on success, else e (both borrowed for the call). */
 typedef void (*sg_channels_published_fn)(void *ud, const sg_publish_result *res,
 					 const sg_client_error *e);

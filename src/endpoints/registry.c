@@ -5,6 +5,7 @@
 #include "server/server.h"
 
 static const sg_endpoint *const builtin[] = {
+	&sg_endpoint_grip_publish, /* /publish/ only: before the upstreams, whose prefixes may cover it */
 	&sg_endpoint_upstream, /* configured paths first: nothing when none are */
 	&sg_endpoint_health,
 	&sg_endpoint_metrics,

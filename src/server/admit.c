@@ -52,9 +52,25 @@ static int metrics_port(sg_server *srv, const sg_request *req, const sg_admit_ct
 	return -1;
 }
 
+/* grip_publish_listen serves the GRIP publish API (and /healthz) only:
+ * it is the backend's private port, trusted as metrics_listen is. */
+static int grip_port(sg_server *srv, const sg_request *req, const sg_admit_ctx *ctx,
+		     sg_response *resp)
+{
+	(void)srv;
+	if (!ctx->from_grip_listener || (!req->ws_upgrade && (strcmp(req->path, "/healthz") == 0 ||
+							       strcmp(req->path, "/publish/") == 0 ||
+							       strcmp(req->path, "/publish") == 0)))
+		return 0;
+	sg__response_error(resp, 404, "not_found",
+			   "grip_publish_listen serves /publish/ and /healthz only");
+	return -1;
+}
+
 static const sg_admit_stage stages[] = {
 	connection_limit,
 	metrics_port,
+	grip_port,
 	sg__admit_ip_limit,
 	sg__admit_origin,
 	sg__admit_auth,		/* admit_auth.c: the token, and who the request speaks for */

@@ -18,6 +18,7 @@ typedef struct sg_admit_ctx {
 	int over_limit;		   /* the connection is past max_connections */
 	int over_ip_limit;	   /* its peer was past max_connections_per_ip */
 	int from_metrics_listener; /* accepted on metrics_listen: the operator's port */
+	int from_grip_listener;	   /* accepted on grip_publish_listen: the backend's port */
 	sg_ip peer;		   /* the socket's peer */
 	struct sg_principal **principal; /* out: who the request speaks for (the
 					    request's own field; auth stage) */

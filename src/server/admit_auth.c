@@ -107,7 +107,7 @@ int sg__admit_auth(sg_server *srv, const sg_request *req, const sg_admit_ctx *ct
 	if (!ctx->principal)
 		return 0; /* a caller that keeps no rights: anonymous */
 	long long now = sg_wall_ms();
-	if (ctx->from_metrics_listener)
+	if (ctx->from_metrics_listener || ctx->from_grip_listener)
 		p = sg_principal_trusted();
 	else if (!sg_auth_enabled(srv->group->auth) || !find_token(srv, req, &t))
 		return 0; /* anonymous: the anonymous_* settings */

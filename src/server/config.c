@@ -45,7 +45,7 @@ static int proxies_check(const char *value, char *err, size_t errlen)
 	return rc;
 }
 
-/* metrics_listen: "" or HOST:PORT. */
+/* metrics_listen, grip_publish_listen: "" or HOST:PORT. */
 static int address_check(const char *value, char *err, size_t errlen)
 {
 	const char *colon = strrchr(value, ':');
@@ -132,6 +132,7 @@ static const key_spec keys[] = {
 	SIZE(max_connections_per_ip, 0, 1000000, "0", "connections open at once from one address, all workers together (429 above; 0: no limit)"),
 	CHECKED_TEXT(trusted_proxies, proxies_check, "", "proxies whose X-Forwarded-For is believed: a comma list of addresses and CIDRs (IPv4 and IPv6)"),
 	CHECKED_TEXT(metrics_listen, address_check, "", "a second address (HOST:PORT) serving only /metrics and /healthz, e.g. 127.0.0.1:9100 (\"\": none)"),
+	CHECKED_TEXT(grip_publish_listen, address_check, "", "an address (HOST:PORT) serving only the GRIP publish API POST /publish/ and /healthz, like Pushpin's port 5561, e.g. 127.0.0.1:5561 (\"\": none)"),
 	RESTART_TEXT(tls_listen, "", "address and port of the HTTPS listener (HTTP/2 and HTTP/1.1; empty: none)"),
 	TEXT(tls_cert, "", "PEM certificate chain for tls_listen (re-read on SIGHUP)"),
 	TEXT(tls_key, "", "PEM private key for tls_listen (re-read on SIGHUP)"),

@@ -26,7 +26,18 @@ typedef struct sg_upstream_cfg {
 	int format; /* sg_up_format */
 	int durable;
 	char forward_headers[512]; /* comma list of request headers passed on */
+	int grip;		   /* nonzero (default): Grip-* instructions are followed */
+	char grip_key[256];	   /* signs Grip-Sig; "": no Grip-Sig */
+	int auth;		   /* sg_up_auth: the gateway's own token check */
+	char channel[256];	   /* auth "require": the subscribe right asked for ("": any token) */
 } sg_upstream_cfg;
+
+/* What the gateway checks of a token before calling an upstream. */
+typedef enum sg_up_auth {
+	SG_UP_AUTH_PASS,    /* a token that fails is refused (401); none or valid goes on */
+	SG_UP_AUTH_REQUIRE, /* a valid token (with the subscribe right to channel) or 401/403 */
+	SG_UP_AUTH_OFF,     /* no check: whatever the client sent goes on */
+} sg_up_auth;
 
 struct sg_config {
 	char listen[128];
@@ -72,6 +83,7 @@ struct sg_config {
 	size_t max_connections_per_ip;
 	char trusted_proxies[1024];
 	char metrics_listen[128];
+	char grip_publish_listen[128]; /* "": none; serves POST /publish/ and /healthz */
 	char tls_listen[128]; /* "": no HTTPS port */
 	char tls_cert[512];
 	char tls_key[512];

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "core/hub.h"
 #include "upstream/parse.h"
 
 /* "http://HOST:PORT" (HOST numeric IPv4, [IPv6] or localhost; an empty
@@ -88,6 +89,16 @@ static int path_parse(sg_upstream_cfg *u, const char *path, char *err, size_t er
 	return 0;
 }
 
+/* "pass", "require", "off" to sg_up_auth; -1 when none of them. */
+static int auth_parse(const char *s)
+{
+	static const char *const names[] = {"pass", "require", "off"};
+	for (int i = 0; i < 3; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
 /* Writes the reason into err; returns SG_EINVAL. */
 __attribute__((format(printf, 3, 4))) static int refuse(char *err, size_t errlen, const char *fmt,
                                                         ...)
@@ -104,7 +115,7 @@ static int entry_parse(sg_upstream_cfg *u, json_t *e, char *err, size_t errlen)
 {
 	const char *key;
 	json_t *v;
-	*u = (sg_upstream_cfg){.format = SG_UP_AUTO};
+	*u = (sg_upstream_cfg){.format = SG_UP_AUTO, .grip = 1};
 	snprintf(u->forward_headers, sizeof(u->forward_headers), "%s", SG_UP_FORWARD_DEFAULT);
 	if (!json_is_object(e)) {
 		snprintf(err, errlen, "expected an object");
@@ -116,6 +127,10 @@ static int entry_parse(sg_upstream_cfg *u, json_t *e, char *err, size_t errlen)
 		int rc = 0;
 		if (strcmp(key, "durable") == 0 && json_is_boolean(v))
 			u->durable = json_is_true(v);
+		else if (strcmp(key, "grip") == 0 && json_is_boolean(v))
+			u->grip = json_is_true(v);
+		else if (strcmp(key, "durable") == 0 || strcmp(key, "grip") == 0)
+			rc = refuse(err, errlen, "%s: expected true or false", key);
 		else if (!s)
 			rc = refuse(err, errlen, "%.40s: unknown key or not a string", key);
 		else if (strcmp(key, "path") == 0)
@@ -131,6 +146,17 @@ static int entry_parse(sg_upstream_cfg *u, json_t *e, char *err, size_t errlen)
 				rc = refuse(err, errlen, "forward_headers: too long");
 			else
 				strcpy(u->forward_headers, s);
+		} else if (strcmp(key, "auth") == 0) {
+			if ((u->auth = auth_parse(s)) < 0)
+				rc = refuse(err, errlen, "auth: expected pass, require or off");
+		} else if (strcmp(key, "grip_key") == 0 || strcmp(key, "channel") == 0) {
+			char *dst = key[0] == 'g' ? u->grip_key : u->channel;
+			if (strlen(s) >= sizeof(u->channel))
+				rc = refuse(err, errlen, "%s: too long", key);
+			else if (key[0] == 'c' && *s && !sg_channel_name_valid(s))
+				rc = refuse(err, errlen, "channel: not a channel name");
+			else
+				strcpy(dst, s);
 		} else
 			rc = refuse(err, errlen, "unknown key \"%.40s\"", key);
 		if (rc)
@@ -138,6 +164,10 @@ static int entry_parse(sg_upstream_cfg *u, json_t *e, char *err, size_t errlen)
 	}
 	if (!u->path[0] || !u->addrlen) {
 		snprintf(err, errlen, "path and url are required");
+		return SG_EINVAL;
+	}
+	if (u->channel[0] && u->auth != SG_UP_AUTH_REQUIRE) {
+		snprintf(err, errlen, "channel: only with \"auth\": \"require\"");
 		return SG_EINVAL;
 	}
 	return 0;

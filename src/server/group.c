@@ -19,22 +19,27 @@
 
 static void group_free(sg_group *g);
 
-/* metrics_listen: a second socket for every worker, as the first. */
-static int metrics_open(sg_group *g, const sg_config *cfg, char *err, size_t errlen)
+/* metrics_listen or grip_publish_listen (flag says which): a socket of
+ * its own for every worker, as the first. */
+static int side_open(sg_group *g, const char *key, const char *addr, unsigned flag, char *err,
+		     size_t errlen)
 {
 	char host[128];
 	int port;
-	if (sg__config_addr_split(cfg->metrics_listen, host, sizeof(host), &port)) {
-		snprintf(err, errlen, "metrics_listen: expected HOST:PORT, got \"%s\"", cfg->metrics_listen);
+	if (sg__config_addr_split(addr, host, sizeof(host), &port)) {
+		snprintf(err, errlen, "%s: expected HOST:PORT, got \"%s\"", key, addr);
 		return SG_EINVAL;
 	}
 	for (size_t i = 0; i < g->n; i++) {
 		sg_server *w = g->workers[i];
-		w->metrics_fd = sg__listen_open(host, port, i == 0, err, errlen);
-		if (w->metrics_fd < 0)
+		int *fd = flag == SG_LISTEN_GRIP ? &w->grip_fd : &w->metrics_fd;
+		struct sg_listener **l =
+		    flag == SG_LISTEN_GRIP ? &w->grip_listener : &w->metrics_listener;
+		*fd = sg__listen_open(host, port, i == 0, err, errlen);
+		if (*fd < 0)
 			return SG_EIO;
-		port = sg__listen_port(w->metrics_fd); /* port 0: the first picks, the others share */
-		if (!(w->metrics_listener = sg__listen_start(w, w->metrics_fd, SG_LISTEN_METRICS))) {
+		port = sg__listen_port(*fd); /* port 0: the first picks, the others share */
+		if (!(*l = sg__listen_start(w, *fd, flag))) {
 			snprintf(err, errlen, "out of memory");
 			return SG_ENOMEM;
 		}
@@ -156,7 +161,11 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 		group_free(g);
 		return NULL;
 	}
-	if ((cfg->metrics_listen[0] && metrics_open(g, cfg, err, errlen)) ||
+	if ((cfg->metrics_listen[0] && side_open(g, "metrics_listen", cfg->metrics_listen,
+						 SG_LISTEN_METRICS, err, errlen)) ||
+	    (cfg->grip_publish_listen[0] && side_open(g, "grip_publish_listen",
+						      cfg->grip_publish_listen, SG_LISTEN_GRIP,
+						      err, errlen)) ||
 	    sg__access_log_open(cfg, &g->access_log, err, errlen)) {
 		group_free(g);
 		return NULL;
@@ -204,7 +213,8 @@ int sg__server_check(const sg_config *cfg, char *err, size_t errlen)
 		int exposed;
 	} addrs[] = {{"listen", cfg->listen, 1},
 		     {"tls_listen", cfg->tls_listen, 1},
-		     {"metrics_listen", cfg->metrics_listen, 0}};
+		     {"metrics_listen", cfg->metrics_listen, 0},
+		     {"grip_publish_listen", cfg->grip_publish_listen, 0}};
 	for (size_t i = 0; !rc && i < sizeof(addrs) / sizeof(addrs[0]); i++) {
 		char ip[64];
 		if (!addrs[i].addr[0])
@@ -213,6 +223,14 @@ int sg__server_check(const sg_config *cfg, char *err, size_t errlen)
 		if (!rc && addrs[i].exposed)
 			rc = sg__rights_exposure_check(cfg, addrs[i].key, ip, err, errlen);
 	}
+	for (size_t i = 0; !rc && i < cfg->nupstreams; i++)
+		if (cfg->upstreams[i].auth == SG_UP_AUTH_REQUIRE && !cfg->auth_jwt_alg[0]) {
+			snprintf(err, errlen,
+				 "upstreams[%zu]: \"auth\": \"require\" needs auth_jwt_alg (no token "
+				 "could ever be valid)",
+				 i);
+			rc = SG_EINVAL;
+		}
 	group_free(g);
 	return rc;
 }

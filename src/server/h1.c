@@ -223,7 +223,7 @@ static void ip_count(sg_h1 *h)
 {
 	sg_server *srv = h->c.srv;
 	size_t max = srv->cfg.max_connections_per_ip;
-	if (max && !h->from_metrics &&
+	if (max && !h->from_metrics && !h->from_grip &&
 	    sg__ip_acquire(srv->group->ips, &h->peer, max, &h->ip_lease) == SG_ETOOBIG)
 		h->over_ip_limit = 1;
 }
@@ -301,6 +301,7 @@ void sg__h1_adopt(sg_server *srv, int fd, const struct sockaddr *peer, unsigned 
 	h->fd = fd;
 	h->over_limit = n > max;
 	h->from_metrics = !!(flags & SG_H1_FROM_METRICS);
+	h->from_grip = !!(flags & SG_H1_FROM_GRIP);
 	h->c.via_tls = !!(flags & SG_H1_FROM_TLS);
 	sg__ip_from_sockaddr(peer, &h->peer);
 	ip_count(h);

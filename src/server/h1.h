@@ -20,6 +20,7 @@ void sg__h1_write_pass(struct sg_conn *c);
 struct sockaddr;
 #define SG_H1_FROM_METRICS 1u /* accepted on metrics_listen */
 #define SG_H1_FROM_TLS 2u     /* the plaintext end of a TLS connection */
+#define SG_H1_FROM_GRIP 4u    /* accepted on grip_publish_listen */
 /* Takes an accepted socket (non-blocking) from peer (borrowed): a TCP
  * client, or the plaintext end of a TLS connection (tls_pump.c) with its
  * client's address. flags: SG_H1_*. Closes it when over the limits. */

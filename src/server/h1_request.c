@@ -423,6 +423,7 @@ static void request(sg_h1 *h, const sg_h1_head *head, size_t start)
 	sg_admit_ctx ctx = {.over_limit = h->over_limit,
 			    .over_ip_limit = h->over_ip_limit,
 			    .from_metrics_listener = h->from_metrics,
+			    .from_grip_listener = h->from_grip,
 			    .peer = h->peer,
 			    .principal = &h->c.req->principal};
 	sg__admit_prepare(srv, h->c.req, &ctx);

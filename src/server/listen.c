@@ -159,7 +159,8 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 			sg__tls_adopt(l->srv, fd); /* the same */
 		else /* closes fd itself when over the limits */
 			sg__h1_adopt(l->srv, fd, (struct sockaddr *)&peer,
-				     l->flags & SG_LISTEN_METRICS ? SG_H1_FROM_METRICS : 0);
+				     (l->flags & SG_LISTEN_METRICS ? SG_H1_FROM_METRICS : 0) |
+					 (l->flags & SG_LISTEN_GRIP ? SG_H1_FROM_GRIP : 0));
 	}
 }
 

@@ -28,6 +28,7 @@ int sg__listen_host(int fd, char *out, size_t len);
 
 #define SG_LISTEN_METRICS 1u /* metrics_listen: its connections are marked so */
 #define SG_LISTEN_TLS 2u	    /* tls_listen: connections go to TLS (tls.c) */
+#define SG_LISTEN_GRIP 4u	    /* grip_publish_listen: its connections are marked so */
 
 /* Accepts on fd from srv's loop (flags: SG_LISTEN_*); NULL when out of
  * memory. fd stays the caller's to close. */

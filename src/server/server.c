@@ -238,6 +238,7 @@ sg_server *sg__worker_new(const sg_config *cfg, sg_group *group, size_t index,
 	srv->cfg = *cfg;
 	srv->listen_fd = listen_fd;
 	srv->metrics_fd = -1;
+	srv->grip_fd = -1;
 	srv->tls_fd = tls_fd;
 	pthread_mutex_init(&srv->tasks_lock, NULL);
 	srv->stream_limits.queue_bytes = cfg->queue_bytes;
@@ -289,7 +290,7 @@ static void shutdown_watch(struct ev_loop *evloop, ev_timer *w, int revents)
  * connections are refused and the load balancer sends them elsewhere. */
 static void listeners_close(sg_server *srv)
 {
-	int *fds[] = {&srv->listen_fd, &srv->metrics_fd, &srv->tls_fd};
+	int *fds[] = {&srv->listen_fd, &srv->metrics_fd, &srv->grip_fd, &srv->tls_fd};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (*fds[i] >= 0) {
 			close(*fds[i]);
@@ -304,6 +305,8 @@ static void shutdown_begin(sg_server *srv)
 	srv->listener = NULL;
 	sg__listen_stop(srv->metrics_listener);
 	srv->metrics_listener = NULL;
+	sg__listen_stop(srv->grip_listener);
+	srv->grip_listener = NULL;
 	sg__listen_stop(srv->tls_listener);
 	srv->tls_listener = NULL;
 	srv->shutting_down = 1;
@@ -391,6 +394,7 @@ void sg__worker_free(sg_server *srv)
 {
 	sg__listen_stop(srv->listener); /* uses the loop: before it goes */
 	sg__listen_stop(srv->metrics_listener);
+	sg__listen_stop(srv->grip_listener);
 	sg__listen_stop(srv->tls_listener);
 	sg__tls_stop(srv);
 	sg__h1_stop(srv);
@@ -411,6 +415,8 @@ void sg__worker_free(sg_server *srv)
 		close(srv->listen_fd);
 	if (srv->metrics_fd >= 0)
 		close(srv->metrics_fd);
+	if (srv->grip_fd >= 0)
+		close(srv->grip_fd);
 	if (srv->tls_fd >= 0)
 		close(srv->tls_fd);
 	free(srv->housekeeping);

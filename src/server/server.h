@@ -75,6 +75,7 @@ extern const sg_endpoint sg_endpoint_ticket;
 extern const sg_endpoint sg_endpoint_channel_stats;
 extern const sg_endpoint sg_endpoint_upstream;
 extern const sg_endpoint sg_endpoint_streams;
+extern const sg_endpoint sg_endpoint_grip_publish;
 
 /* A user route registered with sg_server_route. Owns path. */
 typedef struct sg_route {
@@ -137,6 +138,8 @@ struct sg_server {
 	struct sg_listener *listener;
 	int metrics_fd; /* metrics_listen's socket, or -1 */
 	struct sg_listener *metrics_listener;
+	int grip_fd; /* grip_publish_listen's socket, or -1 */
+	struct sg_listener *grip_listener;
 	int tls_fd; /* -1 without tls_listen */
 	int tls_port;
 	struct sg_listener *tls_listener;

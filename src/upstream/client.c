@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE /* memmem */
 #include "client.h"
+#include "parse.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -56,21 +57,6 @@ void sg_up_client_pause(sg_up_client *c, int paused)
 		ev_io_start(c->loop, &c->io);
 }
 
-/* A header's value (trimmed) if line[0..n) is "name: value". */
-static const char *field_value(const char *line, size_t n, const char *name, size_t *vlen)
-{
-	size_t nl = strlen(name);
-	if (n <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
-		return NULL;
-	const char *v = line + nl + 1, *end = line + n;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	*vlen = (size_t)(end - v);
-	return v;
-}
-
 static int parse_length(const char *v, size_t n, long long *out)
 {
 	long long x = 0;
@@ -116,12 +102,12 @@ int sg__up_head_parse(const char *buf, size_t len, int *status, char *ct, size_t
 		if (!n)
 			return 0; /* the blank line */
 		const char *v;
-		if ((v = field_value(line, n, "content-type", &vn)))
+		if ((v = sg__up_field_value(line, n, "content-type", &vn)))
 			snprintf(ct, ctlen, "%.*s", (int)vn, v);
-		else if ((v = field_value(line, n, "content-length", &vn)) &&
+		else if ((v = sg__up_field_value(line, n, "content-length", &vn)) &&
 		         parse_length(v, vn, length))
 			return SG_EINVAL;
-		else if ((v = field_value(line, n, "transfer-encoding", &vn))) {
+		else if ((v = sg__up_field_value(line, n, "transfer-encoding", &vn))) {
 			if (vn != 7 || strncasecmp(v, "chunked", 7) != 0)
 				return SG_EINVAL; /* only chunked can be framed */
 			*chunked = 1;
@@ -166,44 +152,6 @@ static int body_feed(sg_up_client *c, const char *p, size_t n)
 	return c->remain == 0;
 }
 
-/* Grip-Hold: stream and the names in Grip-Channel ("a; prev-id=1, b")
- * as "a,b" into chan (chanlen bytes; "" when none or too long). */
-static void grip_fields(const char *buf, size_t len, int *hold, char *chan, size_t chanlen)
-{
-	const char *p = memchr(buf, '\n', len), *end = buf + len, *v;
-	size_t vn, at = 0;
-	*hold = 0;
-	chan[0] = '\0';
-	while (p && p + 1 < end) {
-		const char *line = p + 1, *nl = memchr(line, '\n', (size_t)(end - line));
-		size_t n = nl ? (size_t)(nl - line) : 0;
-		if (n && line[n - 1] == '\r')
-			n--;
-		if ((v = field_value(line, n, "grip-hold", &vn)))
-			*hold = vn == 6 && strncasecmp(v, "stream", 6) == 0;
-		else if ((v = field_value(line, n, "grip-channel", &vn)))
-			for (size_t i = 0; i < vn;) { /* each entry: name [; params] */
-				size_t e = i;
-				while (e < vn && v[e] != ',')
-					e++;
-				size_t s = i, t;
-				while (s < e && v[s] == ' ')
-					s++;
-				t = s;
-				while (t < e && v[t] != ';' && v[t] != ' ')
-					t++;
-				if (t > s && at + (t - s) + 2 < chanlen) {
-					if (at)
-						chan[at++] = ',';
-					memcpy(chan + at, v + s, t - s);
-					chan[at += t - s] = '\0';
-				}
-				i = e + 1;
-			}
-		p = nl;
-	}
-}
-
 /* The head is in c->in[0..hlen): tell the owner, then take the body bytes
  * that came with it. */
 static void head_done(sg_up_client *c, size_t hlen)
@@ -222,10 +170,7 @@ static void head_done(sg_up_client *c, size_t hlen)
 	c->state = ST_BODY;
 	c->chunked = chunked;
 	c->remain = chunked ? -1 : status == 204 || status == 304 ? 0 : length;
-	char chan[512];
-	sg_up_head h = {status, ct[0] ? ct : NULL, 0, NULL};
-	grip_fields(c->in.data, hlen, &h.grip_hold, chan, sizeof(chan));
-	h.grip_channels = chan[0] ? chan : NULL;
+	sg_up_head h = {status, ct[0] ? ct : NULL, c->in.data, hlen};
 	c->cb->head(c->ud, &h);
 	if (c->closed)
 		return;

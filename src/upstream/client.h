@@ -35,8 +35,8 @@ typedef enum sg_up_end {
 typedef struct sg_up_head {
 	int status;
 	const char *content_type;  /* NULL when absent */
-	int grip_hold;             /* Grip-Hold: stream */
-	const char *grip_channels; /* Grip-Channel's names, "a,b" (parameters dropped), or NULL */
+	const char *raw; /* the whole head (status line and fields), raw_len bytes: GRIP reads it */
+	size_t raw_len;
 } sg_up_head;
 
 /* Callbacks, on the loop thread. After done() nothing more is called. A

@@ -89,3 +89,18 @@ int sg__up_lines_finish(sg_up_lines *l, int (*line)(void *ctx, const char *text,
 		return 0;
 	return line_end(l, line, ctx);
 }
+
+/* A header's value (trimmed) if line[0..n) is "name: value". */
+const char *sg__up_field_value(const char *line, size_t n, const char *name, size_t *vlen)
+{
+	size_t nl = strlen(name);
+	if (n <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+		return NULL;
+	const char *v = line + nl + 1, *end = line + n;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	*vlen = (size_t)(end - v);
+	return v;
+}

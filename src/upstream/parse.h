@@ -74,4 +74,8 @@ int sg__up_lines_feed(sg_up_lines *l, const char *in, size_t len,
 int sg__up_lines_finish(sg_up_lines *l, int (*line)(void *ctx, const char *text, size_t n),
                         void *ctx);
 
+/* A header's value (trimmed, *vlen bytes) when line[0..n) is "name: value"
+ * (name case-insensitive), else NULL. */
+const char *sg__up_field_value(const char *line, size_t n, const char *name, size_t *vlen);
+
 #endif

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "auth/principal.h"
 #include "core/utf8.h"
 #include "endpoints/channels.h"
 #include "server/conn.h"
@@ -48,7 +47,8 @@ static int forward_headers(sg_buf *out, const sg_request *req, const char *list)
 		size_t skip = strspn(p, " ,"), n;
 		p += skip;
 		n = strcspn(p, " ,");
-		if (n && n < sizeof(name)) {
+		if (n && n < sizeof(name) && !(n == 8 && strncasecmp(p, "grip-sig", 8) == 0)) {
+			/* a client's Grip-Sig never reaches the backend */
 			memcpy(name, p, n);
 			name[n] = '\0';
 			const char *v = sg_request_header(req, name);
@@ -70,6 +70,7 @@ static int request_build(sg_buf *out, const sg_upstream_cfg *cfg, const sg_reque
 	rc |= forward_headers(out, req, cfg->forward_headers);
 	rc |= sg_buf_printf(out, "X-Forwarded-For: %s\r\nX-Forwarded-Proto: %s\r\n",
 	                    sg__client_ip(req), tls ? "https" : "http");
+	rc |= sg__grip_request(out, cfg);
 	if (req->body)
 		rc |= sg_buf_printf(out, "Content-Length: %zu\r\n", req->body_len);
 	rc |= sg_buf_puts(out, "Connection: close\r\n\r\n");
@@ -143,6 +144,12 @@ static void on_message(void *ud, const char *event, const char *id, const char *
 void sg__upstream_refuse(sg_stream *s, int status, const char *ct, const char *body, size_t len,
                          const char *error_json)
 {
+	sg__upstream_answer(s, status, ct, body, len, "error", error_json, strlen(error_json));
+}
+
+void sg__upstream_answer(sg_stream *s, int status, const char *ct, const char *body, size_t len,
+                         const char *event, const char *msg, size_t msglen)
+{
 	sg_response *r = calloc(1, sizeof(*r));
 	if (r) {
 		sg__response_init(r);
@@ -156,7 +163,7 @@ void sg__upstream_refuse(sg_stream *s, int status, const char *ct, const char *b
 	}
 	if (!r) {
 		sg__stream_unhold(s, NULL, 0, (sg_id){0, 0});
-		sg_stream_event(s, "error", NULL, error_json, strlen(error_json));
+		sg_stream_event(s, event, NULL, msg, msglen);
 		sg_stream_close(s);
 	}
 }
@@ -192,14 +199,8 @@ static void on_head(void *ud, const sg_up_head *h)
 	         h->content_type ? h->content_type : "");
 	if (h->status < 200 || h->status > 299)
 		return; /* its body is read, then passed through */
-	if (h->grip_hold && h->grip_channels && !u->durable) {
-		/* GRIP hold-stream: the body first, then what the channels carry */
-		snprintf(u->grip, sizeof(u->grip), "%s", h->grip_channels);
-		u->format = SG_UP_TEXT;
-		if (u->s)
-			sg__stream_unhold(u->s, NULL, 0, (sg_id){0, 0});
-		return;
-	}
+	if (sg__grip_head(u, h))
+		return; /* GRIP: held on channels once the body is in (grip.c) */
 	u->format =
 	    u->cfg->format == SG_UP_AUTO ? (int)sg_up_format_of(h->content_type) : u->cfg->format;
 	if (u->s) {
@@ -215,7 +216,7 @@ static void on_data(void *ud, const char *p, size_t n)
 {
 	sg_upstream *u = ud;
 	unsigned long before;
-	if (u->status < 200 || u->status > 299) {
+	if (u->status < 200 || u->status > 299 || sg__grip_collects(u)) {
 		size_t room = SG_UP_ERROR_BODY_MAX - u->error_body.len;
 		sg_buf_append(&u->error_body, p, n < room ? n : room);
 		return;
@@ -232,23 +233,6 @@ static void on_data(void *ud, const char *p, size_t n)
 		sg__upstream_emit(u, NULL, NULL, p, n);
 	}
 	backpressure(u);
-}
-
-/* The backend said Grip-Hold: stream: it authorised the client for the
- * channels it named, so no right is asked; the stream stays open on them. */
-static void grip_subscribe(sg_upstream *u)
-{
-	sg_client_error e;
-	if (!u->s)
-		return;
-	if (strchr(u->grip, ','))
-		sg__stream_set_tagged(u->s); /* several channels: frames name theirs */
-	if (sg__channels_subscribe(u->s, u->grip, NULL, &e)) {
-		char msg[160];
-		snprintf(msg, sizeof(msg), "{\"type\":\"error\",\"reason\":\"%s\"}", e.error);
-		sg_stream_event(u->s, "error", NULL, msg, strlen(msg));
-		sg_stream_close(u->s);
-	}
 }
 
 #define END_JSON "{\"type\":\"end\"}"
@@ -274,8 +258,11 @@ static void on_done(void *ud, sg_up_end how)
 		         u->status);
 		answer_error(u, u->status, type_of(u->content_type),
 		             u->error_body.data ? u->error_body.data : "", u->error_body.len, msg);
-	} else if (u->grip[0] && how == SG_UP_COMPLETE) {
-		grip_subscribe(u);
+	} else if (u->gs && how == SG_UP_COMPLETE) {
+		sg__grip_hold(u);
+	} else if (sg__grip_collects(u)) {
+		json_error(u, 502, "upstream_closed",
+		           "the upstream's answer to a GRIP hold was cut");
 	} else {
 		if (u->format == SG_UP_NDJSON)
 			sg_up_ndjson_finish(&u->ndjson, on_message, u);
@@ -303,6 +290,7 @@ static void free_task(void *arg)
 	sg_up_sse_free(&u->sse);
 	sg_up_ndjson_free(&u->ndjson);
 	sg_buf_free(&u->error_body);
+	sg__grip_free(u);
 	if (u->s)
 		sg_stream_unref(u->s);
 	free(u);
@@ -350,12 +338,8 @@ static void upstream_open(sg_stream *s, const sg_request *req, void *ud)
 {
 	sg_server *srv = ud;
 	const sg_conn *c = sg__stream_conn(s);
-	if (c && c->principal && c->principal->invalid) {
-		/* a token that fails is refused here, as the channels refuse it:
-		 * the upstream is never called with it */
-		sg_stream_fail(s, 401, "invalid_token", c->principal->invalid);
-		return;
-	}
+	if (sg__upstream_admit(s, upstream_for(srv, req->path)))
+		return; /* the upstream's "auth" refused it */
 	sg_upstream *u = calloc(1, sizeof(*u));
 	sg_buf out = SG_BUF_INIT;
 	if (!u || request_build(&out, upstream_for(srv, req->path), req,

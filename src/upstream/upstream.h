@@ -8,12 +8,21 @@
 #define SG_UPSTREAM_UPSTREAM_H
 
 #include "client.h"
+#include "grip.h"
 #include "parse.h"
 #include "server/server.h"
 
 #define SG_UP_ID_LEN 16 /* hex digits of a durable stream's id */
 #define SG_UP_CHANNEL_PREFIX "stream."
 #define SG_UP_ERROR_BODY_MAX 65536 /* a non-2xx answer passed through, at most */
+
+/* A GRIP hold of one request (grip.c): its instructions and state. */
+typedef struct sg_grip_state {
+	sg_grip_instr in;
+	long long last_us; /* hold-stream: sg_mono_us() of the last write (keep-alive) */
+	sg_buf answer;	   /* hold-response: the message that answers */
+	unsigned answered : 1;
+} sg_grip_state;
 
 /* One proxied request. Owned by its client's stream (plain: freed after
  * the stream closes) or by the worker's durables list (durable: freed
@@ -30,7 +39,7 @@ typedef struct sg_upstream {
 	int status; /* the upstream's; 0 before its head */
 	char content_type[128];
 	sg_buf error_body; /* a non-2xx answer's body, bounded */
-	char grip[512];    /* GRIP hold-stream: the channels to hold the client on, "a,b" */
+	sg_grip_state *gs; /* a GRIP hold (owned), or NULL */
 	unsigned ended : 1, paused : 1, drain_check : 1, freeing : 1;
 	/* durable */
 	int durable;
@@ -49,6 +58,26 @@ void sg__upstream_emit(sg_upstream *u, const char *event, const char *id, const 
  * gets error_json as an "error" message and the end. Loop thread. */
 void sg__upstream_refuse(sg_stream *s, int status, const char *ct, const char *body, size_t len,
                          const char *error_json);
+/* The same with the message the others get instead: msg (event, may be
+ * NULL), then the end. */
+void sg__upstream_answer(sg_stream *s, int status, const char *ct, const char *body, size_t len,
+                         const char *event, const char *msg, size_t msglen);
+
+/* upstream_auth.c: the gateway's own token check of cfg->auth; 0 to go
+ * on, nonzero with s failed (401/403). */
+int sg__upstream_admit(sg_stream *s, const sg_upstream_cfg *cfg);
+
+/* grip.c. Appends the Grip-Sig header line the backend request carries
+ * (none without grip_key or with "grip": false). 0 or SG_ENOMEM. */
+int sg__grip_request(sg_buf *out, const sg_upstream_cfg *cfg);
+/* Reads the head's Grip-* instructions: 1 when u holds its client
+ * (u->gs set; hold-stream's head goes out now), 0 when not GRIP. */
+int sg__grip_head(sg_upstream *u, const sg_up_head *h);
+/* Nonzero while u's body is a hold-response's timeout answer (kept). */
+int sg__grip_collects(const sg_upstream *u);
+/* The body is complete: the client is held on the channels. */
+void sg__grip_hold(sg_upstream *u);
+void sg__grip_free(sg_upstream *u);
 
 /* durable.c: makes u durable (an id, its channel, listed on srv) and
  * subscribes s to the channel. 0, or nonzero with s failed. */
