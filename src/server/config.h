@@ -26,6 +26,10 @@ typedef struct sg_upstream_cfg {
 	int format; /* sg_up_format */
 	int durable;
 	char forward_headers[512]; /* comma list of request headers passed on */
+	int tls;                   /* https:// */
+	int tls_verify;            /* check the certificate (default 1) */
+	char tls_ca_file[512];     /* PEM CAs instead of the system's; "" for those */
+	char tls_server_name[256]; /* SNI and verification; the url's host by default */
 } sg_upstream_cfg;
 
 struct sg_config {

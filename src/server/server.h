@@ -110,6 +110,7 @@ typedef struct sg_group {
 	atomic_ulong rate_limited;    /* publishes refused by publish_rate */
 	atomic_ulong ip_refused;      /* connections refused by max_connections_per_ip */
 	struct sg_tls_ctx *tls; /* the certificate new handshakes use; NULL without tls_listen */
+	struct ssl_ctx_st *up_tls[SG_UPSTREAMS_MAX]; /* each https upstream's (client_tls.c) */
 	struct sg_access_log *access_log; /* NULL without access_log */
 	struct sg_chan_snaps *chan_snaps;  /* GET /channels: each worker's top channels */
 } sg_group;

@@ -264,6 +264,8 @@ static void on_done(void *ud, sg_up_end how)
 	else if (how == SG_UP_TIMEOUT)
 		json_error(u, 504, "upstream_timeout",
 		           "no response head within upstream_timeout_ms");
+	else if (how == SG_UP_TLS)
+		json_error(u, 502, "upstream_tls", u->client.why);
 	else if (how == SG_UP_BAD_HEAD)
 		json_error(u, 502, "bad_upstream_response",
 		           "the upstream's response head is malformed or too big");
@@ -375,9 +377,11 @@ static void upstream_open(sg_stream *s, const sg_request *req, void *ud)
 		return;
 	}
 	sg__stream_hold(s); /* the head waits for the upstream's */
-	if (sg_up_client_start(&u->client, srv->evloop, (const struct sockaddr *)&u->cfg->addr,
-	                       u->cfg->addrlen, &out, (unsigned)srv->cfg.upstream_timeout_ms,
-	                       &client_cb, u))
+	sg_up_target to = {(const struct sockaddr *)&u->cfg->addr, u->cfg->addrlen,
+	                   srv->group->up_tls[u->cfg - srv->cfg.upstreams],
+	                   u->cfg->tls_server_name};
+	if (sg_up_client_start(&u->client, srv->evloop, &to, &out,
+	                       (unsigned)srv->cfg.upstream_timeout_ms, &client_cb, u))
 		on_done(u, SG_UP_UNREACHABLE);
 }
 
