@@ -218,6 +218,16 @@ void sg__conn_log_request(sg_conn *c, int status, size_t bytes)
 	free(keep);
 }
 
+int sg__conn_answer_late(sg_stream *s, sg_response *r)
+{
+	sg_conn *c = s ? sg__stream_conn(s) : NULL;
+	if (!c || c->is_ws || c->headers_out || c->late)
+		return SG_ECLOSED;
+	c->late = r;
+	sg__stream_wake(s); /* its engine's write pass sends r instead */
+	return 0;
+}
+
 void sg__conn_release(sg_conn *c, int errored)
 {
 	sg_server *srv = c->srv;

@@ -63,6 +63,10 @@ typedef struct sg_endpoint {
 	/* Nonzero: a POST's body is read into the request (req->body), then
 	 * the request streams through `stream` as a GET does. */
 	int post_streams;
+	/* A WebSocket upgrade on this path, before its 101 (NULL: none). resp
+	 * may be deferred (sg__response_defer); an answer with status 101 lets
+	 * the upgrade go on, any other refuses it as that HTTP answer. */
+	void (*ws_preflight)(sg_server *srv, sg_request *req, sg_response *resp);
 } sg_endpoint;
 
 extern const sg_endpoint sg_endpoint_channels;

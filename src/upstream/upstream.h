@@ -32,6 +32,12 @@ typedef struct sg_upstream {
 	sg_buf error_body; /* a non-2xx answer's body, bounded */
 	char grip[512];    /* GRIP hold-stream: the channels to hold the client on, "a,b" */
 	unsigned ended : 1, paused : 1, drain_check : 1, freeing : 1;
+	/* a WebSocket's preflight (preflight.c): the upgrade's answer until
+	 * sent; parked from a 2xx head until the stream adopts u */
+	struct sg_reply *pre;
+	unsigned parked : 1, adopted : 1;
+	sg_buf early;    /* parked: body bytes that came with the head */
+	int parked_done; /* parked: 1 + how the request ended, or 0 */
 	/* durable */
 	int durable;
 	char id[SG_UP_ID_LEN + 1];
@@ -49,6 +55,25 @@ void sg__upstream_emit(sg_upstream *u, const char *event, const char *id, const 
  * gets error_json as an "error" message and the end. Loop thread. */
 void sg__upstream_refuse(sg_stream *s, int status, const char *ct, const char *body, size_t len,
                          const char *error_json);
+
+/* The configured upstream serving path (borrowed from srv), or NULL. */
+const sg_upstream_cfg *sg__upstream_for(const sg_server *srv, const char *path);
+/* The client's callbacks (upstream.c), for preflight.c. */
+extern const sg_up_client_cb sg__upstream_client_cb;
+/* Builds the request to u's backend from req and starts it. 0, or an
+ * SG_E* code (out of memory: nothing started, u unchanged). */
+int sg__upstream_start(sg_upstream *u, const sg_request *req, int tls);
+
+/* preflight.c: the endpoint's ws_preflight (sg_endpoint). */
+void sg__upstream_ws_preflight(sg_server *srv, sg_request *req, sg_response *resp);
+/* A 2xx head arrived for a preflight: parks u (its read paused) and lets
+ * the upgrade go on. */
+void sg__preflight_ready(sg_upstream *u);
+/* Answers the upgrade with status, ct (static or u's) and body instead. */
+void sg__preflight_refuse(sg_upstream *u, int status, const char *ct, const char *body,
+                          size_t len);
+/* The request's pre_free: frees u unless a stream adopted it. */
+void sg__preflight_free(void *u);
 
 /* durable.c: makes u durable (an id, its channel, listed on srv) and
  * subscribes s to the channel. 0, or nonzero with s failed. */
