@@ -270,6 +270,8 @@ char *sg__conn_longpoll_response(sg_conn *c, sg_response *r)
 	sg_id_format(sg__stream_last(s), r->last_event_id);
 	char *gap = sg__stream_notes(s) ? strdup(sg__stream_notes(s)) : NULL;
 	r->gap = gap;
+	if (c->head_fields.len) /* e.g. an upstream stream's Stream-Id */
+		sg_buf_append(&r->headers, c->head_fields.data, c->head_fields.len);
 	sg_buf_puts(&r->body, t->batch_open);
 	int64_t now = sg_mono_us();
 	for (size_t i = 0; sg__stream_queued(s); i++) {

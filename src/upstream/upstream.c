@@ -206,7 +206,7 @@ static void on_head(void *ud, const sg_up_head *h)
 	         h->content_type ? h->content_type : "");
 	if (h->status < 200 || h->status > 299)
 		return; /* its body is read, then passed through */
-	if (h->grip_hold && h->grip_channels && !u->cfg->durable) {
+	if (h->grip_hold && h->grip_channels && !u->cfg->durable && !u->ephemeral) {
 		/* GRIP hold-stream: the body first, then what the channels carry */
 		snprintf(u->grip, sizeof(u->grip), "%s", h->grip_channels);
 		u->format = SG_UP_TEXT;
@@ -387,7 +387,8 @@ static int attach(sg_upstream *u, sg_stream *s)
 {
 	u->s = sg_stream_ref(s);
 	sg_stream_before_chunk(s, sg__upstream_end_filter, NULL);
-	return u->cfg->durable ? sg__durable_begin(u, s) : sg_stream_after_close(s, client_gone, u);
+	return u->cfg->durable || u->ephemeral ? sg__durable_begin(u, s)
+	                                       : sg_stream_after_close(s, client_gone, u);
 }
 
 /* A WebSocket's stream takes the request its preflight started: the
@@ -431,11 +432,15 @@ static void upstream_open(sg_stream *s, const sg_request *req, void *ud)
 	}
 	u->srv = srv;
 	u->cfg = sg__upstream_for(srv, req->path);
+	/* long-poll ends each answer with a batch: a plain stream is kept for
+	 * the next poll (GET /streams/ID) as an ephemeral durable one */
+	u->ephemeral = !u->cfg->durable && sg__stream_transport_of(s)->wire == SG_WIRE_HTTP_ONESHOT;
+	sg__stream_hold(s); /* the head (and the durable's first message) waits for the upstream's */
 	if (attach(u, s)) {
+		sg__stream_unhold(s, NULL, 0, (sg_id){0, 0});
 		free_task(u);
 		return;
 	}
-	sg__stream_hold(s); /* the head waits for the upstream's */
 	if (sg__upstream_start(u, req, c && (c->via_h2 || c->via_tls)))
 		on_done(u, SG_UP_UNREACHABLE); /* out of memory: as unreachable, 502 */
 }

@@ -40,6 +40,9 @@ typedef struct sg_upstream {
 	int parked_done; /* parked: 1 + how the request ended, or 0 */
 	/* durable */
 	int durable;
+	int ephemeral;      /* a plain stream read by long-poll: durable while polled (durable.c) */
+	int64_t last_poll;  /* ephemeral: sg_mono_us() of the last poll for it */
+	struct sg_timer *idle; /* ephemeral: the check for polls that stopped */
 	char id[SG_UP_ID_LEN + 1];
 	char channel[sizeof(SG_UP_CHANNEL_PREFIX) + SG_UP_ID_LEN];
 	struct sg_timer *ttl;
@@ -76,7 +79,10 @@ void sg__preflight_refuse(sg_upstream *u, int status, const char *ct, const char
 void sg__preflight_free(void *u);
 
 /* durable.c: makes u durable (an id, its channel, listed on srv) and
- * subscribes s to the channel. 0, or nonzero with s failed. */
+ * subscribes s to the channel. 0, or nonzero with s failed. An ephemeral
+ * u (a plain stream asked by long-poll) also gets an idle check: no poll
+ * for 2 x longpoll_timeout_ms cancels the request, and its channel stays
+ * only that long after the end. */
 int sg__durable_begin(sg_upstream *u, sg_stream *s);
 /* The upstream finished (how: "end", or an error JSON already sent). */
 void sg__durable_finished(sg_upstream *u);

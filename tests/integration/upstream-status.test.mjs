@@ -3,13 +3,15 @@
 // upstream's head, so a non-2xx answer, 502 and 504 reach those clients
 // as the HTTP status, content type and body, exactly as curl gets them.
 // A 2xx still streams (also when the whole body came with the head).
+// Long-poll on a plain upstream goes on across polls (GET /streams/ID)
+// with every message once, and is cancelled when the polls stop.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { freePort, request, sleep, startServer, tempDir, withTimeout } from './lib/server.mjs';
+import { freePort, request, sleep, startServer, tempDir, waitFor, withTimeout } from './lib/server.mjs';
 import { wsClient } from './lib/clients.mjs';
 import { parseResponses, rawExchange } from './lib/raw.mjs';
 import { h2Connect, h2Request, makeCa, makeServerCert, tlsArgs } from './lib/tls.mjs';
@@ -21,9 +23,10 @@ const PROBLEM = '{"title":"no tokens left","status":422}';
 
 // The backend: /tok/N (N NDJSON tokens every ?every_ms, 20 by default; 0:
 // all at once with the head), /teapot 422, /oops 503, /hang (never in time).
-// requests counts what it was asked.
+// requests counts what it was asked; closed[key] is set when a /tok/
+// request (?key=) was closed before its end, generated[key] counts tokens.
 function startUpstream() {
-  const state = { requests: 0 };
+  const state = { requests: 0, closed: {}, generated: {} };
   const srv = http.createServer(async (req, res) => {
     state.requests++;
     const url = new URL(req.url, 'http://x');
@@ -31,12 +34,17 @@ function startUpstream() {
     if (route.startsWith('/tok/')) {
       const n = Number(route.slice(5));
       const every = Number(url.searchParams.get('every_ms') ?? 20);
+      const key = url.searchParams.get('key') || '';
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
       if (!every) return res.end(tokens(n).map((t) => `${t}\n`).join(''));
+      let done = false;
+      res.on('close', () => { if (!done) state.closed[key] = true; });
       for (let i = 0; i < n && !res.destroyed; i++) {
         res.write(`${token(i)}\n`);
+        state.generated[key] = i + 1;
         await sleep(every);
       }
+      done = true;
       res.end();
     } else if (route === '/teapot') {
       res.writeHead(422, { 'content-type': 'application/problem+json' });
@@ -101,7 +109,8 @@ describe('upstream statuses on WebSocket and HTTP/2', { timeout: 120000 }, () =>
         { path: '/dead/*', url: `http://127.0.0.1:${deadPort}` },
       ],
     }));
-    server = await startServer({ tls: true, args: ['--config', file, '--heartbeat-ms', '0', ...tlsArgs(files)] });
+    server = await startServer({ tls: true, args: ['--config', file, '--heartbeat-ms', '0',
+      '--longpoll-timeout-ms', '500', ...tlsArgs(files)] });
   });
   after(async () => {
     await server?.stop();
@@ -189,5 +198,56 @@ describe('upstream statuses on WebSocket and HTTP/2', { timeout: 120000 }, () =>
     } finally {
       session.close();
     }
+  });
+
+  // Polls a plain upstream path with long-poll until the end message:
+  // the first poll on path, the next ones on /streams/ID from the last id.
+  async function pollAll(first, { maxPolls = 500 } = {}) {
+    const got = [];
+    let res = await request(server.url, { path: first, timeoutMs: 5000 });
+    const id = res.headers['stream-id'];
+    assert.match(id ?? '', /^[0-9a-f]{16}$/, 'a Stream-Id for the next poll');
+    for (let polls = 1; polls <= maxPolls; polls++) {
+      assert.equal(res.status, 200, res.text);
+      const batch = JSON.parse(res.text);
+      got.push(...batch);
+      if (batch.some((m) => m.event === 'end')) return { got, id, polls };
+      const last = res.headers['last-event-id'];
+      res = await request(server.url, { path: `/streams/${id}?transport=longpoll&last_event_id=${last}`, timeoutMs: 5000 });
+    }
+    throw new Error(`no end after ${maxPolls} polls`);
+  }
+
+  it('long-poll on a plain upstream at 50 msgs/s: every message exactly once across polls', async () => {
+    const n = 100;
+    const { got, id, polls } = await pollAll(`/up/tok/${n}?every_ms=20&key=lp&transport=longpoll`);
+    assert.ok(polls >= 5, `several polls (${polls})`);
+    assert.deepEqual(got.map((m) => [m.event, m.data]), [['stream', `{"type":"stream","id":"${id}"}`],
+      ...tokens(n).map((t) => [null, t]), ['end', END]]);
+    const ids = got.map((m) => m.id);
+    assert.equal(new Set(ids).size, ids.length, 'each message once');
+    assert.equal(up.state.closed.lp, undefined);
+  });
+
+  it('long-poll on a plain upstream: a non-2xx is still the answer', async () => {
+    const a = await request(server.url, { path: '/up/teapot?transport=longpoll' });
+    assert.deepEqual([a.status, a.headers['content-type'], a.text], [422, 'application/problem+json', PROBLEM]);
+  });
+
+  it('long-poll on a plain upstream: polls that stop cancel the upstream request, then the stream expires', async () => {
+    const first = await request(server.url, { path: '/up/tok/1000?every_ms=20&key=gone&transport=longpoll' });
+    assert.equal(first.status, 200);
+    const id = first.headers['stream-id'];
+    const t0 = Date.now();
+    // 2 x longpoll_timeout_ms without a poll, checked every longpoll_timeout_ms
+    await waitFor(() => up.state.closed.gone, { timeoutMs: 5000, what: 'the upstream request cancelled' });
+    const took = Date.now() - t0;
+    assert.ok(took >= 900 && took < 3000, `cancelled after ${took} ms`);
+    assert.ok(up.state.generated.gone < 200);
+    const rest = await request(server.url, { path: `/streams/${id}?transport=longpoll&last_event_id=0` });
+    const batch = JSON.parse(rest.text);
+    assert.deepEqual(batch.at(-1).data, '{"type":"end","reason":"abandoned"}');
+    await waitFor(async () => (await request(server.url, { path: `/streams/${id}?last_event_id=0` })).status === 404,
+      { timeoutMs: 5000, what: 'the finished stream to expire' });
   });
 });
