@@ -10,7 +10,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
-import { request, sleep, startServer, tempDir } from './lib/server.mjs';
+import { request, runBinary, sleep, startServer, tempDir } from './lib/server.mjs';
 import { curl, eventSource, wsClient } from './lib/clients.mjs';
 import { h2Connect, h2Request, makeCa, makeServerCert, tlsArgs } from './lib/tls.mjs';
 
@@ -188,5 +188,33 @@ describe('https upstreams', { timeout: 120000 }, () => {
       upstream: `https://127.0.0.1:${mute.port}`,
     });
     assert.ok(took >= 350 && took < 3000, `answered after ${took} ms`);
+  });
+});
+
+describe('https upstream settings', { timeout: 30000 }, () => {
+  let tmp;
+  before(() => { tmp = tempDir(); });
+  after(() => tmp.cleanup());
+
+  // --check-config on a file with these upstreams.
+  function check(upstreams) {
+    const file = path.join(tmp.dir, 'config.json');
+    fs.writeFileSync(file, JSON.stringify({ upstreams }));
+    return runBinary(['--check-config', file]);
+  }
+
+  it('an unreadable tls_ca_file, or tls_* on an http url, stops the start with the reason', async () => {
+    const missing = path.join(tmp.dir, 'nope.pem');
+    const a = await check([{ path: '/a/*', url: 'https://127.0.0.1:1', tls_ca_file: missing }]);
+    assert.equal(a.code, 2);
+    assert.match(a.stderr, new RegExp(`^streamgate: .*upstreams\\[0\\]: tls_ca_file ${missing}: .+\n$`));
+    const b = await check([{ path: '/a/*', url: 'http://127.0.0.1:1', tls_verify: false }]);
+    assert.equal(b.code, 2);
+    assert.match(b.stderr, /upstreams\[0\]: tls_\* keys need an https:\/\/ url\n$/);
+    const c = await check([{ path: '/a/*', url: 'https://[::1]', tls_server_name: 'a b' }]);
+    assert.equal(c.code, 2);
+    assert.match(c.stderr, /upstreams\[0\]: tls_server_name: expected a host name\n$/);
+    const d = await check([{ path: '/a/*', url: 'https://127.0.0.1' }]);
+    assert.equal(d.code, 0, d.stderr);
   });
 });
