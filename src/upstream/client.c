@@ -1,7 +1,8 @@
 /*
  * client — the upstream HTTP/1.1 client (see client.h for why it is ours).
- * Never blocks: a non-blocking connect, writes and reads when the socket
- * is ready, an ev_timer for the head's deadline. Every byte from the
+ * Never blocks: a non-blocking connect, for https a handshake stepped on
+ * whatever readiness OpenSSL asks for, writes and reads when the socket is
+ * ready (client_tls.c's seam), an ev_timer for the head's deadline. Every byte from the
  * upstream is bounded: the head by SG_UP_HEAD_MAX, chunk framing by
  * h1_parse's decoder; the body is handed on without being kept.
  */

@@ -1,6 +1,7 @@
 /*
  * client — a small non-blocking HTTP/1.1 client on the worker's libev
- * loop, for upstream mode: one request per connection, the response head
+ * loop, for upstream mode, over TCP or TLS (https://, through the seam in
+ * client_tls.c): one request per connection, the response head
  * read into a bounded buffer, the body decoded (Content-Length, chunked
  * through h1_parse's decoder, or until close) and handed on as it comes.
  *

@@ -310,7 +310,7 @@ static void on_done(void *ud, sg_up_end how)
 		sg__durable_finished(u);
 }
 
-const sg_up_client_cb sg__upstream_client_cb = {on_head, on_data, on_done};
+static const sg_up_client_cb client_cb = {on_head, on_data, on_done};
 
 /* ---- lifetime --------------------------------------------------------------- */
 
@@ -377,7 +377,7 @@ int sg__upstream_start(sg_upstream *u, const sg_request *req, int tls)
 	                   srv->group->up_tls[u->cfg - srv->cfg.upstreams],
 	                   u->cfg->tls_server_name};
 	if (sg_up_client_start(&u->client, srv->evloop, &to, &out,
-	                       (unsigned)srv->cfg.upstream_timeout_ms, &sg__upstream_client_cb, u))
+	                       (unsigned)srv->cfg.upstream_timeout_ms, &client_cb, u))
 		on_done(u, SG_UP_UNREACHABLE);
 	return 0;
 }

@@ -61,8 +61,6 @@ void sg__upstream_refuse(sg_stream *s, int status, const char *ct, const char *b
 
 /* The configured upstream serving path (borrowed from srv), or NULL. */
 const sg_upstream_cfg *sg__upstream_for(const sg_server *srv, const char *path);
-/* The client's callbacks (upstream.c), for preflight.c. */
-extern const sg_up_client_cb sg__upstream_client_cb;
 /* Builds the request to u's backend from req and starts it. 0, or an
  * SG_E* code (out of memory: nothing started, u unchanged). */
 int sg__upstream_start(sg_upstream *u, const sg_request *req, int tls);
