@@ -26,7 +26,7 @@ const PROBLEM = '{"title":"no tokens left","status":422}';
 // requests counts what it was asked; closed[key] is set when a /tok/
 // request (?key=) was closed before its end, generated[key] counts tokens.
 function startUpstream() {
-  const state = { requests: 0, closed: {}, generated: {} };
+  const state = { requests: 0, closed: {}, generated: {}, hangsClosed: 0 };
   const srv = http.createServer(async (req, res) => {
     state.requests++;
     const url = new URL(req.url, 'http://x');
@@ -55,7 +55,10 @@ function startUpstream() {
       await sleep(30);
       res.end('down\n');
     } else if (route === '/hang') {
+      let over = false;
+      res.on('close', () => { if (!over) { state.hangsClosed++; state.hangClosedAt = Date.now(); } });
       await sleep(3000);
+      over = true;
       res.destroy();
     } else {
       res.writeHead(404);
@@ -167,8 +170,13 @@ describe('upstream statuses on WebSocket and HTTP/2', { timeout: 120000 }, () =>
 
   it('WebSocket: a client that leaves during the wait cancels the upstream request; the gateway goes on', async () => {
     const before = up.state.requests;
-    await rawExchange(server.port, upgrade('/up/hang'), { timeoutMs: 100 });
-    await sleep(400);
+    const closedBefore = up.state.hangsClosed;
+    const t0 = Date.now();
+    await rawExchange(server.port, upgrade('/up/hang?ws=leaves'), { timeoutMs: 100 });
+    await waitFor(() => up.state.hangsClosed === closedBefore + 1,
+      { timeoutMs: 2000, what: 'the upstream to see its request closed' });
+    // the client left at 100 ms; upstream_timeout_ms (300) would close it later
+    assert.ok(up.state.hangClosedAt - t0 < 280, `closed ${up.state.hangClosedAt - t0} ms after the upgrade`);
     assert.equal(up.state.requests, before + 1);
     const h = await request(server.url, { path: '/healthz' });
     assert.equal(h.status, 200);
