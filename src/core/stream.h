@@ -117,6 +117,8 @@ void sg__stream_unhold(sg_stream *s, const char *const *names, size_t n, sg_id r
  * response head, which the replay's gap notes still reach, and is told
  * (want_write) when the replay is in. */
 int sg__stream_head_waits(sg_stream *s);
+/* Asks s's connection for a write pass (its sink's want_write). */
+void sg__stream_wake(sg_stream *s);
 /* Ends the response now with reason (a WebSocket close reason). */
 void sg__stream_abort(sg_stream *s, const char *reason);
 

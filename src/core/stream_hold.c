@@ -28,6 +28,12 @@ int sg__stream_head_waits(sg_stream *s)
 	return s->head_waits;
 }
 
+void sg__stream_wake(sg_stream *s)
+{
+	if (s->conn)
+		s->sink->want_write(s->conn);
+}
+
 void sg__stream_held_clear(sg_stream *s)
 {
 	for (size_t i = 0; i < s->nheld; i++)

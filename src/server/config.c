@@ -145,7 +145,7 @@ static const key_spec keys[] = {
 	SIZE(redis_timeout_ms, 10, 600000, "2000", "how long a Redis connect or command may take before it counts as failed (an HTTP answer waiting for the broker gets 504 after twice this)"),
 	RESTART_TEXT(access_log, "", "file for one line per request and per stream end, - for stderr (empty: none); reopened on SIGHUP"),
 	CHECKED_TEXT(access_log_format, log_format_check, "json", "json or combined (Apache/nginx combined, then transport, duration, messages, reason)"),
-	SIZE(upstream_timeout_ms, 10, 3600000, "10000", "upstream mode: how long an upstream has to send its response head (504 after)"),
+	SIZE(upstream_timeout_ms, 10, 3600000, "10000", "upstream mode: how long an upstream has to send its response head, connect and TLS handshake included (504 after)"),
 	SIZE(durable_ttl_ms, 0, (size_t)1 << 40, "300000", "upstream mode: how long a finished durable stream stays replayable before its channel is deleted"),
 	SIZE(drain_ms, 0, 600000, "0", "on SIGTERM, close the listeners and ask streaming clients to reconnect elsewhere over this long before exiting (0: end every stream at once)"),
 };

@@ -30,6 +30,10 @@ typedef struct sg_upstream_cfg {
 	char grip_key[256];	   /* signs Grip-Sig; "": no Grip-Sig */
 	int auth;		   /* sg_up_auth: the gateway's own token check */
 	char channel[256];	   /* auth "require": the subscribe right asked for ("": any token) */
+	int tls;                   /* https:// */
+	int tls_verify;            /* check the certificate (default 1) */
+	char tls_ca_file[512];     /* PEM CAs instead of the system's; "" for those */
+	char tls_server_name[256]; /* SNI and verification; the url's host by default */
 } sg_upstream_cfg;
 
 /* What the gateway checks of a token before calling an upstream. */

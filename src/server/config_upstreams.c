@@ -15,14 +15,15 @@
 #include "core/hub.h"
 #include "upstream/parse.h"
 
-/* "http://HOST:PORT" (HOST numeric IPv4, [IPv6] or localhost; an empty
- * path or "/") into u's address and Host header. */
+/* "http[s]://HOST:PORT" (HOST numeric IPv4, [IPv6] or localhost; an
+ * empty path or "/") into u's address, Host header and TLS name. */
 static int url_parse(sg_upstream_cfg *u, const char *url, char *err, size_t errlen)
 {
 	char host[64];
-	const char *p = url + 7, *end;
-	long port = 80;
-	if (strncmp(url, "http://", 7) != 0)
+	u->tls = strncmp(url, "https://", 8) == 0;
+	const char *p = url + (u->tls ? 8 : 7), *end;
+	long port = u->tls ? 443 : 80;
+	if (!u->tls && strncmp(url, "http://", 7) != 0)
 		goto bad;
 	if (*p == '[') {
 		end = strchr(p, ']');
@@ -47,6 +48,8 @@ static int url_parse(sg_upstream_cfg *u, const char *url, char *err, size_t errl
 	}
 	if (*end && strcmp(end, "/") != 0)
 		goto bad;
+	if (!u->tls_server_name[0])
+		snprintf(u->tls_server_name, sizeof(u->tls_server_name), "%s", host);
 	if (strcmp(host, "localhost") == 0)
 		strcpy(host, "127.0.0.1");
 	struct sockaddr_in *v4 = (struct sockaddr_in *)&u->addr;
@@ -70,7 +73,8 @@ static int url_parse(sg_upstream_cfg *u, const char *url, char *err, size_t errl
 bad:
 	snprintf(
 	    err, errlen,
-	    "url: expected http://ADDRESS:PORT with a numeric address or localhost, got \"%.80s\"",
+	    "url: expected http[s]://ADDRESS:PORT with a numeric address or localhost, got "
+	    "\"%.80s\"",
 	    url);
 	return SG_EINVAL;
 }
@@ -115,7 +119,8 @@ static int entry_parse(sg_upstream_cfg *u, json_t *e, char *err, size_t errlen)
 {
 	const char *key;
 	json_t *v;
-	*u = (sg_upstream_cfg){.format = SG_UP_AUTO, .grip = 1};
+	*u = (sg_upstream_cfg){.format = SG_UP_AUTO, .grip = 1, .tls_verify = 1};
+	char name[sizeof(u->tls_server_name)] = "";
 	snprintf(u->forward_headers, sizeof(u->forward_headers), "%s", SG_UP_FORWARD_DEFAULT);
 	if (!json_is_object(e)) {
 		snprintf(err, errlen, "expected an object");
@@ -131,6 +136,8 @@ static int entry_parse(sg_upstream_cfg *u, json_t *e, char *err, size_t errlen)
 			u->grip = json_is_true(v);
 		else if (strcmp(key, "durable") == 0 || strcmp(key, "grip") == 0)
 			rc = refuse(err, errlen, "%s: expected true or false", key);
+		else if (strcmp(key, "tls_verify") == 0 && json_is_boolean(v))
+			u->tls_verify = json_is_true(v);
 		else if (!s)
 			rc = refuse(err, errlen, "%.40s: unknown key or not a string", key);
 		else if (strcmp(key, "path") == 0)
@@ -157,6 +164,16 @@ static int entry_parse(sg_upstream_cfg *u, json_t *e, char *err, size_t errlen)
 				rc = refuse(err, errlen, "channel: not a channel name");
 			else
 				strcpy(dst, s);
+		} else if (strcmp(key, "tls_ca_file") == 0) {
+			if (!*s || strlen(s) >= sizeof(u->tls_ca_file))
+				rc = refuse(err, errlen, "tls_ca_file: expected a PEM file's path");
+			else
+				strcpy(u->tls_ca_file, s);
+		} else if (strcmp(key, "tls_server_name") == 0) {
+			if (!*s || strlen(s) >= sizeof(name) || strpbrk(s, " /:\"\\"))
+				rc = refuse(err, errlen, "tls_server_name: expected a host name");
+			else
+				strcpy(name, s);
 		} else
 			rc = refuse(err, errlen, "unknown key \"%.40s\"", key);
 		if (rc)
@@ -170,6 +187,10 @@ static int entry_parse(sg_upstream_cfg *u, json_t *e, char *err, size_t errlen)
 		snprintf(err, errlen, "channel: only with \"auth\": \"require\"");
 		return SG_EINVAL;
 	}
+	if (!u->tls && (name[0] || u->tls_ca_file[0] || !u->tls_verify))
+		return refuse(err, errlen, "tls_* keys need an https:// url");
+	if (name[0]) /* the url's host otherwise, as written */
+		strcpy(u->tls_server_name, name);
 	return 0;
 }
 

@@ -218,6 +218,16 @@ void sg__conn_log_request(sg_conn *c, int status, size_t bytes)
 	free(keep);
 }
 
+int sg__conn_answer_late(sg_stream *s, sg_response *r)
+{
+	sg_conn *c = s ? sg__stream_conn(s) : NULL;
+	if (!c || c->is_ws || c->headers_out || c->late)
+		return SG_ECLOSED;
+	c->late = r;
+	sg__stream_wake(s); /* its engine's write pass sends r instead */
+	return 0;
+}
+
 void sg__conn_release(sg_conn *c, int errored)
 {
 	sg_server *srv = c->srv;
@@ -260,6 +270,8 @@ char *sg__conn_longpoll_response(sg_conn *c, sg_response *r)
 	sg_id_format(sg__stream_last(s), r->last_event_id);
 	char *gap = sg__stream_notes(s) ? strdup(sg__stream_notes(s)) : NULL;
 	r->gap = gap;
+	if (c->head_fields.len) /* e.g. an upstream stream's Stream-Id */
+		sg_buf_append(&r->headers, c->head_fields.data, c->head_fields.len);
 	sg_buf_puts(&r->body, t->batch_open);
 	int64_t now = sg_mono_us();
 	for (size_t i = 0; sg__stream_queued(s); i++) {

@@ -43,13 +43,13 @@ typedef struct sg_conn {
 	unsigned long messages;	     /* messages written */
 	unsigned char slot;	     /* its transport's slot */
 	char *access_req;	     /* with access_log: "client\0method\0target", owned */
-	sg_response *late;	     /* HTTP/1: an answer replacing the stream (owned) */
-	sg_buf head_fields;	     /* HTTP/1: more stream head lines, "name: value\r\n" */
+	sg_response *late;	     /* HTTP/1, HTTP/2: an answer replacing the stream (owned) */
+	sg_buf head_fields;	     /* HTTP/1, HTTP/2: more stream head lines, "name: value\r\n" */
 } sg_conn;
 
 /* Replaces s's response, whose head has not gone out, by r (taken, heap;
- * HTTP/1 only): 0, or SG_ECLOSED (a WebSocket, HTTP/2, or too late: r
- * stays the caller's). Loop thread. */
+ * HTTP/1 and HTTP/2): 0, or SG_ECLOSED (a WebSocket, or too late: r stays
+ * the caller's). Loop thread. */
 int sg__conn_answer_late(sg_stream *s, sg_response *r);
 
 /* Makes a stream for c with transport t whose events go to sink, and

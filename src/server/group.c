@@ -16,6 +16,7 @@
 #include "rights.h"
 #include "server.h"
 #include "tls.h"
+#include "upstream/client_tls.h"
 
 static void group_free(sg_group *g);
 
@@ -132,7 +133,8 @@ sg_server *sg_server_new(const sg_config *cfg, char *err, size_t errlen)
 	}
 	g->n = n;
 	if (admission_shared(g, cfg, err, errlen) ||
-	    (cfg->tls_listen[0] && sg__tls_ctx_init(g, cfg, err, errlen))) {
+	    (cfg->tls_listen[0] && sg__tls_ctx_init(g, cfg, err, errlen)) ||
+	    sg__up_tls_ctxs_init(g->up_tls, cfg, err, errlen)) {
 		group_free(g);
 		return NULL;
 	}
@@ -207,6 +209,8 @@ int sg__server_check(const sg_config *cfg, char *err, size_t errlen)
 		rc = admission_shared(g, cfg, err, errlen);
 	if (!rc && cfg->tls_listen[0])
 		rc = sg__tls_ctx_init(g, cfg, err, errlen);
+	if (!rc)
+		rc = sg__up_tls_ctxs_init(g->up_tls, cfg, err, errlen);
 	/* each address as bound, then secure-by-default on it (exposure_check) */
 	const struct {
 		const char *key, *addr;
@@ -250,6 +254,7 @@ static void group_free(sg_group *g)
 	sg__ip_table_free(g->ips);
 	sg__rate_table_free(g->rates);
 	sg__tls_ctx_free(g);
+	sg__up_tls_ctxs_free(g->up_tls, SG_UPSTREAMS_MAX);
 	sg__access_log_free(g->access_log); /* after the workers: their last lines */
 	sg__chan_snaps_free(g->chan_snaps);
 	free(g->workers);

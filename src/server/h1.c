@@ -148,8 +148,8 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 		h->eof = 1;
 		ev_io_stop(loop, &h->rio);
 		h->reading = 0;
-		if (h->state == SG_H1_BUSY || h->state == SG_H1_LINGER || n < 0)
-			sg__h1_die(h, h->state == SG_H1_BUSY || n < 0);
+		if (h->state == SG_H1_BUSY || h->state == SG_H1_LINGER || n < 0 || h->upgrade_wait)
+			sg__h1_die(h, h->state == SG_H1_BUSY || n < 0 || h->upgrade_wait);
 	} else if (h->state == SG_H1_LINGER || h->state == SG_H1_CLOSING) {
 		/* what a refused client still sends is read and dropped */
 	} else if (sg_buf_append(&h->in, buf, (size_t)n)) {

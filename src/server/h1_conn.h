@@ -52,7 +52,8 @@ typedef struct sg_h1 {
 	struct sg_ip_count *ip_lease; /* its place in max_connections_per_ip, or NULL */
 	unsigned over_limit : 1, is_chunked : 1, head_started : 1, eof : 1, dead : 1,
 		dead_errored : 1, processing : 1, reading : 1, over_ip_limit : 1,
-		from_metrics : 1, from_grip : 1, head_later : 1; /* head_later: a streamed answer's head waits for its replay */
+		from_metrics : 1, from_grip : 1, head_later : 1, /* head_later: a streamed answer's head waits for its replay */
+		upgrade_wait : 1; /* a WebSocket upgrade waits for its endpoint's preflight (WAIT) */
 	struct sg_h1 *prev, *next; /* srv->h1s */
 } sg_h1;
 

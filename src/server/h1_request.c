@@ -31,6 +31,7 @@ static void request_done(sg_h1 *h)
 }
 
 static void wait_for(sg_h1 *h, sg_response *resp);
+static void upgrade_answer(sg_h1 *h, sg_response *resp);
 
 /* Sends resp and ends the request. */
 static void answer(sg_h1 *h, sg_response *resp)
@@ -75,7 +76,9 @@ static void wait_for(sg_h1 *h, sg_response *resp)
 	}
 	h->reply = r;
 	h->state = SG_H1_WAIT;
-	sg__h1_timer(h, 2 * h->c.srv->cfg.redis_timeout_ms);
+	/* a preflight waits for an upstream's head (upstream_timeout_ms) too */
+	sg__h1_timer(h, 2 * h->c.srv->cfg.redis_timeout_ms +
+			    (h->upgrade_wait ? 2 * h->c.srv->cfg.upstream_timeout_ms : 0));
 }
 
 void sg__h1_reply_check(sg_h1 *h)
@@ -85,6 +88,8 @@ void sg__h1_reply_check(sg_h1 *h)
 	sg_response r;
 	sg__reply_take(h->reply, &r);
 	h->reply = NULL;
+	if (h->upgrade_wait)
+		return upgrade_answer(h, &r);
 	answer(h, &r);
 }
 
@@ -95,6 +100,7 @@ static void wait_timed_out(sg_h1 *h)
 	sg_response r;
 	sg__reply_abandon(h->reply);
 	h->reply = NULL;
+	h->upgrade_wait = 0;
 	sg__response_init(&r);
 	sg__response_error(&r, 504, "broker_timeout", "the broker did not answer in time");
 	answer(h, &r);
@@ -336,16 +342,6 @@ static void late_answer(sg_h1 *h)
 	free(r);
 }
 
-int sg__conn_answer_late(sg_stream *s, sg_response *r)
-{
-	sg_conn *c = s ? sg__stream_conn(s) : NULL;
-	if (!c || c->is_ws || c->via_h2 || c->headers_out || c->late)
-		return SG_ECLOSED;
-	c->late = r;
-	sg__h1_mark_dirty((sg_h1 *)c);
-	return 0;
-}
-
 void sg__h1_write_stream(sg_h1 *h)
 {
 	sg_conn *c = &h->c;
@@ -404,6 +400,28 @@ static void upgrade(sg_h1 *h, const sg_h1_head *head, size_t start)
 	if (h->out_off < h->out.len)
 		return fail(h, 503, "busy", "an upgrade must wait for the answers before it");
 	h->upgrade_at = start;
+	sg_response resp;
+	sg__response_init(&resp);
+	if (!sg__http_ws_preflight(h->c.srv, h->c.req, &resp))
+		return upgrade_answer(h, NULL);
+	h->upgrade_wait = 1;
+	upgrade_answer(h, &resp);
+}
+
+/* The endpoint's word on an upgrade (resp; NULL: go on): deferred, it
+ * waits (the request's bytes stay in `in` for libwebsockets); 101 hands
+ * the connection over; any other status is the answer, and a close. */
+static void upgrade_answer(sg_h1 *h, sg_response *resp)
+{
+	if (resp && resp->deferred)
+		return wait_for(h, resp);
+	h->upgrade_wait = 0;
+	if (resp && resp->status != 101) {
+		h->wire.close = 1;
+		return answer(h, resp);
+	}
+	if (resp)
+		sg__response_free(resp);
 	h->state = SG_H1_UPGRADE;
 }
 
@@ -495,7 +513,7 @@ void sg__h1_process(sg_h1 *h)
 		}
 	}
 	h->processing = 0;
-	if (h->state == SG_H1_UPGRADE)
+	if (h->state == SG_H1_UPGRADE || h->upgrade_wait)
 		return; /* `in` goes to libwebsockets as it is */
 	if (h->in_off == h->in.len) {
 		sg_buf_free(&h->in);

@@ -32,7 +32,8 @@ typedef struct sg_h2_stream {
 	sg_h2s_state state;
 	sg_buf hdrs; /* "name\0value\0" as received, pseudo-headers too */
 	size_t nhdrs, hdr_bytes;
-	unsigned too_big : 1, want : 1, head_only : 1, finished : 1, body_over : 1;
+	unsigned too_big : 1, want : 1, head_only : 1, finished : 1, body_over : 1,
+	    head_later : 1; /* a streamed answer's HEADERS wait (a replay, an upstream's head) */
 	sg_dispatch d;
 	sg_buf body; /* the POST body so far, then the answer's body */
 	size_t body_off;

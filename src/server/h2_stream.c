@@ -225,6 +225,44 @@ static void wait_over(void *p)
 	want(st);
 }
 
+/* Submits a streamed answer's HEADERS, with the gap notes the stream has,
+ * once nothing holds them back (a replay on its way, an upstream's head),
+ * or the stream ends first. The request (its CORS verdict) is kept until
+ * then. */
+static void stream_head(sg_h2_stream *st)
+{
+	sg_conn *c = &st->c;
+	sg_stream *s = c->stream;
+	if (!st->head_later || (!c->ending && !c->aborting && sg__stream_head_waits(s)))
+		return;
+	st->head_later = 0;
+	h2_fields f = {.store = SG_BUF_INIT};
+	nghttp2_data_provider prd = {.source.ptr = st, .read_callback = stream_read};
+	if (sg__response_stream_fields(sg__stream_transport_of(s), sg__stream_notes(s), cors_of(st),
+	                               field_add, &f) ||
+	    sg__response_extra_fields(&c->head_fields, field_add, &f) || submit(st, 200, &f, &prd))
+		c->aborting = 1;
+	sg_buf_free(&f.store);
+	c->headers_out = 1;
+	sg__request_free(c->req); /* a stream keeps no head */
+	c->req = NULL;
+}
+
+/* The stream's handler answered late, before the HEADERS went out (an
+ * upstream's error): that answer replaces the stream. */
+static void late_answer(sg_h2_stream *st)
+{
+	sg_response *r = st->c.late;
+	sg_request *req = st->c.req; /* kept for the answer's CORS and log line */
+	st->c.late = NULL;
+	st->c.req = NULL;
+	st->head_later = 0;
+	sg__conn_release(&st->c, 0);
+	st->c.req = req;
+	sg__h2_answer(st, r);
+	free(r);
+}
+
 void sg__h2_stream_begin(sg_h2_stream *st)
 {
 	sg_server *srv = st->c.srv;
@@ -249,15 +287,9 @@ void sg__h2_stream_begin(sg_h2_stream *st)
 	sg_stream *s = st->c.stream;
 	const sg_transport *t = sg__stream_transport_of(s);
 	if (t->wire == SG_WIRE_HTTP_STREAM) {
-		h2_fields f = {.store = SG_BUF_INIT};
-		nghttp2_data_provider prd = {.source.ptr = st, .read_callback = stream_read};
 		st->state = SG_H2S_STREAM;
-		if (sg__response_stream_fields(t, sg__stream_notes(s), cors_of(st), field_add, &f) ||
-		    sg__response_extra_fields(&st->c.head_fields, field_add, &f) ||
-		    submit(st, 200, &f, &prd))
-			st->c.aborting = 1;
-		sg_buf_free(&f.store);
-		st->c.headers_out = 1;
+		st->head_later = 1;
+		stream_head(st);
 	} else {
 		st->state = SG_H2S_LONGPOLL;
 		st->c.timer =
@@ -265,8 +297,10 @@ void sg__h2_stream_begin(sg_h2_stream *st)
 		if (!st->c.timer) /* out of memory: answer at once rather than never */
 			wait_over(st);
 	}
-	sg__request_free(st->c.req); /* the handler had it; a stream keeps no head */
-	st->c.req = NULL;
+	if (!st->head_later) { /* the handler had it; a stream keeps no head */
+		sg__request_free(st->c.req);
+		st->c.req = NULL;
+	}
 	sg__stream_opened(s);
 	if (sg__stream_queued(s) || st->c.ending || st->c.aborting)
 		want(st);
@@ -295,6 +329,8 @@ void sg__h2_stream_service(sg_h2_stream *st)
 	}
 	if (!c->stream)
 		return;
+	if (c->late)
+		return late_answer(st);
 	if (c->aborting) { /* the slow-client policy, or the handler, cut it */
 		nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
 		return;
@@ -305,6 +341,8 @@ void sg__h2_stream_service(sg_h2_stream *st)
 		return;
 	}
 	if (st->state == SG_H2S_STREAM)
+		stream_head(st);
+	if (st->state == SG_H2S_STREAM && !st->head_later)
 		nghttp2_session_resume_data(session, st->id); /* fails harmlessly if not deferred */
 }
 

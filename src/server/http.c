@@ -38,6 +38,17 @@ int sg__stream_handler_for(sg_server *srv, const char *path, sg_handler_fn *fn, 
 	return SG_ENOTFOUND;
 }
 
+int sg__http_ws_preflight(sg_server *srv, sg_request *req, sg_response *resp)
+{
+	if (route_find(srv, req->path)) /* a user route: no preflight */
+		return 0;
+	const sg_endpoint *ep = sg__endpoint_for(srv, req->path);
+	if (!ep || !ep->ws_preflight)
+		return 0;
+	ep->ws_preflight(srv, req, resp);
+	return 1;
+}
+
 static unsigned method_bit(const char *m)
 {
 	return strcmp(m, "GET") == 0	   ? SG_M_GET

@@ -43,6 +43,9 @@ void sg__http_stream_head(const sg_request *req, sg_response *resp);
 /* Resolves a path to a user route's handler or a streaming endpoint's.
  * Returns 0 and fills fn/ud, or SG_ENOTFOUND. */
 int sg__stream_handler_for(sg_server *srv, const char *path, sg_handler_fn *fn, void **ud);
+/* Runs the ws_preflight of req's endpoint into resp: 1 when it has one
+ * (resp is its answer, maybe deferred), 0 when the upgrade goes on now. */
+int sg__http_ws_preflight(sg_server *srv, sg_request *req, sg_response *resp);
 /* Creates c's stream with the negotiated transport and sink, and runs the
  * handler. Returns 0, or an HTTP status with error and detail set (static
  * or borrowed from the stream, valid until c is released). */

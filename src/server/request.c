@@ -107,6 +107,8 @@ void sg__request_free(sg_request *req)
 {
 	if (!req)
 		return;
+	if (req->pre && req->pre_free)
+		req->pre_free(req->pre);
 	request_clear(req);
 	free(req);
 }

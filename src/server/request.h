@@ -61,6 +61,10 @@ struct sg_request {
 	int64_t start_us; /* sg_mono_us() when its head was read: the access log's duration */
 	char *body;	  /* a POST body read for a stream (sg_endpoint.post_streams), or NULL */
 	size_t body_len;
+	/* an endpoint's work begun before the stream opens (ws_preflight),
+	 * owned: freed with the request by pre_free unless the stream took it */
+	void *pre;
+	void (*pre_free)(void *pre);
 };
 
 /* A request made from a parsed head (borrowed); caller frees with

@@ -63,6 +63,10 @@ typedef struct sg_endpoint {
 	/* Nonzero: a POST's body is read into the request (req->body), then
 	 * the request streams through `stream` as a GET does. */
 	int post_streams;
+	/* A WebSocket upgrade on this path, before its 101 (NULL: none). resp
+	 * may be deferred (sg__response_defer); an answer with status 101 lets
+	 * the upgrade go on, any other refuses it as that HTTP answer. */
+	void (*ws_preflight)(sg_server *srv, sg_request *req, sg_response *resp);
 } sg_endpoint;
 
 extern const sg_endpoint sg_endpoint_channels;
@@ -111,6 +115,7 @@ typedef struct sg_group {
 	atomic_ulong rate_limited;    /* publishes refused by publish_rate */
 	atomic_ulong ip_refused;      /* connections refused by max_connections_per_ip */
 	struct sg_tls_ctx *tls; /* the certificate new handshakes use; NULL without tls_listen */
+	struct ssl_ctx_st *up_tls[SG_UPSTREAMS_MAX]; /* each https upstream's (client_tls.c) */
 	struct sg_access_log *access_log; /* NULL without access_log */
 	struct sg_chan_snaps *chan_snaps;  /* GET /channels: each worker's top channels */
 } sg_group;

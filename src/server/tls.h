@@ -66,6 +66,12 @@ int sg__tls_ctx_reload(sg_group *g, const sg_config *cfg, char *err, size_t errl
 SSL_CTX *sg__tls_ctx_get(sg_group *g);
 void sg__tls_ctx_free(sg_group *g);
 
+/* ---- tls_error.c ---- */
+
+/* OpenSSL's last error as text into out (fallback when there is none),
+ * JSON-safe; clears the thread's error queue. */
+void sg__tls_error_text(char *out, size_t outlen, const char *fallback);
+
 /* ---- tls.c: the connection ---- */
 
 /* Takes an accepted TCP socket on the TLS port (closes it when over the

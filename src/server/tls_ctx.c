@@ -5,7 +5,6 @@
  * under a lock. Each SSL holds its own reference to the context it was
  * made from, so a live connection keeps its old certificate to its end.
  */
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -40,10 +39,8 @@ static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outle
 static void openssl_reason(const char *what, const char *path, char *err, size_t errlen)
 {
 	char why[200];
-	unsigned long e = ERR_peek_last_error();
-	ERR_error_string_n(e, why, sizeof(why));
-	ERR_clear_error();
-	snprintf(err, errlen, "%s %s: %s", what, path, e ? why : "unreadable");
+	sg__tls_error_text(why, sizeof(why), "unreadable");
+	snprintf(err, errlen, "%s %s: %s", what, path, why);
 }
 
 /* A new context from cfg's files, or NULL with err set. */

@@ -1,7 +1,8 @@
 /*
  * client — the upstream HTTP/1.1 client (see client.h for why it is ours).
- * Never blocks: a non-blocking connect, writes and reads when the socket
- * is ready, an ev_timer for the head's deadline. Every byte from the
+ * Never blocks: a non-blocking connect, for https a handshake stepped on
+ * whatever readiness OpenSSL asks for, writes and reads when the socket is
+ * ready (client_tls.c's seam), an ev_timer for the head's deadline. Every byte from the
  * upstream is bounded: the head by SG_UP_HEAD_MAX, chunk framing by
  * h1_parse's decoder; the body is handed on without being kept.
  */
@@ -17,9 +18,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "client_tls.h"
 #include "streamgate.h"
 
-enum { ST_CONNECTING, ST_SENDING, ST_HEAD, ST_BODY, ST_DONE };
+enum { ST_CONNECTING, ST_HANDSHAKE, ST_SENDING, ST_HEAD, ST_BODY, ST_DONE };
 
 static void finish(sg_up_client *c, sg_up_end how)
 {
@@ -39,6 +41,7 @@ void sg_up_client_close(sg_up_client *c)
 		ev_io_stop(c->loop, &c->io);
 		ev_timer_stop(c->loop, &c->timer);
 	}
+	sg__up_tls_end(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -51,10 +54,23 @@ void sg_up_client_pause(sg_up_client *c, int paused)
 	if (c->closed || c->state != ST_BODY || c->paused == !!paused)
 		return;
 	c->paused = !!paused;
-	if (paused)
+	if (paused) {
 		ev_io_stop(c->loop, &c->io);
-	else
+	} else {
 		ev_io_start(c->loop, &c->io);
+		if (sg__up_io_pending(c)) /* decrypted already: the socket may stay quiet */
+			ev_feed_event(c->loop, &c->io, EV_READ);
+	}
+}
+
+/* Waits for events (EV_READ, EV_WRITE) on the socket from now on. */
+static void watch(sg_up_client *c, int events)
+{
+	if ((c->io.events & (EV_READ | EV_WRITE)) == events)
+		return;
+	ev_io_stop(c->loop, &c->io);
+	ev_io_set(&c->io, c->fd, events);
+	ev_io_start(c->loop, &c->io);
 }
 
 static int parse_length(const char *v, size_t n, long long *out)
@@ -196,56 +212,92 @@ static void head_read(sg_up_client *c, const char *p, size_t n)
 	}
 }
 
+/* The socket broke or ended (r: 0 or SG_UP_IO_ERROR) in the current state. */
+static void lost(sg_up_client *c, ssize_t r)
+{
+	if (c->state == ST_BODY && c->remain < 0 && !c->chunked && r == 0)
+		return finish(c, SG_UP_COMPLETE); /* close-delimited body */
+	if (c->state == ST_BODY)
+		return finish(c, SG_UP_DROPPED);
+	finish(c, c->ssl && c->why[0] ? SG_UP_TLS : SG_UP_UNREACHABLE);
+}
+
 static void on_readable(sg_up_client *c)
 {
 	char buf[16384];
-	ssize_t n = read(c->fd, buf, sizeof(buf));
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return;
-	if (n <= 0) {
-		if (c->state == ST_BODY && c->remain < 0 && !c->chunked)
-			return finish(c, SG_UP_COMPLETE); /* close-delimited body */
-		return finish(c, c->state == ST_BODY ? SG_UP_DROPPED : SG_UP_UNREACHABLE);
-	}
-	if (c->state == ST_HEAD)
-		return head_read(c, buf, (size_t)n);
-	if (body_feed(c, buf, (size_t)n) && !c->closed)
-		finish(c, SG_UP_COMPLETE);
+	do {
+		ssize_t n = sg__up_io_read(c, buf, sizeof(buf));
+		if (n == SG_UP_IO_WANT_READ || n == SG_UP_IO_WANT_WRITE)
+			return watch(c, n == SG_UP_IO_WANT_READ ? EV_READ : EV_READ | EV_WRITE);
+		if (n <= 0)
+			return lost(c, n);
+		if (c->state == ST_HEAD)
+			head_read(c, buf, (size_t)n);
+		else if (body_feed(c, buf, (size_t)n) && !c->closed)
+			finish(c, SG_UP_COMPLETE);
+	} while (!c->closed && !c->paused && sg__up_io_pending(c));
+	if (!c->closed && !c->paused)
+		watch(c, EV_READ);
+}
+
+/* The request is out: the response is read from now on. */
+static void sent(sg_up_client *c)
+{
+	sg_buf_free(&c->out);
+	c->state = ST_HEAD;
+	watch(c, EV_READ);
 }
 
 static void on_writable(sg_up_client *c)
 {
-	if (c->state == ST_CONNECTING) {
-		int err = 0;
-		socklen_t len = sizeof(err);
-		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) || err)
-			return finish(c, SG_UP_UNREACHABLE);
-		c->state = ST_SENDING;
-	}
 	while (c->out_off < c->out.len) {
-		ssize_t n =
-		    send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-			return;
-		if (n <= 0)
-			return finish(c, SG_UP_UNREACHABLE);
+		ssize_t n = sg__up_io_write(c, c->out.data + c->out_off, c->out.len - c->out_off);
+		if (n == SG_UP_IO_WANT_READ || n == SG_UP_IO_WANT_WRITE)
+			return watch(c, n == SG_UP_IO_WANT_READ ? EV_READ : EV_WRITE);
+		if (n < 0)
+			return lost(c, n);
 		c->out_off += (size_t)n;
 	}
-	sg_buf_free(&c->out);
-	c->state = ST_HEAD;
-	ev_io_stop(c->loop, &c->io);
-	ev_io_set(&c->io, c->fd, EV_READ);
-	ev_io_start(c->loop, &c->io);
+	sent(c);
 }
 
+static void on_handshake(sg_up_client *c)
+{
+	int r = sg__up_tls_handshake(c);
+	if (r == SG_UP_IO_WANT_READ || r == SG_UP_IO_WANT_WRITE)
+		return watch(c, r == SG_UP_IO_WANT_READ ? EV_READ : EV_WRITE);
+	if (r)
+		return finish(c, SG_UP_TLS);
+	c->state = ST_SENDING;
+	watch(c, EV_WRITE);
+}
+
+static void on_connected(sg_up_client *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) || err)
+		return finish(c, SG_UP_UNREACHABLE);
+	c->state = c->ssl ? ST_HANDSHAKE : ST_SENDING;
+	if (c->ssl)
+		on_handshake(c);
+	else
+		on_writable(c);
+}
+
+/* Each state retries its step on whatever readiness it asked for. */
 static void io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop;
 	sg_up_client *c = w->data;
-	if (c->state == ST_CONNECTING || c->state == ST_SENDING) {
+	if (c->state == ST_CONNECTING) {
 		if (revents & EV_WRITE)
-			on_writable(c);
-	} else if (revents & EV_READ) {
+			on_connected(c);
+	} else if (c->state == ST_HANDSHAKE) {
+		on_handshake(c);
+	} else if (c->state == ST_SENDING) {
+		on_writable(c);
+	} else if (c->state == ST_HEAD || c->state == ST_BODY) {
 		on_readable(c);
 	}
 }
@@ -259,16 +311,19 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		finish(c, SG_UP_TIMEOUT);
 }
 
-int sg_up_client_start(sg_up_client *c, struct ev_loop *loop, const struct sockaddr *addr,
-                       socklen_t addrlen, sg_buf *request, unsigned timeout_ms,
-                       const sg_up_client_cb *cb, void *ud)
+int sg_up_client_start(sg_up_client *c, struct ev_loop *loop, const sg_up_target *to,
+                       sg_buf *request, unsigned timeout_ms, const sg_up_client_cb *cb,
+                       void *ud)
 {
-	c->fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	c->fd = socket(to->addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	c->cb = cb;
 	c->ud = ud;
 	c->out = *request;
 	*request = (sg_buf)SG_BUF_INIT;
-	if (c->fd < 0) {
+	if (c->fd < 0 || (to->tls && sg__up_tls_begin(c, to))) {
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = -1;
 		c->closed = 1;
 		sg_buf_free(&c->out);
 		return SG_EIO;
@@ -282,7 +337,7 @@ int sg_up_client_start(sg_up_client *c, struct ev_loop *loop, const struct socka
 	ev_timer_start(loop, &c->timer);
 	/* EINPROGRESS is the usual answer; a refusal may come at once or
 	 * through SO_ERROR once writable: both end in done() from the loop */
-	if (connect(c->fd, addr, addrlen) && errno != EINPROGRESS) {
+	if (connect(c->fd, to->addr, to->addrlen) && errno != EINPROGRESS) {
 		ev_io_start(loop, &c->io); /* reports the failure on the next turn */
 		return 0;
 	}

@@ -1,6 +1,7 @@
 /*
  * client — a small non-blocking HTTP/1.1 client on the worker's libev
- * loop, for upstream mode: one request per connection, the response head
+ * loop, for upstream mode, over TCP or TLS (https://, through the seam in
+ * client_tls.c): one request per connection, the response head
  * read into a bounded buffer, the body decoded (Content-Length, chunked
  * through h1_parse's decoder, or until close) and handed on as it comes.
  *
@@ -29,6 +30,7 @@ typedef enum sg_up_end {
 	SG_UP_TIMEOUT,     /* no response head in time */
 	SG_UP_BAD_HEAD,    /* the head was malformed or too big */
 	SG_UP_DROPPED,     /* the connection ended inside the body */
+	SG_UP_TLS,         /* https: the handshake failed (why says how) */
 } sg_up_end;
 
 /* The parsed response head: strings borrowed for the call. */
@@ -47,6 +49,9 @@ typedef struct sg_up_client_cb {
 	void (*done)(void *ud, sg_up_end how);
 } sg_up_client_cb;
 
+typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
+
 /* One request; embedded by its owner, zeroed before start. */
 typedef struct sg_up_client {
 	struct ev_loop *loop;
@@ -61,16 +66,29 @@ typedef struct sg_up_client {
 	int chunked;
 	sg_h1_chunked ch;
 	unsigned paused : 1, closed : 1;
+	SSL *ssl;      /* https: the session over fd (client_tls.c); NULL: plain */
+	char why[160]; /* SG_UP_TLS: OpenSSL's reason, JSON-safe */
 	const sg_up_client_cb *cb;
 	void *ud;
 } sg_up_client;
 
-/* Connects to addr and sends request (taken: the buffer is the client's
- * now). timeout_ms bounds the wait for the response head. 0, or SG_EIO
- * when no socket could be made (nothing is called then). */
-int sg_up_client_start(sg_up_client *c, struct ev_loop *loop, const struct sockaddr *addr,
-                       socklen_t addrlen, sg_buf *request, unsigned timeout_ms,
-                       const sg_up_client_cb *cb, void *ud);
+/* How a request reaches its backend: tls NULL for http://, else the
+ * upstream's context (borrowed, outlives the request) and the name for
+ * SNI and verification (a numeric address is checked as an IP). */
+typedef struct sg_up_target {
+	const struct sockaddr *addr;
+	socklen_t addrlen;
+	SSL_CTX *tls;
+	const char *server_name;
+} sg_up_target;
+
+/* Connects to to (and shakes hands for https) and sends request (taken:
+ * the buffer is the client's now). timeout_ms bounds the wait for the
+ * response head, the handshake included. 0, or SG_EIO when no socket
+ * could be made (nothing is called then). */
+int sg_up_client_start(sg_up_client *c, struct ev_loop *loop, const sg_up_target *to,
+                       sg_buf *request, unsigned timeout_ms, const sg_up_client_cb *cb,
+                       void *ud);
 /* Stops reading the body (paused != 0) or reads on. */
 void sg_up_client_pause(sg_up_client *c, int paused);
 /* Aborts: closes the socket; no callback runs after. Idempotent. */

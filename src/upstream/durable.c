@@ -32,6 +32,47 @@ static void random_id(char out[SG_UP_ID_LEN + 1])
 	out[SG_UP_ID_LEN] = '\0';
 }
 
+#define ABANDONED_JSON "{\"type\":\"end\",\"reason\":\"abandoned\"}"
+
+/* An ephemeral stream's idle window: polls wait at most longpoll_timeout_ms. */
+static uint64_t idle_ms(const sg_server *srv)
+{
+	return 2 * (uint64_t)srv->cfg.longpoll_timeout_ms;
+}
+
+static void idle_check(void *arg);
+
+static void idle_watch(sg_upstream *u)
+{
+	sg_server *srv = u->srv;
+	if (!u->last_poll)
+		u->last_poll = sg_mono_us();
+	u->idle = srv->loop.timer_start(&srv->loop, srv->cfg.longpoll_timeout_ms, idle_check, u);
+}
+
+/* Ends u's upstream request now (the backend sees it closed), with
+ * json as the channel's last message. */
+static void durable_cancel(sg_upstream *u, const char *json)
+{
+	sg_up_client_close(&u->client);
+	u->ended = 1;
+	sg__upstream_emit(u, "end", NULL, json, strlen(json));
+	sg__durable_finished(u);
+}
+
+/* Nobody polled for idle_ms: the upstream request is not kept for no one. */
+static void idle_check(void *arg)
+{
+	sg_upstream *u = arg;
+	u->idle = NULL;
+	if (u->ended || u->freeing)
+		return;
+	if ((uint64_t)(sg_mono_us() - u->last_poll) / 1000 >= idle_ms(u->srv))
+		durable_cancel(u, ABANDONED_JSON);
+	else
+		idle_watch(u);
+}
+
 int sg__durable_begin(sg_upstream *u, sg_stream *s)
 {
 	char json[64];
@@ -49,6 +90,8 @@ int sg__durable_begin(sg_upstream *u, sg_stream *s)
 		return -1;
 	}
 	SG_LIST_PUSH(u->srv->durables, u, prev, next);
+	if (u->ephemeral)
+		idle_watch(u);
 	/* the channel's first message: it exists (for GET /streams/ID) from now */
 	int n = snprintf(json, sizeof(json), "{\"type\":\"stream\",\"id\":\"%s\"}", u->id);
 	sg__upstream_emit(u, "stream", NULL, json, (size_t)n);
@@ -67,7 +110,8 @@ static void durable_drop(sg_upstream *u)
 {
 	sg_server *srv = u->srv;
 	srv->loop.timer_cancel(&srv->loop, u->ttl);
-	u->ttl = NULL;
+	srv->loop.timer_cancel(&srv->loop, u->idle);
+	u->ttl = u->idle = NULL;
 	SG_LIST_UNLINK(srv->durables, u, prev, next);
 	sg_broker_remove(srv->broker, u->channel, removed, NULL);
 	sg__upstream_free(u);
@@ -85,7 +129,11 @@ void sg__durable_finished(sg_upstream *u)
 	sg_server *srv = u->srv;
 	if (u->ttl || u->freeing)
 		return;
-	u->ttl = srv->loop.timer_start(&srv->loop, srv->cfg.durable_ttl_ms, ttl_expired, u);
+	srv->loop.timer_cancel(&srv->loop, u->idle);
+	u->idle = NULL;
+	u->ttl = srv->loop.timer_start(&srv->loop,
+	                               u->ephemeral ? idle_ms(srv) : srv->cfg.durable_ttl_ms,
+	                               ttl_expired, u);
 }
 
 void sg__durables_free(sg_server *srv)
@@ -93,7 +141,8 @@ void sg__durables_free(sg_server *srv)
 	while (srv->durables) {
 		sg_upstream *u = srv->durables;
 		srv->loop.timer_cancel(&srv->loop, u->ttl);
-		u->ttl = NULL;
+		srv->loop.timer_cancel(&srv->loop, u->idle);
+		u->ttl = u->idle = NULL;
 		SG_LIST_UNLINK(srv->durables, u, prev, next);
 		sg__upstream_free(u);
 	}
@@ -157,6 +206,37 @@ static void resume_checked(void *ud, int rc, const sg_channel_info *ci)
 	free(r);
 }
 
+/* A read of stream id, for the worker that may run it. */
+typedef struct poll_note {
+	sg_server *worker;
+	char id[SG_UP_ID_LEN + 1];
+} poll_note;
+
+static void poll_noted(void *arg)
+{
+	poll_note *n = arg;
+	for (sg_upstream *u = n->worker->durables; u; u = u->next)
+		if (strcmp(u->id, n->id) == 0)
+			u->last_poll = sg_mono_us();
+	free(n);
+}
+
+/* Tells every worker that id is read (an ephemeral stream goes on while
+ * polled; it runs on one worker, the poll may land on any). */
+static void polled(sg_server *srv, const char *id)
+{
+	sg_group *g = srv->group;
+	for (size_t i = 0; i < g->n; i++) {
+		poll_note *n = malloc(sizeof(*n));
+		if (n)
+			*n = (poll_note){.worker = g->workers[i]};
+		if (n)
+			memcpy(n->id, id, sizeof(n->id));
+		if (n && g->workers[i]->loop.post(&g->workers[i]->loop, poll_noted, n))
+			free(n);
+	}
+}
+
 /* GET /streams/ID, any transport: the channel from Last-Event-ID on, once
  * the broker said it exists (the head waits for that). */
 static void streams_resume(sg_stream *s, const sg_request *req, void *ud)
@@ -174,6 +254,7 @@ static void streams_resume(sg_stream *s, const sg_request *req, void *ud)
 	snprintf(channel, sizeof(channel), SG_UP_CHANNEL_PREFIX "%s", id);
 	if (sg_stream_authorize_subscribe(s, channel))
 		return;
+	polled(srv, id);
 	resume_ctx *r = calloc(1, sizeof(*r));
 	if (!r || (last && strlen(last) >= sizeof(r->last))) {
 		free(r);
@@ -218,10 +299,7 @@ static int durable_delete(sg_server *worker, const char *id)
 			durable_drop(u);
 			return 1;
 		}
-		sg_up_client_close(&u->client); /* the upstream sees its request closed */
-		u->ended = 1;
-		sg__upstream_emit(u, "end", NULL, DELETED_JSON, strlen(DELETED_JSON));
-		sg__durable_finished(u);
+		durable_cancel(u, DELETED_JSON); /* the upstream sees its request closed */
 		return 1;
 	}
 	return 0;

@@ -20,7 +20,7 @@
 #include "server/respond.h"
 
 /* The configured upstream serving path, or NULL. */
-static const sg_upstream_cfg *upstream_for(const sg_server *srv, const char *path)
+const sg_upstream_cfg *sg__upstream_for(const sg_server *srv, const char *path)
 {
 	for (size_t i = 0; i < srv->cfg.nupstreams; i++) {
 		const sg_upstream_cfg *u = &srv->cfg.upstreams[i];
@@ -33,7 +33,7 @@ static const sg_upstream_cfg *upstream_for(const sg_server *srv, const char *pat
 
 static int upstream_match(const sg_server *srv, const char *path)
 {
-	return upstream_for(srv, path) != NULL;
+	return sg__upstream_for(srv, path) != NULL;
 }
 
 /* ---- the request to the backend ------------------------------------------ */
@@ -171,7 +171,9 @@ void sg__upstream_answer(sg_stream *s, int status, const char *ct, const char *b
 static void answer_error(sg_upstream *u, int status, const char *ct, const char *body, size_t len,
                          const char *error_json)
 {
-	if (u->s)
+	if (u->pre)
+		sg__preflight_refuse(u, status, ct, body, len);
+	else if (u->s)
 		sg__upstream_refuse(u->s, status, ct, body, len, error_json);
 }
 
@@ -191,6 +193,18 @@ static const char *type_of(const char *ct)
 	return ct && *ct ? ct : "application/octet-stream";
 }
 
+/* The stream's head may go out: it shows the upstream's stream. */
+static void began(sg_upstream *u)
+{
+	if (!u->s)
+		return;
+	sg__stream_unhold(u->s, NULL, 0, (sg_id){0, 0});
+	if (u->durable) { /* from now on the channel carries it */
+		sg_stream_unref(u->s);
+		u->s = NULL;
+	}
+}
+
 static void on_head(void *ud, const sg_up_head *h)
 {
 	sg_upstream *u = ud;
@@ -199,23 +213,28 @@ static void on_head(void *ud, const sg_up_head *h)
 	         h->content_type ? h->content_type : "");
 	if (h->status < 200 || h->status > 299)
 		return; /* its body is read, then passed through */
-	if (sg__grip_head(u, h))
-		return; /* GRIP: held on channels once the body is in (grip.c) */
+	if (!u->ephemeral && sg__grip_head(u, h)) {
+		/* GRIP: held on channels once the body is in (grip.c); a
+		 * WebSocket gets its 101 first */
+		if (u->pre)
+			sg__preflight_ready(u);
+		return;
+	}
 	u->format =
 	    u->cfg->format == SG_UP_AUTO ? (int)sg_up_format_of(h->content_type) : u->cfg->format;
-	if (u->s) {
-		sg__stream_unhold(u->s, NULL, 0, (sg_id){0, 0});
-		if (u->durable) { /* from now on the channel carries it */
-			sg_stream_unref(u->s);
-			u->s = NULL;
-		}
-	}
+	if (u->pre)
+		return sg__preflight_ready(u); /* the WebSocket's 101 first */
+	began(u);
 }
 
 static void on_data(void *ud, const char *p, size_t n)
 {
 	sg_upstream *u = ud;
 	unsigned long before;
+	if (u->parked) { /* the bytes that came with the head (the read is paused) */
+		sg_buf_append(&u->early, p, n);
+		return;
+	}
 	if (u->status < 200 || u->status > 299 || sg__grip_collects(u)) {
 		size_t room = SG_UP_ERROR_BODY_MAX - u->error_body.len;
 		sg_buf_append(&u->error_body, p, n < room ? n : room);
@@ -242,12 +261,18 @@ static void on_done(void *ud, sg_up_end how)
 {
 	sg_upstream *u = ud;
 	u->ended = 1;
+	if (u->parked) { /* told once a stream adopts u */
+		u->parked_done = 1 + (int)how;
+		return;
+	}
 	if (how == SG_UP_UNREACHABLE && !u->status)
 		json_error(u, 502, "upstream_unreachable",
 		           "the upstream refused or could not be reached");
 	else if (how == SG_UP_TIMEOUT)
 		json_error(u, 504, "upstream_timeout",
 		           "no response head within upstream_timeout_ms");
+	else if (how == SG_UP_TLS)
+		json_error(u, 502, "upstream_tls", u->client.why);
 	else if (how == SG_UP_BAD_HEAD)
 		json_error(u, 502, "bad_upstream_response",
 		           "the upstream's response head is malformed or too big");
@@ -291,6 +316,7 @@ static void free_task(void *arg)
 	sg_up_ndjson_free(&u->ndjson);
 	sg_buf_free(&u->error_body);
 	sg__grip_free(u);
+	sg_buf_free(&u->early);
 	if (u->s)
 		sg_stream_unref(u->s);
 	free(u);
@@ -334,35 +360,80 @@ int sg__upstream_end_filter(sg_stream *s, sg_chunk *c, void *ud)
 	return strcmp(t->name, "chunked") == 0 && !sg__stream_tagged(s);
 }
 
+int sg__upstream_start(sg_upstream *u, const sg_request *req, int tls)
+{
+	sg_server *srv = u->srv;
+	sg_buf out = SG_BUF_INIT;
+	if (request_build(&out, u->cfg, req, tls)) {
+		sg_buf_free(&out);
+		return SG_ENOMEM;
+	}
+	sg_up_target to = {(const struct sockaddr *)&u->cfg->addr, u->cfg->addrlen,
+	                   srv->group->up_tls[u->cfg - srv->cfg.upstreams],
+	                   u->cfg->tls_server_name};
+	if (sg_up_client_start(&u->client, srv->evloop, &to, &out,
+	                       (unsigned)srv->cfg.upstream_timeout_ms, &client_cb, u))
+		on_done(u, SG_UP_UNREACHABLE);
+	return 0;
+}
+
+/* s takes u: its messages, its end. 0, or nonzero with s failed. */
+static int attach(sg_upstream *u, sg_stream *s)
+{
+	u->s = sg_stream_ref(s);
+	sg_stream_before_chunk(s, sg__upstream_end_filter, NULL);
+	return u->cfg->durable || u->ephemeral ? sg__durable_begin(u, s)
+	                                       : sg_stream_after_close(s, client_gone, u);
+}
+
+/* A WebSocket's stream takes the request its preflight started: the
+ * upstream's head came (the 101 went out on it), its read was paused. */
+static void adopt(sg_upstream *u, sg_stream *s)
+{
+	u->adopted = 1;
+	if (attach(u, s)) {
+		sg__upstream_free(u);
+		return;
+	}
+	began(u);
+	u->parked = 0;
+	sg_buf early = u->early;
+	u->early = (sg_buf)SG_BUF_INIT;
+	if (early.len)
+		on_data(u, early.data, early.len);
+	sg_buf_free(&early);
+	if (u->parked_done)
+		on_done(u, (sg_up_end)(u->parked_done - 1));
+	else if (!u->paused)
+		sg_up_client_pause(&u->client, 0);
+}
+
 static void upstream_open(sg_stream *s, const sg_request *req, void *ud)
 {
 	sg_server *srv = ud;
 	const sg_conn *c = sg__stream_conn(s);
-	if (sg__upstream_admit(s, upstream_for(srv, req->path)))
+	if (req->pre && req->pre_free == sg__preflight_free && !((sg_upstream *)req->pre)->adopted)
+		return adopt(req->pre, s); /* admitted in its preflight */
+	if (sg__upstream_admit(s, sg__upstream_for(srv, req->path)))
 		return; /* the upstream's "auth" refused it */
 	sg_upstream *u = calloc(1, sizeof(*u));
-	sg_buf out = SG_BUF_INIT;
-	if (!u || request_build(&out, upstream_for(srv, req->path), req,
-	                        c && (c->via_h2 || c->via_tls))) {
-		free(u);
-		sg_buf_free(&out);
+	if (!u) {
 		sg_stream_fail(s, 503, "out_of_memory", "cannot proxy the request");
 		return;
 	}
 	u->srv = srv;
-	u->cfg = upstream_for(srv, req->path);
-	u->s = sg_stream_ref(s);
-	sg_stream_before_chunk(s, sg__upstream_end_filter, NULL);
-	if (u->cfg->durable ? sg__durable_begin(u, s) : sg_stream_after_close(s, client_gone, u)) {
-		sg_buf_free(&out);
+	u->cfg = sg__upstream_for(srv, req->path);
+	/* long-poll ends each answer with a batch: a plain stream is kept for
+	 * the next poll (GET /streams/ID) as an ephemeral durable one */
+	u->ephemeral = !u->cfg->durable && sg__stream_transport_of(s)->wire == SG_WIRE_HTTP_ONESHOT;
+	sg__stream_hold(s); /* the head (and the durable's first message) waits for the upstream's */
+	if (attach(u, s)) {
+		sg__stream_unhold(s, NULL, 0, (sg_id){0, 0});
 		free_task(u);
 		return;
 	}
-	sg__stream_hold(s); /* the head waits for the upstream's */
-	if (sg_up_client_start(&u->client, srv->evloop, (const struct sockaddr *)&u->cfg->addr,
-	                       u->cfg->addrlen, &out, (unsigned)srv->cfg.upstream_timeout_ms,
-	                       &client_cb, u))
-		on_done(u, SG_UP_UNREACHABLE);
+	if (sg__upstream_start(u, req, c && (c->via_h2 || c->via_tls)))
+		on_done(u, SG_UP_UNREACHABLE); /* out of memory: as unreachable, 502 */
 }
 
 const sg_endpoint sg_endpoint_upstream = {
@@ -372,4 +443,5 @@ const sg_endpoint sg_endpoint_upstream = {
     .allow = "GET, HEAD, POST, OPTIONS",
     .stream = upstream_open,
     .post_streams = 1,
+    .ws_preflight = sg__upstream_ws_preflight,
 };

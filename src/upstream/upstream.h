@@ -41,8 +41,17 @@ typedef struct sg_upstream {
 	sg_buf error_body; /* a non-2xx answer's body, bounded */
 	sg_grip_state *gs; /* a GRIP hold (owned), or NULL */
 	unsigned ended : 1, paused : 1, drain_check : 1, freeing : 1;
+	/* a WebSocket's preflight (preflight.c): the upgrade's answer until
+	 * sent; parked from a 2xx head until the stream adopts u */
+	struct sg_reply *pre;
+	unsigned parked : 1, adopted : 1;
+	sg_buf early;    /* parked: body bytes that came with the head */
+	int parked_done; /* parked: 1 + how the request ended, or 0 */
 	/* durable */
 	int durable;
+	int ephemeral;      /* a plain stream read by long-poll: durable while polled (durable.c) */
+	int64_t last_poll;  /* ephemeral: sg_mono_us() of the last poll for it */
+	struct sg_timer *idle; /* ephemeral: the check for polls that stopped */
 	char id[SG_UP_ID_LEN + 1];
 	char channel[sizeof(SG_UP_CHANNEL_PREFIX) + SG_UP_ID_LEN];
 	struct sg_timer *ttl;
@@ -66,6 +75,10 @@ void sg__upstream_answer(sg_stream *s, int status, const char *ct, const char *b
 /* upstream_auth.c: the gateway's own token check of cfg->auth; 0 to go
  * on, nonzero with s failed (401/403). */
 int sg__upstream_admit(sg_stream *s, const sg_upstream_cfg *cfg);
+/* The same for a WebSocket upgrade's preflight: 0, or resp holds the
+ * refusal. */
+int sg__upstream_admit_request(const sg_server *srv, const sg_request *req,
+                               const sg_upstream_cfg *cfg, sg_response *resp);
 
 /* grip.c. Appends the Grip-Sig header line the backend request carries
  * (none without grip_key or with "grip": false). 0 or SG_ENOMEM. */
@@ -79,8 +92,28 @@ int sg__grip_collects(const sg_upstream *u);
 void sg__grip_hold(sg_upstream *u);
 void sg__grip_free(sg_upstream *u);
 
+/* The configured upstream serving path (borrowed from srv), or NULL. */
+const sg_upstream_cfg *sg__upstream_for(const sg_server *srv, const char *path);
+/* Builds the request to u's backend from req and starts it. 0, or an
+ * SG_E* code (out of memory: nothing started, u unchanged). */
+int sg__upstream_start(sg_upstream *u, const sg_request *req, int tls);
+
+/* preflight.c: the endpoint's ws_preflight (sg_endpoint). */
+void sg__upstream_ws_preflight(sg_server *srv, sg_request *req, sg_response *resp);
+/* A 2xx head arrived for a preflight: parks u (its read paused) and lets
+ * the upgrade go on. */
+void sg__preflight_ready(sg_upstream *u);
+/* Answers the upgrade with status, ct (static or u's) and body instead. */
+void sg__preflight_refuse(sg_upstream *u, int status, const char *ct, const char *body,
+                          size_t len);
+/* The request's pre_free: frees u unless a stream adopted it. */
+void sg__preflight_free(void *u);
+
 /* durable.c: makes u durable (an id, its channel, listed on srv) and
- * subscribes s to the channel. 0, or nonzero with s failed. */
+ * subscribes s to the channel. 0, or nonzero with s failed. An ephemeral
+ * u (a plain stream asked by long-poll) also gets an idle check: no poll
+ * for 2 x longpoll_timeout_ms cancels the request, and its channel stays
+ * only that long after the end. */
 int sg__durable_begin(sg_upstream *u, sg_stream *s);
 /* The upstream finished (how: "end", or an error JSON already sent). */
 void sg__durable_finished(sg_upstream *u);

@@ -60,15 +60,6 @@ void sg__ws_ping(sg_conn *c)
 	(void)c;
 }
 
-/* h1_request.c's: a late answer replaces an HTTP/1 stream only; on
- * HTTP/2, as here, it is refused and the upstream sends an error message */
-int sg__conn_answer_late(sg_stream *s, sg_response *r)
-{
-	(void)s;
-	(void)r;
-	return SG_ECLOSED;
-}
-
 /* ---- checks ------------------------------------------------------------ */
 
 /* The server's bytes after its connection preface: whole frames. */
