@@ -13,7 +13,7 @@ import path from 'node:path';
 import {
   expectError, freePort, request, runBinary, startServer, tempDir, waitFor,
 } from './lib/server.mjs';
-import { curl, wsClient } from './lib/clients.mjs';
+import { curl, wsClient, wsRefused } from './lib/clients.mjs';
 import { mint, now } from './lib/jwt.mjs';
 import { ID_PATTERN, parseSse } from './lib/messages.mjs';
 import { HAVE_REDIS, nodeArgs, startRedis } from './lib/redis.mjs';
@@ -314,6 +314,22 @@ describe('upstream GRIP', { timeout: 120000 }, () => {
     assert.equal(s.r.status, 200);
     assert.equal(last(backend).headers.authorization, bad.Authorization);
     assert.equal((await get('/off/echo')).status, 200);
+  });
+
+  it('"auth" refuses a WebSocket upgrade with the status, before the upstream is called', async () => {
+    const ws = server.url.replace('http:', 'ws:');
+    const other = bearer(token({ streamgate: { subscribe: ['sports'] } }));
+    const refused = async (p, headers) => {
+      const n = backend.requests.length;
+      const r = await wsRefused(`${ws}${p}`, headers);
+      assert.equal(backend.requests.length, n, `${p}: the upstream was not called`);
+      assert.equal(r.type, 'application/json');
+      return { status: r.status, error: JSON.parse(r.body).error };
+    };
+    assert.deepEqual(await refused('/req/echo'), { status: 401, error: 'token_required' });
+    assert.deepEqual(await refused('/reqch/echo', other), { status: 403, error: 'forbidden' });
+    assert.deepEqual(await refused('/g/echo', bearer(token({}, 'not the secret'))),
+      { status: 401, error: 'invalid_token' });
   });
 
   it('/healthz answers after all of it', async () => {

@@ -12,7 +12,7 @@ import http from 'node:http';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { freePort, request, sleep, startServer, tempDir, waitFor, withTimeout } from './lib/server.mjs';
-import { wsClient } from './lib/clients.mjs';
+import { wsClient, wsRefused } from './lib/clients.mjs';
 import { parseResponses, rawExchange } from './lib/raw.mjs';
 import { h2Connect, h2Request, makeCa, makeServerCert, tlsArgs } from './lib/tls.mjs';
 
@@ -77,21 +77,6 @@ async function rawUpgrade(port, p) {
   const answers = parseResponses(text);
   assert.equal(answers.length, 1, text);
   return answers[0];
-}
-
-// ws' unexpected-response: the status and body the client library sees.
-function wsRefused(url) {
-  return withTimeout(new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.on('open', () => reject(new Error('opened')));
-    ws.on('error', () => {});
-    ws.on('unexpected-response', (req, res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'], body }));
-    });
-  }), 5000, `ws refusal ${url}`);
 }
 
 describe('upstream statuses on WebSocket and HTTP/2', { timeout: 120000 }, () => {

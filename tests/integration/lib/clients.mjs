@@ -282,3 +282,18 @@ export async function expectStreams(s, want) {
     await closeStreams(s);
   }
 }
+
+// ws' unexpected-response: the status and body the client library sees.
+export function wsRefused(url, headers) {
+  return withTimeout(new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers });
+    ws.on('open', () => reject(new Error('opened')));
+    ws.on('error', () => {});
+    ws.on('unexpected-response', (req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'], body }));
+    });
+  }), 5000, `ws refusal ${url}`);
+}
