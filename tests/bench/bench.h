@@ -48,6 +48,11 @@ typedef struct bench_opts {
 	int kv;             /* print key=value lines for scripts */
 	int perf;           /* count the server's syscalls with perf stat (root) */
 	const char *perf_out; /* keep perf's CSV here; NULL: a temporary file */
+	/* upstream mode (U1–U3): subscriber i GETs this path with %d = i, the
+	 * backend at pub_port makes the messages (--messages per stream, at
+	 * --rate each) once POST /start asks; NULL: channels and publishing */
+	const char *path_template;
+	pid_t backend_pid; /* sampled apart from the server; 0: none */
 } bench_opts;
 
 /* ---- hist.c: latency histogram, 1 us to ~16 s, ~1.5 % resolution ---- */
@@ -127,7 +132,10 @@ void bench_ws_feed(bench_ws *w, bench_scan *s, const char *data, size_t len, ben
 void bench_payload(char out[BENCH_PAYLOAD_BYTES], uint64_t seq, uint64_t sent_ns);
 
 /* Request texts; each returns its length, or -1 when cap is too small. */
-int bench_sub_request(char *out, size_t cap, const bench_opts *o, int port, const char *channel,
+/* The path subscriber index (0-based) GETs: the target's channel URL for
+ * channel, or --path-template with index. Returns its length, or -1. */
+int bench_sub_path(char *out, size_t cap, const bench_opts *o, const char *channel, int index);
+int bench_sub_request(char *out, size_t cap, const bench_opts *o, int port, const char *path,
                       const char *cursor, const unsigned char ws_key[16]);
 /* The port subscriber i (0-based, over the whole run) connects to. */
 int bench_sub_port(const bench_opts *o, int i);
@@ -211,6 +219,7 @@ typedef struct bench_result {
 	uint64_t unanswered;     /* of which: still waiting at the end */
 	uint64_t unopened;       /* of which: never opened (the ramp ran out of time) */
 	uint64_t dropped;        /* established, then cut by the server */
+	uint64_t ended;          /* upstream mode: the stream's clean end */
 	uint64_t reconnects;     /* long-poll reconnections */
 	uint64_t delivered;      /* unique deliveries */
 	uint64_t duplicated;
@@ -248,6 +257,10 @@ typedef struct bench_pub_result {
 typedef void (*bench_watch_fn)(void *ud, uint64_t now_ns);
 int bench_publish(const bench_opts *o, uint64_t *published, bench_pub_result *res,
                   bench_watch_fn watch, void *ud);
+/* Upstream mode: asks the backend at o->pub_port to start every stream
+ * (POST /start?messages=M&rate=R, bounded wait); on a 200, published[c] =
+ * M for every stream. Returns 0 on a 200. */
+int bench_upstream_start(const bench_opts *o, uint64_t *published, bench_pub_result *res);
 
 /* ---- report.c: the outcome of a run, as text or key=value lines ---- */
 extern const char *const bench_target_names[3];
@@ -263,6 +276,7 @@ typedef struct bench_samples {
 	uint64_t box_load_start, box_after;     /* the machine's busy ticks */
 	uint64_t load_start_ns, after_ns;
 	pid_t pid;
+	bench_proc backend_start, backend_after; /* --backend-pid over the window */
 	bench_perf perf; /* syscalls from load_start to after */
 } bench_samples;
 

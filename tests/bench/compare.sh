@@ -30,6 +30,15 @@
 # nodes and redis-server (the three run under one parent shell, sampled
 # with its descendants); the Redis commands per publish and per delivery
 # come from INFO commandstats before and after the load generator.
+#
+# U1–U3 (run only when named: --scenarios U1,U2,U3 --only streamgate
+# --only pushpin --limits default) are upstream mode: both gateways proxy
+# one node backend (upstream-backend.js), 1,000 streams at 50 messages/s
+# each, and the headline is the gateway's CPU-microseconds per delivered
+# message. U1: plain proxy of a chunked NDJSON stream (GET /u/ID); U2: GRIP
+# hold-stream (GET /g/ID, the backend publishes to ch-ID through each
+# gateway's publish API); U3: U1 with streamgate "durable": true (Pushpin
+# has no such mode). The backend's CPU is reported apart, never counted.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -114,6 +123,7 @@ scenario_base() {
 		R2) echo "sse 5000 1 60 40 0.5 25" ;;
 		R3) echo "ws 5000 1 60 40 0.5 25" ;;
 		R4) echo "sse 10000 1 0 1 1 30" ;;
+		U1 | U2 | U3) echo "chunked 500 1 250 50 0.5 30" ;;
 		esac
 	else
 		case "$1" in
@@ -129,6 +139,7 @@ scenario_base() {
 		R2) echo "sse 10000 1 100 20 1 120" ;;
 		R3) echo "ws 10000 1 100 20 1 120" ;;
 		R4) echo "sse 19000 1 0 1 3 90" ;;
+		U1 | U2 | U3) echo "chunked 1000 1 1000 50 1 60" ;;
 		esac
 	fi
 }
@@ -139,6 +150,15 @@ scenario_params() {
 	read -r tr subs rest <<<"$(scenario_base "$1")"
 	[ -n "$tr" ] || return 0
 	echo "$tr $(awk -v n="$subs" -v f="$subs_scale" 'BEGIN { printf "%d", n * f + 0.5 }') $rest"
+}
+# Upstream mode (U*): messages are per stream, rate is each stream's, and
+# subscriber i GETs this path from the gateway, which proxies it to the
+# backend: /u/ID a plain chunked NDJSON stream, /g/ID a GRIP hold-stream
+upstream_path() {
+	case "$1" in
+	U1 | U3) echo "/u/%d" ;;
+	U2) echo "/g/%d" ;;
+	esac
 }
 
 # ---- the tools ----
@@ -364,8 +384,8 @@ start_nchan() {
 	wait_port "$sub_port" 10
 }
 
-start_pushpin() {
-	local d=$tmp/pushpin backend_port
+start_pushpin() { # [upstream]: upstream-backend.js behind it instead
+	local d=$tmp/pushpin mode=${1:-}
 	mkdir -p "$d/run" "$d/log"
 	sub_port=$(free_port)
 	pub_port=$(free_port)
@@ -419,12 +439,43 @@ stats_subscription_ttl=60
 stats_report_interval=10
 stats_format=tnetstring
 EOF
-	node "$here/pushpin-backend.js" "$backend_port" >"$d/backend.log" 2>&1 &
-	pids+=("$!")
+	if [ "$mode" = upstream ]; then
+		node "$here/upstream-backend.js" "$backend_port" --gateway pushpin --publish "$pub_port" >"$d/backend.log" 2>&1 &
+	else
+		node "$here/pushpin-backend.js" "$backend_port" >"$d/backend.log" 2>&1 &
+	fi
+	backend_pid=$!
+	pids+=("$backend_pid")
 	pushpin --config "$d/pushpin.conf" --loglevel 1 >"$d/pushpin.log" 2>&1 &
 	srv_pid=$!
 	pids+=("$srv_pid")
 	wait_port "$backend_port" 10 && wait_port "$sub_port" 20 && wait_port "$pub_port" 20
+}
+
+# ---- upstream mode (U*): the gateway proxies upstream-backend.js ----
+# Each sets pub_port to the backend's port (sg-loadgen's POST /start goes
+# there) and backend_pid (sampled apart from the gateway).
+start_pushpin_upstream() { # scenario
+	start_pushpin upstream && pub_port=$backend_port
+}
+start_streamgate_upstream() { # scenario: U3 makes the plain streams durable
+	local d=$tmp/streamgate durable=false
+	[ "$1" != U3 ] || durable=true
+	mkdir -p "$d"
+	backend_port=$(free_port)
+	cat >"$d/upstream.json" <<EOF
+{"upstreams": [
+  {"path": "/u/*", "url": "http://127.0.0.1:$backend_port", "format": "ndjson", "durable": $durable},
+  {"path": "/g/*", "url": "http://127.0.0.1:$backend_port"}
+]}
+EOF
+	sg_extra+=(--config "$d/upstream.json")
+	start_streamgate || return 1
+	node "$here/upstream-backend.js" "$backend_port" --gateway streamgate --publish "$sub_port" >"$d/backend.log" 2>&1 &
+	backend_pid=$!
+	pids+=("$backend_pid")
+	pub_port=$backend_port
+	wait_port "$backend_port" 10
 }
 
 # ---- the scale-out scenarios (R*): two nodes on one redis-server ----
@@ -494,14 +545,21 @@ run_scenario() { # run-id scenario
 	f="$out/raw/$id-$s.kv"
 	sg_extra=()
 	[ "$id" != streamgate-maxconn ] || sg_extra=(--max-connections "$sg_max_connections")
-	local start=start_$t ports=() calls_before=""
+	local start=start_$t ports=() calls_before="" upstream=()
 	sub_port2=""
+	backend_pid=""
+	if [[ "$s" == U* ]]; then
+		[ "$t" != nchan ] || { log "$id $s: nchan does not proxy upstream streams: skipped"; return; }
+		[ "$id" != streamgate-maxconn ] || { log "$id $s: 1,000 connections, far below either limit: skipped"; return; }
+		[ "$t" = streamgate ] || [ "$s" != U3 ] || { log "$id $s: Pushpin has no durable streams: skipped"; return; }
+		start="start_${t}_upstream $s"
+	fi
 	if [[ "$s" == R* ]]; then
 		redis_ok || { log "$id $s: no redis-server/redis-cli: skipped"; return; }
 		[ "$t" != pushpin ] || { log "$id $s: Pushpin has no Redis mode: skipped"; return; }
 		start=start_${t}_redis
 	fi
-	if ! "$start"; then
+	if ! $start; then
 		log "$id did not start for $s (see $out/logs/$id-$s)"
 		stop_all
 		mkdir -p "$out/logs/$id-$s"
@@ -516,13 +574,14 @@ run_scenario() { # run-id scenario
 	[ -z "$sub_port2" ] || calls_before=$(redis_calls)
 	local perf_run=()
 	[ ${#perf_args[@]} -eq 0 ] || perf_run=(--perf --perf-out "$out/raw/$id-$s.perf.csv")
+	[[ "$s" != U* ]] || upstream=(--path-template "$(upstream_path "$s")" --backend-pid "$backend_pid")
 	# +30 s: the drain, perf's start and stop (bounded at 5 s each) and the close
 	timeout -k 5 $((maxt + 30)) "$loadgen" --target "$t" --transport "$tr" \
 		"${ports[@]}" --pub-port "$pub_port" --server-pid "$srv_pid" \
 		--subs "$subs" --channels "$ch" --messages "$msgs" --rate "$rate" \
 		--settle "$settle" --drain "$drain" --max-time "$maxt" \
 		--ramp-time "$(awk -v m="$maxt" -v s="$settle" 'BEGIN { print m - s - 5 }')" --threads "$threads" \
-		--pub-conns "$pub_conns" --prefix "$s" ${perf_run[@]+"${perf_run[@]}"} \
+		--pub-conns "$pub_conns" --prefix "$s" ${perf_run[@]+"${perf_run[@]}"} ${upstream[@]+"${upstream[@]}"} \
 		--kv >"$f" 2>"$out/raw/$id-$s.err" ||
 		log "$id $s: the load generator stopped early (exit $?)"
 	if [ -n "$sub_port2" ] && [ -s "$f" ]; then
@@ -539,7 +598,9 @@ run_scenario() { # run-id scenario
 			}' "$out/raw/$id-$s.redis" >>"$f"
 		log "$id $s: Redis ran $(kv "$f" redis_commands) commands ($(kv "$f" redis_commands_by_name))"
 	fi
-	if [ "$msgs" = 0 ]; then
+	if [[ "$s" == U* ]]; then
+		log "$id $s: $(kv "$f" established)/$subs streams, $(kv "$f" delivered)/$(kv "$f" expected) delivered, $(kv "$f" deliveries_per_s)/s at $(kv "$f" cpu_load_pct)% gateway CPU, $(kv "$f" cpu_us_per_delivery) CPU-us per delivery, backend $(kv "$f" backend_cpu_pct)% CPU, p50 $(kv "$f" lat_p50_ms) ms, p99 $(kv "$f" lat_p99_ms) ms"
+	elif [ "$msgs" = 0 ]; then
 		log "$id $s: $(kv "$f" established)/$subs connected, server RSS $(kv "$f" rss_per_conn_kib) KiB per connection"
 	else
 		log "$id $s: $(kv "$f" established)/$subs connected, $(kv "$f" delivered)/$(kv "$f" expected) delivered, p50 $(kv "$f" lat_p50_ms) ms, p99 $(kv "$f" lat_p99_ms) ms, $(kv "$f" deliveries_per_s)/s at $(kv "$f" cpu_load_pct)% CPU, $(kv "$f" server_syscalls_per_delivery) syscalls and $(kv "$f" server_write_syscalls_per_delivery) write syscalls ($(kv "$f" server_write_syscalls_from)) per delivery"
@@ -600,6 +661,8 @@ cell() { # run-id scenario key format
 	ms) fixed "$v" 2 ;;
 	pct) [ -n "$v" ] && awk -v v="$v" 'BEGIN { if (v < 0) print "–"; else printf "%.0f %%\n", v }' || echo "–" ;;
 	kib) fixed "$v" 2 ;;
+	mib) [ -n "$v" ] && fixed "$(awk -v v="$v" 'BEGIN { print v / 1024 }')" 1 || echo "–" ;;
+	us) fixed "$v" 2 ;;
 	per) per "$v" ;;
 	wper) # from perf, or /proc's syscw (which misses send/sendto/sendmsg): say which
 		case "$(metric "$1" "$2" server_write_syscalls_from)" in
@@ -615,6 +678,8 @@ notes=()
 check_run() { # run-id scenario: remember what went wrong
 	local f="$out/raw/$1-$2.kv" subs
 	read -r _ subs _ <<<"$(scenario_params "$2")"
+	# upstream mode: nchan has none, Pushpin no durable streams (skipped)
+	[[ "$2" != U* || "$1" != nchan ]] && [[ "$2" != U3 || "$1" != pushpin ]] || return 0
 	if [ ! -s "$f" ]; then notes+=("$1 $2: no result (see $out/raw/$1-$2.err)"); return; fi
 	local est lost dup drop pf
 	est=$(kv "$f" established) lost=$(kv "$f" lost) dup=$(kv "$f" duplicated)
@@ -728,6 +793,22 @@ row() { # label scenario key format
 			row "$s: Redis commands per delivery" "$s" redis_commands_per_delivery per ;;
 		R4)
 			row "$what idle, 2 nodes + Redis: RSS per connection (KiB)" "$s" rss_per_conn_kib kib ;;
+		U1 | U2 | U3)
+			case "$s" in
+			U1) what="U1 plain proxy" ;;
+			U2) what="U2 GRIP hold-stream" ;;
+			U3) what="U3 plain proxy, durable (streamgate only)" ;;
+			esac
+			what+=", $(commas "$subs") streams × $rate msgs/s ($msgs each)"
+			row "$what: deliveries/s" "$s" deliveries_per_s int
+			row "$s: gateway CPU" "$s" cpu_load_pct pct
+			row "$s: **gateway CPU-µs per delivered message**" "$s" cpu_us_per_delivery us
+			row "$s: deliveries per gateway CPU-second" "$s" deliveries_per_cpu_s int
+			row "$s: latency p50 (ms)" "$s" lat_p50_ms ms
+			row "$s: latency p99 (ms)" "$s" lat_p99_ms ms
+			row "$s: gateway peak RSS (MiB)" "$s" rss_peak_kib mib
+			row "$s: gateway syscalls per delivery" "$s" server_syscalls_per_delivery per
+			row "$s: backend CPU (not counted above)" "$s" backend_cpu_pct pct ;;
 		esac
 		for id in ${runs[@]+"${runs[@]}"}; do check_run "$id" "$s"; done
 	done

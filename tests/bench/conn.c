@@ -54,6 +54,7 @@ struct bench_worker {
 	uint64_t rng;
 	bench_live live;
 	uint64_t dropped, reconnects, duplicated, stray, refused;
+	uint64_t ended; /* upstream mode: streams the server ended cleanly */
 	unsigned refused_status;
 	uint64_t conn_errors, closed_early, unanswered;
 	int conn_errno;
@@ -121,9 +122,11 @@ static void on_token(void *ud, uint64_t seq, uint64_t sent_ns)
 	read_ctx *rc = ud;
 	bench_worker *w = rc->w;
 	bench_sub *s = rc->s;
-	uint64_t chans = (uint64_t)w->o->channels;
+	/* channels: seq counts over all of them, round-robin; upstream mode:
+	 * each stream counts its own from 0 */
+	uint64_t chans = w->o->path_template ? 1u : (uint64_t)w->o->channels;
 	uint64_t k = seq / chans;
-	if (seq % chans != s->chan || k >= w->seen_bytes * 8u) {
+	if ((!w->o->path_template && seq % chans != s->chan) || k >= w->seen_bytes * 8u) {
 		w->stray++;
 		return;
 	}
@@ -210,14 +213,16 @@ static int sub_open(bench_worker *w, bench_sub *s)
 
 static int sub_send_request(bench_worker *w, bench_sub *s)
 {
-	char req[768], name[160];
+	char req[768], name[160], path[256];
 	unsigned char key[16];
 	uint64_t r1 = next_random(w), r2 = next_random(w);
+	int index = w->first + (int)(s - w->subs);
 	memcpy(key, &r1, 8);
 	memcpy(key + 8, &r2, 8);
 	bench_channel_name(name, sizeof(name), w->o, (int)s->chan);
-	int n = bench_sub_request(req, sizeof(req), w->o,
-	                          bench_sub_port(w->o, w->first + (int)(s - w->subs)), name,
+	if (bench_sub_path(path, sizeof(path), w->o, name, index) < 0)
+		return -1;
+	int n = bench_sub_request(req, sizeof(req), w->o, bench_sub_port(w->o, index), path,
 	                          s->cursor, key);
 	if (n < 0 || write(s->fd, req, (size_t)n) != n)
 		return -1; /* a fresh socket takes a few hundred bytes at once */
@@ -288,7 +293,12 @@ static void sub_bytes(bench_worker *w, bench_sub *s, const char *data, size_t le
 			return;
 		if (s->http.state == BENCH_HS_DONE && s->state == SUB_STREAM) {
 			if (w->o->transport != BENCH_LONGPOLL) {
-				sub_lost(w, s, 0); /* the stream ended */
+				if (w->o->path_template) { /* a proxied stream's end */
+					w->ended++;
+					sub_close(w, s);
+				} else {
+					sub_lost(w, s, 0); /* the stream ended */
+				}
 				return;
 			}
 			s->state = SUB_HEAD;
@@ -406,7 +416,9 @@ bench_worker *bench_worker_new(const bench_opts *o, int index, int first, int co
 	w->inflight_max = (double)o->max_inflight / o->threads;
 	if (w->inflight_max < 1)
 		w->inflight_max = 1;
-	size_t per_chan = ((size_t)o->messages + (size_t)o->channels - 1u) / (size_t)o->channels;
+	size_t per_chan = o->path_template ? (size_t)o->messages
+	                                   : ((size_t)o->messages + (size_t)o->channels - 1u) /
+	                                         (size_t)o->channels;
 	w->seen_bytes = per_chan / 8u + 1u;
 	w->ep = epoll_create1(EPOLL_CLOEXEC);
 	w->subs = calloc((size_t)count ? (size_t)count : 1u, sizeof(*w->subs));
@@ -455,6 +467,7 @@ void bench_worker_result(bench_worker *w, const uint64_t *published, bench_resul
 	res->established = atomic_load(&w->live.established);
 	res->failed = (uint64_t)w->count - res->established;
 	res->dropped = w->dropped;
+	res->ended = w->ended;
 	res->refused = w->refused;
 	res->refused_status = w->refused_status;
 	res->conn_errors = w->conn_errors;

@@ -60,7 +60,12 @@ static void usage(FILE *f)
 	        "  --kv               print key=value lines instead of the text report\n"
 	        "  --perf             count the server's syscalls over the publish window with\n"
 	        "                     perf stat on syscall tracepoints (root; off)\n"
-	        "  --perf-out FILE    keep perf's CSV in FILE (a temporary file, removed)\n",
+	        "  --perf-out FILE    keep perf's CSV in FILE (a temporary file, removed)\n"
+	        "  --path-template P  upstream mode: subscriber i GETs P with %%d = i (e.g. /u/%%d),\n"
+	        "                     each its own stream; nothing is published: POST /start\n"
+	        "                     to --pub-port (the backend) makes --messages per stream\n"
+	        "                     at --rate each, numbered per stream\n"
+	        "  --backend-pid PID  sample the backend's CPU apart from the server's\n",
 	        BENCH_MAX_PORTS, BENCH_MAX_THREADS);
 }
 
@@ -81,6 +86,25 @@ static int name_ok(const char *s)
 		      (*s >= 'A' && *s <= 'Z')))
 			return 0;
 	return 1;
+}
+
+/* A path with exactly one %d and no other conversion, of URL-safe bytes. */
+static int template_ok(const char *t)
+{
+	int convs = 0;
+	if (t[0] != '/' || strlen(t) > 200)
+		return 0;
+	for (const char *p = t; *p; p++) {
+		if (*p == '%') {
+			if (p[1] != 'd')
+				return 0;
+			convs++;
+			p++;
+		} else if (*p <= ' ' || *p >= 127) {
+			return 0;
+		}
+	}
+	return convs == 1;
 }
 
 static int check_opts(const bench_opts *o)
@@ -114,6 +138,10 @@ static int check_opts(const bench_opts *o)
 		bad = "--prefix must be 1..64 of [A-Za-z0-9_]";
 	else if (o->transport == BENCH_LONGPOLL && o->target != BENCH_STREAMGATE)
 		bad = "--transport longpoll is only wired for --target streamgate";
+	else if (o->path_template && !template_ok(o->path_template))
+		bad = "--path-template must be a path with one %d and no other %";
+	else if (o->path_template && o->channels != o->subs)
+		bad = "--path-template gives every subscriber its own stream: no --channels";
 	if (bad)
 		fprintf(stderr, "sg-loadgen: %s\n", bad);
 	return bad ? -1 : 0;
@@ -145,7 +173,8 @@ static int parse_args(int argc, char **argv, bench_opts *o)
 	    {"settle", 1, 0, 's'},       {"drain", 1, 0, 'd'},      {"max-time", 1, 0, 'x'},
 	    {"ramp-time", 1, 0, 'a'},    {"server-pid", 1, 0, 'S'}, {"prefix", 1, 0, 'f'},
 	    {"kv", 0, 0, 'k'},           {"help", 0, 0, 'h'},       {"perf", 0, 0, 'E'},
-	    {"perf-out", 1, 0, 'o'},     {0, 0, 0, 0}};
+	    {"perf-out", 1, 0, 'o'},     {"path-template", 1, 0, 'u'},
+	    {"backend-pid", 1, 0, 'B'},  {0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -215,6 +244,12 @@ static int parse_args(int argc, char **argv, bench_opts *o)
 		case 'o':
 			o->perf_out = optarg;
 			break;
+		case 'u':
+			o->path_template = optarg;
+			break;
+		case 'B':
+			o->backend_pid = (pid_t)atoi(optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -224,6 +259,8 @@ static int parse_args(int argc, char **argv, bench_opts *o)
 		}
 	}
 	o->port = o->nports > 0 ? o->ports[0] : 0;
+	if (o->path_template && o->channels == 1)
+		o->channels = o->subs; /* one stream each */
 	if (!o->pub_port)
 		o->pub_port = o->port;
 	if ((int)o->target < 0 || (int)o->transport < 0) {
@@ -355,10 +392,13 @@ static void phase_publish(run *r)
 	/* perf first: its start-up (bounded) stays out of the window */
 	bench_perf_start(&r->smp.perf, &r->o, r->o.messages > 0 ? r->smp.pid : 0);
 	bench_proc_sample(r->smp.pid, &r->smp.load_start);
+	bench_proc_sample(r->o.backend_pid, &r->smp.backend_start);
 	r->smp.self_load_start_s = self_cpu_s();
 	r->smp.box_load_start = bench_box_busy_ticks();
 	r->smp.load_start_ns = bench_now_ns();
-	if (r->o.messages > 0)
+	if (r->o.messages > 0 && r->o.path_template)
+		bench_upstream_start(&r->o, r->published, &r->pub);
+	else if (r->o.messages > 0)
 		bench_publish(&r->o, r->published, &r->pub, watch, r);
 	uint64_t target = drain_target(r);
 	r->timing.end_reason = r->o.messages > 0 ? "time_cap" : "no_messages";
@@ -390,6 +430,7 @@ static void phase_publish(run *r)
 	r->smp.box_after = bench_box_busy_ticks();
 	r->smp.after_ns = bench_now_ns();
 	bench_proc_sample(r->smp.pid, &r->smp.after);
+	bench_proc_sample(r->o.backend_pid, &r->smp.backend_after);
 	bench_perf_stop(&r->smp.perf);
 	if (r->smp.after.rss_kib > r->smp.peak_rss_kib)
 		r->smp.peak_rss_kib = r->smp.after.rss_kib;
@@ -433,6 +474,7 @@ static int run_all(run *r)
 			r->total.established += part.established;
 			r->total.failed += part.failed;
 			r->total.dropped += part.dropped;
+			r->total.ended += part.ended;
 			r->total.refused += part.refused;
 			if (part.refused)
 				r->total.refused_status = part.refused_status;

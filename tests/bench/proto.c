@@ -347,17 +347,23 @@ void bench_base64(const unsigned char *in, size_t len, char *out)
 	out[o] = '\0';
 }
 
-static const char *sub_prefix(const bench_opts *o)
-{
-	return o->target == BENCH_STREAMGATE ? "/channels/" : "/sub/";
-}
-
 int bench_sub_port(const bench_opts *o, int i)
 {
 	return o->nports > 1 ? o->ports[i % o->nports] : o->port;
 }
 
-int bench_sub_request(char *out, size_t cap, const bench_opts *o, int port, const char *channel,
+int bench_sub_path(char *out, size_t cap, const bench_opts *o, const char *channel, int index)
+{
+	int n;
+	if (o->path_template)
+		n = snprintf(out, cap, o->path_template, index); /* one %d: checked */
+	else
+		n = snprintf(out, cap, "%s%s", o->target == BENCH_STREAMGATE ? "/channels/" : "/sub/",
+		             channel);
+	return n > 0 && (size_t)n < cap ? n : -1;
+}
+
+int bench_sub_request(char *out, size_t cap, const bench_opts *o, int port, const char *path,
                       const char *cursor, const unsigned char ws_key[16])
 {
 	char query[96] = "";
@@ -377,11 +383,12 @@ int bench_sub_request(char *out, size_t cap, const bench_opts *o, int port, cons
 		         "Upgrade: websocket\r\nConnection: Upgrade\r\n"
 		         "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n",
 		         key);
-	} else if (o->target == BENCH_PUSHPIN) {
+	} else if (o->target == BENCH_PUSHPIN && !o->path_template) {
+		/* the bench backend's GRIP answer; a proxied path is the upstream's */
 		snprintf(query, sizeof(query), "?transport=chunked");
 	}
-	int n = snprintf(out, cap, "GET %s%s%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n",
-	                 sub_prefix(o), channel, query, port, extra);
+	int n = snprintf(out, cap, "GET %s%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n", path,
+	                 query, port, extra);
 	return n > 0 && (size_t)n < cap ? n : -1;
 }
 

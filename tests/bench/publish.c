@@ -7,10 +7,12 @@
  * counts as delivery latency. Runs on the main thread.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -260,5 +262,58 @@ int bench_publish(const bench_opts *o, uint64_t *published, bench_pub_result *re
 	if (r->ep >= 0)
 		close(r->ep);
 	free(r);
+	return 0;
+}
+
+/* ---- upstream mode: one request starts the backend's streams ---- */
+
+int bench_upstream_start(const bench_opts *o, uint64_t *published, bench_pub_result *res)
+{
+	char req[256];
+	int n = snprintf(req, sizeof(req),
+	                 "POST /start?messages=%d&rate=%g HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+	                 "Content-Length: 0\r\nConnection: close\r\n\r\n",
+	                 o->messages, o->rate, o->pub_port);
+	int fd = bench_connect_loopback(o->pub_port);
+	bench_http http;
+	bench_http_reset(&http);
+	uint64_t start = bench_now_ns(), off = 0;
+	res->sent = 1;
+	res->first_ns = start;
+	/* non-blocking: bounded polling, PUB_CONNECT_NS for the whole exchange */
+	while (fd >= 0 && http.state != BENCH_HS_DONE && bench_now_ns() - start < PUB_CONNECT_NS) {
+		char buf[1024];
+		ssize_t k;
+		if (off < (uint64_t)n) {
+			k = write(fd, req + off, (size_t)n - off);
+			if (k > 0)
+				off += (uint64_t)k;
+		} else if ((k = read(fd, buf, sizeof(buf))) > 0) {
+			if (bench_http_feed(&http, buf, (size_t)k, NULL, NULL) < 0)
+				break;
+			continue;
+		} else if (k == 0) {
+			break;
+		}
+		if (k < 0 && errno != EAGAIN && errno != EINTR && errno != ENOTCONN)
+			break;
+		if (k <= 0) {
+			struct timespec ts = {0, 1000000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (fd >= 0)
+		bench_close_reset(fd);
+	res->last_ns = bench_now_ns();
+	bench_hist_add(&res->answer, (res->last_ns - start) / 1000u);
+	if (http.state != BENCH_HS_DONE || http.status != 200) {
+		res->failed = 1;
+		fprintf(stderr, "sg-loadgen: the backend did not start the streams (HTTP %u)\n",
+		        http.status);
+		return -1;
+	}
+	res->ok = 1;
+	for (int c = 0; c < o->channels; c++)
+		published[c] = (uint64_t)o->messages;
 	return 0;
 }

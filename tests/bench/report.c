@@ -21,6 +21,8 @@ typedef struct figures {
 	double cpu_s;     /* server CPU seconds from the first publish to the end */
 	double load_cpu;  /* server CPU % over the window */
 	double per_cpu_s; /* deliveries per server CPU-second */
+	double us_per;    /* server CPU-microseconds per delivery */
+	double backend;   /* --backend-pid's CPU % over the window (not the server's) */
 	double self_pct;  /* our CPU % over the window */
 	double others;    /* CPU % of every other process meanwhile */
 	double per_conn;  /* server RSS KiB per established connection */
@@ -58,10 +60,12 @@ static void figure_cpu(figures *f, const bench_samples *s)
 	f->self_pct = f->window_s > 0 ? 100.0 * self_s / f->window_s : -1;
 	/* what the rest of the machine did meanwhile: noise in these numbers */
 	double span = (double)(s->after_ns - s->load_start_ns) / 1e9;
+	f->backend = cpu_pct(&s->backend_start, &s->backend_after, span);
+	double backend_s = f->backend > 0 ? f->backend * span / 100.0 : 0;
 	f->others = -1;
 	if (s->box_after && span > 0 && f->cpu_s >= 0) {
 		double box_s = (double)(s->box_after - s->box_load_start) / tps;
-		f->others = 100.0 * (box_s - f->cpu_s - self_s) / span;
+		f->others = 100.0 * (box_s - f->cpu_s - self_s - backend_s) / span;
 	}
 }
 
@@ -111,6 +115,7 @@ static void compute(figures *f, const bench_result *t, const bench_pub_result *p
 	f->per_s = f->window_s > 0 ? (double)t->delivered / f->window_s : 0;
 	figure_cpu(f, s);
 	f->per_cpu_s = f->cpu_s > 0 ? (double)t->delivered / f->cpu_s : -1;
+	f->us_per = f->cpu_s >= 0 && t->delivered ? f->cpu_s * 1e6 / (double)t->delivered : -1;
 	f->per_conn = -1;
 	if (t->established && s->base.ok)
 		f->per_conn = ((double)s->idle_end.rss_kib - (double)s->base.rss_kib) /
@@ -135,10 +140,10 @@ static void print_kv(const bench_opts *o, const bench_result *t, const bench_pub
 	printf("sub_ports=%d\n", o->nports);
 	printf("established=%llu\nfailed=%llu\nrefused=%llu\nrefused_status=%u\n"
 	       "conn_errors=%llu\nconn_error=%s\nclosed_early=%llu\nunanswered=%llu\n"
-	       "unopened=%llu\ndropped=%llu\nreconnects=%llu\nramp_s=%.2f\n",
+	       "unopened=%llu\ndropped=%llu\nended=%llu\nreconnects=%llu\nramp_s=%.2f\n",
 	       U(t->established), U(t->failed), U(t->refused), t->refused_status, U(t->conn_errors),
 	       t->conn_errors ? strerror(t->conn_errno) : "none", U(t->closed_early),
-	       U(t->unanswered), U(t->unopened), U(t->dropped), U(t->reconnects),
+	       U(t->unanswered), U(t->unopened), U(t->dropped), U(t->ended), U(t->reconnects),
 	       (double)tm->ramp_ns / 1e9);
 	printf("delivered=%llu\nexpected=%llu\nlost=%llu\nduplicated=%llu\nstray=%llu\n",
 	       U(t->delivered), U(t->expected), f->lost, U(t->duplicated), U(t->stray));
@@ -156,6 +161,7 @@ static void print_kv(const bench_opts *o, const bench_result *t, const bench_pub
 	printf("cpu_idle_pct=%.1f\ncpu_load_pct=%.1f\ncpu_load_s=%.2f\n"
 	       "deliveries_per_cpu_s=%.0f\nloadgen_cpu_pct=%.1f\nothers_cpu_pct=%.1f\n",
 	       f->idle_cpu, f->load_cpu, f->cpu_s, f->per_cpu_s, f->self_pct, f->others);
+	printf("cpu_us_per_delivery=%.3f\nbackend_cpu_pct=%.1f\n", f->us_per, f->backend);
 	const bench_perf *p = &s->perf;
 	printf("server_syscalls=%lld\nserver_syscalls_per_delivery=%.4f\n"
 	       "server_write_syscalls=%lld\nserver_write_syscalls_per_delivery=%.4f\n"
@@ -177,8 +183,9 @@ static void print_text(const bench_opts *o, const bench_result *t, const bench_p
 	printf("sg-loadgen: %s over %s, %d subscribers on %d channel(s), %d messages at %g/s\n",
 	       bench_target_names[o->target], bench_transport_names[o->transport], o->subs,
 	       o->channels, o->messages, o->rate);
-	printf("connections  %llu established, %llu dropped later (ramp %.2f s)\n",
-	       U(t->established), U(t->dropped), (double)tm->ramp_ns / 1e9);
+	printf("connections  %llu established, %llu dropped later, %llu ended by the upstream "
+	       "(ramp %.2f s)\n",
+	       U(t->established), U(t->dropped), U(t->ended), (double)tm->ramp_ns / 1e9);
 	if (t->failed)
 		printf("failed       %llu: %llu refused (last HTTP %u), %llu connect errors (%s), "
 		       "%llu closed before answering, %llu unanswered, %llu never opened\n",
@@ -195,6 +202,9 @@ static void print_text(const bench_opts *o, const bench_result *t, const bench_p
 	       U(pub->ok), U(pub->failed), U(pub->late), f->ans50, f->ansmax);
 	printf("sg-loadgen   %.1f %% CPU under load; other processes on the machine %.1f %%\n",
 	       f->self_pct, f->others);
+	if (s->backend_start.ok)
+		printf("backend      %.1f %% CPU under load (not counted as the server's)\n",
+		       f->backend);
 	if (!s->base.ok) {
 		printf("server       not sampled (no --server-pid)\n");
 		return;
@@ -204,8 +214,8 @@ static void print_text(const bench_opts *o, const bench_result *t, const bench_p
 	       (double)s->base.rss_kib / 1024, (double)s->idle_end.rss_kib / 1024, f->per_conn,
 	       (double)s->peak_rss_kib / 1024, (double)s->after.rss_kib / 1024);
 	printf("server CPU   %.1f %% idle, %.1f %% under load (%.2f CPU-s, %.0f deliveries per "
-	       "CPU-second), %d process(es)\n",
-	       f->idle_cpu, f->load_cpu, f->cpu_s, f->per_cpu_s, s->idle_end.procs);
+	       "CPU-second, %.2f CPU-us per delivery), %d process(es)\n",
+	       f->idle_cpu, f->load_cpu, f->cpu_s, f->per_cpu_s, f->us_per, s->idle_end.procs);
 	if (f->sc_all >= 0)
 		printf("syscalls     %lld by the server while publishing (%.3f per delivery), "
 		       "%.3f write-like per delivery (sendto+writev+write+sendmsg), %lld epoll_ctl "
