@@ -15,8 +15,9 @@
 // GRIP publishing (--publish PORT) goes, batched per tick:
 //   --gateway pushpin:    one POST /publish/ with an "items" array a tick
 //                         (Pushpin's control port)
-//   --gateway streamgate: 4 WebSocket connections to /channels/bench-pub,
+//   --gateway streamgate: 16 WebSocket connections to /channels/bench-pub,
 //                         each tick's publish commands written at once
+//                         (spread: streamgate reads 128 bytes a turn each)
 // Usage: node upstream-backend.js PORT [--gateway streamgate|pushpin]
 //        [--publish PORT]          (listens on 127.0.0.1 only)
 // Prints a summary line on SIGTERM and when every stream is done.
@@ -26,7 +27,7 @@ const net = require('net');
 const crypto = require('crypto');
 
 const TICK_MS = 10;
-const WS_CONNS = 4;
+const WS_CONNS = 16;
 const PAYLOAD = 64;
 
 function usage() {
