@@ -15,11 +15,15 @@
 // GRIP publishing (--publish PORT) goes, batched per tick:
 //   --gateway pushpin:    one POST /publish/ with an "items" array a tick
 //                         (Pushpin's control port)
-//   --gateway streamgate: 16 WebSocket connections to /channels/bench-pub,
-//                         each tick's publish commands written at once
-//                         (spread: streamgate reads 128 bytes a turn each)
+//   --gateway streamgate: 16 kept-alive connections, each tick's
+//                         POST /channels/ch-ID requests pipelined on them,
+//                         one write a connection (--via http, the default:
+//                         its cheapest path today), or the same on 16
+//                         WebSocket connections to /channels/bench-pub with
+//                         {"type":"publish"} commands (--via ws; streamgate
+//                         reads 128 bytes of a WebSocket a loop turn)
 // Usage: node upstream-backend.js PORT [--gateway streamgate|pushpin]
-//        [--publish PORT]          (listens on 127.0.0.1 only)
+//        [--publish PORT] [--via http|ws]   (listens on 127.0.0.1 only)
 // Prints a summary line on SIGTERM and when every stream is done.
 'use strict';
 const http = require('http');
@@ -27,27 +31,35 @@ const net = require('net');
 const crypto = require('crypto');
 
 const TICK_MS = 10;
-const WS_CONNS = 16;
+const PUB_CONNS = 16;
 const PAYLOAD = 64;
 
 function usage() {
-  console.error('usage: node upstream-backend.js PORT [--gateway streamgate|pushpin] [--publish PORT]');
+  console.error('usage: node upstream-backend.js PORT [--gateway streamgate|pushpin] [--publish PORT] [--via http|ws]');
   process.exit(2);
 }
 const args = process.argv.slice(2);
 const port = Number(args[0]);
 let gateway = 'streamgate';
 let publishPort = 0;
+let via = 'http';
 for (let i = 1; i < args.length; i += 2) {
   if (args[i] === '--gateway') gateway = args[i + 1];
   else if (args[i] === '--publish') publishPort = Number(args[i + 1]);
+  else if (args[i] === '--via') via = args[i + 1];
   else usage();
 }
-if (!(port > 0 && port < 65536) || !['streamgate', 'pushpin'].includes(gateway)) usage();
+if (!(port > 0 && port < 65536) || !['streamgate', 'pushpin'].includes(gateway) ||
+    !['ws', 'http'].includes(via)) usage();
 
 const plain = new Map(); // id -> response
 const grip = new Set(); // ids held by the gateway
-const stats = { plainStreams: 0, gripChannels: 0, written: 0, published: 0, publishErrors: 0, lateTicks: 0 };
+// backlogMax: the most bytes (streamgate) or requests (Pushpin)
+// the publisher had queued at a tick: the gateway not taking them in
+const stats = {
+  plainStreams: 0, gripChannels: 0, written: 0, published: 0, publishErrors: 0, lateTicks: 0, backlogMax: 0,
+};
+let inflight = 0; // Pushpin publish requests not answered yet
 let run = null; // { t0, messages, rate, plainIds, gripIds, sentPlain, sentGrip }
 
 function payload(k) {
@@ -55,19 +67,31 @@ function payload(k) {
   return head + 'x'.repeat(PAYLOAD - head.length);
 }
 
-// ---- streamgate: raw WebSocket publishers (a zero mask key is a valid mask) ----
-const wsConns = [];
-function wsOpen() {
+// ---- streamgate: raw publishing connections, HTTP/1.1 pipelined or WebSocket
+// (a zero mask key is a valid mask) ----
+const pubConns = [];
+function pubOpen() {
   const sock = net.connect(publishPort, '127.0.0.1');
-  const c = { sock, ready: false, buf: '' };
+  const c = { sock, ready: via === 'http', buf: '', tail: '' };
   sock.setNoDelay(true);
   sock.on('connect', () => {
+    if (via === 'http') return;
     sock.write('GET /channels/bench-pub HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n' +
       'Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n' +
       `Sec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\n\r\n`);
   });
   sock.setEncoding('latin1');
   sock.on('data', (d) => {
+    if (via === 'http') { // answers: count the statuses that are not 200
+      const text = c.tail + d;
+      let at = 0;
+      while ((at = text.indexOf('HTTP/1.1 ', at)) >= 0 && at + 12 <= text.length) {
+        if (text.slice(at + 9, at + 12) !== '200') stats.publishErrors++;
+        at += 12;
+      }
+      c.tail = text.slice(Math.max(at, text.length - 11));
+      return;
+    }
     if (!c.ready) {
       c.buf += d;
       const end = c.buf.indexOf('\r\n\r\n');
@@ -84,7 +108,7 @@ function wsOpen() {
     while ((at = d.indexOf('"type":"error"', at)) >= 0) { stats.publishErrors++; at++; }
   });
   sock.on('error', (e) => { console.error('publisher: ' + e.message); });
-  wsConns.push(c);
+  pubConns.push(c);
 }
 function wsFrame(text) {
   const body = Buffer.from(text);
@@ -93,12 +117,22 @@ function wsFrame(text) {
     : Buffer.from([0x81, 0x80 | 126, n >> 8, n & 255, 0, 0, 0, 0]);
   return [head, body];
 }
+function httpPost(ch, text) { // pipelined on a kept-alive connection
+  return [Buffer.from(`POST /channels/${ch} HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+    `Content-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`)];
+}
 function publishStreamgate(batch) { // [[channel, text]...]
-  const parts = wsConns.map(() => []);
+  const parts = pubConns.map(() => []);
   batch.forEach(([ch, text], i) => {
-    parts[i % WS_CONNS].push(...wsFrame(JSON.stringify({ type: 'publish', channel: ch, data: text })));
+    parts[i % PUB_CONNS].push(...(via === 'http' ? httpPost(ch, text)
+      : wsFrame(JSON.stringify({ type: 'publish', channel: ch, data: text }))));
   });
-  parts.forEach((p, i) => { if (p.length) wsConns[i].sock.write(Buffer.concat(p)); });
+  let backlog = 0;
+  parts.forEach((p, i) => {
+    backlog += pubConns[i].sock.writableLength;
+    if (p.length) pubConns[i].sock.write(Buffer.concat(p));
+  });
+  stats.backlogMax = Math.max(stats.backlogMax, backlog);
   stats.published += batch.length;
 }
 
@@ -112,10 +146,12 @@ function publishPushpin(batch) {
     host: '127.0.0.1', port: publishPort, path: '/publish/', method: 'POST', agent,
     headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
   }, (res) => {
+    inflight--;
     if (res.statusCode !== 200) stats.publishErrors += batch.length;
     res.resume();
   });
-  req.on('error', () => { stats.publishErrors += batch.length; });
+  stats.backlogMax = Math.max(stats.backlogMax, inflight++);
+  req.on('error', () => { inflight--; stats.publishErrors += batch.length; });
   req.end(body);
   stats.published += batch.length;
 }
@@ -206,7 +242,7 @@ const server = http.createServer((req, res) => {
 server.keepAliveTimeout = 60000;
 server.maxConnections = 100000;
 server.listen(port, '127.0.0.1', () => {
-  if (gateway === 'streamgate' && publishPort) for (let i = 0; i < WS_CONNS; i++) wsOpen();
+  if (gateway === 'streamgate' && publishPort) for (let i = 0; i < PUB_CONNS; i++) pubOpen();
   console.log(`upstream backend on 127.0.0.1:${port} (${gateway})`);
 });
 process.on('SIGTERM', () => { summary('stopped'); process.exit(0); });
