@@ -36,8 +36,9 @@
 # one node backend (upstream-backend.js), 1,000 streams at 50 messages/s
 # each, and the headline is the gateway's CPU-microseconds per delivered
 # message. U1: plain proxy of a chunked NDJSON stream (GET /u/ID); U2: GRIP
-# hold-stream (GET /g/ID, the backend publishes to ch-ID through each
-# gateway's publish API); U3: U1 with streamgate "durable": true (Pushpin
+# hold-stream (GET /g/ID, the backend publishes to ch-ID with POST
+# /publish/ on each gateway: Pushpin's control port, streamgate's
+# grip_publish_listen); U3: U1 with streamgate "durable": true (Pushpin
 # has no such mode). The backend's CPU is reported apart, never counted.
 set -euo pipefail
 
@@ -459,19 +460,22 @@ start_pushpin_upstream() { # scenario
 	start_pushpin upstream && pub_port=$backend_port
 }
 start_streamgate_upstream() { # scenario: U3 makes the plain streams durable
-	local d=$tmp/streamgate durable=false
+	local d=$tmp/streamgate durable=false grip_port
 	[ "$1" != U3 ] || durable=true
 	mkdir -p "$d"
 	backend_port=$(free_port)
+	grip_port=$(free_port)
 	cat >"$d/upstream.json" <<EOF
-{"upstreams": [
+{"grip_publish_listen": "127.0.0.1:$grip_port",
+ "upstreams": [
   {"path": "/u/*", "url": "http://127.0.0.1:$backend_port", "format": "ndjson", "durable": $durable},
   {"path": "/g/*", "url": "http://127.0.0.1:$backend_port"}
 ]}
 EOF
 	sg_extra+=(--config "$d/upstream.json")
 	start_streamgate || return 1
-	node "$here/upstream-backend.js" "$backend_port" --gateway streamgate --publish "$sub_port" >"$d/backend.log" 2>&1 &
+	wait_port "$grip_port" 10 || return 1
+	node "$here/upstream-backend.js" "$backend_port" --gateway streamgate --publish "$grip_port" >"$d/backend.log" 2>&1 &
 	backend_pid=$!
 	pids+=("$backend_pid")
 	pub_port=$backend_port

@@ -13,17 +13,17 @@
 // Messages are spread evenly: stream i is due at (k + i / N) / rate, and a
 // 10 ms tick writes what is due (0 or 1 message a stream at 50/s).
 // GRIP publishing (--publish PORT) goes, batched per tick:
-//   --gateway pushpin:    one POST /publish/ with an "items" array a tick
-//                         (Pushpin's control port)
-//   --gateway streamgate: 16 kept-alive connections, each tick's
-//                         POST /channels/ch-ID requests pipelined on them,
-//                         one write a connection (--via http, the default:
-//                         its cheapest path today), or the same on 16
-//                         WebSocket connections to /channels/bench-pub with
-//                         {"type":"publish"} commands (--via ws; streamgate
-//                         reads 128 bytes of a WebSocket a loop turn)
+//   --via grip (the default, both gateways): one POST /publish/ with an
+//                 "items" array of http-stream formats a tick (Pushpin's
+//                 control port; streamgate's grip_publish_listen)
+//   --via http (streamgate): 16 kept-alive connections, each tick's
+//                 POST /channels/ch-ID requests pipelined on them, one
+//                 write a connection
+//   --via ws (streamgate): the same on 16 WebSocket connections to
+//                 /channels/bench-pub with {"type":"publish"} commands
+//                 (streamgate reads 128 bytes of a WebSocket at a time)
 // Usage: node upstream-backend.js PORT [--gateway streamgate|pushpin]
-//        [--publish PORT] [--via http|ws]   (listens on 127.0.0.1 only)
+//        [--publish PORT] [--via grip|http|ws]   (listens on 127.0.0.1 only)
 // Prints a summary line on SIGTERM and when every stream is done.
 'use strict';
 const http = require('http');
@@ -35,14 +35,14 @@ const PUB_CONNS = 16;
 const PAYLOAD = 64;
 
 function usage() {
-  console.error('usage: node upstream-backend.js PORT [--gateway streamgate|pushpin] [--publish PORT] [--via http|ws]');
+  console.error('usage: node upstream-backend.js PORT [--gateway streamgate|pushpin] [--publish PORT] [--via grip|http|ws]');
   process.exit(2);
 }
 const args = process.argv.slice(2);
 const port = Number(args[0]);
 let gateway = 'streamgate';
 let publishPort = 0;
-let via = 'http';
+let via = 'grip';
 for (let i = 1; i < args.length; i += 2) {
   if (args[i] === '--gateway') gateway = args[i + 1];
   else if (args[i] === '--publish') publishPort = Number(args[i + 1]);
@@ -50,16 +50,16 @@ for (let i = 1; i < args.length; i += 2) {
   else usage();
 }
 if (!(port > 0 && port < 65536) || !['streamgate', 'pushpin'].includes(gateway) ||
-    !['ws', 'http'].includes(via)) usage();
+    !['grip', 'ws', 'http'].includes(via) || (gateway === 'pushpin' && via !== 'grip')) usage();
 
 const plain = new Map(); // id -> response
 const grip = new Set(); // ids held by the gateway
-// backlogMax: the most bytes (streamgate) or requests (Pushpin)
+// backlogMax: the most requests (--via grip) or bytes (http, ws)
 // the publisher had queued at a tick: the gateway not taking them in
 const stats = {
   plainStreams: 0, gripChannels: 0, written: 0, published: 0, publishErrors: 0, lateTicks: 0, backlogMax: 0,
 };
-let inflight = 0; // Pushpin publish requests not answered yet
+let inflight = 0; // POST /publish/ requests not answered yet
 let run = null; // { t0, messages, rate, plainIds, gripIds, sentPlain, sentGrip }
 
 function payload(k) {
@@ -136,9 +136,9 @@ function publishStreamgate(batch) { // [[channel, text]...]
   stats.published += batch.length;
 }
 
-// ---- Pushpin: one POST /publish/ a tick ----
+// ---- GRIP's publish API (Pushpin, streamgate's grip_publish_listen): one POST /publish/ a tick ----
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-function publishPushpin(batch) {
+function publishGrip(batch) {
   const body = JSON.stringify({
     items: batch.map(([ch, text]) => ({ channel: ch, formats: { 'http-stream': { content: text + '\n' } } })),
   });
@@ -186,7 +186,7 @@ function tick() {
     for (; r.sentGrip[i] < want; r.sentGrip[i]++) batch.push(['ch-' + id, payload(r.sentGrip[i])]);
     if (r.sentGrip[i] < r.messages) left++;
   });
-  if (batch.length) (gateway === 'pushpin' ? publishPushpin : publishStreamgate)(batch);
+  if (batch.length) (via === 'grip' ? publishGrip : publishStreamgate)(batch);
   if (!left) {
     clearInterval(r.timer);
     summary('done');
@@ -242,7 +242,7 @@ const server = http.createServer((req, res) => {
 server.keepAliveTimeout = 60000;
 server.maxConnections = 100000;
 server.listen(port, '127.0.0.1', () => {
-  if (gateway === 'streamgate' && publishPort) for (let i = 0; i < PUB_CONNS; i++) pubOpen();
+  if (via !== 'grip' && publishPort) for (let i = 0; i < PUB_CONNS; i++) pubOpen();
   console.log(`upstream backend on 127.0.0.1:${port} (${gateway})`);
 });
 process.on('SIGTERM', () => { summary('stopped'); process.exit(0); });
