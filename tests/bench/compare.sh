@@ -306,8 +306,12 @@ start_streamgate() {
 	[ -n "$sub_port" ]
 }
 
-nchan_conf() { # dir port [redis directives]: an nginx.conf for nchan in dir
-	local d=$1 port=$2 redis=${3:-}
+nchan_conf() { # dir port [redis port]: an nginx.conf for nchan in dir
+	local d=$1 port=$2 upstream="" redis=""
+	if [ -n "${3:-}" ]; then # nchan's documented way: an upstream and nchan_redis_pass
+		upstream="upstream sg_redis { nchan_redis_server redis://127.0.0.1:$3; }"
+		redis="nchan_redis_pass sg_redis;"
+	fi
 	cat >"$d/nginx.conf" <<EOF
 worker_processes $nchan_workers;
 worker_rlimit_nofile 20000;
@@ -324,6 +328,7 @@ http {
   fastcgi_temp_path $d/fastcgi;
   uwsgi_temp_path $d/uwsgi;
   scgi_temp_path $d/scgi;
+  $upstream
   server {
     listen 127.0.0.1:$port;
     location ~ /sub/(\w+)\$ {
@@ -461,7 +466,7 @@ start_nchan_redis() {
 	for n in a b; do
 		[ "$n" = a ] && p=$sub_port || p=$sub_port2
 		mkdir -p "$d/$n"
-		nchan_conf "$d/$n" "$p" "nchan_redis_url redis://127.0.0.1:$redis_port; nchan_use_redis on;"
+		nchan_conf "$d/$n" "$p" "$redis_port"
 		cmds+=("nginx -p '$d/$n' -c '$d/$n/nginx.conf' -e '$d/$n/error.log' >'$d/nginx-$n.log' 2>&1")
 	done
 	group_start "$d" "${cmds[@]}" && wait_port "$sub_port" 10 && wait_port "$sub_port2" 10
