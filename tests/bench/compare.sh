@@ -111,6 +111,7 @@ scenario_params() {
 		R2) echo "sse 5000 1 60 40 0.5 25" ;;
 		R3) echo "ws 5000 1 60 40 0.5 25" ;;
 		R4) echo "sse 10000 1 0 1 1 30" ;;
+		R5 | R5W) echo "sse 5000 1 60 40 0.5 25" ;;
 		esac
 	else
 		case "$1" in
@@ -126,6 +127,7 @@ scenario_params() {
 		R2) echo "sse 10000 1 100 20 1 120" ;;
 		R3) echo "ws 10000 1 100 20 1 120" ;;
 		R4) echo "sse 19000 1 0 1 3 90" ;;
+		R5 | R5W) echo "sse 10000 1 100 20 1 120" ;;
 		esac
 	fi
 }
@@ -425,21 +427,36 @@ EOF
 # One parent shell (srv_pid) starts redis-server, waits for it, then both
 # nodes, and waits: /proc sampling and perf take it with its descendants,
 # so the nodes and redis-server are counted together. sub_port2 is node B.
-# redis_port is where INFO commandstats is read.
+# redis_port is where INFO commandstats is read. R5 and R5W add a replica
+# (replica_port, replicaof the primary, in the same group: its CPU counts
+# too) and start the nodes once it has synced; R5W's streamgate nodes
+# publish with redis_wait_replicas 1 (wait_replicas), R5's with 0.
 redis_ok() { command -v redis-server >/dev/null && command -v redis-cli >/dev/null; }
+replica_port=""
+wait_replicas=0
 group_start() { # dir, then each node's command (shell text); redis_port set
 	local d=$1 node i
 	shift
 	{
 		echo "redis-server --bind 127.0.0.1 --port $redis_port --save '' --appendonly no --dir '$d' >'$d/redis.log' 2>&1 &"
 		echo "for i in \$(seq 100); do redis-cli -p $redis_port ping >/dev/null 2>&1 && break; sleep 0.1; done"
+		if [ -n "$replica_port" ]; then
+			mkdir -p "$d/replica"
+			echo "redis-server --bind 127.0.0.1 --port $replica_port --save '' --appendonly no --dir '$d/replica' --replicaof 127.0.0.1 $redis_port >'$d/replica.log' 2>&1 &"
+			echo "for i in \$(seq 100); do redis-cli -p $replica_port INFO replication 2>/dev/null | grep -q '^master_link_status:up' && break; sleep 0.1; done"
+		fi
 		for node in "$@"; do echo "$node &"; done
 		echo "wait"
 	} >"$d/group.sh"
 	bash "$d/group.sh" >"$d/group.log" 2>&1 &
 	srv_pid=$!
 	pids+=("$srv_pid")
-	for i in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+	for i in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+	[ -n "$replica_port" ] || { redis-cli -p "$redis_port" ping >/dev/null 2>&1; return; }
+	for i in $(seq 100); do
+		redis-cli -p "$redis_port" INFO replication 2>/dev/null | grep -q '^connected_slaves:1' && return 0
+		sleep 0.1
+	done
 	return 1
 }
 start_streamgate_redis() {
@@ -452,7 +469,7 @@ start_streamgate_redis() {
 	for arg in ${sg_args[@]+"${sg_args[@]}"} ${sg_extra[@]+"${sg_extra[@]}"}; do args+=" $(printf '%q' "$arg")"; done
 	for n in a b; do
 		[ "$n" = a ] && p=$sub_port || p=$sub_port2
-		cmds+=("(cd '$root' && exec '$sg_bin' --listen 127.0.0.1:$p --log-level 1 --broker redis --redis-url redis://127.0.0.1:$redis_port/0$args >'$d/streamgate-$n.log' 2>&1)")
+		cmds+=("(cd '$root' && exec '$sg_bin' --listen 127.0.0.1:$p --log-level 1 --broker redis --redis-url redis://127.0.0.1:$redis_port/0 --redis-wait-replicas $wait_replicas$args >'$d/streamgate-$n.log' 2>&1)")
 	done
 	group_start "$d" "${cmds[@]}" && wait_port "$sub_port" 10 && wait_port "$sub_port2" 10
 }
@@ -490,10 +507,15 @@ run_scenario() { # run-id scenario
 	[ "$id" != streamgate-maxconn ] || sg_extra=(--max-connections "$sg_max_connections")
 	local start=start_$t ports=() calls_before=""
 	sub_port2=""
+	replica_port=""
+	wait_replicas=0
 	if [[ "$s" == R* ]]; then
 		redis_ok || { log "$id $s: no redis-server/redis-cli: skipped"; return; }
 		[ "$t" != pushpin ] || { log "$id $s: Pushpin has no Redis mode: skipped"; return; }
+		[ "$s" != R5W ] || [ "$t" = streamgate ] || { log "$id $s: $t has no WAIT for replicas: skipped"; return; }
 		start=start_${t}_redis
+		case "$s" in R5 | R5W) replica_port=$(free_port) ;; esac
+		[ "$s" != R5W ] || wait_replicas=1
 	fi
 	if ! "$start"; then
 		log "$id did not start for $s (see $out/logs/$id-$s)"
@@ -722,8 +744,28 @@ row() { # label scenario key format
 			row "$s: Redis commands per delivery" "$s" redis_commands_per_delivery per ;;
 		R4)
 			row "$what idle, 2 nodes + Redis: RSS per connection (KiB)" "$s" rss_per_conn_kib kib ;;
+		R5 | R5W)
+			# the two side by side, each metric's R5 row then its R5W row
+			r5=()
+			[ "$s" = R5W ] || r5+=(R5)
+			[[ ",$scenarios," != *,R5W,* ]] || r5+=(R5W)
+			[ "$s" = R5 ] || [[ ",$scenarios," != *,R5,* ]] || r5=()
+			[ ${#r5[@]} -eq 0 ] || echo "| $what, 2 nodes + Redis + a replica (R5: redis_wait_replicas 0, R5W: 1) |$(printf ' |%.0s' $(seq $((${#sgs[@]} + ${#peers[@]} + ${#sgs[@]} * ${#peers[@]}))))"
+			for k in "deliveries/s:deliveries_per_s:int" "CPU (both nodes + primary + replica):cpu_load_pct:pct" \
+				"deliveries per CPU-second (both nodes + primary + replica):deliveries_per_cpu_s:int" \
+				"latency p50 (ms):lat_p50_ms:ms" "latency p99 (ms):lat_p99_ms:ms" \
+				"publish answer p50 (ms):pub_answer_p50_ms:ms" "publish answer p99 (ms):pub_answer_p99_ms:ms" \
+				"Redis commands per publish:redis_commands_per_publish:per"; do
+				for r in ${r5[@]+"${r5[@]}"}; do
+					IFS=: read -r label key fmt <<<"$k"
+					row "$r: $label" "$r" "$key" "$fmt"
+				done
+			done ;;
 		esac
-		for id in ${runs[@]+"${runs[@]}"}; do check_run "$id" "$s"; done
+		for id in ${runs[@]+"${runs[@]}"}; do
+			[ "$s" != R5W ] || [ "$(target_of "$id")" = streamgate ] || continue # no WAIT in the peers
+			check_run "$id" "$s"
+		done
 	done
 	if [ ${#notes[@]} -gt 0 ]; then
 		echo
