@@ -25,10 +25,15 @@
 # port, no persistence), publishing on node A, subscribers alternating
 # between A and B. streamgate: two processes with --broker redis; nchan:
 # two nginx instances (each a master and --nchan-workers workers) with
-# nchan_redis_url on the same Redis. CPU, RSS and syscalls count both
-# nodes and redis-server (the three run under one parent shell, sampled
-# with its descendants); the Redis commands per publish and per delivery
-# come from INFO commandstats before and after the load generator.
+# nchan_redis_pass to an upstream on the same Redis. CPU, RSS and
+# syscalls count both nodes and redis-server (the three run under one
+# parent shell, sampled with its descendants); the Redis commands per
+# publish and per delivery come from INFO commandstats before and after
+# the load generator.
+# R5 and R5W (also run only when named) are R2 with a replica
+# redis-server (replicaof the primary, counted with the rest), streamgate
+# with redis_wait_replicas 0 (R5) and 1 (R5W, streamgate only): the table
+# puts each metric's two rows together, publish answer times among them.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -490,10 +495,19 @@ start_nchan_redis() {
 }
 
 # Redis's command counts (INFO commandstats: cmdstat_NAME:calls=N,...),
-# one "NAME N" a line, without INFO itself
-redis_calls() {
-	redis-cli -p "$redis_port" INFO commandstats 2>/dev/null |
+# one "NAME N" a line, without INFO itself. With a replica (R5, R5W) the
+# (un)subscribes clients sent it count too (nchan sends some of its
+# SUBSCRIBEs to the replica it discovers); its other commands are mostly
+# the primary's writes replayed, counted once already.
+cmdstats() { # port
+	redis-cli -p "$1" INFO commandstats 2>/dev/null |
 		sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\).*/\1 \2/p' | grep -v '^info ' || true
+}
+redis_calls() {
+	{
+		cmdstats "$redis_port"
+		[ -z "$replica_port" ] || cmdstats "$replica_port" | grep -E '^p?(un)?subscribe ' || true
+	} | awk '{ n[$1] += $2 } END { for (k in n) print k, n[k] }'
 }
 
 kv() { awk -F= -v k="$2" '$1 == k { print $2; exit }' "$1" 2>/dev/null || true; }
