@@ -2,7 +2,10 @@
  * redis_ops — the Redis broker's operations: publish, info and remove run
  * the script (redis.lua) and complete when Redis answers (a NOSCRIPT, after
  * Redis lost its script cache, is retried once with EVAL). Every reply is
- * checked before use. Reads live in redis_read.c.
+ * checked before use. Reads live in redis_read.c. With wait_replicas a
+ * publish's WAIT goes right behind its script (WAIT covers every write
+ * sent before it on the connection), so both answers come in one round
+ * trip; the publish completes with the last of them.
  */
 #include "redis_private.h"
 
@@ -17,6 +20,9 @@ typedef struct rop {
 	sg_rbroker *b;
 	void (*finish)(struct rop *op, int rc, const redisReply *r); /* frees op */
 	int retried, nkeys, argc;
+	int waits;     /* WAITs sent and not answered yet */
+	int wait_lost; /* a WAIT could not be sent: the publish fails */
+	int script_done, script_rc; /* the script's outcome, once it came */
 	const char *argv[10];
 	size_t lens[10];
 	char meta[96], stream[256], pubchan[256], count[24], age[24];
@@ -40,6 +46,8 @@ static void op_free(rop *op)
 	free(op);
 }
 
+static int wait_send(rop *op);
+
 static void on_script(redisAsyncContext *ac, void *reply, void *priv)
 {
 	(void)ac;
@@ -55,6 +63,8 @@ static void on_script(redisAsyncContext *ac, void *reply, void *priv)
 		if (sg__redis_script_as(op->b, "EVAL", on_script, op, op->nkeys, op->argc, op->argv,
 		                        op->lens))
 			op->finish(op, SG_EIO, NULL);
+		else if (op->waits)
+			wait_send(op); /* the WAIT already out came before this EVAL */
 		return;
 	}
 	op->finish(op, 0, r);
@@ -89,51 +99,70 @@ static int op_send(rop *op)
 
 /* ---- publish ------------------------------------------------------------------- */
 
-/* WAIT's answer: how many replicas have every write before it. */
+/* The publish's answer: the script's outcome, then its WAIT's, if any. */
+static void publish_done(rop *op, int rc)
+{
+	op->done.published(op->ud, rc, rc ? NULL : &op->res);
+	op_free(op);
+}
+
+/* WAIT's answer: how many replicas have every write before it. Only the
+ * last WAIT out counts (after a NOSCRIPT the first one came before the
+ * EVAL); the publish completes here once the script has answered too. */
 static void on_wait(redisAsyncContext *ac, void *reply, void *priv)
 {
 	(void)ac;
 	rop *op = priv;
 	const redisReply *r = reply;
 	sg__redis_replied(op->b);
-	int rc = !r || r->type != REDIS_REPLY_INTEGER                    ? SG_EIO
+	if (--op->waits > 0 || !op->script_done)
+		return;
+	int rc = op->script_rc                                           ? op->script_rc
+	         : !r || r->type != REDIS_REPLY_INTEGER                  ? SG_EIO
 	         : (unsigned long long)r->integer < op->b->wait_replicas ? SG_EREPLICAS
 	                                                                 : 0;
-	op->done.published(op->ud, rc, rc ? NULL : &op->res);
-	op_free(op);
+	publish_done(op, rc);
 }
 
-/* Sends WAIT for the replicas after a publish that res describes; the
- * wait is half the command deadline, so a slow replica is an answer (not
- * enough replicas), not a lost connection. */
-static int wait_send(rop *op, const sg_publish_result *res)
+/* Sends WAIT for the replicas behind the publish's script; the wait is
+ * half the command deadline, so a slow replica is an answer (not enough
+ * replicas), not a lost connection. */
+static int wait_send(rop *op)
 {
 	char n[24], ms[24];
-	op->res = *res;
 	snprintf(n, sizeof(n), "%zu", op->b->wait_replicas);
 	snprintf(ms, sizeof(ms), "%zu", op->b->timeout_ms / 2 ? op->b->timeout_ms / 2 : 1);
-	return sg__redis_send(op->b, on_wait, op, 3, (const char *[]){"WAIT", n, ms}, NULL);
+	int rc = sg__redis_send(op->b, on_wait, op, 3, (const char *[]){"WAIT", n, ms}, NULL);
+	if (rc)
+		op->wait_lost = 1;
+	else
+		op->waits++;
+	return rc;
 }
 
 static void published(rop *op, int rc, const redisReply *r)
 {
-	sg_publish_result res = {0};
+	sg_publish_result *res = &op->res;
 	if (!rc && r->type == REDIS_REPLY_ERROR)
 		rc = strstr(r->str, "STALE")   ? SG_EID_STALE
 		     : strstr(r->str, "BADID") ? SG_EINVAL
 		                               : SG_EIO;
 	else if (!rc &&
 	         (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-	          !sg__redis_is_string(r->element[0]) || r->element[0]->len >= sizeof(res.id)))
+	          !sg__redis_is_string(r->element[0]) || r->element[0]->len >= sizeof(res->id)))
 		rc = SG_EIO;
+	if (!rc && op->wait_lost)
+		rc = SG_EIO; /* no WAIT went: not known to be on the replicas */
 	if (!rc) {
-		memcpy(res.id, r->element[0]->str, r->element[0]->len);
-		res.subscribers = sg_hub_subscribers(op->b->base.hub, op->channel);
-		if (op->b->wait_replicas && wait_send(op, &res) == 0)
-			return; /* answered when the replicas have it */
+		memcpy(res->id, r->element[0]->str, r->element[0]->len);
+		res->id[r->element[0]->len] = '\0';
+		res->subscribers = sg_hub_subscribers(op->b->base.hub, op->channel);
 	}
-	op->done.published(op->ud, rc, rc ? NULL : &res);
-	op_free(op);
+	op->script_done = 1;
+	op->script_rc = rc;
+	if (!op->waits)
+		publish_done(op, rc);
+	/* else: answered with its WAIT's reply, next on the connection */
 }
 
 /* A wanted id the script can take: parses, above zero, exact in a double. */
@@ -191,6 +220,8 @@ static void redis_publish(sg_broker *base, const sg_publish_req *req, sg_broker_
 	op->ud = ud;
 	if (op_send(op))
 		published(op, SG_EIO, NULL);
+	else if (b->wait_replicas)
+		wait_send(op); /* if it cannot go, the publish fails (wait_lost) */
 }
 
 /* ---- info and remove ------------------------------------------------------------ */

@@ -26,10 +26,15 @@
 # port, no persistence), publishing on node A, subscribers alternating
 # between A and B. streamgate: two processes with --broker redis; nchan:
 # two nginx instances (each a master and --nchan-workers workers) with
-# nchan_redis_url on the same Redis. CPU, RSS and syscalls count both
-# nodes and redis-server (the three run under one parent shell, sampled
-# with its descendants); the Redis commands per publish and per delivery
-# come from INFO commandstats before and after the load generator.
+# nchan_redis_pass to an upstream on the same Redis. CPU, RSS and
+# syscalls count both nodes and redis-server (the three run under one
+# parent shell, sampled with its descendants); the Redis commands per
+# publish and per delivery come from INFO commandstats before and after
+# the load generator.
+# R5 and R5W (also run only when named) are R2 with a replica
+# redis-server (replicaof the primary, counted with the rest), streamgate
+# with redis_wait_replicas 0 (R5) and 1 (R5W, streamgate only): the table
+# puts each metric's two rows together, publish answer times among them.
 #
 # U1–U3 (run only when named: --scenarios U1,U2,U3 --only streamgate
 # --only pushpin --limits default) are upstream mode: both gateways proxy
@@ -125,6 +130,7 @@ scenario_base() {
 		R3) echo "ws 5000 1 60 40 0.5 25" ;;
 		R4) echo "sse 10000 1 0 1 1 30" ;;
 		U1 | U2 | U3) echo "chunked 500 1 250 50 0.5 30" ;;
+		R5 | R5W) echo "sse 5000 1 60 40 0.5 25" ;;
 		esac
 	else
 		case "$1" in
@@ -141,6 +147,7 @@ scenario_base() {
 		R3) echo "ws 10000 1 100 20 1 120" ;;
 		R4) echo "sse 19000 1 0 1 3 90" ;;
 		U1 | U2 | U3) echo "chunked 1000 1 1000 50 1 60" ;;
+		R5 | R5W) echo "sse 10000 1 100 20 1 120" ;;
 		esac
 	fi
 }
@@ -338,8 +345,12 @@ start_streamgate() {
 	[ -n "$sub_port" ]
 }
 
-nchan_conf() { # dir port [redis directives]: an nginx.conf for nchan in dir
-	local d=$1 port=$2 redis=${3:-}
+nchan_conf() { # dir port [redis port]: an nginx.conf for nchan in dir
+	local d=$1 port=$2 upstream="" redis=""
+	if [ -n "${3:-}" ]; then # nchan's documented way: an upstream and nchan_redis_pass
+		upstream="upstream sg_redis { nchan_redis_server redis://127.0.0.1:$3; }"
+		redis="nchan_redis_pass sg_redis;"
+	fi
 	cat >"$d/nginx.conf" <<EOF
 worker_processes $nchan_workers;
 worker_rlimit_nofile 20000;
@@ -356,6 +367,7 @@ http {
   fastcgi_temp_path $d/fastcgi;
   uwsgi_temp_path $d/uwsgi;
   scgi_temp_path $d/scgi;
+  $upstream
   server {
     listen 127.0.0.1:$port;
     location ~ /sub/(\w+)\$ {
@@ -486,21 +498,36 @@ EOF
 # One parent shell (srv_pid) starts redis-server, waits for it, then both
 # nodes, and waits: /proc sampling and perf take it with its descendants,
 # so the nodes and redis-server are counted together. sub_port2 is node B.
-# redis_port is where INFO commandstats is read.
+# redis_port is where INFO commandstats is read. R5 and R5W add a replica
+# (replica_port, replicaof the primary, in the same group: its CPU counts
+# too) and start the nodes once it has synced; R5W's streamgate nodes
+# publish with redis_wait_replicas 1 (wait_replicas), R5's with 0.
 redis_ok() { command -v redis-server >/dev/null && command -v redis-cli >/dev/null; }
+replica_port=""
+wait_replicas=0
 group_start() { # dir, then each node's command (shell text); redis_port set
 	local d=$1 node i
 	shift
 	{
 		echo "redis-server --bind 127.0.0.1 --port $redis_port --save '' --appendonly no --dir '$d' >'$d/redis.log' 2>&1 &"
 		echo "for i in \$(seq 100); do redis-cli -p $redis_port ping >/dev/null 2>&1 && break; sleep 0.1; done"
+		if [ -n "$replica_port" ]; then
+			mkdir -p "$d/replica"
+			echo "redis-server --bind 127.0.0.1 --port $replica_port --save '' --appendonly no --dir '$d/replica' --replicaof 127.0.0.1 $redis_port >'$d/replica.log' 2>&1 &"
+			echo "for i in \$(seq 100); do redis-cli -p $replica_port INFO replication 2>/dev/null | grep -q '^master_link_status:up' && break; sleep 0.1; done"
+		fi
 		for node in "$@"; do echo "$node &"; done
 		echo "wait"
 	} >"$d/group.sh"
 	bash "$d/group.sh" >"$d/group.log" 2>&1 &
 	srv_pid=$!
 	pids+=("$srv_pid")
-	for i in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+	for i in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+	[ -n "$replica_port" ] || { redis-cli -p "$redis_port" ping >/dev/null 2>&1; return; }
+	for i in $(seq 100); do
+		redis-cli -p "$redis_port" INFO replication 2>/dev/null | grep -q '^connected_slaves:1' && return 0
+		sleep 0.1
+	done
 	return 1
 }
 start_streamgate_redis() {
@@ -513,7 +540,7 @@ start_streamgate_redis() {
 	for arg in ${sg_args[@]+"${sg_args[@]}"} ${sg_extra[@]+"${sg_extra[@]}"}; do args+=" $(printf '%q' "$arg")"; done
 	for n in a b; do
 		[ "$n" = a ] && p=$sub_port || p=$sub_port2
-		cmds+=("(cd '$root' && exec '$sg_bin' --listen 127.0.0.1:$p --log-level 1 --broker redis --redis-url redis://127.0.0.1:$redis_port/0$args >'$d/streamgate-$n.log' 2>&1)")
+		cmds+=("(cd '$root' && exec '$sg_bin' --listen 127.0.0.1:$p --log-level 1 --broker redis --redis-url redis://127.0.0.1:$redis_port/0 --redis-wait-replicas $wait_replicas$args >'$d/streamgate-$n.log' 2>&1)")
 	done
 	group_start "$d" "${cmds[@]}" && wait_port "$sub_port" 10 && wait_port "$sub_port2" 10
 }
@@ -527,17 +554,26 @@ start_nchan_redis() {
 	for n in a b; do
 		[ "$n" = a ] && p=$sub_port || p=$sub_port2
 		mkdir -p "$d/$n"
-		nchan_conf "$d/$n" "$p" "nchan_redis_url redis://127.0.0.1:$redis_port; nchan_use_redis on;"
+		nchan_conf "$d/$n" "$p" "$redis_port"
 		cmds+=("nginx -p '$d/$n' -c '$d/$n/nginx.conf' -e '$d/$n/error.log' >'$d/nginx-$n.log' 2>&1")
 	done
 	group_start "$d" "${cmds[@]}" && wait_port "$sub_port" 10 && wait_port "$sub_port2" 10
 }
 
 # Redis's command counts (INFO commandstats: cmdstat_NAME:calls=N,...),
-# one "NAME N" a line, without INFO itself
-redis_calls() {
-	redis-cli -p "$redis_port" INFO commandstats 2>/dev/null |
+# one "NAME N" a line, without INFO itself. With a replica (R5, R5W) the
+# (un)subscribes clients sent it count too (nchan sends some of its
+# SUBSCRIBEs to the replica it discovers); its other commands are mostly
+# the primary's writes replayed, counted once already.
+cmdstats() { # port
+	redis-cli -p "$1" INFO commandstats 2>/dev/null |
 		sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\).*/\1 \2/p' | grep -v '^info ' || true
+}
+redis_calls() {
+	{
+		cmdstats "$redis_port"
+		[ -z "$replica_port" ] || cmdstats "$replica_port" | grep -E '^p?(un)?subscribe ' || true
+	} | awk '{ n[$1] += $2 } END { for (k in n) print k, n[k] }'
 }
 
 kv() { awk -F= -v k="$2" '$1 == k { print $2; exit }' "$1" 2>/dev/null || true; }
@@ -558,10 +594,15 @@ run_scenario() { # run-id scenario
 		[ "$t" = streamgate ] || [ "$s" != U3 ] || { log "$id $s: Pushpin has no durable streams: skipped"; return; }
 		start="start_${t}_upstream $s"
 	fi
+	replica_port=""
+	wait_replicas=0
 	if [[ "$s" == R* ]]; then
 		redis_ok || { log "$id $s: no redis-server/redis-cli: skipped"; return; }
 		[ "$t" != pushpin ] || { log "$id $s: Pushpin has no Redis mode: skipped"; return; }
+		[ "$s" != R5W ] || [ "$t" = streamgate ] || { log "$id $s: $t has no WAIT for replicas: skipped"; return; }
 		start=start_${t}_redis
+		case "$s" in R5 | R5W) replica_port=$(free_port) ;; esac
+		[ "$s" != R5W ] || wait_replicas=1
 	fi
 	if ! $start; then
 		log "$id did not start for $s (see $out/logs/$id-$s)"
@@ -813,8 +854,28 @@ row() { # label scenario key format
 			row "$s: gateway peak RSS (MiB)" "$s" rss_peak_kib mib
 			row "$s: gateway syscalls per delivery" "$s" server_syscalls_per_delivery per
 			row "$s: backend CPU (not counted above)" "$s" backend_cpu_pct pct ;;
+		R5 | R5W)
+			# the two side by side, each metric's R5 row then its R5W row
+			r5=()
+			[ "$s" = R5W ] || r5+=(R5)
+			[[ ",$scenarios," != *,R5W,* ]] || r5+=(R5W)
+			[ "$s" = R5 ] || [[ ",$scenarios," != *,R5,* ]] || r5=()
+			[ ${#r5[@]} -eq 0 ] || echo "| $what, 2 nodes + Redis + a replica (R5: redis_wait_replicas 0, R5W: 1) |$(printf ' |%.0s' $(seq $((${#sgs[@]} + ${#peers[@]} + ${#sgs[@]} * ${#peers[@]}))))"
+			for k in "deliveries/s:deliveries_per_s:int" "CPU (both nodes + primary + replica):cpu_load_pct:pct" \
+				"deliveries per CPU-second (both nodes + primary + replica):deliveries_per_cpu_s:int" \
+				"latency p50 (ms):lat_p50_ms:ms" "latency p99 (ms):lat_p99_ms:ms" \
+				"publish answer p50 (ms):pub_answer_p50_ms:ms" "publish answer p99 (ms):pub_answer_p99_ms:ms" \
+				"Redis commands per publish:redis_commands_per_publish:per"; do
+				for r in ${r5[@]+"${r5[@]}"}; do
+					IFS=: read -r label key fmt <<<"$k"
+					row "$r: $label" "$r" "$key" "$fmt"
+				done
+			done ;;
 		esac
-		for id in ${runs[@]+"${runs[@]}"}; do check_run "$id" "$s"; done
+		for id in ${runs[@]+"${runs[@]}"}; do
+			[ "$s" != R5W ] || [ "$(target_of "$id")" = streamgate ] || continue # no WAIT in the peers
+			check_run "$id" "$s"
+		done
 	done
 	if [ ${#notes[@]} -gt 0 ]; then
 		echo

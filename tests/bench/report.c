@@ -32,7 +32,7 @@ typedef struct figures {
 	long long write_calls;                    /* sc_write, else syscw */
 	const char *write_from;                   /* "perf", "proc" or "none" */
 	double sc_per, write_per, epoll_ctl_per;  /* per delivery */
-	double p50, p99, pmax, mean, ans50, ansmax; /* ms */
+	double p50, p99, pmax, mean, ans50, ans99, ansmax; /* ms */
 } figures;
 
 static double cpu_pct(const bench_proc *a, const bench_proc *b, double seconds)
@@ -125,6 +125,7 @@ static void compute(figures *f, const bench_result *t, const bench_pub_result *p
 	f->pmax = ms(t->hist.max_us);
 	f->mean = t->hist.count ? (double)t->hist.sum_us / (double)t->hist.count / 1000.0 : 0;
 	f->ans50 = ms(bench_hist_quantile(&pub->answer, 0.50));
+	f->ans99 = ms(bench_hist_quantile(&pub->answer, 0.99));
 	f->ansmax = ms(pub->answer.max_us);
 	figure_syscalls(f, t, s);
 }
@@ -152,8 +153,8 @@ static void print_kv(const bench_opts *o, const bench_result *t, const bench_pub
 	printf("lat_p50_ms=%.3f\nlat_p99_ms=%.3f\nlat_max_ms=%.3f\nlat_mean_ms=%.3f\n", f->p50,
 	       f->p99, f->pmax, f->mean);
 	printf("pub_ok=%llu\npub_failed=%llu\npub_late=%llu\npub_answer_p50_ms=%.3f\n"
-	       "pub_answer_max_ms=%.3f\n",
-	       U(pub->ok), U(pub->failed), U(pub->late), f->ans50, f->ansmax);
+	       "pub_answer_p99_ms=%.3f\npub_answer_max_ms=%.3f\n",
+	       U(pub->ok), U(pub->failed), U(pub->late), f->ans50, f->ans99, f->ansmax);
 	printf("server_procs=%d\nrss_base_kib=%llu\nrss_idle_kib=%llu\nrss_peak_kib=%llu\n"
 	       "rss_after_kib=%llu\nrss_per_conn_kib=%.2f\n",
 	       s->idle_end.procs, U(s->base.rss_kib), U(s->idle_end.rss_kib), U(s->peak_rss_kib),
@@ -198,8 +199,8 @@ static void print_text(const bench_opts *o, const bench_result *t, const bench_p
 	       f->window_s, tm->end_reason);
 	printf("latency      p50 %.3f ms, p99 %.3f ms, max %.3f ms, mean %.3f ms\n", f->p50, f->p99,
 	       f->pmax, f->mean);
-	printf("publishing   %llu ok, %llu failed, %llu late; answer p50 %.3f ms, max %.3f ms\n",
-	       U(pub->ok), U(pub->failed), U(pub->late), f->ans50, f->ansmax);
+	printf("publishing   %llu ok, %llu failed, %llu late; answer p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+	       U(pub->ok), U(pub->failed), U(pub->late), f->ans50, f->ans99, f->ansmax);
 	printf("sg-loadgen   %.1f %% CPU under load; other processes on the machine %.1f %%\n",
 	       f->self_pct, f->others);
 	if (s->backend_start.ok)

@@ -339,7 +339,7 @@ describe('broker redis', { skip, timeout: 300000 }, () => {
     }
   });
 
-  test('redis_wait_replicas 1: a publish is answered once a replica has it; a replica that stops answering makes it 503 not_replicated', async () => {
+  test('redis_wait_replicas 1: a publish is answered once a replica has it (a burst, a stale id, after NOSCRIPT); a replica that stops answering makes it 503 not_replicated', async () => {
     const r = await startRedis();
     const replica = await startRedis({ replicaOf: r.port });
     // WAIT gets half of redis_timeout_ms: a second, loaded machine or not
@@ -355,6 +355,23 @@ describe('broker redis', { skip, timeout: 300000 }, () => {
       const third = await publish(a.url, 'rep', 'three');
       assert.ok(idCompare(first.id, third.id) < 0);
       assert.equal((await request(a.url, { path: '/healthz' })).status, 200, 'a slow replica is not a lost Redis');
+      // each WAIT goes right behind its script: 20 publishes at once (20
+      // connections), each answered with its own id, all on the replica
+      const burst = (await Promise.all(Array.from({ length: 20 }, (_, i) => publish(a.url, 'rep', `b${i}`))))
+        .sort((x, y) => idCompare(x.id, y.id));
+      assert.ok(idCompare(third.id, burst[0].id) < 0);
+      for (let i = 1; i < burst.length; i++) assert.ok(idCompare(burst[i - 1].id, burst[i].id) < 0, 'distinct ids');
+      assert.equal(await replica.cli('XLEN', 'sg:s:rep'), '23', 'the burst on the replica when answered');
+      // the script's error, not the WAIT's count, answers a refused publish
+      expectError(await request(a.url, {
+        method: 'POST', path: '/channels/rep', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ data: 'stale', id: first.id }),
+      }), 409, 'stale_id');
+      // Redis lost its scripts: EVAL again, and a WAIT behind it again
+      assert.equal(await r.cli('SCRIPT', 'FLUSH'), 'OK');
+      const fourth = await publish(a.url, 'rep', 'four');
+      assert.ok(idCompare(burst[burst.length - 1].id, fourth.id) < 0);
+      assert.equal(await replica.cli('XLEN', 'sg:s:rep'), '24', 'on the replica after the NOSCRIPT retry');
     } finally {
       replica.signal('SIGCONT');
       await a.stop();
