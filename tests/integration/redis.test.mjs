@@ -286,6 +286,11 @@ describe('broker redis', { skip, timeout: 300000 }, () => {
       const bytes = msgs.slice(250).reduce((n, m) => n + Buffer.byteLength(m.data), 0);
       assert.deepStrictEqual(info, { channel: 'bound', subscribers: 0, history: { count: 50, bytes, first_id: msgs[250].id, last_id: msgs[299].id } });
       const ws = await wsClient(`ws://127.0.0.1:${b.port}/channels/bound`);
+      // node b's SUBSCRIBE may still be on its way to Redis when the socket
+      // opens (a DELETE before it would not concern this subscriber): one
+      // message through node a proves it is in place
+      assert.equal((await request(a.url, { method: 'POST', path: '/channels/bound', body: 'probe' })).status, 200);
+      assert.deepEqual(await ws.waitCount(1, 10000).then((m) => m.map((x) => x.data)), ['probe']);
       const del = await request(a.url, { method: 'DELETE', path: '/channels/bound' });
       assert.equal(del.status, 200);
       assert.equal(del.text, '{"channel":"bound","deleted":true,"subscribers":0}');
