@@ -15,10 +15,8 @@ import { freePort, request, sleep, startServer, tempDir, waitFor, withTimeout } 
 import { wsClient, wsRefused } from './lib/clients.mjs';
 import { parseResponses, rawExchange } from './lib/raw.mjs';
 import { h2Connect, h2Request, makeCa, makeServerCert, tlsArgs } from './lib/tls.mjs';
+import { END, tokens, writeTokens } from './lib/upstream.mjs';
 
-const token = (i) => JSON.stringify({ token: `t${i}` });
-const tokens = (n) => Array.from({ length: n }, (_, i) => token(i));
-const END = '{"type":"end"}';
 const PROBLEM = '{"title":"no tokens left","status":422}';
 
 // The backend: /tok/N (N NDJSON tokens every ?every_ms, 20 by default; 0:
@@ -32,20 +30,8 @@ function startUpstream() {
     const url = new URL(req.url, 'http://x');
     const route = url.pathname.replace(/^\/[a-z]+/, '');
     if (route.startsWith('/tok/')) {
-      const n = Number(route.slice(5));
-      const every = Number(url.searchParams.get('every_ms') ?? 20);
-      const key = url.searchParams.get('key') || '';
-      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-      if (!every) return res.end(tokens(n).map((t) => `${t}\n`).join(''));
-      let done = false;
-      res.on('close', () => { if (!done) state.closed[key] = true; });
-      for (let i = 0; i < n && !res.destroyed; i++) {
-        res.write(`${token(i)}\n`);
-        state.generated[key] = i + 1;
-        await sleep(every);
-      }
-      done = true;
-      res.end();
+      await writeTokens(res, Number(route.slice(5)), Number(url.searchParams.get('every_ms') ?? 20), state,
+        url.searchParams.get('key') || '');
     } else if (route === '/teapot') {
       res.writeHead(422, { 'content-type': 'application/problem+json' });
       res.end(PROBLEM);

@@ -10,13 +10,10 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
-import { request, runBinary, sleep, startServer, tempDir } from './lib/server.mjs';
-import { curl, eventSource, wsClient } from './lib/clients.mjs';
+import { request, runBinary, startServer, tempDir } from './lib/server.mjs';
 import { h2Connect, h2Request, makeCa, makeServerCert, tlsArgs } from './lib/tls.mjs';
+import { expectTransports, openTransports, sseText, tokens, writeTokens } from './lib/upstream.mjs';
 
-const token = (i) => JSON.stringify({ token: `t${i}` });
-const tokens = (n) => Array.from({ length: n }, (_, i) => token(i));
-const END = '{"type":"end"}';
 
 // The https backend: /tok/N streams N NDJSON tokens at ?every_ms (20: 50/s);
 // /teapot answers 422; anything else 404. requests counts what it served.
@@ -28,14 +25,7 @@ function startHttps(files) {
       state.requests.push({ url: req.url, proto: req.headers['x-forwarded-proto'], host: req.headers.host });
       const route = url.pathname.replace(/^\/[a-z]+/, '');
       if (route.startsWith('/tok/')) {
-        const n = Number(route.slice(5));
-        const every = Number(url.searchParams.get('every_ms') || 20);
-        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-        for (let i = 0; i < n && !res.destroyed; i++) {
-          res.write(`${token(i)}\n`);
-          await sleep(every);
-        }
-        res.end();
+        await writeTokens(res, Number(route.slice(5)), Number(url.searchParams.get('every_ms') || 20));
       } else if (route === '/teapot') {
         res.writeHead(422, { 'content-type': 'application/problem+json' });
         res.end('{"title":"no tokens left","status":422}');
@@ -113,29 +103,13 @@ describe('https upstreams', { timeout: 120000 }, () => {
   it('a verified upstream at 50/s reaches curl, SSE, ndjson, EventSource, WebSocket and HTTP/2 byte for byte', async () => {
     const n = 40;
     const want = tokens(n);
-    const u = `${server.url}/up/tok/${n}`;
-    const plainC = curl(u);
-    const sse = curl(u, { args: ['-H', 'Accept: text/event-stream'] });
-    const nd = curl(`${u}?transport=ndjson`);
-    const es = await eventSource(u, { eventNames: ['end'] });
-    const ws = await wsClient(u.replace('http:', 'ws:'));
     const session = await h2Connect(server.tlsPort, ca);
     const h2 = h2Request(session, { path: `/up/tok/${n}`, headers: { accept: 'text/event-stream' } });
-    const [p, s, d, h] = await Promise.all([plainC.done, sse.done, nd.done, h2]);
+    await expectTransports(await openTransports(`${server.url}/up/tok/${n}`), want);
+    const h = await h2;
     session.close();
-    assert.equal(p.code, 0, p.stderr);
-    assert.equal(p.stdout.toString(), want.map((t) => `${t}\n`).join(''));
-    const sseText = `: ok\n\n${want.map((t) => `data: ${t}\n\n`).join('')}event: end\ndata: ${END}\n\n`;
-    assert.equal(s.stdout.toString(), sseText);
     assert.equal(h.status, 200);
-    assert.equal(h.text, sseText);
-    assert.equal(d.stdout.toString(), [...want.map((t) => ({ channel: '', id: null, event: null, data: t })),
-      { channel: '', id: null, event: 'end', data: END }].map((e) => `${JSON.stringify(e)}\n`).join(''));
-    await ws.waitClosed();
-    assert.deepEqual(ws.payloads(), [...want, END]);
-    await es.waitCount(n + 1);
-    es.close();
-    assert.deepEqual(es.events.map((e) => [e.type, e.data]), [...want.map((t) => ['message', t]), ['end', END]]);
+    assert.equal(h.text, sseText(want));
     assert.equal(up.state.requests.at(-1).host, `127.0.0.1:${up.port}`);
   });
 

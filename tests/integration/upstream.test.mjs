@@ -12,10 +12,8 @@ import { curl, eventSource, stalledGet, wsClient } from './lib/clients.mjs';
 import { parseSse, prng, randomInt } from './lib/messages.mjs';
 import { mint, now } from './lib/jwt.mjs';
 import { h2Connect, h2Request, makeCa, makeServerCert, tlsArgs } from './lib/tls.mjs';
+import { END, expectTransports, openTransports, token, tokens, writeTokens } from './lib/upstream.mjs';
 
-const token = (i) => JSON.stringify({ token: `t${i}` });
-const tokens = (n) => Array.from({ length: n }, (_, i) => token(i));
-const END = '{"type":"end"}';
 const SSE_BODY = 'id: 7\nevent: greet\ndata: hello\ndata: world\n\n: a comment\n\ndata: plain\n\n' +
   'id: 8\ndata: {"x":1}\n\n';
 
@@ -32,18 +30,8 @@ function startUpstream() {
     state.requests.push({ method: req.method, url: req.url, headers: req.headers, body });
     const route = url.pathname.replace(/^\/[a-z]+/, '');
     if (route.startsWith('/tok/')) {
-      const n = Number(route.slice(5));
-      const every = Number(url.searchParams.get('every_ms') || 20); // 50 tokens/s
-      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-      let done = false;
-      res.on('close', () => { if (!done) state.closed[key] = true; });
-      for (let i = 0; i < n && !res.destroyed; i++) {
-        res.write(`${token(i)}\n`);
-        state.generated[key] = i + 1;
-        await sleep(every);
-      }
-      done = true;
-      res.end();
+      // 50 tokens/s by default
+      await writeTokens(res, Number(route.slice(5)), Number(url.searchParams.get('every_ms') || 20), state, key);
     } else if (route === '/sse') {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       for (const part of [SSE_BODY.slice(0, 13), SSE_BODY.slice(13, 40), SSE_BODY.slice(40)]) {
@@ -136,26 +124,7 @@ describe('upstream mode', { timeout: 120000 }, () => {
 
   it('NDJSON tokens at 50/s reach curl, SSE, EventSource, WebSocket and ndjson byte for byte', async () => {
     const n = 100;
-    const want = tokens(n);
-    const u = `${server.url}/up/tok/${n}`;
-    const plain = curl(u);
-    const sse = curl(u, { args: ['-H', 'Accept: text/event-stream'] });
-    const nd = curl(`${u}?transport=ndjson`);
-    const es = await eventSource(u, { eventNames: ['end'] });
-    const ws = await wsClient(u.replace('http:', 'ws:'));
-    const [p, s, d] = await Promise.all([plain.done, sse.done, nd.done]);
-    assert.equal(p.code, 0);
-    assert.equal(p.stdout.toString(), want.map((t) => `${t}\n`).join(''));
-    assert.equal(s.stdout.toString(),
-      `: ok\n\n${want.map((t) => `data: ${t}\n\n`).join('')}event: end\ndata: ${END}\n\n`);
-    assert.equal(d.stdout.toString(), [...want.map((t) => ({ channel: '', id: null, event: null, data: t })),
-      { channel: '', id: null, event: 'end', data: END }].map((e) => `${JSON.stringify(e)}\n`).join(''));
-    await ws.waitClosed();
-    assert.deepEqual(ws.payloads(), [...want, END]);
-    await es.waitCount(n + 1);
-    es.close();
-    assert.deepEqual(es.events.map((e) => [e.type, e.data]),
-      [...want.map((t) => ['message', t]), ['end', END]]);
+    await expectTransports(await openTransports(`${server.url}/up/tok/${n}`), tokens(n));
   });
 
   it('an SSE upstream keeps ids, event names and multi-line data; comments are dropped', async () => {
