@@ -290,7 +290,7 @@ describe('broker redis', { skip, timeout: 300000 }, () => {
       // opens (a DELETE before it would not concern this subscriber): one
       // message through node a proves it is in place
       assert.equal((await request(a.url, { method: 'POST', path: '/channels/bound', body: 'probe' })).status, 200);
-      assert.deepEqual(await ws.waitCount(1, 10000).then((m) => m.map((x) => x.data)), ['probe']);
+      await waitFor(() => ws.payloads().at(-1) === 'probe', { timeoutMs: 10000, what: 'the probe on node b' });
       const del = await request(a.url, { method: 'DELETE', path: '/channels/bound' });
       assert.equal(del.status, 200);
       assert.equal(del.text, '{"channel":"bound","deleted":true,"subscribers":0}');
