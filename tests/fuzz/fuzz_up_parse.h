@@ -40,4 +40,19 @@ static void fuzz_record(void *ud, const char *event, const char *id, const char 
 	s->n++;
 }
 
+/* A harness's parse of size bytes at in, fed piece bytes at a time. */
+typedef fuzz_seen (*fuzz_run)(const uint8_t *in, size_t size, size_t piece);
+
+/* The whole check: the input after its first byte is parsed whole, and
+ * again in pieces of 1-7 bytes (the first byte picks); the two must emit
+ * the same messages. */
+static int fuzz_whole_vs_split(const uint8_t *in, size_t size, fuzz_run run)
+{
+	if (!size)
+		return 0;
+	fuzz_seen whole = run(in + 1, size - 1, size), split = run(in + 1, size - 1, 1 + in[0] % 7);
+	SG_FUZZ_CHECK(whole.n == split.n && whole.digest == split.digest);
+	return 0;
+}
+
 #endif
