@@ -39,6 +39,15 @@ static int side_open(sg_group *g, const char *key, const char *addr, unsigned fl
 		*fd = sg__listen_open(host, port, i == 0, err, errlen);
 		if (*fd < 0)
 			return SG_EIO;
+		if (i == 0 && flag == SG_LISTEN_GRIP) { /* publishing with no token */
+			char bound[64];
+			if (sg__listen_host(*fd, bound, sizeof(bound))) {
+				snprintf(err, errlen, "%s: cannot read the bound address", key);
+				return SG_EINVAL;
+			}
+			if (sg__rights_trusted_check(key, bound, err, errlen))
+				return SG_EINVAL;
+		}
 		port = sg__listen_port(*fd); /* port 0: the first picks, the others share */
 		if (!(*l = sg__listen_start(w, *fd, flag))) {
 			snprintf(err, errlen, "out of memory");
@@ -226,6 +235,8 @@ int sg__server_check(const sg_config *cfg, char *err, size_t errlen)
 		rc = addr_resolve(addrs[i].key, addrs[i].addr, ip, sizeof(ip), err, errlen);
 		if (!rc && addrs[i].exposed)
 			rc = sg__rights_exposure_check(cfg, addrs[i].key, ip, err, errlen);
+		if (!rc && addrs[i].addr == cfg->grip_publish_listen)
+			rc = sg__rights_trusted_check(addrs[i].key, ip, err, errlen);
 	}
 	for (size_t i = 0; !rc && i < cfg->nupstreams; i++)
 		if (cfg->upstreams[i].auth == SG_UP_AUTH_REQUIRE && !cfg->auth_jwt_alg[0]) {

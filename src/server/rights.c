@@ -5,6 +5,7 @@
  */
 #include "rights.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -200,6 +201,39 @@ int sg__rights_exposure_check(const sg_config *cfg, const char *key, const char 
 		 "%s %s is not a loopback address and no authentication is configured: set "
 		 "auth_jwt_alg and its key, or set anonymous_publish explicitly (\"*\" lets anyone "
 		 "publish, \"none\" nobody; README \"Security\")",
+		 key, *host ? host : "(all interfaces)");
+	return SG_EINVAL;
+}
+
+/* Nonzero for an address no one outside the machine's networks reaches:
+ * loopback, RFC 1918 IPv4, IPv6 unique-local (fc00::/7) or link-local. */
+static int private_address(const char *host)
+{
+	unsigned char a[16];
+	char h[64];
+	size_t n = strlen(host);
+	if (loopback(host))
+		return 1;
+	if (n >= 2 && n < sizeof(h) && host[0] == '[' && host[n - 1] == ']') {
+		memcpy(h, host + 1, n - 2);
+		h[n - 2] = 0;
+		host = h;
+	}
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+		       (a[0] == 192 && a[1] == 168);
+	if (inet_pton(AF_INET6, host, a) == 1)
+		return (a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
+	return 0;
+}
+
+int sg__rights_trusted_check(const char *key, const char *host, char *err, size_t errlen)
+{
+	if (private_address(host))
+		return 0;
+	snprintf(err, errlen,
+		 "%s %s would let anyone who reaches it publish without a token: bind it to a "
+		 "loopback or private address (10/8, 172.16/12, 192.168/16, fc00::/7)",
 		 key, *host ? host : "(all interfaces)");
 	return SG_EINVAL;
 }

@@ -48,6 +48,10 @@ int sg__rights_refresh(sg_stream *s, const char *token, const char **detail,
  * anonymous_publish explicitly. */
 int sg__rights_exposure_check(const sg_config *cfg, const char *key, const char *host, char *err,
 			      size_t errlen);
+/* A trusted listener (grip_publish_listen: publishing with no token)
+ * must be on a loopback or private address (host as resolved): SG_EINVAL
+ * with err set otherwise, "all interfaces" included. */
+int sg__rights_trusted_check(const char *key, const char *host, char *err, size_t errlen);
 /* The group's auth for cfg, after checking the anonymous_* settings.
  * Caller frees; NULL with err set. */
 sg_auth *sg__rights_auth_new(const sg_config *cfg, char *err, size_t errlen);

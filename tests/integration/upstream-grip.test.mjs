@@ -419,5 +419,22 @@ describe('GRIP settings at config load', () => {
     assert.match(listen.stderr, /grip_publish_listen/);
     const good = await check({ grip_publish_listen: '127.0.0.1:5561', ...up({ grip: false, grip_key: 'k', auth: 'off' }) });
     assert.equal(good.code, 0, good.stderr);
+    // the publish port asks no token: public addresses and all interfaces are refused
+    for (const addr of ['0.0.0.0:5561', '8.8.8.8:5561', '172.32.0.1:5561']) {
+      const r = await check({ grip_publish_listen: addr });
+      assert.equal(r.code, 2, addr);
+      assert.ok(r.stderr.includes(`grip_publish_listen ${addr.split(':')[0]} would let anyone who reaches it publish without a token`), r.stderr);
+    }
+    for (const addr of ['10.1.2.3:5561', '172.16.0.1:5561', '192.168.1.1:5561']) {
+      const r = await check({ grip_publish_listen: addr });
+      assert.equal(r.code, 0, `${addr}: ${r.stderr}`);
+    }
+  });
+
+  it('the running gateway refuses a grip_publish_listen on all interfaces, with exit 1 and the reason', async () => {
+    const r = await runBinary(['--listen', '127.0.0.1:0', '--grip-publish-listen', '0.0.0.0:0']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'streamgate: grip_publish_listen 0.0.0.0 would let anyone who reaches it publish ' +
+      'without a token: bind it to a loopback or private address (10/8, 172.16/12, 192.168/16, fc00::/7)\n');
   });
 });
