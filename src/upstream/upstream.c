@@ -395,7 +395,10 @@ static void adopt(sg_upstream *u, sg_stream *s)
 		sg__upstream_free(u);
 		return;
 	}
-	began(u);
+	if (sg__grip_collects(u))
+		sg__stream_hold(s); /* a GRIP response hold: held until its answer */
+	else
+		began(u);
 	u->parked = 0;
 	sg_buf early = u->early;
 	u->early = (sg_buf)SG_BUF_INIT;

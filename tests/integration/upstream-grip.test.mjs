@@ -240,6 +240,19 @@ describe('upstream GRIP', { timeout: 120000 }, () => {
     assert.ok(Date.now() - t0 < 10000);
   });
 
+  it('Grip-Hold: response over WebSocket: the 101, then the published answer as one message, then close 1000', async () => {
+    const ws = await wsClient(`${server.url.replace('http:', 'ws:')}/g/resp?ch=g7&t=20`);
+    await subscribers('g7', 1);
+    await publishItems(gripBase, [{ channel: 'g7', formats: { 'http-response': { body: 'ws answer' } } }]);
+    const closed = await ws.waitClosed(10000);
+    assert.deepEqual(ws.payloads(), ['ws answer']);
+    assert.equal(closed.code, 1000);
+    // and at Grip-Timeout, the upstream's own body
+    const late = await wsClient(`${server.url.replace('http:', 'ws:')}/g/resp?ch=g8&t=1`);
+    assert.equal((await late.waitClosed(10000)).code, 1000);
+    assert.deepEqual(late.payloads(), ['timeout body']);
+  });
+
   it('Grip-Hold: response at Grip-Timeout gets the upstream\'s own answer', async () => {
     const t0 = Date.now();
     const r = await request(server.url, { path: '/g/resp?ch=g5&t=1', timeoutMs: 10000 });
