@@ -223,11 +223,11 @@ int sg__server_check(const sg_config *cfg, char *err, size_t errlen)
 	/* each address as bound, then secure-by-default on it (exposure_check) */
 	const struct {
 		const char *key, *addr;
-		int exposed;
-	} addrs[] = {{"listen", cfg->listen, 1},
-		     {"tls_listen", cfg->tls_listen, 1},
-		     {"metrics_listen", cfg->metrics_listen, 0},
-		     {"grip_publish_listen", cfg->grip_publish_listen, 0}};
+		int exposed, trusted; /* exposure_check; publishes with no token */
+	} addrs[] = {{"listen", cfg->listen, 1, 0},
+		     {"tls_listen", cfg->tls_listen, 1, 0},
+		     {"metrics_listen", cfg->metrics_listen, 0, 0},
+		     {"grip_publish_listen", cfg->grip_publish_listen, 0, 1}};
 	for (size_t i = 0; !rc && i < sizeof(addrs) / sizeof(addrs[0]); i++) {
 		char ip[64];
 		if (!addrs[i].addr[0])
@@ -235,7 +235,7 @@ int sg__server_check(const sg_config *cfg, char *err, size_t errlen)
 		rc = addr_resolve(addrs[i].key, addrs[i].addr, ip, sizeof(ip), err, errlen);
 		if (!rc && addrs[i].exposed)
 			rc = sg__rights_exposure_check(cfg, addrs[i].key, ip, err, errlen);
-		if (!rc && addrs[i].addr == cfg->grip_publish_listen)
+		if (!rc && addrs[i].trusted)
 			rc = sg__rights_trusted_check(addrs[i].key, ip, err, errlen);
 	}
 	for (size_t i = 0; !rc && i < cfg->nupstreams; i++)
