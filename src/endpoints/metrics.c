@@ -194,6 +194,14 @@ static void metrics_get(sg_server *srv, const sg_request *req, sg_response *r)
 	       "1 while every worker's broker can carry messages (memory and workers: always; "
 	       "redis: while Redis answers).",
 	       (unsigned long long)sg__brokers_healthy(g));
+	scalar(&r->body, "streamgate_write_passes_total", "counter",
+	       "Write passes that wrote streams (each writes every stream with frames queued, one "
+	       "send per connection).",
+	       sum_obs(g, offsetof(sg_obs, write_passes)));
+	scalar(&r->body, "streamgate_write_holds_total", "counter",
+	       "Write passes put off by write_delay_ms, or by write_delay_auto_ms after a pass to "
+	       "2,000 connections or more.",
+	       sum_obs(g, offsetof(sg_obs, write_holds)));
 	scalar(&r->body, "streamgate_access_log_dropped_total", "counter",
 	       "Access log lines dropped because the writer's queue was full.",
 	       sg__access_log_dropped(g->access_log));

@@ -109,6 +109,7 @@ static const key_spec keys[] = {
 	SIZE(longpoll_timeout_ms, 100, 3600000, "30000", "how long a long-poll waits before answering []"),
 	SIZE(body_timeout_ms, 100, 3600000, "10000", "how long a request head, a request body or a fragmented WebSocket message may take to arrive"),
 	SIZE(write_delay_ms, 0, 1000, "0", "the least time between two write passes of a loop, so several messages go out in one write; a message waits at most this long (0: each loop turn writes what it queued)"),
+	SIZE(write_delay_auto_ms, 0, 1000, "150", "after a write pass to n >= 2000 connections, the next waits n x 30 us, at most this long, so a large fan-out sends several messages in one write (0: never)"),
 	SIZE(keepalive_timeout_ms, 100, 3600000, "15000", "how long an idle kept-alive HTTP connection stays open"),
 	SIZE(shutdown_grace_ms, 0, 60000, "2000", "how long shutdown waits for clients to drain"),
 	SIZE(log_level, 0, 4, "1", "0 quiet, 1 errors, 2 warnings, 3 notices, 4 info"),

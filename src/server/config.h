@@ -65,6 +65,7 @@ struct sg_config {
 	size_t body_timeout_ms;
 	size_t keepalive_timeout_ms;
 	size_t write_delay_ms;
+	size_t write_delay_auto_ms;
 	size_t shutdown_grace_ms;
 	size_t log_level;
 	size_t examples;

@@ -16,6 +16,7 @@
 #include "access_log.h"
 #include "auth/principal.h"
 #include "h1.h"
+#include "write_hold.h"
 #include "h2.h"
 #include "respond.h"
 #include "websocket.h"
@@ -63,8 +64,17 @@ struct sg_writer {
 	ev_prepare prepare;
 	ev_timer delay; /* wakes the loop when write_delay_ms has passed */
 	ev_tstamp last; /* when the last pass wrote */
+	size_t last_n;	/* how many connections it wrote */
 	sg_server *srv;
 };
+
+/* An HTTP/1 connection whose stream has sent no head yet has an answer to
+ * send (a late one, a publish's, a refusal) or a stream to open: a hold
+ * would only delay it, so it is written on the next pass, held or not. */
+static int urgent(const sg_conn *c)
+{
+	return !c->is_ws && !c->is_h2 && !c->headers_out;
+}
 
 void sg__conn_mark_dirty(sg_conn *c)
 {
@@ -72,31 +82,43 @@ void sg__conn_mark_dirty(sg_conn *c)
 	if (c->is_dirty)
 		return;
 	c->is_dirty = 1;
-	SG_LIST_PUSH(srv->dirty, c, dirty_prev, dirty_next);
+	c->dirty_urgent = urgent(c);
+	if (c->dirty_urgent)
+		SG_LIST_PUSH(srv->dirty_urgent, c, dirty_prev, dirty_next);
+	else
+		SG_LIST_PUSH(srv->dirty, c, dirty_prev, dirty_next);
 }
 
 void sg__conn_dirty_unlink(sg_conn *c)
 {
 	if (!c->is_dirty)
 		return;
-	SG_LIST_UNLINK(c->srv->dirty, c, dirty_prev, dirty_next);
+	if (c->dirty_urgent)
+		SG_LIST_UNLINK(c->srv->dirty_urgent, c, dirty_prev, dirty_next);
+	else
+		SG_LIST_UNLINK(c->srv->dirty, c, dirty_prev, dirty_next);
 	c->is_dirty = 0;
 }
 
-/* With write_delay_ms set, a loop writes at most once per that long: a pass
- * due sooner after the last one is put off until then, and a loop with
- * headroom sends several messages at a time, as a saturated one does, at
- * the cost of at most that much latency. After a quiet spell the first
- * message goes out at once; a loop busier than the delay is never held. */
+/* A pass due sooner after the last one than write_hold.h says is put off
+ * until then, and a loop with headroom sends several messages at a time,
+ * as a saturated one does, at the cost of at most that much latency.
+ * After a quiet spell the first message goes out at once; a loop busier
+ * than the hold is never held. */
 static int write_pass_deferred(struct sg_writer *wr)
 {
 	sg_server *srv = wr->srv;
-	if (!srv->cfg.write_delay_ms || !srv->dirty || srv->shutting_down)
+	if (!srv->dirty || srv->shutting_down)
 		return 0;
-	ev_tstamp left = wr->last + (ev_tstamp)srv->cfg.write_delay_ms / 1000 - ev_now(srv->evloop);
+	size_t hold_us = sg__write_hold_us(srv->cfg.write_delay_ms, srv->cfg.write_delay_auto_ms,
+					   wr->last_n);
+	if (!hold_us)
+		return 0;
+	ev_tstamp left = wr->last + (ev_tstamp)hold_us / 1e6 - ev_now(srv->evloop);
 	if (left <= 0)
 		return 0;
 	if (!ev_is_active(&wr->delay)) {
+		sg__obs_add(&srv->obs.write_holds, 1);
 		ev_timer_set(&wr->delay, left, 0);
 		ev_timer_start(srv->evloop, &wr->delay);
 	}
@@ -111,6 +133,17 @@ static void write_delay_over(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 }
 
+static void write_conn(sg_conn *c)
+{
+	sg__conn_dirty_unlink(c);
+	if (c->is_ws)
+		sg__ws_write_pass(c);
+	else if (c->is_h2)
+		sg__h2_write_pass(c);
+	else
+		sg__h1_write_pass(c);
+}
+
 /* Runs just before the loop sleeps: every connection whose stream queued
  * frames during this turn writes them, several to a send. */
 static void write_pass(struct ev_loop *loop, ev_prepare *w, int revents)
@@ -119,20 +152,20 @@ static void write_pass(struct ev_loop *loop, ev_prepare *w, int revents)
 	struct sg_writer *wr = (struct sg_writer *)w;
 	sg_server *srv = wr->srv;
 	sg_conn *c;
+	if (srv->dirty || srv->dirty_urgent)
+		srv->write_now_us = sg_mono_us(); /* one clock read per pass, not per write */
+	while ((c = srv->dirty_urgent))
+		write_conn(c);
 	if (write_pass_deferred(wr))
 		return;
 	if (srv->dirty) {
 		wr->last = ev_now(loop);
-		srv->write_now_us = sg_mono_us(); /* one clock read per pass, not per write */
+		wr->last_n = 0;
+		sg__obs_add(&srv->obs.write_passes, 1);
 	}
-	while ((c = srv->dirty)) {
-		sg__conn_dirty_unlink(c);
-		if (c->is_ws)
-			sg__ws_write_pass(c);
-		else if (c->is_h2)
-			sg__h2_write_pass(c);
-		else
-			sg__h1_write_pass(c);
+	while ((c = srv->dirty ? srv->dirty : srv->dirty_urgent)) {
+		write_conn(c);
+		wr->last_n++;
 	}
 }
 

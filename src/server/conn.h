@@ -21,10 +21,11 @@ typedef struct sg_conn {
 	sg_stream *stream;
 	sg_request *req; /* the request being handled; NULL between requests */
 	struct sg_conn *prev, *next; /* srv->conns, while streaming */
-	struct sg_conn *dirty_prev, *dirty_next; /* srv->dirty */
+	struct sg_conn *dirty_prev, *dirty_next; /* srv->dirty or dirty_urgent */
 	sg_buf wsmsg;		     /* WebSocket message being reassembled */
 	unsigned listed : 1, ending : 1, aborting : 1, timed_out : 1, is_ws : 1,
 		headers_out : 1, active : 1, ping_due : 1, is_dirty : 1,
+		dirty_urgent : 1, /* on srv->dirty_urgent, not srv->dirty */
 		is_h2 : 1,  /* an HTTP/2 connection's (h2.c) */
 		via_h2 : 1, /* an HTTP/2 stream's: the access log notes it */
 		opened : 1,  /* its stream began: its end is logged */

@@ -39,6 +39,8 @@ typedef struct sg_obs {
 	atomic_ulong closed[SG_OBS_TRANSPORTS];
 	atomic_ulong delivered[SG_OBS_TRANSPORTS];
 	atomic_ulong ended[SG_END_REASONS];
+	atomic_ulong write_passes; /* write passes that wrote streams */
+	atomic_ulong write_holds;  /* passes put off by write_delay_ms or the auto hold */
 	sg_obs_hist lag;      /* publish to the write of a message's first byte */
 	sg_obs_hist duration; /* a stream's life */
 } sg_obs;

@@ -160,6 +160,7 @@ struct sg_server {
 	struct sg_conn *conns; /* streaming connections */
 	struct sg_h1 *h1s;     /* every HTTP/1 connection */
 	struct sg_conn *dirty; /* connections with frames to write this turn */
+	struct sg_conn *dirty_urgent; /* with answers to send: never held */
 	struct sg_ws_pending *ws_pending; /* upgrades handed to lws */
 
 	unsigned char *scratch; /* write coalescing buffer, LWS_PRE headroom */
