@@ -209,7 +209,7 @@ describe('/metrics: streams closed as slow, for an error, by token expiry', { ti
     ws.ws.send(Buffer.from([1, 2, 3]), { binary: true });
     assert.equal((await ws.waitClosed(10000)).code, 1003);
     // a token that expires while its stream is open
-    const exp = now() + 1;
+    const exp = now() + 2; // at least a second left: never expired before the stream opens
     const sse = curl(`${server.url}/channels/exp?access_token=${token({ exp, streamgate: { subscribe: ['exp'] } })}`,
       { args: ['-H', 'Accept: text/event-stream'] });
     await sse.waitHeaders();
