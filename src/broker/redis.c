@@ -143,11 +143,28 @@ static void teardown(sg_rbroker *b)
 	live_clear(b);
 }
 
+/* Says why Redis is down on stderr, once per reason while it stays down
+ * (a retry that fails the same way adds no line); log_level 0 silences it. */
+static void log_down(sg_rbroker *b, const char *why)
+{
+	if (!b->log_level || !strcmp(b->why, why))
+		return;
+	snprintf(b->why, sizeof(b->why), "%s", why);
+	if (b->nsentinels)
+		fprintf(stderr,
+		        "streamgate: redis (primary \"%s\" through the sentinels): %s; publishes get "
+		        "503 until it is back\n",
+		        b->master, why);
+	else
+		fprintf(stderr, "streamgate: redis %s:%d: %s; publishes get 503 until it is back\n",
+		        b->ip, b->port, why);
+}
+
 void sg__redis_fail(sg_rbroker *b, const char *why)
 {
-	(void)why; /* /healthz and the answers say it; logging is the server's */
 	if (b->state == SG_REDIS_DOWN)
 		return;
+	log_down(b, why);
 	teardown(b);
 	retry_later(b);
 }
@@ -414,6 +431,11 @@ int sg__redis_resolve(const char *host, char *ip, size_t cap, char *err, size_t 
 
 void sg__redis_set_state(sg_rbroker *b, sg_redis_state st)
 {
+	if (st == SG_REDIS_UP && b->why[0]) {
+		if (b->log_level)
+			fprintf(stderr, "streamgate: redis %s:%d: up again\n", b->ip, b->port);
+		b->why[0] = '\0';
+	}
 	b->state = st;
 	atomic_store(&b->up, st == SG_REDIS_UP);
 }
@@ -454,6 +476,14 @@ sg_broker *sg_broker_redis_new(sg_hub *hub, struct ev_loop *loop, const sg_redis
 	}
 	b->port = b->url.port;
 	snprintf(b->master, sizeof(b->master), "%s", o->master ? o->master : "mymaster");
+	if (o->sentinel_password && strlen(o->sentinel_password) >= sizeof(b->sentinel_password)) {
+		snprintf(err, errlen, "redis_sentinel_password: at most %zu bytes",
+		         sizeof(b->sentinel_password) - 1);
+		free(b);
+		return NULL;
+	}
+	snprintf(b->sentinel_password, sizeof(b->sentinel_password), "%s",
+	         o->sentinel_password ? o->sentinel_password : "");
 	if (strlen(o->prefix) >= sizeof(b->prefix) - 8) {
 		snprintf(err, errlen, "redis_prefix: at most %zu bytes", sizeof(b->prefix) - 9);
 		free(b);
@@ -465,6 +495,7 @@ sg_broker *sg_broker_redis_new(sg_hub *hub, struct ev_loop *loop, const sg_redis
 	b->loop = loop;
 	b->timeout_ms = o->timeout_ms;
 	b->wait_replicas = o->wait_replicas;
+	b->log_level = o->log_level;
 	b->backoff_s = SG_REDIS_BACKOFF_MIN_S;
 	ev_init(&b->retry, on_retry);
 	double tick = (double)o->timeout_ms / 4000.0;

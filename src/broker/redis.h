@@ -19,6 +19,8 @@ typedef struct sg_redis_opts {
 	size_t wait_replicas;  /* a publish waits for this many replicas (WAIT) */
 	const char *sentinels; /* "host:port,..." ("" or NULL: none): the primary comes from them */
 	const char *master;    /* the name the sentinels know the primary by */
+	const char *sentinel_password; /* AUTH to the sentinels ("" or NULL: none) */
+	int log_level;                 /* 0: quiet; else an outage's reason goes to stderr */
 } sg_redis_opts;
 
 /* A Redis broker for hub on loop (both borrowed, loop thread). Resolves

@@ -56,6 +56,9 @@ typedef struct sg_rbroker {
 	int sentinel_port[SG_REDIS_SENTINELS_MAX];
 	size_t nsentinels, sentinel_next;
 	char master[128];
+	char sentinel_password[256];
+	int log_level;	/* 0: say nothing on stderr */
+	char why[96];	/* why it went down, once said; "" while up */
 	redisAsyncContext *sentinel; /* the sentinel asked, then SUBSCRIBEd to +switch-master */
 	char prefix[64];
 	size_t timeout_ms;

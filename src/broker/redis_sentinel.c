@@ -4,7 +4,8 @@
  * next sentinel in turn (SENTINEL get-master-addr-by-name), connects to the
  * address it names (and checks ROLE there), and stays SUBSCRIBEd to that
  * sentinel's +switch-master: a failover drops the connections and the
- * broker asks again, then catches up as after any reconnect.
+ * broker asks again, then catches up as after any reconnect. With
+ * redis_sentinel_password, AUTH goes first on each sentinel connection.
  */
 #include "redis_private.h"
 
@@ -62,6 +63,19 @@ static void on_switch(redisAsyncContext *ac, void *reply, void *priv)
 		sg__redis_fail(b, "failover");
 }
 
+/* AUTH's answer: anything but OK ends this attempt (the next sentinel is
+ * asked after the backoff); the error names no password. */
+static void on_auth(redisAsyncContext *ac, void *reply, void *priv)
+{
+	(void)ac;
+	sg_rbroker *b = priv;
+	redisReply *r = reply;
+	if (!r || b->state != SG_REDIS_CONNECTING)
+		return;
+	if (r->type != REDIS_REPLY_STATUS || strcmp(r->str, "OK") != 0)
+		sg__redis_fail(b, "the sentinel refused AUTH (redis_sentinel_password)");
+}
+
 /* The sentinel's answer: [ip, port] of the primary, or nil. */
 static void on_master(redisAsyncContext *ac, void *reply, void *priv)
 {
@@ -71,6 +85,12 @@ static void on_master(redisAsyncContext *ac, void *reply, void *priv)
 	char *end;
 	if (!r || b->state != SG_REDIS_CONNECTING)
 		return;
+	if (r->type == REDIS_REPLY_ERROR) { /* NOAUTH without redis_sentinel_password */
+		char why[96];
+		snprintf(why, sizeof(why), "the sentinel answered: %.60s", r->str ? r->str : "");
+		sg__redis_fail(b, why);
+		return;
+	}
 	long port = 0;
 	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
 	    sg__redis_is_string(r->element[0]) && r->element[0]->len < sizeof(b->ip) &&
@@ -98,6 +118,10 @@ void sg__redis_discover(sg_rbroker *b)
 	}
 	b->sentinel = ac;
 	sg__redis_attach(b, ac);
+	if (b->sentinel_password[0]) {
+		const char *auth[] = {"AUTH", b->sentinel_password};
+		redisAsyncCommandArgv(ac, on_auth, b, 2, auth, NULL);
+	}
 	const char *argv[] = {"SENTINEL", "get-master-addr-by-name", b->master};
 	redisAsyncCommandArgv(ac, on_master, b, 3, argv, NULL);
 }

@@ -142,6 +142,7 @@ static const key_spec keys[] = {
 	RESTART_TEXT(redis_prefix, "sg:", "prefix of every Redis key and channel streamgate uses"),
 	RESTART_TEXT(redis_sentinels, "", "broker redis: sentinels that name the primary, host:port comma-separated (empty: redis_url's host)"),
 	RESTART_TEXT(redis_master, "mymaster", "broker redis: the name the sentinels know the primary by"),
+	RESTART_TEXT(redis_sentinel_password, "", "broker redis: the password of the sentinels (their requirepass; empty: none); redis_url's is the primary's"),
 	RESTART_SIZE(redis_wait_replicas, 0, 100, "0", "broker redis: a publish is answered once this many replicas have it too (WAIT; 0: when the primary has it)"),
 	SIZE(redis_timeout_ms, 10, 600000, "2000", "how long a Redis connect or command may take before it counts as failed (an HTTP answer waiting for the broker gets 504 after twice this)"),
 	RESTART_TEXT(access_log, "", "file for one line per request and per stream end, - for stderr (empty: none); reopened on SIGHUP"),

@@ -99,6 +99,7 @@ struct sg_config {
 	size_t redis_wait_replicas;
 	char redis_sentinels[512];
 	char redis_master[128];
+	char redis_sentinel_password[256];
 	/* operations (README "Access log", "Rolling restarts") */
 	char access_log[512];	     /* "": none; "-": stderr */
 	char access_log_format[16]; /* json or combined */

@@ -203,7 +203,9 @@ static int broker_create(sg_server *srv, char *err, size_t errlen)
 				   .timeout_ms = srv->cfg.redis_timeout_ms,
 				   .wait_replicas = srv->cfg.redis_wait_replicas,
 				   .sentinels = srv->cfg.redis_sentinels,
-				   .master = srv->cfg.redis_master};
+				   .master = srv->cfg.redis_master,
+				   .sentinel_password = srv->cfg.redis_sentinel_password,
+				   .log_level = (int)srv->cfg.log_level};
 		srv->broker = sg_broker_redis_new(srv->hub, srv->evloop, &o, err, errlen);
 		return srv->broker ? 0 : SG_EINVAL;
 	}

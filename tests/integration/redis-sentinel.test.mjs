@@ -18,21 +18,24 @@ import { HAVE_REDIS, redisCli, startRedis, waitHealth } from './lib/redis.mjs';
 
 const skip = HAVE_REDIS ? false : 'redis-server and redis-cli are not installed';
 
-// A sentinel watching the primary on primaryPort as "mym" (quorum 2).
-async function startSentinel(primaryPort) {
+// A sentinel watching the primary on primaryPort as "mym" (quorum 2), with
+// requirepass when password is given (then redis-cli sends it with -a).
+async function startSentinel(primaryPort, { quorum = 2, password = '' } = {}) {
   const port = await freePort();
   const { dir, cleanup } = tempDir('streamgate-sentinel-');
   const conf = path.join(dir, 'sentinel.conf');
   fs.writeFileSync(conf, [
     `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'protected-mode no',
-    `sentinel monitor mym 127.0.0.1 ${primaryPort} 2`,
+    `sentinel monitor mym 127.0.0.1 ${primaryPort} ${quorum}`,
+    ...(password ? [`requirepass ${password}`] : []),
     'sentinel down-after-milliseconds mym 500',
     'sentinel failover-timeout mym 3000', '',
   ].join('\n'));
   const proc = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
+  const auth = password ? ['--no-auth-warning', '-a', password] : [];
   await waitFor(async () => {
     try {
-      return (await redisCli(port, 'PING')) === 'PONG';
+      return (await redisCli(port, ...auth, 'PING')) === 'PONG';
     } catch {
       return false;
     }
@@ -41,7 +44,7 @@ async function startSentinel(primaryPort) {
     port,
     // SENTINEL MASTER mym as {field: value}
     async master() {
-      const lines = (await redisCli(port, 'SENTINEL', 'MASTER', 'mym')).split('\n');
+      const lines = (await redisCli(port, ...auth, 'SENTINEL', 'MASTER', 'mym')).split('\n');
       const out = {};
       for (let i = 0; i + 1 < lines.length; i += 2) out[lines[i]] = lines[i + 1];
       return out;
@@ -133,6 +136,53 @@ describe('broker redis with Sentinel', { skip, timeout: 240000 }, () => {
       if (node) await node.stop();
       for (const s of sentinels) await s.cleanup();
       for (const r of replicas) await r.cleanup();
+      await primary.cleanup();
+    }
+  });
+
+  test('sentinels with requirepass: redis_sentinel_password finds the primary; a wrong one or none keeps the node degraded and says why on stderr', async () => {
+    const primary = await startRedis();
+    const sentinel = await startSentinel(primary.port, { quorum: 1, password: 'sent-pw' });
+    const nodes = [];
+    const start = async (extra) => {
+      const node = await startServer({
+        args: ['--broker', 'redis', '--redis-sentinels', `127.0.0.1:${sentinel.port}`, '--redis-master', 'mym',
+          '--redis-timeout-ms', '500', ...extra],
+      });
+      nodes.push(node);
+      return node;
+    };
+    try {
+      const good = await start(['--redis-sentinel-password', 'sent-pw']);
+      await waitHealth(request, good.url, 200);
+      const res = await request(good.url, { method: 'POST', path: '/channels/sa', body: 'through an authenticated sentinel' });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(await primary.cli('XLEN', 'sg:s:sa'), '1');
+      assert.equal(good.stderr().includes('redis'), false, good.stderr());
+
+      for (const [extra, why] of [
+        [['--redis-sentinel-password', 'wrong'], 'the sentinel refused AUTH (redis_sentinel_password)'],
+        [[], 'the sentinel answered: NOAUTH Authentication required.'],
+      ]) {
+        const bad = await start(extra);
+        const health = await request(bad.url, { path: '/healthz' });
+        assert.equal(health.status, 503);
+        assert.deepStrictEqual(JSON.parse(health.text), { status: 'degraded', broker: 'down' });
+        const pub = await request(bad.url, { method: 'POST', path: '/channels/sa', body: 'x' });
+        assert.equal(pub.status, 503);
+        assert.equal(JSON.parse(pub.text).error, 'broker_unavailable');
+        await waitFor(() => bad.stderr().includes(why), { what: `stderr saying "${why}"` });
+        const line = `streamgate: redis (primary "mym" through the sentinels): ${why}; publishes get 503 until it is back\n`;
+        // once per worker, however many retries failed the same way
+        await sleep(1500);
+        const lines = bad.stderr().split(line).length - 1;
+        assert.equal(lines, Number(process.env.STREAMGATE_WORKERS || 1), bad.stderr());
+        assert.equal(bad.stderr().includes('sent-pw') || bad.stderr().includes('wrong'), false, 'no password on stderr');
+      }
+      assert.equal(await primary.cli('XLEN', 'sg:s:sa'), '1');
+    } finally {
+      for (const n of nodes) await n.stop();
+      await sentinel.cleanup();
       await primary.cleanup();
     }
   });

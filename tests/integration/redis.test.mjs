@@ -210,6 +210,13 @@ describe('broker redis', { skip, timeout: 300000 }, () => {
         assert.equal((await waitHealth(request, s.url, 200)).text, '{"status":"ok"}');
         assert.equal((await metrics(s.url)).streamgate_broker_up, 1);
       }
+      // the outage on stderr: once down (whatever the retries met), once up
+      for (const s of list) {
+        const said = s.stderr().split('\n').filter((l) => l.startsWith(`streamgate: redis 127.0.0.1:${r.port}: `));
+        const workers = Number(process.env.STREAMGATE_WORKERS || 1);
+        assert.equal(said.filter((l) => l.endsWith(': up again')).length, workers, s.stderr());
+        assert.ok(said.filter((l) => l.endsWith('; publishes get 503 until it is back')).length >= workers, s.stderr());
+      }
       const later = await publishRoundRobin(list, 'aof', 51, 100);
       await expectStreams(streams, wantAll('aof', [...before, ...later]));
       const resumed = await streamsOn(a, '/channels/aof', `last_event_id=${before[19].id}`);
