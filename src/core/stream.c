@@ -55,7 +55,7 @@ void sg_stream_unref(sg_stream *s)
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
 	queue_clear(s);
-	sg__stream_held_clear(s);
+	sg__stream_held_free(s);
 	for (int k = 0; k < HOOK_KINDS; k++)
 		free(s->hooks[k].v);
 	free(s->subs);
@@ -341,7 +341,7 @@ int sg__stream_control(sg_stream *s, const char *kind, const char *json, const c
 		return SG_ECLOSED;
 	/* a one-shot answer's head goes out with it: a replay that came late
 	 * (a networked broker's) still gets its note in the header */
-	int head_to_come = sg__stream_state(s) == SG_STREAM_NEW || s->head_waits ||
+	int head_to_come = sg__stream_state(s) == SG_STREAM_NEW || sg__stream_head_waiting(s) ||
 			   s->transport->wire == SG_WIRE_HTTP_ONESHOT;
 	if (note && head_to_come && notes_add(s, note))
 		return SG_ENOMEM;

@@ -11,21 +11,42 @@
 #include "buf.h"
 #include "message.h"
 
+/* s's hold state, made on first use; NULL when out of memory (the stream
+ * is aborted then: without it a replay could come after live messages). */
+static struct stream_held *held(sg_stream *s)
+{
+	if (!s->held && !(s->held = calloc(1, sizeof(*s->held))))
+		sg__stream_abort(s, "out of memory");
+	return s->held;
+}
+
 void sg__stream_hold(sg_stream *s)
 {
-	s->holding++;
+	struct stream_held *h = held(s);
+	if (h)
+		h->holding++;
 }
 
 void sg__stream_peek_held(sg_stream *s, sg_held_peek_fn fn, void *ud)
 {
-	s->held_peek = fn;
-	s->held_peek_ud = ud;
+	struct stream_held *h = held(s);
+	if (h) {
+		h->peek = fn;
+		h->peek_ud = ud;
+	}
 }
 
 int sg__stream_head_waits(sg_stream *s)
 {
-	s->head_waits = s->holding > 0;
-	return s->head_waits;
+	if (!s->held)
+		return 0;
+	s->held->head_waits = s->held->holding > 0;
+	return s->held->head_waits;
+}
+
+int sg__stream_head_waiting(const sg_stream *s)
+{
+	return s->held && s->held->head_waits;
 }
 
 void sg__stream_wake(sg_stream *s)
@@ -36,31 +57,42 @@ void sg__stream_wake(sg_stream *s)
 
 void sg__stream_held_clear(sg_stream *s)
 {
-	for (size_t i = 0; i < s->nheld; i++)
-		sg_msg_unref(s->held[i]);
+	struct stream_held *h = s->held;
+	if (!h)
+		return;
+	for (size_t i = 0; i < h->n; i++)
+		sg_msg_unref(h->v[i]);
+	free(h->v);
+	h->v = NULL;
+	h->n = h->cap = h->bytes = 0;
+}
+
+void sg__stream_held_free(sg_stream *s)
+{
+	sg__stream_held_clear(s);
 	free(s->held);
 	s->held = NULL;
-	s->nheld = s->held_cap = s->held_bytes = 0;
 }
 
 int sg__stream_deliver(sg_stream *s, sg_msg *m)
 {
-	if (!s->holding)
+	struct stream_held *h = s->held;
+	if (!h || !h->holding)
 		return sg__stream_deliver_now(s, m);
 	if (!sg__stream_can_send(s))
 		return SG_ECLOSED;
-	if (s->held_peek && s->held_peek(s, m, s->held_peek_ud))
+	if (h->peek && h->peek(s, m, h->peek_ud))
 		return 0;
-	if (s->held_bytes + m->len > s->limits.queue_bytes) {
+	if (h->bytes + m->len > s->limits.queue_bytes) {
 		/* the replay is too slow to come: the client resumes again later */
 		atomic_fetch_add(&s->counters->slow_disconnects, 1);
 		sg__stream_abort(s, "slow consumer");
 		return SG_ECLOSED;
 	}
-	if (sg_array_room(&s->held, s->nheld, &s->held_cap, sizeof(*s->held), 8))
+	if (sg_array_room(&h->v, h->n, &h->cap, sizeof(*h->v), 8))
 		return SG_ENOMEM;
-	s->held[s->nheld++] = sg_msg_ref(m);
-	s->held_bytes += m->len;
+	h->v[h->n++] = sg_msg_ref(m);
+	h->bytes += m->len;
 	return 0;
 }
 
@@ -74,28 +106,29 @@ static int resumed(const sg_msg *m, const char *const *names, size_t n)
 
 void sg__stream_unhold(sg_stream *s, const char *const *names, size_t n, sg_id replayed)
 {
+	struct stream_held *h = s->held;
 	size_t keep = 0;
-	if (!s->holding)
+	if (!h || !h->holding)
 		return;
-	for (size_t i = 0; i < s->nheld; i++) {
-		sg_msg *m = s->held[i];
+	for (size_t i = 0; i < h->n; i++) {
+		sg_msg *m = h->v[i];
 		if (resumed(m, names, n) && sg_id_cmp(m->pos, replayed) <= 0) {
-			s->held_bytes -= m->len; /* the replay had it */
+			h->bytes -= m->len; /* the replay had it */
 			sg_msg_unref(m);
 		} else {
-			s->held[keep++] = m;
+			h->v[keep++] = m;
 		}
 	}
-	s->nheld = keep;
-	if (--s->holding)
+	h->n = keep;
+	if (--h->holding)
 		return;
-	if (s->head_waits && s->conn) /* even with nothing to send */
+	if (h->head_waits && s->conn) /* even with nothing to send */
 		s->sink->want_write(s->conn);
-	s->head_waits = 0;
-	sg_msg **v = s->held;
-	size_t nv = s->nheld;
-	s->held = NULL;
-	s->nheld = s->held_cap = s->held_bytes = 0;
+	h->head_waits = 0;
+	sg_msg **v = h->v;
+	size_t nv = h->n;
+	h->v = NULL;
+	h->n = h->cap = h->bytes = 0;
 	for (size_t i = 0; i < nv; i++) {
 		sg__stream_deliver_now(s, v[i]);
 		sg_msg_unref(v[i]);

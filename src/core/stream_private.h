@@ -52,14 +52,7 @@ struct sg_stream {
 	sg_subscription *subs;
 	size_t nsubs;
 
-	/* live messages that wait while a replay is on its way (stream_hold.c):
-	 * a ref on each */
-	struct sg_msg **held;
-	size_t nheld, held_cap, held_bytes;
-	int holding; /* resumes still waiting for their replay */
-	sg_held_peek_fn held_peek; /* sees each message before it is held, or NULL */
-	void *held_peek_ud;
-	int head_waits; /* the server holds the head until they are in */
+	struct stream_held *held; /* a resume's or a hold's state: NULL until one */
 
 	struct stream_timer *timers; /* armed timers, a list */
 	sg_message_fn on_message;
@@ -97,8 +90,24 @@ void sg__stream_hooks_run(sg_stream *s, int kind);
 int sg__stream_filters_run(sg_stream *s, sg_chunk *c);
 /* Nonzero while chunks may still be queued. */
 int sg__stream_can_send(const sg_stream *s);
+/* Live messages that wait while a replay is on its way (stream_hold.c),
+ * a ref on each. Allocated by the first hold or peek, so a stream that
+ * never resumes (nearly all idle ones) does not carry it. */
+struct stream_held {
+	struct sg_msg **v;
+	size_t n, cap, bytes;
+	int holding;	      /* resumes still waiting for their replay */
+	int head_waits;	      /* the server holds the head until they are in */
+	sg_held_peek_fn peek; /* sees each message before it is held, or NULL */
+	void *peek_ud;
+};
+
 /* Drops every held message (the stream is going). */
 void sg__stream_held_clear(sg_stream *s);
+/* Frees the hold state (the stream is freed). */
+void sg__stream_held_free(sg_stream *s);
+/* Nonzero while the head waits for a replay (sg__stream_head_waits). */
+int sg__stream_head_waiting(const sg_stream *s);
 /* Cancels and frees every timer of s. */
 void sg__stream_timers_cancel_all(sg_stream *s);
 
