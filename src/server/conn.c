@@ -269,8 +269,8 @@ void sg__conn_release(sg_conn *c, int errored)
 	free(c->access_req);
 	sg__conn_dirty_unlink(c); /* its links are about to be cleared */
 	srv->loop.timer_cancel(&srv->loop, c->timer);
-	srv->loop.timer_cancel(&srv->loop, c->pong_timer);
-	srv->loop.timer_cancel(&srv->loop, c->msg_timer);
+	if (c->is_ws)
+		sg__ws_release(c);
 	srv->loop.timer_cancel(&srv->loop, c->expiry);
 	sg_principal_free(c->principal);
 	if (c->listed) {
@@ -278,7 +278,6 @@ void sg__conn_release(sg_conn *c, int errored)
 		atomic_fetch_sub(&srv->connections, 1);
 	}
 	sg_stream *s = c->stream;
-	sg_buf_free(&c->wsmsg);
 	sg_buf_free(&c->head_fields);
 	if (c->late) {
 		sg__response_free(c->late);

@@ -13,8 +13,9 @@
 
 struct lws;
 
-/* Zeroed at creation; owns wsmsg, req (while a request is handled) and
- * one stream ref. */
+/* Zeroed at creation; owns req (while a request is handled) and one
+ * stream ref. A WebSocket's is the first member of its sg_ws_conn
+ * (websocket.h), which holds what only WebSockets need. */
 typedef struct sg_conn {
 	struct lws *wsi; /* a WebSocket's; NULL on HTTP/1 */
 	sg_server *srv;
@@ -22,7 +23,6 @@ typedef struct sg_conn {
 	sg_request *req; /* the request being handled; NULL between requests */
 	struct sg_conn *prev, *next; /* srv->conns, while streaming */
 	struct sg_conn *dirty_prev, *dirty_next; /* srv->dirty or dirty_urgent */
-	sg_buf wsmsg;		     /* WebSocket message being reassembled */
 	unsigned listed : 1, ending : 1, aborting : 1, timed_out : 1, is_ws : 1,
 		headers_out : 1, active : 1, ping_due : 1, is_dirty : 1,
 		dirty_urgent : 1, /* on srv->dirty_urgent, not srv->dirty */
@@ -31,10 +31,6 @@ typedef struct sg_conn {
 		opened : 1,  /* its stream began: its end is logged */
 		via_tls : 1; /* HTTP/1 over TLS (X-Forwarded-Proto: https upstream) */
 	struct sg_timer *timer; /* a long-poll's wait, on the loop */
-	struct sg_timer *pong_timer; /* WebSocket: a ping awaiting its pong */
-	struct sg_timer *msg_timer;  /* WebSocket: a message awaiting its end */
-	unsigned short close_code;   /* WebSocket close code when aborting (0: 1008) */
-	char reason[64];	/* close reason when aborting */
 	struct sg_principal *principal; /* the stream's rights (owned); NULL: anonymous */
 	struct sg_timer *expiry;	/* ends the stream when principal expires */
 	char *rate_key;		/* WebSocket: its publishes' sg__rate_key, owned */

@@ -11,6 +11,7 @@
 
 #include "auth/patterns.h"
 #include "request.h"
+#include "websocket.h"
 
 #define EXPIRED_JSON "{\"type\":\"error\",\"reason\":\"token_expired\"}"
 #define CLOSE_TOKEN_EXPIRED 4001
@@ -138,8 +139,7 @@ static void token_expired(void *arg)
 	sg__stream_set_end_reason(s, SG_END_TOKEN_EXPIRED);
 	sg__stream_control(s, "error", EXPIRED_JSON, NULL);
 	if (c->is_ws) {
-		c->close_code = CLOSE_TOKEN_EXPIRED;
-		snprintf(c->reason, sizeof(c->reason), "token_expired");
+		sg__ws_set_close(c, CLOSE_TOKEN_EXPIRED, "token_expired");
 	}
 	sg_stream_close(s);
 }

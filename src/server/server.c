@@ -95,7 +95,7 @@ static const struct lws_protocols protocols[] = {
 	 * wsmsg) keeps an idle WebSocket small; tx_packet_size lets one write
 	 * hold a whole batch (lws caps a send at rx_buffer_size otherwise and
 	 * copies the rest for later) */
-	{"streamgate", sg_callback, sizeof(sg_conn), 128, 0, NULL, SCRATCH_BYTES + 64},
+	{"streamgate", sg_callback, sizeof(sg_ws_conn), 128, 0, NULL, SCRATCH_BYTES + 64},
 	{NULL, NULL, 0, 0, 0, NULL, 0},
 };
 

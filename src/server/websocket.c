@@ -104,7 +104,8 @@ static void ws_end(void *p, int abort, const char *reason)
 	sg_conn *c = p;
 	if (abort) {
 		c->aborting = 1;
-		snprintf(c->reason, sizeof(c->reason), "%s", reason ? reason : "");
+		sg_ws_conn *w = sg__ws_of(c);
+		snprintf(w->reason, sizeof(w->reason), "%s", reason ? reason : "");
 		/* the close frame goes out once the socket drains, or never */
 		lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
 		sg__conn_mark_dirty(c); /* the stream is let go on the write pass */
@@ -157,17 +158,12 @@ int sg__ws_established(sg_conn *c)
 	return 0;
 }
 
-/* Ends an aborting c's stream now (its subscriptions and memory with it)
- * and keeps what its close frame will say. */
+/* Ends an aborting c's stream now (its subscriptions and memory with it);
+ * its close code and reason stay for the close frame. */
 static void let_go(sg_conn *c)
 {
-	char reason[sizeof(c->reason)];
-	unsigned short code = c->close_code;
-	memcpy(reason, c->reason, sizeof(reason));
 	sg__conn_release(c, 1);
 	c->aborting = 1;
-	c->close_code = code;
-	memcpy(c->reason, reason, sizeof(reason));
 }
 
 /*
@@ -183,9 +179,10 @@ static int close_later(sg_conn *c, enum lws_close_status code, const char *error
 {
 	if (c->stream)
 		sg__stream_set_end_reason(c->stream, SG_END_ERROR);
+	char why[sizeof(((sg_ws_conn *)0)->reason)];
 	c->aborting = 1;
-	c->close_code = (unsigned short)code;
-	snprintf(c->reason, sizeof(c->reason), "%s: %s", error, detail);
+	snprintf(why, sizeof(why), "%s: %s", error, detail);
+	sg__ws_set_close(c, (unsigned short)code, why);
 	let_go(c);
 	lws_callback_on_writable(c->wsi);
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
@@ -195,7 +192,7 @@ static int close_later(sg_conn *c, enum lws_close_status code, const char *error
 static void message_overdue(void *p)
 {
 	sg_conn *c = p;
-	c->msg_timer = NULL;
+	sg__ws_of(c)->msg_timer = NULL;
 	if (c->stream)
 		close_later(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "message_timeout",
 			    "not complete within body_timeout_ms");
@@ -204,7 +201,7 @@ static void message_overdue(void *p)
 static void pong_overdue(void *p)
 {
 	sg_conn *c = p;
-	c->pong_timer = NULL;
+	sg__ws_of(c)->pong_timer = NULL;
 	if (!c->stream || c->aborting)
 		return;
 	atomic_fetch_add(&c->srv->ws_ping_timeouts, 1);
@@ -217,15 +214,33 @@ static void pong_overdue(void *p)
 static void ping_sent(sg_conn *c)
 {
 	sg_server *srv = c->srv;
-	if (srv->cfg.ws_ping_timeout_ms && !c->pong_timer)
-		c->pong_timer = srv->loop.timer_start(&srv->loop, srv->cfg.ws_ping_timeout_ms,
+	sg_ws_conn *w = sg__ws_of(c);
+	if (srv->cfg.ws_ping_timeout_ms && !w->pong_timer)
+		w->pong_timer = srv->loop.timer_start(&srv->loop, srv->cfg.ws_ping_timeout_ms,
 						      pong_overdue, c);
+}
+
+void sg__ws_release(sg_conn *c)
+{
+	sg_ws_conn *w = sg__ws_of(c);
+	c->srv->loop.timer_cancel(&c->srv->loop, w->pong_timer);
+	c->srv->loop.timer_cancel(&c->srv->loop, w->msg_timer);
+	w->pong_timer = w->msg_timer = NULL;
+	sg_buf_free(&w->msg);
+}
+
+void sg__ws_set_close(sg_conn *c, unsigned short code, const char *reason)
+{
+	sg_ws_conn *w = sg__ws_of(c);
+	w->close_code = code;
+	snprintf(w->reason, sizeof(w->reason), "%s", reason);
 }
 
 void sg__ws_pong(sg_conn *c)
 {
-	c->srv->loop.timer_cancel(&c->srv->loop, c->pong_timer);
-	c->pong_timer = NULL;
+	sg_ws_conn *w = sg__ws_of(c);
+	c->srv->loop.timer_cancel(&c->srv->loop, w->pong_timer);
+	w->pong_timer = NULL;
 }
 
 /* A message is read whole (up to max_ws_message_bytes, within
@@ -235,30 +250,31 @@ int sg__ws_receive(sg_conn *c, const void *in, size_t len)
 	if (!c->stream || c->aborting)
 		return 0; /* closing: what follows is not read */
 	sg_server *srv = c->srv;
+	sg_ws_conn *w = sg__ws_of(c);
 	/* set by the first frame of a message, kept by its continuations */
 	if (lws_frame_is_binary(c->wsi))
 		return close_later(c, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "unsupported_data",
 				   "binary messages are not accepted");
-	if (c->wsmsg.len + len > srv->cfg.max_ws_message_bytes)
+	if (w->msg.len + len > srv->cfg.max_ws_message_bytes)
 		return close_later(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message_too_big",
 				   "the message is over max_ws_message_bytes");
-	if (sg_buf_append(&c->wsmsg, in, len))
+	if (sg_buf_append(&w->msg, in, len))
 		return close_later(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "internal_error",
 				   "out of memory");
 	if (!lws_is_final_fragment(c->wsi)) {
-		if (!c->msg_timer)
-			c->msg_timer = srv->loop.timer_start(&srv->loop, srv->cfg.body_timeout_ms,
+		if (!w->msg_timer)
+			w->msg_timer = srv->loop.timer_start(&srv->loop, srv->cfg.body_timeout_ms,
 							     message_overdue, c);
 		return 0;
 	}
-	srv->loop.timer_cancel(&srv->loop, c->msg_timer);
-	c->msg_timer = NULL;
+	srv->loop.timer_cancel(&srv->loop, w->msg_timer);
+	w->msg_timer = NULL;
 	/* whole: a character split over fragments is fine, one cut short is not */
-	if (!sg_utf8_valid(c->wsmsg.data, c->wsmsg.len))
+	if (!sg_utf8_valid(w->msg.data, w->msg.len))
 		return close_later(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid_payload",
 				   "a text message must be UTF-8");
-	sg__stream_input(c->stream, c->wsmsg.data ? c->wsmsg.data : "", c->wsmsg.len);
-	sg_buf_reset(&c->wsmsg);
+	sg__stream_input(c->stream, w->msg.data ? w->msg.data : "", w->msg.len);
+	sg_buf_reset(&w->msg);
 	return 0;
 }
 
@@ -289,16 +305,23 @@ int sg__ws_peer_close(sg_conn *c, const unsigned char *in, size_t len)
 	return 0;
 }
 
+/* The close frame of an aborting c: its code (1008 when none) and reason. */
+static void abort_close_reason(struct lws *wsi, sg_conn *c)
+{
+	sg_ws_conn *w = sg__ws_of(c);
+	lws_close_reason(wsi,
+			 w->close_code ? (enum lws_close_status)w->close_code
+				       : LWS_CLOSE_STATUS_POLICY_VIOLATION,
+			 (unsigned char *)w->reason, strlen(w->reason));
+}
+
 void sg__ws_dropping(struct lws *wsi, sg_conn *c)
 {
 	static const char parser[] = "protocol_error: refused by the WebSocket parser";
 	if (lws_get_close_length(wsi))
 		return; /* a close frame is already prepared */
 	if (c && c->srv && c->aborting)
-		lws_close_reason(wsi,
-				 c->close_code ? (enum lws_close_status)c->close_code
-					       : LWS_CLOSE_STATUS_POLICY_VIOLATION,
-				 (unsigned char *)c->reason, strlen(c->reason));
+		abort_close_reason(wsi, c);
 	else
 		lws_close_reason(wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR, (unsigned char *)parser,
 				 sizeof(parser) - 1);
@@ -350,10 +373,7 @@ int sg__ws_writeable(sg_conn *c)
 	sg_stream *s = c->stream;
 	/* before the stream test: a refusal has already released it */
 	if (c->aborting) {
-		lws_close_reason(c->wsi,
-				 c->close_code ? (enum lws_close_status)c->close_code
-					       : LWS_CLOSE_STATUS_POLICY_VIOLATION,
-				 (unsigned char *)c->reason, strlen(c->reason));
+		abort_close_reason(c->wsi, c);
 		return -1;
 	}
 	if (!s)
@@ -388,9 +408,10 @@ int sg__ws_writeable(sg_conn *c)
 		why = "service restart";
 		code = (enum lws_close_status)1012;
 	}
-	if (c->close_code && !c->srv->shutting_down) { /* an end with a reason: token expiry */
-		code = (enum lws_close_status)c->close_code;
-		why = c->reason;
+	sg_ws_conn *w = sg__ws_of(c);
+	if (w->close_code && !c->srv->shutting_down) { /* an end with a reason: token expiry */
+		code = (enum lws_close_status)w->close_code;
+		why = w->reason;
 	}
 	lws_close_reason(c->wsi, code, (unsigned char *)why, strlen(why));
 	sg__conn_release(c, 0);

@@ -11,6 +11,30 @@
 #include "conn.h"
 
 struct lws;
+struct sg_timer;
+
+/* A WebSocket connection: libwebsockets' per-session data, zeroed at
+ * creation. The close code and reason outlive sg__conn_release (a stream
+ * let go early still closes with them). */
+typedef struct sg_ws_conn {
+	sg_conn c;
+	sg_buf msg;		     /* the client message being reassembled */
+	struct sg_timer *pong_timer; /* a ping awaiting its pong */
+	struct sg_timer *msg_timer;  /* a message awaiting its end */
+	unsigned short close_code;   /* close code when aborting (0: 1008) */
+	char reason[64];	     /* close reason when aborting */
+} sg_ws_conn;
+
+static inline sg_ws_conn *sg__ws_of(sg_conn *c)
+{
+	return (sg_ws_conn *)c;
+}
+
+/* What the stream's end lets go of a WebSocket (sg__conn_release): its
+ * timers and the message being read. */
+void sg__ws_release(sg_conn *c);
+/* The code and reason the close will carry. */
+void sg__ws_set_close(sg_conn *c, unsigned short code, const char *reason);
 
 struct sg_ip_count;
 /* Hands the socket fd, whose upgrade request req was accepted, to
