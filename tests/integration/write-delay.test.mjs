@@ -94,38 +94,33 @@ async function tenToMany(server, channel, n) {
   return { first, holds: m.streamgate_write_holds_total, passes: m.streamgate_write_passes_total };
 }
 
+// Runs fn(server) on a fresh one-loop server started with args; stops it.
+async function onOneLoop(args, fn) {
+  const server = await startServer({ args: ['--workers', '1', ...args] });
+  try {
+    return await fn(server);
+  } finally {
+    await server.stop();
+  }
+}
+
 describe('write_delay_auto_ms', { timeout: 90000 }, () => {
   it('holds the next write pass after one to 2,500 connections, never the first message after a quiet spell', async () => {
-    const server = await startServer({ args: ['--workers', '1'] });
-    try {
-      const got = await tenToMany(server, 'big', 2500);
-      assert.equal(got.first[0], 'big0\n', 'the first message goes out alone, at once');
-      assert.ok(got.holds >= 1, `write_holds_total ${got.holds}`);
-      assert.ok(got.first.length < 10, `ten messages in ${got.first.length} writes`);
-    } finally {
-      await server.stop();
-    }
+    const got = await onOneLoop([], (server) => tenToMany(server, 'big', 2500));
+    assert.equal(got.first[0], 'big0\n', 'the first message goes out alone, at once');
+    assert.ok(got.holds >= 1, `write_holds_total ${got.holds}`);
+    assert.ok(got.first.length < 10, `ten messages in ${got.first.length} writes`);
   });
 
   it('never holds a pass to fewer than 2,000 connections', async () => {
-    const server = await startServer({ args: ['--workers', '1'] });
-    try {
-      const got = await tenToMany(server, 'small', 300);
-      assert.equal(got.holds, 0);
-      assert.equal(got.first[0], 'small0\n');
-    } finally {
-      await server.stop();
-    }
+    const got = await onOneLoop([], (server) => tenToMany(server, 'small', 300));
+    assert.equal(got.holds, 0);
+    assert.equal(got.first[0], 'small0\n');
   });
 
   it('never holds with write_delay_auto_ms 0', async () => {
-    const server = await startServer({ args: ['--workers', '1', '--write-delay-auto-ms', '0'] });
-    try {
-      const got = await tenToMany(server, 'off', 2500);
-      assert.equal(got.holds, 0);
-      assert.equal(got.first[0], 'off0\n');
-    } finally {
-      await server.stop();
-    }
+    const got = await onOneLoop(['--write-delay-auto-ms', '0'], (server) => tenToMany(server, 'off', 2500));
+    assert.equal(got.holds, 0);
+    assert.equal(got.first[0], 'off0\n');
   });
 });
