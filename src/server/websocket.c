@@ -229,13 +229,6 @@ void sg__ws_release(sg_conn *c)
 	sg_buf_free(&w->msg);
 }
 
-void sg__ws_set_close(sg_conn *c, unsigned short code, const char *reason)
-{
-	sg_ws_conn *w = sg__ws_of(c);
-	w->close_code = code;
-	snprintf(w->reason, sizeof(w->reason), "%s", reason);
-}
-
 void sg__ws_pong(sg_conn *c)
 {
 	sg_ws_conn *w = sg__ws_of(c);

@@ -7,6 +7,7 @@
 #define SG_SERVER_WEBSOCKET_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "conn.h"
 
@@ -33,8 +34,14 @@ static inline sg_ws_conn *sg__ws_of(sg_conn *c)
 /* What the stream's end lets go of a WebSocket (sg__conn_release): its
  * timers and the message being read. */
 void sg__ws_release(sg_conn *c);
-/* The code and reason the close will carry. */
-void sg__ws_set_close(sg_conn *c, unsigned short code, const char *reason);
+/* The code and reason the close will carry. Inline: no libwebsockets
+ * (rights.c sets them, and links without websocket.c in the fuzzers). */
+static inline void sg__ws_set_close(sg_conn *c, unsigned short code, const char *reason)
+{
+	sg_ws_conn *w = sg__ws_of(c);
+	w->close_code = code;
+	snprintf(w->reason, sizeof(w->reason), "%s", reason);
+}
 
 struct sg_ip_count;
 /* Hands the socket fd, whose upgrade request req was accepted, to

@@ -60,6 +60,11 @@ void sg__ws_ping(sg_conn *c)
 	(void)c;
 }
 
+void sg__ws_release(sg_conn *c)
+{
+	(void)c;
+}
+
 /* ---- checks ------------------------------------------------------------ */
 
 /* The server's bytes after its connection preface: whole frames. */
