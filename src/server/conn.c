@@ -16,10 +16,10 @@
 #include "access_log.h"
 #include "auth/principal.h"
 #include "h1.h"
-#include "write_hold.h"
 #include "h2.h"
 #include "respond.h"
 #include "websocket.h"
+#include "write_hold.h"
 
 /* "client\0method\0target" for the line the stream's end writes (the
  * request is gone by then). NULL on no memory: the line says "-". */
@@ -62,7 +62,7 @@ sg_stream *sg__conn_stream_new(sg_conn *c, const sg_transport *t, const sg_strea
 
 struct sg_writer {
 	ev_prepare prepare;
-	ev_timer delay; /* wakes the loop when write_delay_ms has passed */
+	ev_timer delay; /* wakes the loop when a held pass is due */
 	ev_tstamp last; /* when the last pass wrote */
 	size_t last_n;	/* how many connections it wrote */
 	sg_server *srv;
